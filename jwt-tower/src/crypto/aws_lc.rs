@@ -1,0 +1,61 @@
+//! aws-lc-rs backend: keys parsed once into `hmac::Key` / `ParsedPublicKey`.
+
+use super::Material;
+use crate::{Algorithm, ConfigError};
+use aws_lc_rs::{hmac, signature};
+
+/// A key ready to verify signatures of one algorithm.
+pub(crate) enum Prepared {
+    Hmac(hmac::Key),
+    Public(signature::ParsedPublicKey),
+}
+
+fn public_algorithm(alg: Algorithm) -> Option<&'static dyn signature::VerificationAlgorithm> {
+    Some(match alg {
+        Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+        Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+        Algorithm::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
+        Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
+        Algorithm::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
+        Algorithm::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
+        Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
+        Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
+        Algorithm::EdDSA => &signature::ED25519,
+        _ => return None,
+    })
+}
+
+impl Prepared {
+    pub(crate) fn new(alg: Algorithm, material: &Material) -> Result<Self, ConfigError> {
+        let invalid = |reason: &str| ConfigError::InvalidKey {
+            alg,
+            reason: reason.to_owned(),
+        };
+        if let Material::Secret(secret) = material {
+            let hmac_alg = match alg {
+                Algorithm::HS256 => hmac::HMAC_SHA256,
+                Algorithm::HS384 => hmac::HMAC_SHA384,
+                Algorithm::HS512 => hmac::HMAC_SHA512,
+                _ => return Err(invalid("an HMAC secret can only verify HS256/384/512")),
+            };
+            return Ok(Self::Hmac(hmac::Key::new(hmac_alg, secret)));
+        }
+        let bytes = match material {
+            Material::RsaPkcs1(b) | Material::Ec(b) | Material::Ed(b) => b,
+            Material::Secret(_) => unreachable!("handled above"),
+        };
+        let verification = public_algorithm(alg)
+            .ok_or_else(|| invalid("a public key cannot verify an HMAC algorithm"))?;
+        signature::ParsedPublicKey::new(verification, bytes)
+            .map(Self::Public)
+            .map_err(|e| invalid(&e.to_string()))
+    }
+
+    #[inline]
+    pub(crate) fn verify(&self, message: &[u8], sig: &[u8]) -> bool {
+        match self {
+            Self::Hmac(key) => hmac::verify(key, message, sig).is_ok(),
+            Self::Public(key) => key.verify_sig(message, sig).is_ok(),
+        }
+    }
+}

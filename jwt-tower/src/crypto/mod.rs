@@ -1,0 +1,47 @@
+//! The signature check, on keys parsed once when they are loaded.
+//!
+//! One backend is compiled in: aws-lc-rs (feature `aws_lc_rs`, the default and the fast
+//! path: every key is held as a parsed `ParsedPublicKey` or `hmac::Key`), or RustCrypto
+//! (feature `rust_crypto`, through jsonwebtoken's provider, which keeps HMAC, ECDSA and
+//! Ed25519 keys parsed but re-reads RSA keys on each call). With both enabled,
+//! aws-lc-rs is used. With neither, the crate does not compile, rather than panicking
+//! at the first verification as jsonwebtoken 10+ does.
+
+#[cfg(not(any(feature = "aws_lc_rs", feature = "rust_crypto")))]
+compile_error!(
+    "jwt-tower needs a crypto backend: enable exactly one of the features `aws_lc_rs` (default) or `rust_crypto`"
+);
+
+#[cfg(feature = "aws_lc_rs")]
+mod aws_lc;
+#[cfg(feature = "aws_lc_rs")]
+pub(crate) use aws_lc::Prepared;
+
+#[cfg(all(feature = "rust_crypto", not(feature = "aws_lc_rs")))]
+mod rust_crypto;
+#[cfg(all(feature = "rust_crypto", not(feature = "aws_lc_rs")))]
+pub(crate) use rust_crypto::Prepared;
+
+pub(crate) mod der;
+
+/// Public (or secret) key material, normalised from whatever it was loaded from.
+#[derive(Clone)]
+pub(crate) enum Material {
+    /// An HMAC secret.
+    Secret(Vec<u8>),
+    /// An RSA public key as PKCS#1 `RSAPublicKey` DER.
+    RsaPkcs1(Vec<u8>),
+    /// An EC public key as an uncompressed SEC1 point (or SubjectPublicKeyInfo DER).
+    Ec(Vec<u8>),
+    /// An Ed25519 public key, 32 raw bytes (or SubjectPublicKeyInfo DER).
+    Ed(Vec<u8>),
+}
+
+/// The shortest HMAC secret accepted for an algorithm: the hash output size (RFC 7518 §3.2).
+pub(crate) fn min_secret_len(alg: crate::Algorithm) -> usize {
+    match alg {
+        crate::Algorithm::HS384 => 48,
+        crate::Algorithm::HS512 => 64,
+        _ => 32,
+    }
+}

@@ -1,0 +1,321 @@
+//! Why a request was refused, and why a configuration was.
+//!
+//! Every refusal is an [`AuthError`] with a [`RejectionKind`]. The kind decides the
+//! category ([`ErrorCategory`]), and the category decides the HTTP (RFC 6750) and gRPC
+//! forms. Descriptions are fixed strings: they never echo the token or a claim value.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+/// The family a rejection belongs to; it decides the status code and the
+/// `WWW-Authenticate` challenge.
+///
+/// | category | HTTP | `error=` |
+/// |---|---|---|
+/// | [`MissingToken`](Self::MissingToken) | 401 | none |
+/// | [`InvalidRequest`](Self::InvalidRequest) | 400 | `invalid_request` |
+/// | [`InvalidToken`](Self::InvalidToken) | 401 | `invalid_token` |
+/// | [`InsufficientScope`](Self::InsufficientScope) | 403 | `insufficient_scope` |
+/// | [`KeysUnavailable`](Self::KeysUnavailable) | 503 | none |
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCategory {
+    /// The request carried no token at all.
+    MissingToken,
+    /// The request was malformed (two different tokens, a bad `Authorization` header).
+    InvalidRequest,
+    /// The token was malformed, expired, revoked, badly signed or failed a claim check.
+    InvalidToken,
+    /// The token was valid but the policy (scopes, roles, predicate) was not met.
+    InsufficientScope,
+    /// No keys could be loaded yet; the caller should retry later.
+    KeysUnavailable,
+}
+
+impl ErrorCategory {
+    /// The RFC 6750 `error` code, if this category has one.
+    #[must_use]
+    pub fn error_code(self) -> Option<&'static str> {
+        match self {
+            Self::MissingToken | Self::KeysUnavailable => None,
+            Self::InvalidRequest => Some("invalid_request"),
+            Self::InvalidToken => Some("invalid_token"),
+            Self::InsufficientScope => Some("insufficient_scope"),
+        }
+    }
+}
+
+/// Exactly why a request was refused.
+///
+/// The kind is stable and machine-readable: it is what `tracing` events and metrics
+/// name, and what a custom rejection handler can match on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RejectionKind {
+    /// No token in any configured source.
+    MissingToken,
+    /// Two different tokens in one request (for example a header and a cookie).
+    MultipleTokens,
+    /// An `Authorization` header that is not `Bearer <token>`.
+    InvalidAuthorizationHeader,
+    /// The token is longer than the configured limit; it was not decoded.
+    TokenTooLarge,
+    /// Not three base64url segments, or the header or claims are not valid JSON.
+    Malformed,
+    /// A JWE (five segments, or an `enc` header): encrypted tokens are not accepted.
+    Encrypted,
+    /// The header's `alg` is `none`, unknown, outside the allow-list, or not one the key is for.
+    AlgorithmNotAllowed,
+    /// No key matches the token's `kid` (or the token has no `kid` and the set needs one).
+    UnknownKey,
+    /// The header lists a `crit` extension this verifier does not understand.
+    UnsupportedCritical,
+    /// The signature does not verify.
+    InvalidSignature,
+    /// The header's `typ` is not the required one.
+    InvalidType,
+    /// `exp` is in the past (beyond the leeway).
+    Expired,
+    /// `nbf` is in the future (beyond the leeway).
+    NotYetValid,
+    /// `iat` is older than the configured maximum age, or in the future.
+    TooOld,
+    /// `iss` is not one of the accepted issuers.
+    InvalidIssuer,
+    /// `aud` names none of the accepted audiences.
+    InvalidAudience,
+    /// `sub` is not the expected subject.
+    InvalidSubject,
+    /// A required claim is absent.
+    MissingClaim,
+    /// A claim has the wrong JSON type (`exp` as a string, `iss` as an array, …).
+    InvalidClaim,
+    /// The token was revoked.
+    Revoked,
+    /// A custom check refused the claims.
+    Rejected,
+    /// A scope, role or predicate policy was not met.
+    InsufficientScope,
+    /// The key set has never been loaded.
+    KeysUnavailable,
+}
+
+impl RejectionKind {
+    /// The category this kind belongs to.
+    #[must_use]
+    pub fn category(self) -> ErrorCategory {
+        match self {
+            Self::MissingToken => ErrorCategory::MissingToken,
+            Self::MultipleTokens | Self::InvalidAuthorizationHeader => {
+                ErrorCategory::InvalidRequest
+            }
+            Self::InsufficientScope => ErrorCategory::InsufficientScope,
+            Self::KeysUnavailable => ErrorCategory::KeysUnavailable,
+            _ => ErrorCategory::InvalidToken,
+        }
+    }
+
+    /// A short, stable, snake_case name, for logs and metrics.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MissingToken => "missing_token",
+            Self::MultipleTokens => "multiple_tokens",
+            Self::InvalidAuthorizationHeader => "invalid_authorization_header",
+            Self::TokenTooLarge => "token_too_large",
+            Self::Malformed => "malformed",
+            Self::Encrypted => "encrypted",
+            Self::AlgorithmNotAllowed => "algorithm_not_allowed",
+            Self::UnknownKey => "unknown_key",
+            Self::UnsupportedCritical => "unsupported_critical",
+            Self::InvalidSignature => "invalid_signature",
+            Self::InvalidType => "invalid_type",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::TooOld => "too_old",
+            Self::InvalidIssuer => "invalid_issuer",
+            Self::InvalidAudience => "invalid_audience",
+            Self::InvalidSubject => "invalid_subject",
+            Self::MissingClaim => "missing_claim",
+            Self::InvalidClaim => "invalid_claim",
+            Self::Revoked => "revoked",
+            Self::Rejected => "rejected",
+            Self::InsufficientScope => "insufficient_scope",
+            Self::KeysUnavailable => "keys_unavailable",
+        }
+    }
+
+    fn default_description(self) -> &'static str {
+        match self {
+            Self::MissingToken => "no bearer token in the request",
+            Self::MultipleTokens => "the request carries more than one token",
+            Self::InvalidAuthorizationHeader => {
+                "the Authorization header is not of the form 'Bearer <token>'"
+            }
+            Self::TokenTooLarge => "the token is larger than the accepted size",
+            Self::Malformed => "the token is not a well-formed JWS compact serialization",
+            Self::Encrypted => "encrypted tokens (JWE) are not accepted",
+            Self::AlgorithmNotAllowed => "the token's signing algorithm is not accepted",
+            Self::UnknownKey => "the token was signed by an unknown key",
+            Self::UnsupportedCritical => "the token requires an unsupported header extension",
+            Self::InvalidSignature => "the token's signature is invalid",
+            Self::InvalidType => "the token is not of the required type",
+            Self::Expired => "the token has expired",
+            Self::NotYetValid => "the token is not valid yet",
+            Self::TooOld => "the token was issued too long ago",
+            Self::InvalidIssuer => "the token's issuer is not accepted",
+            Self::InvalidAudience => "the token is not intended for this audience",
+            Self::InvalidSubject => "the token's subject is not accepted",
+            Self::MissingClaim => "the token lacks a required claim",
+            Self::InvalidClaim => "a claim in the token has the wrong type",
+            Self::Revoked => "the token has been revoked",
+            Self::Rejected => "the token was rejected",
+            Self::InsufficientScope => "the token lacks the privileges this resource requires",
+            Self::KeysUnavailable => "the signing keys are not available yet",
+        }
+    }
+}
+
+impl fmt::Display for RejectionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A refused request: the kind, a description safe to show the caller, and for
+/// [`InsufficientScope`](RejectionKind::InsufficientScope) the scope that was required.
+///
+/// ```
+/// use jwt_tower::{AuthError, ErrorCategory, RejectionKind};
+///
+/// let err = AuthError::new(RejectionKind::Expired);
+/// assert_eq!(err.category(), ErrorCategory::InvalidToken);
+/// assert_eq!(err.description(), "the token has expired");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthError {
+    kind: RejectionKind,
+    description: Cow<'static, str>,
+    required_scope: Option<Arc<str>>,
+}
+
+impl AuthError {
+    /// An error of this kind with its standard description.
+    #[must_use]
+    pub fn new(kind: RejectionKind) -> Self {
+        Self {
+            kind,
+            description: Cow::Borrowed(kind.default_description()),
+            required_scope: None,
+        }
+    }
+
+    /// An error of this kind with a more precise description.
+    ///
+    /// The description is sent to the caller: never put the token or a claim's value in it.
+    #[must_use]
+    pub fn with_description(kind: RejectionKind, description: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            kind,
+            description: description.into(),
+            required_scope: None,
+        }
+    }
+
+    /// An [`InsufficientScope`](RejectionKind::InsufficientScope) error naming the scope
+    /// (space-separated) the resource requires.
+    #[must_use]
+    pub fn insufficient_scope(required_scope: impl Into<Arc<str>>) -> Self {
+        Self {
+            required_scope: Some(required_scope.into()),
+            ..Self::new(RejectionKind::InsufficientScope)
+        }
+    }
+
+    /// What went wrong.
+    #[must_use]
+    pub fn kind(&self) -> RejectionKind {
+        self.kind
+    }
+
+    /// The family of the error, which decides its HTTP and gRPC forms.
+    #[must_use]
+    pub fn category(&self) -> ErrorCategory {
+        self.kind.category()
+    }
+
+    /// A human-readable description that never contains the token or claim values.
+    #[must_use]
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// The scope the resource requires, for `insufficient_scope` errors.
+    #[must_use]
+    pub fn required_scope(&self) -> Option<&str> {
+        self.required_scope.as_deref()
+    }
+}
+
+impl fmt::Display for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind, self.description)
+    }
+}
+
+impl std::error::Error for AuthError {}
+
+impl From<RejectionKind> for AuthError {
+    fn from(kind: RejectionKind) -> Self {
+        Self::new(kind)
+    }
+}
+
+/// A key that could not be loaded, or a verifier that could not be built.
+///
+/// These happen at configuration time, never on the request path.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// No algorithm was allowed: there is deliberately no default allow-list.
+    #[error("no algorithms allowed: call `algorithms([...])` with the algorithms your issuer signs with")]
+    NoAlgorithms,
+    /// An algorithm name was not recognised (`none` never is).
+    #[error("unknown or unsupported algorithm {0:?}")]
+    UnknownAlgorithm(String),
+    /// An HMAC secret shorter than the hash output.
+    #[error("HMAC secret for {alg:?} is {len} bytes; at least {min} are required")]
+    WeakSecret {
+        /// The algorithm the secret is for.
+        alg: crate::Algorithm,
+        /// The secret's length in bytes.
+        len: usize,
+        /// The minimum length in bytes.
+        min: usize,
+    },
+    /// An RSA key under 2048 bits.
+    #[error("RSA key of {bits} bits refused: at least 2048 are required")]
+    WeakRsaKey {
+        /// The key's modulus size in bits.
+        bits: usize,
+    },
+    /// The key is not valid for the algorithm, or could not be parsed.
+    #[error("invalid key for {alg:?}: {reason}")]
+    InvalidKey {
+        /// The algorithm the key was loaded for.
+        alg: crate::Algorithm,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// A JWK or JWKS document could not be used.
+    #[error("invalid JWK: {0}")]
+    InvalidJwk(String),
+    /// A key file could not be read.
+    #[error("cannot read key file {path}: {source}")]
+    Io {
+        /// The path that was read.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}

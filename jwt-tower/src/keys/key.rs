@@ -1,0 +1,245 @@
+//! One verification key, parsed once, bound to the algorithms it may verify.
+
+use std::sync::Arc;
+
+use jsonwebtoken::{AlgorithmFamily, DecodingKey, DecodingKeyKind};
+
+use crate::algorithm::{self, Algorithm, AlgorithmSet};
+use crate::crypto::{self, Material, Prepared};
+use crate::ConfigError;
+
+/// A public key (or HMAC secret), parsed once into ready-to-verify form, with its `kid`
+/// and the algorithms it may verify.
+///
+/// The key decides the algorithm: a token is only checked with a key whose algorithms
+/// include the token's `alg`, so an RSA public key can never be used as an HMAC secret.
+/// Cloning is cheap (an `Arc`).
+///
+/// ```
+/// use jwt_tower::{Algorithm, VerificationKey};
+///
+/// let key = VerificationKey::hmac(Algorithm::HS256, b"an-hmac-secret-of-at-least-32-bytes!")?
+///     .with_kid("k1");
+/// assert_eq!(key.kid(), Some("k1"));
+/// assert!(key.algorithms().contains(Algorithm::HS256));
+///
+/// // Secrets shorter than the hash output are refused.
+/// assert!(VerificationKey::hmac(Algorithm::HS256, b"short").is_err());
+/// # Ok::<(), jwt_tower::ConfigError>(())
+/// ```
+#[derive(Clone)]
+pub struct VerificationKey {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    kid: Option<Arc<str>>,
+    algorithms: AlgorithmSet,
+    prepared: Arc<[(Algorithm, Prepared)]>,
+}
+
+impl std::fmt::Debug for VerificationKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerificationKey")
+            .field("kid", &self.inner.kid)
+            .field("algorithms", &self.inner.algorithms)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VerificationKey {
+    /// An HMAC secret for `alg` (HS256, HS384 or HS512).
+    ///
+    /// # Errors
+    /// [`ConfigError::WeakSecret`] when the secret is shorter than the hash output
+    /// (32, 48 or 64 bytes), [`ConfigError::InvalidKey`] when `alg` is not HMAC.
+    pub fn hmac(alg: Algorithm, secret: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
+        Self::from_material(
+            [alg].into_iter().collect(),
+            Material::Secret(secret.as_ref().to_vec()),
+        )
+    }
+
+    /// A public key in PEM form for `alg`: RSA (`RSA PUBLIC KEY`, `PUBLIC KEY` or a
+    /// certificate) for RS*/PS*, EC `PUBLIC KEY` for ES*, Ed25519 `PUBLIC KEY` for EdDSA.
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidKey`] when the PEM does not hold a key for `alg`,
+    /// [`ConfigError::WeakRsaKey`] for RSA keys under 2048 bits.
+    pub fn from_pem(alg: Algorithm, pem: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
+        let pem = pem.as_ref();
+        let decoded = match alg.family() {
+            AlgorithmFamily::Rsa => DecodingKey::from_rsa_pem(pem),
+            AlgorithmFamily::Ec => DecodingKey::from_ec_pem(pem),
+            AlgorithmFamily::Ed => DecodingKey::from_ed_pem(pem),
+            _ => {
+                return Err(invalid(alg, "HMAC keys are secrets, not PEM: use `hmac`"));
+            }
+        }
+        .map_err(|e| invalid(alg, &e.to_string()))?;
+        Self::from_material([alg].into_iter().collect(), material_of(&decoded))
+    }
+
+    /// A public key in DER form for `alg`: PKCS#1 `RSAPublicKey` or SubjectPublicKeyInfo
+    /// for RSA, an uncompressed SEC1 point or SubjectPublicKeyInfo for EC, 32 raw bytes or
+    /// SubjectPublicKeyInfo for Ed25519.
+    ///
+    /// # Errors
+    /// As [`from_pem`](Self::from_pem).
+    pub fn from_der(alg: Algorithm, der: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
+        let der = der.as_ref().to_vec();
+        let material = match alg.family() {
+            AlgorithmFamily::Rsa => Material::RsaPkcs1(der),
+            AlgorithmFamily::Ec => Material::Ec(der),
+            AlgorithmFamily::Ed => Material::Ed(der),
+            _ => return Err(invalid(alg, "HMAC keys are secrets, not DER: use `hmac`")),
+        };
+        Self::from_material([alg].into_iter().collect(), material)
+    }
+
+    /// A key from a JWK (RFC 7517) given as JSON text. Its `kid` is kept.
+    ///
+    /// The algorithm is the JWK's `alg`; without one it is inferred from `kty` and `crv`
+    /// (an RSA key may then verify any of RS*/PS*, an `oct` key any HS* its length allows).
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidJwk`] for a key that is not JSON, is for encryption
+    /// (`use: enc`), or has an unsupported type or curve.
+    ///
+    /// ```
+    /// use jwt_tower::{Algorithm, VerificationKey};
+    /// let key = VerificationKey::from_jwk_str(
+    ///     r#"{"kty":"oct","kid":"k1","alg":"HS256","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}"#,
+    /// )?;
+    /// assert_eq!(key.kid(), Some("k1"));
+    /// # Ok::<(), jwt_tower::ConfigError>(())
+    /// ```
+    pub fn from_jwk_str(jwk: &str) -> Result<Self, ConfigError> {
+        let jwk: jsonwebtoken::jwk::Jwk =
+            serde_json::from_str(jwk).map_err(|e| ConfigError::InvalidJwk(e.to_string()))?;
+        Self::from_jwk(&jwk)
+    }
+
+    /// A key from a parsed JWK; see [`from_jwk_str`](Self::from_jwk_str).
+    ///
+    /// # Errors
+    /// As [`from_jwk_str`](Self::from_jwk_str).
+    pub fn from_jwk(jwk: &jsonwebtoken::jwk::Jwk) -> Result<Self, ConfigError> {
+        super::jwk::key_from_jwk(jwk)
+    }
+
+    /// The same key under another `kid`.
+    #[must_use]
+    pub fn with_kid(self, kid: impl Into<Arc<str>>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                kid: Some(kid.into()),
+                algorithms: self.inner.algorithms,
+                prepared: Arc::clone(&self.inner.prepared),
+            }),
+        }
+    }
+
+    /// The key's id, if it has one.
+    #[must_use]
+    pub fn kid(&self) -> Option<&str> {
+        self.inner.kid.as_deref()
+    }
+
+    pub(crate) fn kid_arc(&self) -> Option<&Arc<str>> {
+        self.inner.kid.as_ref()
+    }
+
+    /// The algorithms this key may verify.
+    #[must_use]
+    pub fn algorithms(&self) -> AlgorithmSet {
+        self.inner.algorithms
+    }
+
+    /// Checks `signature` over `message` with this key, for `alg`. A key that is not for
+    /// `alg` verifies nothing.
+    #[inline]
+    pub(crate) fn verify(&self, alg: Algorithm, message: &[u8], signature: &[u8]) -> bool {
+        self.inner
+            .prepared
+            .iter()
+            .find(|(a, _)| *a == alg)
+            .is_some_and(|(_, key)| key.verify(message, signature))
+    }
+
+    /// Builds a key for each algorithm in `algorithms`, refusing weak material.
+    pub(crate) fn from_material(
+        algorithms: AlgorithmSet,
+        material: Material,
+    ) -> Result<Self, ConfigError> {
+        let mut prepared = Vec::new();
+        for alg in algorithms.iter() {
+            check_strength(alg, &material)?;
+            prepared.push((alg, Prepared::new(alg, &material)?));
+        }
+        if prepared.is_empty() {
+            return Err(ConfigError::InvalidJwk(
+                "the key is usable with no supported algorithm".to_owned(),
+            ));
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                kid: None,
+                algorithms,
+                prepared: prepared.into(),
+            }),
+        })
+    }
+}
+
+fn invalid(alg: Algorithm, reason: &str) -> ConfigError {
+    ConfigError::InvalidKey {
+        alg,
+        reason: reason.to_owned(),
+    }
+}
+
+/// Refuses HMAC secrets shorter than the hash and RSA moduli under 2048 bits, and
+/// material of the wrong family for `alg`.
+fn check_strength(alg: Algorithm, material: &Material) -> Result<(), ConfigError> {
+    match (alg.family(), material) {
+        (AlgorithmFamily::Hmac, Material::Secret(secret)) => {
+            let min = crypto::min_secret_len(alg);
+            if secret.len() < min {
+                return Err(ConfigError::WeakSecret {
+                    alg,
+                    len: secret.len(),
+                    min,
+                });
+            }
+        }
+        (AlgorithmFamily::Rsa, Material::RsaPkcs1(der)) => {
+            let bits = crypto::der::rsa_modulus_bits(der)
+                .ok_or_else(|| invalid(alg, "not an RSA public key"))?;
+            if bits < 2048 {
+                return Err(ConfigError::WeakRsaKey { bits });
+            }
+        }
+        (AlgorithmFamily::Ec, Material::Ec(_)) | (AlgorithmFamily::Ed, Material::Ed(_)) => {}
+        _ => {
+            return Err(invalid(
+                alg,
+                &format!("key material is not for {}", algorithm::name(alg)),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Normalises jsonwebtoken's decoded key into our material.
+pub(crate) fn material_of(key: &DecodingKey) -> Material {
+    match (key.family(), key.kind()) {
+        (_, DecodingKeyKind::RsaModulusExponent { n, e }) => {
+            Material::RsaPkcs1(crypto::der::rsa_pkcs1(n, e))
+        }
+        (AlgorithmFamily::Rsa, DecodingKeyKind::SecretOrDer(b)) => Material::RsaPkcs1(b.clone()),
+        (AlgorithmFamily::Ec, DecodingKeyKind::SecretOrDer(b)) => Material::Ec(b.clone()),
+        (AlgorithmFamily::Ed, DecodingKeyKind::SecretOrDer(b)) => Material::Ed(b.clone()),
+        (_, DecodingKeyKind::SecretOrDer(b)) => Material::Secret(b.clone()),
+    }
+}

@@ -1,0 +1,12 @@
+//! Keys: parsed once ([`VerificationKey`]), grouped immutably ([`KeySet`]), and held live
+//! behind a lock-free, hot-swappable handle ([`Keys`]).
+
+mod handle;
+mod jwk;
+mod key;
+mod set;
+
+pub use handle::Keys;
+pub use jwk::SkippedKey;
+pub use key::VerificationKey;
+pub use set::KeySet;

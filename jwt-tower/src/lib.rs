@@ -1,0 +1,54 @@
+//! JWT authentication for tower services.
+//!
+//! One [`JwtLayer`] in front of an axum router or a tonic server verifies bearer tokens
+//! against hot-swappable, pre-parsed keys, applies a scope/role policy, and hands the
+//! inner service a typed [`VerifiedToken`]. Refusals follow RFC 6750.
+//!
+//! The pieces, in the order a request meets them:
+//! - [`token`]: find the token (`Authorization: Bearer`, a cookie, a header, a query
+//!   parameter);
+//! - [`verify`]: [`Verifier`] checks it (no HTTP in it: usable on its own);
+//! - [`keys`]: the [`Keys`] it checks against, swappable at run time without a lock;
+//! - [`policy`]: scopes, roles, predicates;
+//! - [`auth`]: the tower [`JwtLayer`] tying them together;
+//! - [`reject`]: the HTTP form of an [`AuthError`].
+//!
+//! ```
+//! use jwt_tower::{Algorithm, JwtLayer, Verifier, VerificationKey, RegisteredClaims};
+//!
+//! let key = VerificationKey::hmac(Algorithm::HS256, b"an-hmac-secret-of-at-least-32-bytes!")?;
+//! let verifier = Verifier::<RegisteredClaims>::builder(key)
+//!     .algorithms([Algorithm::HS256])
+//!     .audience("my-api")
+//!     .build()?;
+//! let layer = JwtLayer::new(verifier).require_scopes(["read"]);
+//! # let _ = layer;
+//! # Ok::<(), jwt_tower::ConfigError>(())
+//! ```
+//!
+//! # Features
+//! - `aws_lc_rs` (default): verify with aws-lc-rs, keys parsed once when loaded.
+//! - `rust_crypto`: verify with the RustCrypto crates instead (no C code). When both
+//!   are enabled, aws-lc-rs is used; with neither, the crate refuses to compile.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod algorithm;
+pub mod auth;
+mod crypto;
+mod error;
+pub mod keys;
+pub mod policy;
+pub mod reject;
+pub mod token;
+pub mod verify;
+
+pub use algorithm::Algorithm;
+pub use auth::{JwtLayer, JwtService};
+pub use error::{AuthError, ConfigError, ErrorCategory, RejectionKind};
+pub use keys::{KeySet, Keys, VerificationKey};
+pub use policy::Policy;
+pub use token::TokenSource;
+pub use verify::{Audience, RegisteredClaims, TokenHeader, VerifiedToken, Verifier, VerifierBuilder};

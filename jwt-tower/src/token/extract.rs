@@ -1,0 +1,278 @@
+//! The extraction itself, over a request's headers and URI.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use http::header::{AUTHORIZATION, COOKIE};
+use http::{HeaderMap, HeaderName, Uri};
+
+use super::TokenSource;
+use crate::{AuthError, RejectionKind};
+
+/// Reads a token from a request's headers and URI, trying each configured
+/// [`TokenSource`]. Cheap to clone.
+///
+/// ```
+/// use http::Request;
+/// use jwt_tower::token::TokenExtractor;
+/// use jwt_tower::{RejectionKind, TokenSource};
+///
+/// let extractor = TokenExtractor::new([TokenSource::Bearer, TokenSource::cookie("at")]);
+/// let req = Request::get("/").header("authorization", "bearer abc.def.ghi").body(()).unwrap();
+/// let token = extractor.extract(req.headers(), req.uri()).unwrap();
+/// assert_eq!(token.as_deref(), Some("abc.def.ghi"));
+///
+/// let two = Request::get("/")
+///     .header("authorization", "Bearer abc.def.ghi")
+///     .header("cookie", "at=xyz.uvw.rst")
+///     .body(()).unwrap();
+/// let err = extractor.extract(two.headers(), two.uri()).unwrap_err();
+/// assert_eq!(err.kind(), RejectionKind::MultipleTokens);
+/// ```
+#[derive(Debug, Clone)]
+pub struct TokenExtractor {
+    sources: Arc<[TokenSource]>,
+}
+
+impl Default for TokenExtractor {
+    fn default() -> Self {
+        Self::new([TokenSource::Bearer])
+    }
+}
+
+fn multiple() -> AuthError {
+    AuthError::new(RejectionKind::MultipleTokens)
+}
+
+fn bad_authorization() -> AuthError {
+    AuthError::new(RejectionKind::InvalidAuthorizationHeader)
+}
+
+/// RFC 6750 §2.1 `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+fn is_b64token(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+}
+
+/// Keeps the one token found so far; a different second one is an error.
+fn merge<'a>(found: &mut Option<Cow<'a, str>>, next: Cow<'a, str>) -> Result<(), AuthError> {
+    match found {
+        Some(existing) if *existing != next => Err(multiple()),
+        Some(_) => Ok(()),
+        None => {
+            *found = Some(next);
+            Ok(())
+        }
+    }
+}
+
+impl TokenExtractor {
+    /// An extractor trying `sources` (all of them: a token found in two places must be
+    /// the same token).
+    pub fn new(sources: impl IntoIterator<Item = TokenSource>) -> Self {
+        Self {
+            sources: sources.into_iter().collect(),
+        }
+    }
+
+    /// The configured sources.
+    #[must_use]
+    pub fn sources(&self) -> &[TokenSource] {
+        &self.sources
+    }
+
+    /// The request's token, `None` when there is none.
+    ///
+    /// # Errors
+    /// [`MultipleTokens`](RejectionKind::MultipleTokens) when two sources (or two headers,
+    /// cookies or parameters) hold different tokens;
+    /// [`InvalidAuthorizationHeader`](RejectionKind::InvalidAuthorizationHeader) when
+    /// `Authorization` is present but not `Bearer <b64token>`.
+    pub fn extract<'a>(
+        &self,
+        headers: &'a HeaderMap,
+        uri: &'a Uri,
+    ) -> Result<Option<Cow<'a, str>>, AuthError> {
+        let mut found = None;
+        for source in self.sources.iter() {
+            match source {
+                TokenSource::Bearer => {
+                    if let Some(token) = bearer(headers)? {
+                        merge(&mut found, Cow::Borrowed(token))?;
+                    }
+                }
+                TokenSource::Cookie(name) => {
+                    if let Some(token) = cookie(headers, name)? {
+                        merge(&mut found, Cow::Borrowed(token))?;
+                    }
+                }
+                TokenSource::Header(name) => {
+                    if let Some(token) = custom_header(headers, name)? {
+                        merge(&mut found, Cow::Borrowed(token))?;
+                    }
+                }
+                TokenSource::Query(name) => {
+                    if let Some(token) = query(uri, name)? {
+                        merge(&mut found, token)?;
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Result<Option<&str>, AuthError> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(multiple());
+    }
+    let value = value.to_str().map_err(|_| bad_authorization())?;
+    let (scheme, rest) = value.split_once(' ').ok_or_else(bad_authorization)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(bad_authorization());
+    }
+    let token = rest.trim_start_matches(' ');
+    if !is_b64token(token) {
+        return Err(bad_authorization());
+    }
+    Ok(Some(token))
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, AuthError> {
+    let mut found: Option<&str> = None;
+    for value in headers.get_all(COOKIE) {
+        let Ok(value) = value.to_str() else { continue };
+        for pair in value.split(';') {
+            let Some((k, v)) = pair.split_once('=') else { continue };
+            if k.trim() != name {
+                continue;
+            }
+            let v = v.trim().trim_matches('"');
+            if v.is_empty() {
+                continue;
+            }
+            match found {
+                Some(existing) if existing != v => return Err(multiple()),
+                _ => found = Some(v),
+            }
+        }
+    }
+    Ok(found)
+}
+
+fn custom_header<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<Option<&'a str>, AuthError> {
+    let mut found: Option<&str> = None;
+    for value in headers.get_all(name) {
+        let value = value.to_str().map_err(|_| bad_authorization())?.trim();
+        let token = match value.split_once(' ') {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim_start(),
+            _ => value,
+        };
+        if token.is_empty() {
+            continue;
+        }
+        match found {
+            Some(existing) if existing != token => return Err(multiple()),
+            _ => found = Some(token),
+        }
+    }
+    Ok(found)
+}
+
+fn query<'a>(uri: &'a Uri, name: &str) -> Result<Option<Cow<'a, str>>, AuthError> {
+    let Some(query) = uri.query() else {
+        return Ok(None);
+    };
+    let mut found: Option<Cow<'a, str>> = None;
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        if k != name || v.is_empty() {
+            continue;
+        }
+        merge(&mut found, v)?;
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::Request;
+
+    fn run(extractor: &TokenExtractor, req: &Request<()>) -> Result<Option<String>, RejectionKind> {
+        extractor
+            .extract(req.headers(), req.uri())
+            .map(|t| t.map(Cow::into_owned))
+            .map_err(|e| e.kind())
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive_and_strict() {
+        let ex = TokenExtractor::default();
+        for (header, expected) in [
+            ("Bearer a.b.c", Ok(Some("a.b.c".to_owned()))),
+            ("BEARER a.b.c", Ok(Some("a.b.c".to_owned()))),
+            ("bearer   a.b.c", Ok(Some("a.b.c".to_owned()))),
+            ("Basic dXNlcjpwYXNz", Err(RejectionKind::InvalidAuthorizationHeader)),
+            ("Bearer", Err(RejectionKind::InvalidAuthorizationHeader)),
+            ("Bearer ", Err(RejectionKind::InvalidAuthorizationHeader)),
+            ("Bearer a.b.c extra", Err(RejectionKind::InvalidAuthorizationHeader)),
+            ("Bearer a,b", Err(RejectionKind::InvalidAuthorizationHeader)),
+        ] {
+            let req = Request::get("/").header("authorization", header).body(()).unwrap();
+            assert_eq!(run(&ex, &req), expected, "{header}");
+        }
+        let none = Request::get("/").body(()).unwrap();
+        assert_eq!(run(&ex, &none), Ok(None));
+    }
+
+    #[test]
+    fn two_authorization_headers_are_refused() {
+        let req = Request::get("/")
+            .header("authorization", "Bearer a.b.c")
+            .header("authorization", "Bearer a.b.c")
+            .body(())
+            .unwrap();
+        assert_eq!(run(&TokenExtractor::default(), &req), Err(RejectionKind::MultipleTokens));
+    }
+
+    #[test]
+    fn cookie_header_and_query_sources() {
+        let ex = TokenExtractor::new([
+            TokenSource::cookie("at"),
+            TokenSource::header(HeaderName::from_static("x-token")),
+            TokenSource::query("access_token"),
+        ]);
+        let req = Request::get("/").header("cookie", "theme=dark; at=c.o.o; x=1").body(()).unwrap();
+        assert_eq!(run(&ex, &req), Ok(Some("c.o.o".to_owned())));
+        let req = Request::get("/").header("x-token", "Bearer h.d.r").body(()).unwrap();
+        assert_eq!(run(&ex, &req), Ok(Some("h.d.r".to_owned())));
+        let req = Request::get("/p?a=1&access_token=q.u.e").body(()).unwrap();
+        assert_eq!(run(&ex, &req), Ok(Some("q.u.e".to_owned())));
+        // The same token in two places is one token.
+        let req = Request::get("/p?access_token=s.a.m")
+            .header("cookie", "at=s.a.m")
+            .body(())
+            .unwrap();
+        assert_eq!(run(&ex, &req), Ok(Some("s.a.m".to_owned())));
+        let req = Request::get("/p?access_token=o.n.e")
+            .header("cookie", "at=t.w.o")
+            .body(())
+            .unwrap();
+        assert_eq!(run(&ex, &req), Err(RejectionKind::MultipleTokens));
+        let req = Request::get("/").header("cookie", "at=o.n.e; at=t.w.o").body(()).unwrap();
+        assert_eq!(run(&ex, &req), Err(RejectionKind::MultipleTokens));
+    }
+
+    #[test]
+    fn query_is_not_read_unless_configured() {
+        let req = Request::get("/p?access_token=q.u.e").body(()).unwrap();
+        assert_eq!(run(&TokenExtractor::default(), &req), Ok(None));
+    }
+}

@@ -1,0 +1,70 @@
+//! The JOSE header: what we read of it, and what a verified token keeps.
+
+use std::borrow::Cow;
+
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+
+use super::claims::BorrowedStr;
+use crate::Algorithm;
+
+/// The header as read from the token, borrowed. `jku`, `x5u`, `jwk` and `x5c` are
+/// deliberately not fields: a key is never found through the token itself.
+#[derive(Deserialize)]
+pub(crate) struct RawHeader<'a> {
+    #[serde(borrow)]
+    pub(crate) alg: Option<BorrowedStr<'a>>,
+    #[serde(borrow, default)]
+    pub(crate) kid: Option<BorrowedStr<'a>>,
+    #[serde(borrow, default)]
+    pub(crate) typ: Option<BorrowedStr<'a>>,
+    #[serde(borrow, default)]
+    pub(crate) cty: Option<BorrowedStr<'a>>,
+    #[serde(borrow, default)]
+    pub(crate) crit: Option<Vec<BorrowedStr<'a>>>,
+    #[serde(default)]
+    pub(crate) enc: Option<IgnoredAny>,
+}
+
+/// The header of a verified token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenHeader {
+    /// The algorithm the token was verified with.
+    pub alg: Algorithm,
+    /// The key id, if the token named one.
+    pub kid: Option<String>,
+    /// The media type (`typ`), if present.
+    pub typ: Option<String>,
+    /// The content type (`cty`), if present.
+    pub cty: Option<String>,
+}
+
+/// Whether a header `typ` is the required one: case-insensitive, with an optional
+/// `application/` prefix (RFC 7515 §4.1.9, RFC 9068 §4).
+pub(crate) fn typ_matches(actual: &str, required: &str) -> bool {
+    fn bare(s: &str) -> &str {
+        match s.get(..12) {
+            Some(prefix) if prefix.eq_ignore_ascii_case("application/") => &s[12..],
+            _ => s,
+        }
+    }
+    bare(actual).eq_ignore_ascii_case(bare(required))
+}
+
+pub(crate) fn owned(s: Option<BorrowedStr<'_>>) -> Option<String> {
+    s.map(|s| Cow::into_owned(s.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::typ_matches;
+
+    #[test]
+    fn typ_comparison_follows_rfc_9068() {
+        assert!(typ_matches("at+jwt", "at+jwt"));
+        assert!(typ_matches("application/at+JWT", "at+jwt"));
+        assert!(typ_matches("AT+JWT", "application/at+jwt"));
+        assert!(!typ_matches("JWT", "at+jwt"));
+        assert!(!typ_matches("application/", "at+jwt"));
+    }
+}

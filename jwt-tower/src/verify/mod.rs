@@ -1,0 +1,12 @@
+//! Verification: the HTTP-free heart. [`Verifier`] turns token text into a
+//! [`VerifiedToken`] or an [`AuthError`](crate::AuthError).
+
+mod claims;
+mod header;
+mod verified;
+mod verifier;
+
+pub use claims::{Audience, RegisteredClaims};
+pub use header::TokenHeader;
+pub use verified::VerifiedToken;
+pub use verifier::{DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, Verifier, VerifierBuilder};

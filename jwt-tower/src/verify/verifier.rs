@@ -1,0 +1,513 @@
+//! `Verifier<C>`: token text in, verified claims (or a precise rejection) out. No HTTP.
+
+use std::borrow::Cow;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::de::{DeserializeOwned, DeserializeSeed};
+
+use super::claims::{ClaimsView, ViewSeed};
+use super::header::{self, RawHeader, TokenHeader};
+use super::verified::{Inner, VerifiedToken};
+use crate::algorithm::{self, AlgorithmSet};
+use crate::{Algorithm, AuthError, ConfigError, Keys, RejectionKind};
+
+/// The default limit on a token's length, in bytes: 8 KiB.
+pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
+/// The default clock-skew leeway for `exp`, `nbf` and `iat`: 30 seconds.
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
+/// The largest signature we decode: RSA-8192.
+const MAX_SIGNATURE_LEN: usize = 1024;
+
+type Check<C> = Box<dyn Fn(&C) -> Result<(), Cow<'static, str>> + Send + Sync>;
+
+/// Verifies JWS compact tokens against a live key set and validation rules, and
+/// deserializes their claims once into `C`.
+///
+/// Usable on its own (a CLI, a websocket handshake, a queue consumer); the tower layer
+/// is a thin wrapper around it. Cheap to clone.
+///
+/// ```
+/// use jwt_tower::{Algorithm, RejectionKind, Verifier, VerificationKey};
+/// use serde::Deserialize;
+///
+/// #[derive(Deserialize)]
+/// struct MyClaims { sub: String, tenant: String }
+///
+/// let secret = b"a-secret-of-at-least-thirty-two-bytes";
+/// let verifier = Verifier::<MyClaims>::builder(VerificationKey::hmac(Algorithm::HS256, secret)?)
+///     .algorithms([Algorithm::HS256])
+///     .issuer("https://auth.example.com")
+///     .audience("orders-api")
+///     .build()?;
+///
+/// let claims = serde_json::json!({
+///     "sub": "alice", "tenant": "acme", "iss": "https://auth.example.com",
+///     "aud": "orders-api", "exp": jsonwebtoken::get_current_timestamp() + 60,
+/// });
+/// let token = jsonwebtoken::encode(
+///     &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+///     &claims,
+///     &jsonwebtoken::EncodingKey::from_secret(secret),
+/// ).unwrap();
+///
+/// let verified = verifier.verify(&token).unwrap();
+/// assert_eq!(verified.claims().tenant, "acme");
+///
+/// let err = verifier.verify("not.a.token").unwrap_err();
+/// assert_eq!(err.kind(), RejectionKind::Malformed);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Verifier<C> {
+    inner: Arc<Config<C>>,
+}
+
+impl<C> Clone for Verifier<C> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<C> std::fmt::Debug for Verifier<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let c = &self.inner;
+        f.debug_struct("Verifier")
+            .field("algorithms", &c.algorithms)
+            .field("issuers", &c.issuers)
+            .field("audiences", &c.audiences)
+            .field("leeway", &c.leeway)
+            .field("required_typ", &c.required_typ)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Config<C> {
+    keys: Keys,
+    algorithms: AlgorithmSet,
+    issuers: Box<[Box<str>]>,
+    audiences: Box<[Box<str>]>,
+    subject: Option<Box<str>>,
+    leeway: i64,
+    require_exp: bool,
+    validate_nbf: bool,
+    max_age: Option<i64>,
+    required_typ: Option<Box<str>>,
+    required_claims: Box<[Box<str>]>,
+    roles_claim: Box<str>,
+    max_token_len: usize,
+    checks: Vec<Check<C>>,
+    _claims: PhantomData<fn() -> C>,
+}
+
+/// Builds a [`Verifier`]. Start from [`Verifier::builder`].
+///
+/// Defaults are strict: `exp` required, `nbf` checked, a 30 s leeway, tokens up to
+/// 8 KiB, and no algorithm allowed until [`algorithms`](Self::algorithms) names some.
+#[must_use]
+pub struct VerifierBuilder<C> {
+    config: Config<C>,
+    bad_algorithm: Option<ConfigError>,
+}
+
+impl<C> Verifier<C> {
+    /// Starts a verifier over `keys`: a [`Keys`] handle (shared, hot-swappable), a
+    /// [`KeySet`](crate::KeySet) or a single [`VerificationKey`](crate::VerificationKey).
+    pub fn builder(keys: impl Into<Keys>) -> VerifierBuilder<C> {
+        VerifierBuilder {
+            config: Config {
+                keys: keys.into(),
+                algorithms: AlgorithmSet::empty(),
+                issuers: Box::default(),
+                audiences: Box::default(),
+                subject: None,
+                leeway: DEFAULT_LEEWAY.as_secs() as i64,
+                require_exp: true,
+                validate_nbf: true,
+                max_age: None,
+                required_typ: None,
+                required_claims: Box::default(),
+                roles_claim: "roles".into(),
+                max_token_len: DEFAULT_MAX_TOKEN_LEN,
+                checks: Vec::new(),
+                _claims: PhantomData,
+            },
+            bad_algorithm: None,
+        }
+    }
+
+    /// The live keys this verifier reads.
+    #[must_use]
+    pub fn keys(&self) -> &Keys {
+        &self.inner.keys
+    }
+
+    /// The longest token accepted, in bytes.
+    #[must_use]
+    pub fn max_token_len(&self) -> usize {
+        self.inner.max_token_len
+    }
+}
+
+impl<C> VerifierBuilder<C> {
+    /// The allow-list of algorithms. Required: there is no default. A token is accepted
+    /// only when its `alg` is here *and* is one the selected key is for.
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.config.algorithms = algorithms.into_iter().collect();
+        self
+    }
+
+    /// The allow-list by name (`"RS256"`, `"EdDSA"`), as configuration files spell it.
+    /// An unknown name (including `none`) makes [`build`](Self::build) fail.
+    pub fn algorithm_names<S: AsRef<str>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
+        let mut set = AlgorithmSet::empty();
+        for name in names {
+            match algorithm::parse(name.as_ref().trim()) {
+                Ok(alg) => set.insert(alg),
+                Err(e) => self.bad_algorithm = Some(e),
+            }
+        }
+        self.config.algorithms = set;
+        self
+    }
+
+    /// Accept tokens whose `iss` equals `issuer` (may be called again to accept several).
+    /// Once an issuer is set, `iss` is required and must be a string.
+    pub fn issuer(mut self, issuer: impl Into<Box<str>>) -> Self {
+        let mut list = std::mem::take(&mut self.config.issuers).into_vec();
+        list.push(issuer.into());
+        self.config.issuers = list.into();
+        self
+    }
+
+    /// Accept tokens whose `aud` (string or array) names `audience` (may be called again).
+    /// Once an audience is set, `aud` is required.
+    pub fn audience(mut self, audience: impl Into<Box<str>>) -> Self {
+        let mut list = std::mem::take(&mut self.config.audiences).into_vec();
+        list.push(audience.into());
+        self.config.audiences = list.into();
+        self
+    }
+
+    /// Require `sub` to equal `subject`.
+    pub fn subject(mut self, subject: impl Into<Box<str>>) -> Self {
+        self.config.subject = Some(subject.into());
+        self
+    }
+
+    /// Clock-skew leeway for `exp`, `nbf` and `iat` (default 30 s).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.config.leeway = i64::try_from(leeway.as_secs()).unwrap_or(i64::MAX);
+        self
+    }
+
+    /// Whether `exp` is required (default `true`). When present it is always checked.
+    pub fn require_exp(mut self, require: bool) -> Self {
+        self.config.require_exp = require;
+        self
+    }
+
+    /// Whether `nbf` is checked when present (default `true`).
+    pub fn validate_nbf(mut self, validate: bool) -> Self {
+        self.config.validate_nbf = validate;
+        self
+    }
+
+    /// Refuse tokens issued (`iat`) longer ago than `max_age`; `iat` becomes required.
+    pub fn max_age(mut self, max_age: Duration) -> Self {
+        self.config.max_age = Some(i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX));
+        self
+    }
+
+    /// Require the header's `typ`, e.g. `"at+jwt"` for RFC 9068 access tokens (compared
+    /// case-insensitively, `application/` prefix optional).
+    pub fn require_typ(mut self, typ: impl Into<Box<str>>) -> Self {
+        self.config.required_typ = Some(typ.into());
+        self
+    }
+
+    /// Claims that must be present (and not null), e.g. `["sub", "jti"]`. At most 64.
+    pub fn require_claims<S: Into<Box<str>>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
+        let mut list = std::mem::take(&mut self.config.required_claims).into_vec();
+        list.extend(names.into_iter().map(Into::into));
+        list.truncate(64);
+        self.config.required_claims = list.into();
+        self
+    }
+
+    /// The claim holding roles (string or array), default `"roles"`.
+    pub fn roles_claim(mut self, name: impl Into<Box<str>>) -> Self {
+        self.config.roles_claim = name.into();
+        self
+    }
+
+    /// The longest token accepted (default 8 KiB); longer ones are refused before any
+    /// decoding.
+    pub fn max_token_len(mut self, bytes: usize) -> Self {
+        self.config.max_token_len = bytes;
+        self
+    }
+
+    /// A custom check on the deserialized claims. An `Err` rejects the token as
+    /// `invalid_token` with that description (never put claim values in it).
+    pub fn validate(
+        mut self,
+        check: impl Fn(&C) -> Result<(), Cow<'static, str>> + Send + Sync + 'static,
+    ) -> Self {
+        self.config.checks.push(Box::new(check));
+        self
+    }
+
+    /// Finishes the verifier.
+    ///
+    /// # Errors
+    /// [`ConfigError::NoAlgorithms`] when no algorithm was allowed,
+    /// [`ConfigError::UnknownAlgorithm`] when [`algorithm_names`](Self::algorithm_names)
+    /// named one we do not know.
+    pub fn build(self) -> Result<Verifier<C>, ConfigError> {
+        if let Some(e) = self.bad_algorithm {
+            return Err(e);
+        }
+        if self.config.algorithms.is_empty() {
+            return Err(ConfigError::NoAlgorithms);
+        }
+        Ok(Verifier {
+            inner: Arc::new(self.config),
+        })
+    }
+}
+
+fn reject(kind: RejectionKind) -> AuthError {
+    AuthError::new(kind)
+}
+
+fn described(kind: RejectionKind, description: &'static str) -> AuthError {
+    AuthError::with_description(kind, description)
+}
+
+/// Maps a JSON error: wrong types are `InvalidClaim`, anything else `Malformed`.
+fn json_error(e: &serde_json::Error, what: &'static str) -> AuthError {
+    match e.classify() {
+        serde_json::error::Category::Data => described(RejectionKind::InvalidClaim, what),
+        _ => reject(RejectionKind::Malformed),
+    }
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+impl<C: DeserializeOwned> Verifier<C> {
+    /// Verifies `token` and returns its claims.
+    ///
+    /// The order is fixed: size, shape, header (`alg` allow-list, `crit`, `typ`), key by
+    /// `kid` (its algorithms must include `alg`), signature, then claims. Nothing in the
+    /// claims is read before the signature has verified.
+    ///
+    /// # Errors
+    /// An [`AuthError`] whose [`RejectionKind`] says exactly why.
+    pub fn verify(&self, token: &str) -> Result<VerifiedToken<C>, AuthError> {
+        let c = &*self.inner;
+        if token.len() > c.max_token_len {
+            return Err(reject(RejectionKind::TokenTooLarge));
+        }
+        let mut parts = token.split('.');
+        let (Some(header_b64), Some(payload_b64), Some(signature_b64)) =
+            (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(reject(RejectionKind::Malformed));
+        };
+        match parts.count() {
+            0 => {}
+            2 => return Err(reject(RejectionKind::Encrypted)),
+            _ => return Err(reject(RejectionKind::Malformed)),
+        }
+
+        // Header.
+        let header_json = URL_SAFE_NO_PAD
+            .decode(header_b64)
+            .map_err(|_| reject(RejectionKind::Malformed))?;
+        let raw: RawHeader<'_> = serde_json::from_slice(&header_json)
+            .map_err(|_| described(RejectionKind::Malformed, "the token header is not valid"))?;
+        if raw.enc.is_some() {
+            return Err(reject(RejectionKind::Encrypted));
+        }
+        let alg = raw
+            .alg
+            .as_ref()
+            .and_then(|name| algorithm::from_header(&name.0))
+            .filter(|alg| c.algorithms.contains(*alg))
+            .ok_or_else(|| reject(RejectionKind::AlgorithmNotAllowed))?;
+        if raw.crit.is_some() {
+            // We implement no JWS extension, so any listed one is unknown (RFC 7515 §4.1.11);
+            // an empty list is forbidden outright.
+            return Err(reject(RejectionKind::UnsupportedCritical));
+        }
+        if let Some(required) = &c.required_typ {
+            let ok = raw
+                .typ
+                .as_ref()
+                .is_some_and(|typ| header::typ_matches(&typ.0, required));
+            if !ok {
+                return Err(reject(RejectionKind::InvalidType));
+            }
+        }
+
+        // Key and signature.
+        let keys = c.keys.load();
+        let Some(set) = keys.as_deref() else {
+            return Err(reject(RejectionKind::KeysUnavailable));
+        };
+        let kid = raw.kid.as_ref().map(|k| &*k.0);
+        let key = set.get(kid).ok_or_else(|| reject(RejectionKind::UnknownKey))?;
+        if !key.algorithms().contains(alg) {
+            return Err(described(
+                RejectionKind::AlgorithmNotAllowed,
+                "the token's algorithm does not match its key",
+            ));
+        }
+        let mut signature = [0u8; MAX_SIGNATURE_LEN];
+        if signature_b64.len() > MAX_SIGNATURE_LEN * 4 / 3 + 4 {
+            return Err(reject(RejectionKind::InvalidSignature));
+        }
+        let sig_len = URL_SAFE_NO_PAD
+            .decode_slice(signature_b64, &mut signature)
+            .map_err(|_| reject(RejectionKind::Malformed))?;
+        let signing_input = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
+        if !key.verify(alg, signing_input, &signature[..sig_len]) {
+            return Err(reject(RejectionKind::InvalidSignature));
+        }
+        drop(keys);
+
+        // Claims: first the registered ones, borrowed, then the caller's type.
+        let payload = URL_SAFE_NO_PAD
+            .decode(payload_b64)
+            .map_err(|_| reject(RejectionKind::Malformed))?;
+        let seed = ViewSeed {
+            required: &c.required_claims,
+            roles_claim: &c.roles_claim,
+        };
+        let view = seed
+            .deserialize(&mut serde_json::Deserializer::from_slice(&payload))
+            .map_err(|e| json_error(&e, "a registered claim has the wrong type or is repeated"))?;
+        self.check_claims(&view)?;
+        let claims: C = serde_json::from_slice(&payload)
+            .map_err(|e| json_error(&e, "the claims do not have the expected shape"))?;
+        for check in &c.checks {
+            check(&claims).map_err(|why| AuthError::with_description(RejectionKind::Rejected, why))?;
+        }
+
+        Ok(VerifiedToken::new(Inner {
+            header: TokenHeader {
+                alg,
+                kid: header::owned(raw.kid),
+                typ: header::owned(raw.typ),
+                cty: header::owned(raw.cty),
+            },
+            token: token.into(),
+            subject: view.sub.as_deref().map(Into::into),
+            issuer: view.iss.as_deref().map(Into::into),
+            token_id: view.jti.as_deref().map(Into::into),
+            expires_at: view.exp,
+            issued_at: view.iat,
+            scopes: scopes_of(&view),
+            roles: view
+                .roles
+                .as_ref()
+                .map(|r| r.iter().map(Into::into).collect())
+                .unwrap_or_default(),
+            claims,
+        }))
+    }
+
+    fn check_claims(&self, view: &ClaimsView<'_>) -> Result<(), AuthError> {
+        let c = &*self.inner;
+        let now = now();
+        match view.exp {
+            Some(exp) if now >= exp.saturating_add(c.leeway) => {
+                return Err(reject(RejectionKind::Expired));
+            }
+            None if c.require_exp => {
+                return Err(described(RejectionKind::MissingClaim, "the token has no `exp` claim"));
+            }
+            _ => {}
+        }
+        if let Some(nbf) = view.nbf {
+            if c.validate_nbf && now.saturating_add(c.leeway) < nbf {
+                return Err(reject(RejectionKind::NotYetValid));
+            }
+        }
+        if let Some(max_age) = c.max_age {
+            let Some(iat) = view.iat else {
+                return Err(described(RejectionKind::MissingClaim, "the token has no `iat` claim"));
+            };
+            if iat > now.saturating_add(c.leeway) {
+                return Err(described(RejectionKind::TooOld, "the token's `iat` is in the future"));
+            }
+            if now.saturating_sub(iat) > max_age.saturating_add(c.leeway) {
+                return Err(reject(RejectionKind::TooOld));
+            }
+        }
+        if !c.issuers.is_empty() {
+            let Some(iss) = &view.iss else {
+                return Err(described(RejectionKind::MissingClaim, "the token has no `iss` claim"));
+            };
+            if !c.issuers.iter().any(|i| **i == **iss) {
+                return Err(reject(RejectionKind::InvalidIssuer));
+            }
+        }
+        if !c.audiences.is_empty() {
+            let Some(aud) = &view.aud else {
+                return Err(described(RejectionKind::MissingClaim, "the token has no `aud` claim"));
+            };
+            if !aud.iter().any(|a| c.audiences.iter().any(|ours| **ours == *a)) {
+                return Err(reject(RejectionKind::InvalidAudience));
+            }
+        }
+        if let Some(subject) = &c.subject {
+            if view.sub.as_deref() != Some(&**subject) {
+                return Err(reject(RejectionKind::InvalidSubject));
+            }
+        }
+        let all_required = if c.required_claims.len() >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << c.required_claims.len()) - 1
+        };
+        if view.required_seen & all_required != all_required {
+            let missing = c
+                .required_claims
+                .iter()
+                .enumerate()
+                .find(|(i, _)| view.required_seen & (1 << i) == 0)
+                .map(|(_, name)| name.to_string())
+                .unwrap_or_default();
+            return Err(AuthError::with_description(
+                RejectionKind::MissingClaim,
+                format!("the token lacks the required claim `{missing}`"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn scopes_of(view: &ClaimsView<'_>) -> Box<[Box<str>]> {
+    let from_scope = view
+        .scope
+        .iter()
+        .flat_map(|s| s.split(' '))
+        .filter(|s| !s.is_empty());
+    let from_scp = view
+        .scp
+        .iter()
+        .flat_map(|list| list.iter())
+        .flat_map(|s| s.split(' '))
+        .filter(|s| !s.is_empty());
+    from_scope.chain(from_scp).map(Into::into).collect()
+}
