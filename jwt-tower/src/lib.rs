@@ -51,4 +51,4 @@ pub use error::{AuthError, ConfigError, ErrorCategory, RejectionKind};
 pub use keys::{KeySet, Keys, VerificationKey};
 pub use policy::Policy;
 pub use token::TokenSource;
-pub use verify::{Audience, RegisteredClaims, TokenHeader, VerifiedToken, Verifier, VerifierBuilder};
+pub use verify::{Audience, Identity, RegisteredClaims, TokenHeader, VerifiedToken, Verifier, VerifierBuilder};

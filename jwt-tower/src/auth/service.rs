@@ -74,7 +74,9 @@ where
             Ok(verified) => {
                 if let Some(verified) = verified {
                     tracing::trace!(sub = verified.subject(), "jwt accepted");
-                    req.extensions_mut().insert(verified);
+                    let extensions = req.extensions_mut();
+                    extensions.insert(verified.identity());
+                    extensions.insert(verified);
                 }
                 // Authentication is synchronous, so the service polled ready is the one
                 // called: no clone-and-swap is needed on this path.

@@ -8,5 +8,5 @@ mod verifier;
 
 pub use claims::{Audience, RegisteredClaims};
 pub use header::TokenHeader;
-pub use verified::VerifiedToken;
+pub use verified::{Identity, VerifiedToken};
 pub use verifier::{DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, Verifier, VerifierBuilder};

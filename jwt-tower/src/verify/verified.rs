@@ -1,34 +1,13 @@
-//! A token that passed verification: claims, header, raw token and identity facts.
+//! A token that passed verification: the caller's claims, and the [`Identity`] facts
+//! every adapter needs without knowing the claims type.
 
 use std::sync::Arc;
 
 use super::header::TokenHeader;
 
-/// A verified token: the caller's claims type `C`, the header, the raw token (to forward
-/// it), and the registered facts every adapter needs (`sub`, `iss`, `jti`, scopes, roles).
-///
-/// It is cheap to clone (an `Arc`) whatever `C` is, so it can sit in request extensions.
-///
-/// ```
-/// # use jwt_tower::{Algorithm, KeySet, RegisteredClaims, Verifier, VerificationKey};
-/// # let secret = [7u8; 32];
-/// # let verifier = Verifier::<RegisteredClaims>::builder(VerificationKey::hmac(Algorithm::HS256, secret)?)
-/// #     .algorithms([Algorithm::HS256]).build()?;
-/// # let token = jsonwebtoken::encode(&jsonwebtoken::Header::default(),
-/// #     &serde_json::json!({"sub": "alice", "scope": "read write", "exp": 4_000_000_000u64}),
-/// #     &jsonwebtoken::EncodingKey::from_secret(&secret)).unwrap();
-/// let verified = verifier.verify(&token).unwrap();
-/// assert_eq!(verified.subject(), Some("alice"));
-/// assert!(verified.has_scope("write"));
-/// assert_eq!(verified.claims().sub.as_deref(), Some("alice"));
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub struct VerifiedToken<C> {
-    inner: Arc<Inner<C>>,
-}
-
-pub(crate) struct Inner<C> {
-    pub(crate) claims: C,
+/// The facts of a verified token that do not depend on the claims type: header, raw
+/// token, `sub`, `iss`, `jti`, times, scopes and roles.
+pub(crate) struct Facts {
     pub(crate) header: TokenHeader,
     pub(crate) token: Box<str>,
     pub(crate) subject: Option<Box<str>>,
@@ -38,6 +17,43 @@ pub(crate) struct Inner<C> {
     pub(crate) issued_at: Option<i64>,
     pub(crate) scopes: Box<[Box<str>]>,
     pub(crate) roles: Box<[Box<str>]>,
+}
+
+pub(crate) struct Inner<C> {
+    pub(crate) facts: Facts,
+    pub(crate) claims: C,
+}
+
+trait HasFacts: Send + Sync {
+    fn facts(&self) -> &Facts;
+}
+
+impl<C: Send + Sync> HasFacts for Inner<C> {
+    fn facts(&self) -> &Facts {
+        &self.facts
+    }
+}
+
+/// A verified token: the caller's claims type `C` plus its [`Identity`].
+///
+/// It is cheap to clone (an `Arc`) whatever `C` is, so it can sit in request extensions.
+///
+/// ```
+/// # use jwt_tower::{Algorithm, RegisteredClaims, Verifier, VerificationKey};
+/// # let secret = [7u8; 32];
+/// # let verifier = Verifier::<RegisteredClaims>::builder(VerificationKey::hmac(Algorithm::HS256, secret)?)
+/// #     .algorithms([Algorithm::HS256]).build()?;
+/// # let token = jsonwebtoken::encode(&jsonwebtoken::Header::default(),
+/// #     &serde_json::json!({"sub": "alice", "scope": "read write", "exp": 4_000_000_000u64}),
+/// #     &jsonwebtoken::EncodingKey::from_secret(&secret)).unwrap();
+/// let verified = verifier.verify(&token).unwrap();
+/// assert_eq!(verified.claims().sub.as_deref(), Some("alice"));
+/// assert_eq!(verified.identity().subject(), Some("alice"));
+/// assert!(verified.identity().has_scope("write"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct VerifiedToken<C> {
+    inner: Arc<Inner<C>>,
 }
 
 impl<C> Clone for VerifiedToken<C> {
@@ -52,16 +68,16 @@ impl<C: std::fmt::Debug> std::fmt::Debug for VerifiedToken<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The raw token is a credential: never in logs.
         f.debug_struct("VerifiedToken")
-            .field("header", &self.inner.header)
+            .field("header", &self.inner.facts.header)
             .field("claims", &self.inner.claims)
             .finish_non_exhaustive()
     }
 }
 
 impl<C> VerifiedToken<C> {
-    pub(crate) fn new(inner: Inner<C>) -> Self {
+    pub(crate) fn new(facts: Facts, claims: C) -> Self {
         Self {
-            inner: Arc::new(inner),
+            inner: Arc::new(Inner { facts, claims }),
         }
     }
 
@@ -74,67 +90,135 @@ impl<C> VerifiedToken<C> {
     /// The token's header.
     #[must_use]
     pub fn header(&self) -> &TokenHeader {
-        &self.inner.header
+        &self.inner.facts.header
     }
 
     /// The raw token, for forwarding it to the next service. Treat it as a secret.
     #[must_use]
     pub fn token(&self) -> &str {
-        &self.inner.token
+        &self.inner.facts.token
     }
 
     /// `sub`, if present.
     #[must_use]
     pub fn subject(&self) -> Option<&str> {
-        self.inner.subject.as_deref()
-    }
-
-    /// `iss`, if present.
-    #[must_use]
-    pub fn issuer(&self) -> Option<&str> {
-        self.inner.issuer.as_deref()
-    }
-
-    /// `jti`, if present.
-    #[must_use]
-    pub fn token_id(&self) -> Option<&str> {
-        self.inner.token_id.as_deref()
-    }
-
-    /// `exp`, seconds since the epoch, if present.
-    #[must_use]
-    pub fn expires_at(&self) -> Option<i64> {
-        self.inner.expires_at
-    }
-
-    /// `iat`, seconds since the epoch, if present.
-    #[must_use]
-    pub fn issued_at(&self) -> Option<i64> {
-        self.inner.issued_at
-    }
-
-    /// The scopes granted: `scope` split on spaces, plus `scp` (string or array).
-    #[must_use]
-    pub fn scopes(&self) -> &[Box<str>] {
-        &self.inner.scopes
+        self.inner.facts.subject.as_deref()
     }
 
     /// Whether `scope` was granted.
     #[must_use]
     pub fn has_scope(&self, scope: &str) -> bool {
-        self.inner.scopes.iter().any(|s| &**s == scope)
+        has(&self.inner.facts.scopes, scope)
+    }
+
+    /// Whether `role` was granted.
+    #[must_use]
+    pub fn has_role(&self, role: &str) -> bool {
+        has(&self.inner.facts.roles, role)
+    }
+}
+
+impl<C: Send + Sync + 'static> VerifiedToken<C> {
+    /// The claims-type-free view of this token (shares the same allocation).
+    #[must_use]
+    pub fn identity(&self) -> Identity {
+        Identity {
+            inner: Arc::clone(&self.inner) as Arc<dyn HasFacts>,
+        }
+    }
+}
+
+fn has(list: &[Box<str>], item: &str) -> bool {
+    list.iter().any(|s| &**s == item)
+}
+
+/// Who the caller is, whatever the claims type: the layer puts one in every
+/// authenticated request's extensions, beside the typed [`VerifiedToken`]. Route guards
+/// and identity propagation read this one.
+#[derive(Clone)]
+pub struct Identity {
+    inner: Arc<dyn HasFacts>,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identity")
+            .field("subject", &self.subject())
+            .field("issuer", &self.issuer())
+            .field("scopes", &self.scopes())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Identity {
+    fn facts(&self) -> &Facts {
+        self.inner.facts()
+    }
+
+    /// The token's header.
+    #[must_use]
+    pub fn header(&self) -> &TokenHeader {
+        &self.facts().header
+    }
+
+    /// The raw token, for forwarding it to the next service. Treat it as a secret.
+    #[must_use]
+    pub fn token(&self) -> &str {
+        &self.facts().token
+    }
+
+    /// `sub`, if present.
+    #[must_use]
+    pub fn subject(&self) -> Option<&str> {
+        self.facts().subject.as_deref()
+    }
+
+    /// `iss`, if present.
+    #[must_use]
+    pub fn issuer(&self) -> Option<&str> {
+        self.facts().issuer.as_deref()
+    }
+
+    /// `jti`, if present.
+    #[must_use]
+    pub fn token_id(&self) -> Option<&str> {
+        self.facts().token_id.as_deref()
+    }
+
+    /// `exp`, seconds since the epoch, if present.
+    #[must_use]
+    pub fn expires_at(&self) -> Option<i64> {
+        self.facts().expires_at
+    }
+
+    /// `iat`, seconds since the epoch, if present.
+    #[must_use]
+    pub fn issued_at(&self) -> Option<i64> {
+        self.facts().issued_at
+    }
+
+    /// The scopes granted: `scope` split on spaces, plus `scp` (string or array).
+    #[must_use]
+    pub fn scopes(&self) -> &[Box<str>] {
+        &self.facts().scopes
+    }
+
+    /// Whether `scope` was granted.
+    #[must_use]
+    pub fn has_scope(&self, scope: &str) -> bool {
+        has(&self.facts().scopes, scope)
     }
 
     /// The roles granted (the `roles` claim by default; see
     /// [`VerifierBuilder::roles_claim`](crate::VerifierBuilder::roles_claim)).
     #[must_use]
     pub fn roles(&self) -> &[Box<str>] {
-        &self.inner.roles
+        &self.facts().roles
     }
 
     /// Whether `role` was granted.
     #[must_use]
     pub fn has_role(&self, role: &str) -> bool {
-        self.inner.roles.iter().any(|r| &**r == role)
+        has(&self.facts().roles, role)
     }
 }

@@ -11,7 +11,7 @@ use serde::de::{DeserializeOwned, DeserializeSeed};
 
 use super::claims::{ClaimsView, ViewSeed};
 use super::header::{self, RawHeader, TokenHeader};
-use super::verified::{Inner, VerifiedToken};
+use super::verified::{Facts, VerifiedToken};
 use crate::algorithm::{self, AlgorithmSet};
 use crate::{Algorithm, AuthError, ConfigError, Keys, RejectionKind};
 
@@ -403,7 +403,7 @@ impl<C: DeserializeOwned> Verifier<C> {
             check(&claims).map_err(|why| AuthError::with_description(RejectionKind::Rejected, why))?;
         }
 
-        Ok(VerifiedToken::new(Inner {
+        let facts = Facts {
             header: TokenHeader {
                 alg,
                 kid: header::owned(raw.kid),
@@ -422,8 +422,8 @@ impl<C: DeserializeOwned> Verifier<C> {
                 .as_ref()
                 .map(|r| r.iter().map(Into::into).collect())
                 .unwrap_or_default(),
-            claims,
-        }))
+        };
+        Ok(VerifiedToken::new(facts, claims))
     }
 
     fn check_claims(&self, view: &ClaimsView<'_>) -> Result<(), AuthError> {
