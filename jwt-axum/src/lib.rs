@@ -1,1 +1,50 @@
-//! wip
+//! axum integration for [`jwt_tower`]: extractors for verified claims, an RFC 6750
+//! rejection that implements `IntoResponse`, and route-level scope guards.
+//!
+//! Put a [`JwtLayer`](jwt_tower::JwtLayer) on the router, then take [`Claims<C>`] in
+//! handlers:
+//!
+//! ```
+//! use axum::{routing::get, Json, Router};
+//! use jwt_axum::{Claims, RequireScopes};
+//! use jwt_tower::{Algorithm, JwtLayer, Verifier, VerificationKey};
+//! use serde::Deserialize;
+//!
+//! #[derive(Clone, Deserialize)]
+//! struct MyClaims { sub: String }
+//!
+//! async fn me(Claims(claims): Claims<MyClaims>) -> String {
+//!     claims.sub
+//! }
+//!
+//! let verifier = Verifier::<MyClaims>::builder(
+//!     VerificationKey::hmac(Algorithm::HS256, b"an-hmac-secret-of-at-least-32-bytes!")?,
+//! )
+//! .algorithms([Algorithm::HS256])
+//! .build()?;
+//!
+//! let app: Router = Router::new()
+//!     .route("/admin", get(me).route_layer(RequireScopes::new(["admin"])))
+//!     .route("/me", get(me))
+//!     .layer(JwtLayer::new(verifier));
+//! # Ok::<(), jwt_tower::ConfigError>(())
+//! ```
+//!
+//! Without a layer, [`StateClaims<C>`] verifies from a [`Verifier`](jwt_tower::Verifier)
+//! in the router's state.
+//!
+//! # Features
+//! `aws_lc_rs` (default) and `rust_crypto` select jwt-tower's crypto backend.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod claims;
+mod guard;
+mod rejection;
+mod state;
+
+pub use claims::{Authenticated, Claims, CurrentIdentity};
+pub use guard::{RequireScopes, RequireScopesService};
+pub use rejection::AuthRejection;
+pub use state::StateClaims;

@@ -87,6 +87,17 @@ impl<C> VerifiedToken<C> {
         &self.inner.claims
     }
 
+    /// The claims by value, without a clone when this is the only handle on the token;
+    /// the token back otherwise.
+    ///
+    /// # Errors
+    /// `Err(self)` when the token is shared (cloned, or its [`Identity`] is alive).
+    pub fn try_into_claims(self) -> Result<C, Self> {
+        Arc::try_unwrap(self.inner)
+            .map(|inner| inner.claims)
+            .map_err(|inner| Self { inner })
+    }
+
     /// The token's header.
     #[must_use]
     pub fn header(&self) -> &TokenHeader {

@@ -1,0 +1,358 @@
+//! The layer and the axum extractors over real TCP: every rejection kind, every token
+//! source, optional auth, route guards, state-only verification, custom rejections, and
+//! key rotation under load.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::extract::FromRef;
+use axum::response::IntoResponse;
+use axum::{Json, Router, routing::get};
+use http::HeaderName;
+use jwt_axum::{Authenticated, Claims, CurrentIdentity, RequireScopes, StateClaims};
+use jwt_tower::{
+    Algorithm, AuthError, JwtLayer, KeySet, Keys, RegisteredClaims, TokenSource, Verifier,
+};
+use serde_json::{Value, json};
+use support::*;
+
+async fn me(Claims(claims): Claims<RegisteredClaims>) -> Json<RegisteredClaims> {
+    Json(claims)
+}
+
+fn verifier(keys: impl Into<Keys>) -> Verifier<RegisteredClaims> {
+    Verifier::builder(keys)
+        .algorithms([Algorithm::HS256, Algorithm::ES256])
+        .build()
+        .unwrap()
+}
+
+fn app(layer: JwtLayer<RegisteredClaims>) -> Router {
+    Router::new()
+        .route("/admin", get(me).route_layer(RequireScopes::new(["admin"])))
+        .route("/me", get(me))
+        .layer(layer)
+        .route("/health", get(|| async { "ok" }))
+}
+
+async fn start(layer: JwtLayer<RegisteredClaims>) -> String {
+    format!("http://{}", serve(app(layer)).await)
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+fn bearer(url: &str, token: &str) -> reqwest::RequestBuilder {
+    client().get(url).header("authorization", format!("Bearer {token}"))
+}
+
+/// Asserts an RFC 6750 refusal: status, challenge error code, JSON body, no token echo.
+fn assert_refused(reply: &Reply, status: u16, code: Option<&str>, token: &str) {
+    assert_eq!(reply.status, status, "{reply:?}");
+    let challenge = reply.challenge.as_deref().expect("a WWW-Authenticate challenge");
+    assert!(challenge.starts_with("Bearer realm=\"api\""), "{challenge}");
+    match code {
+        Some(code) => {
+            assert!(challenge.contains(&format!("error=\"{code}\"")), "{challenge}");
+            assert!(challenge.contains("error_description=\""), "{challenge}");
+            assert_eq!(reply.json()["error"], code);
+        }
+        None => assert!(!challenge.contains("error="), "{challenge}"),
+    }
+    assert!(reply.json()["error_description"].is_string());
+    if token.len() > 8 {
+        assert!(!reply.body.contains(token) && !challenge.contains(token));
+        let signature = token.rsplit('.').next().unwrap();
+        assert!(signature.len() < 8 || !reply.body.contains(signature));
+    }
+}
+
+#[tokio::test]
+async fn valid_token_reaches_the_handler_with_its_claims() {
+    let base = start(JwtLayer::new(verifier(hs256_key("k1")))).await;
+    let token = mint_hs256("k1", &claims("alice", "read"));
+    let reply = send(bearer(&format!("{base}/me"), &token)).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.json()["sub"], "alice");
+    // Open routes outside the layer need nothing.
+    assert_eq!(send(client().get(format!("{base}/health"))).await.status, 200);
+}
+
+#[tokio::test]
+async fn every_rejection_kind_has_its_http_form() {
+    let base = start(JwtLayer::new(verifier(hs256_key("k1")))).await;
+    let url = format!("{base}/me");
+    let good = mint_hs256("k1", &claims("alice", "read"));
+
+    // No token: 401, a bare challenge.
+    let reply = send(client().get(&url)).await;
+    assert_refused(&reply, 401, None, "");
+    assert_eq!(reply.json()["error"], "missing_token");
+
+    // A malformed request: 400 invalid_request.
+    let reply = send(client().get(&url).header("authorization", format!("Basic {good}"))).await;
+    assert_refused(&reply, 400, Some("invalid_request"), &good);
+    let reply = send(
+        client()
+            .get(&url)
+            .header("authorization", format!("Bearer {good}"))
+            .header("authorization", "Bearer x.y.z"),
+    )
+    .await;
+    assert_refused(&reply, 400, Some("invalid_request"), &good);
+
+    // Bad tokens: 401 invalid_token.
+    let expired = mint_hs256(
+        "k1",
+        &json!({"sub": "alice", "iat": now() - 7200, "exp": now() - 3600}),
+    );
+    let unknown_kid = mint_hs256("k9", &claims("alice", "read"));
+    let wrong_key = mint_es256("k1", &claims("alice", "read"));
+    let none = format!(
+        "{}.{}.",
+        "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0", // {"alg":"none","typ":"JWT"}
+        good.split('.').nth(1).unwrap()
+    );
+    let tampered = {
+        // Change the signature's first character (whatever it was) to another one.
+        let (head, signature) = good.rsplit_once('.').unwrap();
+        let swapped = if signature.starts_with('A') { 'B' } else { 'A' };
+        format!("{head}.{swapped}{}", &signature[1..])
+    };
+    let huge = format!("{}.{}.{}", "a".repeat(5000), "b".repeat(5000), "c");
+    let future = mint_hs256("k1", &json!({"sub": "a", "nbf": now() + 3600, "exp": now() + 7200}));
+    for (name, token, description) in [
+        ("expired", &expired, "expired"),
+        ("unknown kid", &unknown_kid, "unknown key"),
+        ("algorithm confusion", &wrong_key, "algorithm"),
+        ("alg none", &none, "algorithm"),
+        ("tampered", &tampered, "signature"),
+        ("malformed", &"abc.def".to_owned(), "well-formed"),
+        ("too large", &huge, "larger"),
+        ("not yet valid", &future, "not valid yet"),
+    ] {
+        let reply = send(bearer(&url, token)).await;
+        assert_refused(&reply, 401, Some("invalid_token"), token);
+        let got = reply.json()["error_description"].as_str().unwrap().to_owned();
+        assert!(got.contains(description), "{name}: {got}");
+    }
+
+    // Policy not met: 403 insufficient_scope naming the scope.
+    let reply = send(bearer(&format!("{base}/admin"), &good)).await;
+    assert_refused(&reply, 403, Some("insufficient_scope"), &good);
+    assert!(reply.challenge.unwrap().ends_with("scope=\"admin\""));
+    let admin = mint_hs256("k1", &claims("root", "read admin"));
+    assert_eq!(send(bearer(&format!("{base}/admin"), &admin)).await.status, 200);
+}
+
+#[tokio::test]
+async fn keys_never_loaded_is_503_with_retry_after_then_recovers() {
+    let keys = Keys::unloaded();
+    let base = start(JwtLayer::new(verifier(keys.clone()))).await;
+    let token = mint_hs256("k1", &claims("alice", "read"));
+    let reply = send(bearer(&format!("{base}/me"), &token)).await;
+    assert_eq!(reply.status, 503);
+    assert_eq!(reply.retry_after.as_deref(), Some("5"));
+    assert!(reply.challenge.is_none());
+    assert_eq!(reply.json()["error"], "keys_unavailable");
+
+    keys.replace(KeySet::single(hs256_key("k1")));
+    assert_eq!(send(bearer(&format!("{base}/me"), &token)).await.status, 200);
+}
+
+#[tokio::test]
+async fn layer_wide_scope_policy_is_403() {
+    let layer = JwtLayer::new(verifier(hs256_key("k1"))).require_scopes(["write"]);
+    let base = start(layer).await;
+    let read = mint_hs256("k1", &claims("alice", "read"));
+    let reply = send(bearer(&format!("{base}/me"), &read)).await;
+    assert_refused(&reply, 403, Some("insufficient_scope"), &read);
+    let write = mint_hs256("k1", &json!({"sub": "a", "scp": ["read", "write"], "exp": now() + 60}));
+    assert_eq!(send(bearer(&format!("{base}/me"), &write)).await.status, 200);
+}
+
+#[tokio::test]
+async fn every_token_source_works_and_two_tokens_are_refused() {
+    let layer = JwtLayer::new(verifier(hs256_key("k1"))).token_sources([
+        TokenSource::Bearer,
+        TokenSource::cookie("access_token"),
+        TokenSource::header(HeaderName::from_static("x-access-token")),
+        TokenSource::query("access_token"),
+    ]);
+    let base = start(layer).await;
+    let url = format!("{base}/me");
+    let token = mint_hs256("k1", &claims("alice", "read"));
+    let other = mint_hs256("k1", &claims("bob", "read"));
+
+    let sources = [
+        ("bearer", bearer(&url, &token)),
+        (
+            "cookie",
+            client()
+                .get(&url)
+                .header("cookie", format!("theme=dark; access_token={token}")),
+        ),
+        ("header", client().get(&url).header("x-access-token", &token)),
+        ("query", client().get(format!("{url}?access_token={token}"))),
+        (
+            "same token twice",
+            bearer(&url, &token).header("cookie", format!("access_token={token}")),
+        ),
+    ];
+    for (name, request) in sources {
+        let reply = send(request).await;
+        assert_eq!(reply.status, 200, "{name}: {reply:?}");
+        assert_eq!(reply.json()["sub"], "alice", "{name}");
+    }
+
+    let reply = send(bearer(&url, &token).header("cookie", format!("access_token={other}"))).await;
+    assert_refused(&reply, 400, Some("invalid_request"), &token);
+    let reply = send(client().get(format!("{url}?access_token={token}")).header("x-access-token", &other)).await;
+    assert_refused(&reply, 400, Some("invalid_request"), &token);
+}
+
+#[tokio::test]
+async fn query_and_cookie_are_ignored_unless_configured() {
+    let base = start(JwtLayer::new(verifier(hs256_key("k1")))).await;
+    let token = mint_hs256("k1", &claims("alice", "read"));
+    let reply = send(client().get(format!("{base}/me?access_token={token}"))).await;
+    assert_refused(&reply, 401, None, &token);
+}
+
+#[tokio::test]
+async fn optional_mode_lets_anonymous_through_but_not_bad_tokens() {
+    async fn optional(claims: Option<Claims<RegisteredClaims>>) -> Json<Value> {
+        Json(match claims {
+            Some(Claims(c)) => json!({"authenticated": true, "sub": c.sub}),
+            None => json!({"authenticated": false}),
+        })
+    }
+    async fn who(identity: Option<CurrentIdentity>) -> String {
+        identity
+            .and_then(|CurrentIdentity(i)| i.subject().map(str::to_owned))
+            .unwrap_or_else(|| "nobody".to_owned())
+    }
+    async fn strict(Authenticated(token): Authenticated<RegisteredClaims>) -> String {
+        token.header().kid.clone().unwrap_or_default()
+    }
+    let app = Router::new()
+        .route("/optional", get(optional))
+        .route("/who", get(who))
+        .route("/strict", get(strict))
+        .layer(JwtLayer::new(verifier(hs256_key("k1"))).optional());
+    let base = format!("http://{}", serve(app).await);
+    let token = mint_hs256("k1", &claims("alice", "read"));
+
+    let anon = send(client().get(format!("{base}/optional"))).await;
+    assert_eq!((anon.status, anon.json()), (200, json!({"authenticated": false})));
+    let known = send(bearer(&format!("{base}/optional"), &token)).await;
+    assert_eq!(known.json(), json!({"authenticated": true, "sub": "alice"}));
+    let bad = send(bearer(&format!("{base}/optional"), "x.y.z")).await;
+    assert_refused(&bad, 401, Some("invalid_token"), "");
+
+    assert_eq!(send(client().get(format!("{base}/who"))).await.body, "nobody");
+    assert_eq!(send(bearer(&format!("{base}/who"), &token)).await.body, "alice");
+    // A handler that requires identity still refuses the anonymous request itself.
+    let reply = send(client().get(format!("{base}/strict"))).await;
+    assert_refused(&reply, 401, None, "");
+    assert_eq!(send(bearer(&format!("{base}/strict"), &token)).await.body, "k1");
+}
+
+#[tokio::test]
+async fn state_claims_verify_without_a_layer() {
+    #[derive(Clone, FromRef)]
+    struct AppState {
+        verifier: Verifier<RegisteredClaims>,
+    }
+    async fn handler(StateClaims(c): StateClaims<RegisteredClaims>) -> String {
+        c.sub.unwrap_or_default()
+    }
+    async fn maybe(c: Option<StateClaims<RegisteredClaims>>) -> String {
+        c.and_then(|StateClaims(c)| c.sub).unwrap_or_else(|| "anonymous".into())
+    }
+    let app = Router::new()
+        .route("/me", get(handler))
+        .route("/maybe", get(maybe))
+        .with_state(AppState {
+            verifier: verifier(hs256_key("k1")),
+        });
+    let base = format!("http://{}", serve(app).await);
+    let token = mint_hs256("k1", &claims("carol", "read"));
+    assert_eq!(send(bearer(&format!("{base}/me"), &token)).await.body, "carol");
+    assert_refused(&send(client().get(format!("{base}/me"))).await, 401, None, "");
+    let expired = mint_hs256("k1", &json!({"sub": "c", "exp": now() - 600}));
+    assert_refused(&send(bearer(&format!("{base}/me"), &expired)).await, 401, Some("invalid_token"), &expired);
+    assert_eq!(send(client().get(format!("{base}/maybe"))).await.body, "anonymous");
+    assert_eq!(send(bearer(&format!("{base}/maybe"), &token)).await.body, "carol");
+    assert_eq!(send(bearer(&format!("{base}/maybe"), &expired)).await.status, 401);
+}
+
+#[tokio::test]
+async fn the_rejection_response_can_be_replaced() {
+    let layer = JwtLayer::new(verifier(hs256_key("k1"))).on_rejection(|error: &AuthError| {
+        let body = json!({"problem": error.kind().as_str()});
+        (http::StatusCode::IM_A_TEAPOT, Json(body)).into_response()
+    });
+    let app = Router::new().route("/me", get(me)).layer(layer);
+    let base = format!("http://{}", serve(app).await);
+    let reply = send(client().get(format!("{base}/me"))).await;
+    assert_eq!(reply.status, 418);
+    assert_eq!(reply.json(), json!({"problem": "missing_token"}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_rotate_under_load_without_failing_a_valid_request() {
+    let keys = Keys::new(KeySet::new([hs256_key("stable"), es256_key("rotating-0")]));
+    let base = start(JwtLayer::new(verifier(keys.clone()))).await;
+    let url = format!("{base}/me");
+    let stable = mint_hs256("stable", &claims("alice", "read"));
+    let retired = mint_es256("rotating-0", &claims("alice", "read"));
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let rotator = {
+        let (keys, stop) = (keys.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut round = 0u32;
+            while !stop.load(Ordering::Relaxed) {
+                round += 1;
+                keys.insert(es256_key(&format!("rotating-{round}")));
+                keys.retire(&format!("rotating-{}", round - 1));
+                if round % 5 == 0 {
+                    keys.replace(KeySet::new([hs256_key("stable"), es256_key(&format!("rotating-{round}"))]));
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            round
+        })
+    };
+
+    let client = client();
+    let mut workers = Vec::new();
+    for _ in 0..8 {
+        let (client, url, stable) = (client.clone(), url.clone(), stable.clone());
+        workers.push(tokio::spawn(async move {
+            let mut failures = 0;
+            for _ in 0..150 {
+                let reply = send(client.get(&url).header("authorization", format!("Bearer {stable}"))).await;
+                if reply.status != 200 {
+                    failures += 1;
+                }
+            }
+            failures
+        }));
+    }
+    let mut failures = 0;
+    for worker in workers {
+        failures += worker.await.unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    let rounds = rotator.await.unwrap();
+    assert_eq!(failures, 0, "valid requests failed during {rounds} rotations");
+    assert!(rounds > 5, "the rotation ran concurrently ({rounds} rounds)");
+    // The key retired during the run no longer verifies.
+    assert_eq!(send(bearer(&url, &retired)).await.status, 401);
+}
