@@ -1,1 +1,111 @@
-//! wip
+//! tonic integration for [`jwt_tower`]: refusals as real gRPC statuses.
+//!
+//! gRPC clients read `grpc-status`, not the HTTP status: a bare HTTP 401 reaches them as
+//! `UNKNOWN`. [`GrpcRejection`] turns every refusal into a trailers-only gRPC response
+//! (HTTP 200, `grpc-status`, `grpc-message`), so clients see `UNAUTHENTICATED`,
+//! `PERMISSION_DENIED` or `UNAVAILABLE`.
+//!
+//! ```
+//! use jwt_tonic::GrpcRejection;
+//! use jwt_tower::{Algorithm, JwtLayer, RegisteredClaims, Verifier, VerificationKey};
+//!
+//! let verifier = Verifier::<RegisteredClaims>::builder(
+//!     VerificationKey::hmac(Algorithm::HS256, b"an-hmac-secret-of-at-least-32-bytes!")?,
+//! )
+//! .algorithms([Algorithm::HS256])
+//! .build()?;
+//! // tonic::transport::Server::builder().layer(layer).add_service(...)
+//! let layer = JwtLayer::new(verifier).on_rejection(GrpcRejection);
+//! # let _ = layer;
+//! # Ok::<(), jwt_tower::ConfigError>(())
+//! ```
+//!
+//! Handlers read the caller with [`verified`] / [`identity`] on the `tonic::Request`.
+//!
+//! # Features
+//! `aws_lc_rs` (default) and `rust_crypto` select jwt-tower's crypto backend.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use jwt_tower::reject::OnRejection;
+use jwt_tower::{AuthError, ErrorCategory, Identity, VerifiedToken};
+use tonic::{Code, Status};
+
+/// The gRPC code for a refusal.
+///
+/// | category | code |
+/// |---|---|
+/// | no token, malformed request, bad token | `UNAUTHENTICATED` (16) |
+/// | policy not met | `PERMISSION_DENIED` (7) |
+/// | keys unavailable | `UNAVAILABLE` (14) |
+#[must_use]
+pub fn code(error: &AuthError) -> Code {
+    match error.category() {
+        ErrorCategory::MissingToken
+        | ErrorCategory::InvalidRequest
+        | ErrorCategory::InvalidToken => Code::Unauthenticated,
+        ErrorCategory::InsufficientScope => Code::PermissionDenied,
+        ErrorCategory::KeysUnavailable => Code::Unavailable,
+    }
+}
+
+/// The `tonic::Status` for a refusal; its message is the error's description, which
+/// never contains the token.
+///
+/// ```
+/// use jwt_tower::{AuthError, RejectionKind};
+/// let status = jwt_tonic::status(&AuthError::new(RejectionKind::Expired));
+/// assert_eq!(status.code(), tonic::Code::Unauthenticated);
+/// assert_eq!(status.message(), "the token has expired");
+/// ```
+#[must_use]
+pub fn status(error: &AuthError) -> Status {
+    Status::new(code(error), error.description())
+}
+
+/// The layer's rejection for gRPC: a trailers-only response carrying the status.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GrpcRejection;
+
+impl<B: Default> OnRejection<B> for GrpcRejection {
+    fn on_rejection(&self, error: &AuthError) -> http::Response<B> {
+        status(error).into_http()
+    }
+}
+
+/// The verified token of a request that went through the layer (with the same `C`).
+#[must_use]
+pub fn verified<C: Send + Sync + 'static, T>(request: &tonic::Request<T>) -> Option<&VerifiedToken<C>> {
+    request.extensions().get::<VerifiedToken<C>>()
+}
+
+/// The caller's identity, whatever the layer's claims type.
+#[must_use]
+pub fn identity<T>(request: &tonic::Request<T>) -> Option<&Identity> {
+    request.extensions().get::<Identity>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jwt_tower::RejectionKind;
+
+    #[test]
+    fn rejections_are_trailers_only_grpc_responses() {
+        for (kind, code) in [
+            (RejectionKind::MissingToken, "16"),
+            (RejectionKind::MultipleTokens, "16"),
+            (RejectionKind::InvalidSignature, "16"),
+            (RejectionKind::InsufficientScope, "7"),
+            (RejectionKind::KeysUnavailable, "14"),
+        ] {
+            let response: http::Response<tonic::body::Body> =
+                GrpcRejection.on_rejection(&AuthError::new(kind));
+            assert_eq!(response.status(), 200, "{kind}");
+            assert_eq!(response.headers()["grpc-status"], code, "{kind}");
+            assert_eq!(response.headers()["content-type"], "application/grpc");
+            assert!(response.headers().contains_key("grpc-message"));
+        }
+    }
+}
