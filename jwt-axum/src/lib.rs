@@ -48,3 +48,8 @@ pub use claims::{Authenticated, Claims, CurrentIdentity};
 pub use guard::{RequireScopes, RequireScopesService};
 pub use rejection::AuthRejection;
 pub use state::StateClaims;
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
