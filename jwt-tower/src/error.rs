@@ -310,6 +310,12 @@ pub enum ConfigError {
     /// A JWK or JWKS document could not be used.
     #[error("invalid JWK: {0}")]
     InvalidJwk(String),
+    /// Remote keys were started outside a tokio runtime.
+    #[error("remote keys need a tokio runtime: start them from inside one")]
+    NoRuntime,
+    /// The remote key source could not be set up.
+    #[error("remote keys: {0}")]
+    Remote(String),
     /// A key file could not be read.
     #[error("cannot read key file {path}: {source}")]
     Io {

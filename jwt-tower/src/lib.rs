@@ -27,6 +27,8 @@
 //! ```
 //!
 //! # Features
+//! - `remote` (default): [`jwks::RemoteJwks`], remote JWKS and OIDC discovery (reqwest
+//!   with rustls, tokio).
 //! - `aws_lc_rs` (default): verify with aws-lc-rs, keys parsed once when loaded.
 //! - `rust_crypto`: verify with the RustCrypto crates instead (no C code). When both
 //!   are enabled, aws-lc-rs is used; with neither, the crate refuses to compile.
@@ -39,6 +41,9 @@ pub mod algorithm;
 pub mod auth;
 mod crypto;
 mod error;
+#[cfg(feature = "remote")]
+#[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
+pub mod jwks;
 pub mod keys;
 pub mod policy;
 pub mod reject;

@@ -1,4 +1,5 @@
-//! The response future: the inner service's, or a ready rejection.
+//! The response future: the inner service's, a ready rejection, or (rarely) a wait for
+//! keys followed by either.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -7,17 +8,20 @@ use std::task::{Context, Poll};
 use http::Response;
 use pin_project_lite::pin_project;
 
+/// The slow path: a request waiting for keys, then answered. Boxed, as it is rare.
+pub(crate) type Waiting<B, E> = Pin<Box<dyn Future<Output = Result<Response<B>, E>> + Send>>;
+
 pin_project! {
     /// Response future of [`JwtService`](super::JwtService).
-    pub struct ResponseFuture<F, B> {
+    pub struct ResponseFuture<F, B, E> {
         #[pin]
-        kind: Kind<F, B>,
+        kind: Kind<F, B, E>,
     }
 }
 
 pin_project! {
     #[project = KindProj]
-    enum Kind<F, B> {
+    enum Kind<F, B, E> {
         Inner {
             #[pin]
             future: F,
@@ -25,10 +29,13 @@ pin_project! {
         Rejected {
             response: Option<Response<B>>,
         },
+        WaitingForKeys {
+            future: Waiting<B, E>,
+        },
     }
 }
 
-impl<F, B> ResponseFuture<F, B> {
+impl<F, B, E> ResponseFuture<F, B, E> {
     pub(crate) fn inner(future: F) -> Self {
         Self {
             kind: Kind::Inner { future },
@@ -42,9 +49,15 @@ impl<F, B> ResponseFuture<F, B> {
             },
         }
     }
+
+    pub(crate) fn waiting(future: Waiting<B, E>) -> Self {
+        Self {
+            kind: Kind::WaitingForKeys { future },
+        }
+    }
 }
 
-impl<F, B, E> Future for ResponseFuture<F, B>
+impl<F, B, E> Future for ResponseFuture<F, B, E>
 where
     F: Future<Output = Result<Response<B>, E>>,
 {
@@ -56,6 +69,7 @@ where
             KindProj::Rejected { response } => {
                 Poll::Ready(Ok(response.take().expect("ResponseFuture polled after completion")))
             }
+            KindProj::WaitingForKeys { future } => future.as_mut().poll(cx),
         }
     }
 }

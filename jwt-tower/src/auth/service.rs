@@ -34,64 +34,91 @@ impl<S: std::fmt::Debug, C, R> std::fmt::Debug for JwtService<S, C, R> {
     }
 }
 
-impl<S, C, R> JwtService<S, C, R>
-where
-    C: DeserializeOwned,
-{
+impl<C: DeserializeOwned + Send + Sync + 'static, R> JwtLayer<C, R> {
     /// Finds, verifies and authorizes the request's token. `Ok(None)`: optional mode and
     /// no token.
     fn authenticate<B>(&self, req: &Request<B>) -> Result<Option<VerifiedToken<C>>, AuthError> {
-        let layer = &self.layer;
-        let token = layer.extractor.extract(req.headers(), req.uri())?;
-        let Some(token) = token else {
-            return match layer.mode {
+        let Some(token) = self.extractor.extract(req.headers(), req.uri())? else {
+            return match self.mode {
                 Mode::Optional => Ok(None),
                 Mode::Required => Err(AuthError::new(RejectionKind::MissingToken)),
             };
         };
-        let verified = layer.verifier.verify(&token)?;
-        layer.policy.check(&verified)?;
+        let verified = self.verifier.verify(&token)?;
+        self.policy.check(&verified)?;
         Ok(Some(verified))
+    }
+
+    /// Puts the identity in the request for the inner service.
+    fn admit<B>(req: &mut Request<B>, verified: Option<VerifiedToken<C>>) {
+        if let Some(verified) = verified {
+            tracing::trace!(sub = verified.subject(), "jwt accepted");
+            let extensions = req.extensions_mut();
+            extensions.insert(verified.identity());
+            extensions.insert(verified);
+        }
+    }
+
+    /// The refusal response, logged with its kind.
+    fn refuse<B, ResBody>(&self, req: &Request<B>, error: &AuthError) -> Response<ResBody>
+    where
+        R: OnRejection<ResBody>,
+    {
+        tracing::debug!(
+            kind = %error.kind(),
+            category = ?error.category(),
+            method = %req.method(),
+            path = req.uri().path(),
+            "jwt rejected"
+        );
+        self.on_rejection.on_rejection(error)
     }
 }
 
 impl<S, C, R, ReqBody, ResBody> Service<Request<ReqBody>> for JwtService<S, C, R>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send,
     C: DeserializeOwned + Send + Sync + 'static,
-    R: OnRejection<ResBody>,
+    R: OnRejection<ResBody> + Clone + Send + Sync + 'static,
+    ReqBody: Send + 'static,
+    ResBody: 'static,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future, ResBody>;
+    type Future = ResponseFuture<S::Future, ResBody, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        match self.authenticate(&req) {
+        let error = match self.layer.authenticate(&req) {
             Ok(verified) => {
-                if let Some(verified) = verified {
-                    tracing::trace!(sub = verified.subject(), "jwt accepted");
-                    let extensions = req.extensions_mut();
-                    extensions.insert(verified.identity());
-                    extensions.insert(verified);
+                JwtLayer::<C, R>::admit(&mut req, verified);
+                // The common path is synchronous: the service polled ready is called now.
+                return ResponseFuture::inner(self.inner.call(req));
+            }
+            Err(error) => error,
+        };
+        let Some(wait) = self.layer.verifier.wait_for_keys(&error) else {
+            return ResponseFuture::rejected(self.layer.refuse(&req, &error));
+        };
+        // The rare path: this request started a key fetch (or keys were never loaded), so
+        // it waits for it, then is authenticated again. The service polled ready moves
+        // into the future and a fresh clone takes its place.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let layer = self.layer.clone();
+        ResponseFuture::waiting(Box::pin(async move {
+            wait.await;
+            match layer.authenticate(&req) {
+                Ok(verified) => {
+                    JwtLayer::<C, R>::admit(&mut req, verified);
+                    inner.call(req).await
                 }
-                // Authentication is synchronous, so the service polled ready is the one
-                // called: no clone-and-swap is needed on this path.
-                ResponseFuture::inner(self.inner.call(req))
+                Err(error) => Ok(layer.refuse(&req, &error)),
             }
-            Err(error) => {
-                tracing::debug!(
-                    kind = %error.kind(),
-                    category = ?error.category(),
-                    method = %req.method(),
-                    path = req.uri().path(),
-                    "jwt rejected"
-                );
-                ResponseFuture::rejected(self.layer.on_rejection.on_rejection(&error))
-            }
-        }
+        }))
     }
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
 
-use super::{KeySet, VerificationKey};
+use super::{KeySet, KeySource, VerificationKey};
 
 /// A handle on the live [`KeySet`]. Clones share the same set.
 ///
@@ -29,6 +29,8 @@ use super::{KeySet, VerificationKey};
 #[derive(Clone, Debug, Default)]
 pub struct Keys {
     current: Arc<ArcSwapOption<KeySet>>,
+    /// Where fresh keys come from, for sets that refresh themselves (a remote JWKS).
+    source: Option<Arc<dyn KeySource>>,
 }
 
 impl Keys {
@@ -37,7 +39,21 @@ impl Keys {
     pub fn new(set: KeySet) -> Self {
         Self {
             current: Arc::new(ArcSwapOption::from_pointee(set)),
+            source: None,
         }
+    }
+
+    /// A handle on a set kept up to date by `source`.
+    pub(crate) fn with_source(current: Arc<ArcSwapOption<KeySet>>, source: Arc<dyn KeySource>) -> Self {
+        Self {
+            current,
+            source: Some(source),
+        }
+    }
+
+    /// The source that refreshes this set, if any.
+    pub(crate) fn source(&self) -> Option<&dyn KeySource> {
+        self.source.as_deref()
     }
 
     /// A handle with no key set loaded yet: every verification is refused with

@@ -5,8 +5,10 @@ mod handle;
 mod jwk;
 mod key;
 mod set;
+mod source;
 
 pub use handle::Keys;
 pub use jwk::SkippedKey;
 pub use key::VerificationKey;
 pub use set::KeySet;
+pub use source::{KeySource, KeysWait};

@@ -146,6 +146,18 @@ impl<C> Verifier<C> {
         &self.inner.keys
     }
 
+    /// When `error` is an unknown key or keys not loaded yet and the key source allows it,
+    /// a wait for fresh keys; the caller then verifies again. `None`: refuse now.
+    #[must_use]
+    pub fn wait_for_keys(&self, error: &AuthError) -> Option<crate::keys::KeysWait> {
+        let source = self.inner.keys.source()?;
+        match error.kind() {
+            RejectionKind::UnknownKey => source.unknown_kid(),
+            RejectionKind::KeysUnavailable => source.unloaded(),
+            _ => None,
+        }
+    }
+
     /// The longest token accepted, in bytes.
     #[must_use]
     pub fn max_token_len(&self) -> usize {

@@ -1,0 +1,24 @@
+//! How a [`Keys`](super::Keys) handle asks its source for fresh keys, without ever
+//! blocking the request path on a fetch it did not start.
+
+use std::future::Future;
+use std::pin::Pin;
+
+/// A future a request may wait on for new keys; it resolves when the fetch it waits for
+/// has finished (successfully or not) or a deadline has passed.
+pub type KeysWait = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// Where a live key set comes from, when it can be refreshed (a remote JWKS).
+///
+/// The verifier calls these only on its slow paths; each returns `None` when the request
+/// must not wait (a fetch is already in flight, or the cooldown has not passed), and the
+/// request is then refused at once.
+pub trait KeySource: Send + Sync + std::fmt::Debug {
+    /// A token named a key the set does not hold. The source may start a fetch; the
+    /// request that started it may wait for it.
+    fn unknown_kid(&self) -> Option<KeysWait>;
+
+    /// No set has been loaded yet. The request may wait for the first load, up to the
+    /// source's start-up wait.
+    fn unloaded(&self) -> Option<KeysWait>;
+}
