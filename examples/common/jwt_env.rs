@@ -1,0 +1,223 @@
+//! The `JWT_*` environment contract shared by the examples (`resource_server`, and the
+//! gRPC service and gateway): keys, issuers, audiences, algorithms, leeway, `typ`, and the
+//! remote-JWKS timings. A bad value stops the program with one line naming the variable.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use jwt_tower::jwks::RemoteJwks;
+use jwt_tower::{Algorithm, KeySet, Keys, RegisteredClaims, VerificationKey, Verifier};
+
+/// A configuration problem: the variable, and what is wrong with it.
+#[derive(Debug)]
+pub struct EnvError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+impl std::fmt::Display for EnvError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "configuration error: {}: {}", self.variable, self.problem)
+    }
+}
+
+impl std::error::Error for EnvError {}
+
+fn fail<T>(variable: &'static str, problem: impl std::fmt::Display) -> Result<T, EnvError> {
+    Err(EnvError {
+        variable,
+        problem: problem.to_string(),
+    })
+}
+
+/// A variable's value, `None` when unset or empty.
+pub fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn list(name: &str) -> Vec<String> {
+    var(name)
+        .map(|v| {
+            v.split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn seconds(name: &'static str) -> Result<Option<Duration>, EnvError> {
+    match var(name) {
+        None => Ok(None),
+        Some(v) => match v.trim().parse::<u64>() {
+            Ok(n) => Ok(Some(Duration::from_secs(n))),
+            Err(_) => fail(name, format!("{v:?} is not a whole number of seconds")),
+        },
+    }
+}
+
+/// `BIND`, or the default.
+pub fn bind(default: &str) -> String {
+    var("BIND").unwrap_or_else(|| default.to_owned())
+}
+
+/// What the environment configured.
+pub struct JwtEnv {
+    pub verifier: Verifier<RegisteredClaims>,
+    /// The remote key source, when keys come from `JWT_JWKS_URL` or `JWT_OIDC_ISSUER`.
+    pub remote: Option<RemoteJwks>,
+}
+
+const KEY_VARIABLES: [&str; 5] = [
+    "JWT_JWKS_URL",
+    "JWT_OIDC_ISSUER",
+    "JWT_JWKS_FILE",
+    "JWT_PUBLIC_KEY_PEM_FILE",
+    "JWT_HS256_SECRET",
+];
+
+/// Reads the `JWT_*` variables. Must run inside a tokio runtime (remote keys start their
+/// background refresh).
+pub fn from_env() -> Result<JwtEnv, EnvError> {
+    let names = list("JWT_ALGORITHMS");
+    if names.is_empty() {
+        return fail(
+            "JWT_ALGORITHMS",
+            "required (comma-separated, e.g. RS256,ES256): there is no default allow-list",
+        );
+    }
+    let mut algorithms = Vec::new();
+    for name in &names {
+        match jwt_tower::algorithm::parse(name) {
+            Ok(alg) => algorithms.push(alg),
+            Err(e) => return fail("JWT_ALGORITHMS", e),
+        }
+    }
+
+    let set: Vec<&str> = KEY_VARIABLES.iter().copied().filter(|v| var(v).is_some()).collect();
+    let (keys, remote) = match set.as_slice() {
+        [] => {
+            return fail(
+                "JWT_JWKS_URL",
+                format!("no keys configured: set one of {}", KEY_VARIABLES.join(", ")),
+            );
+        }
+        [one] => load_keys(one, &algorithms)?,
+        several => {
+            return fail(
+                "JWT_JWKS_URL",
+                format!("set only one key source, not {}", several.join(" and ")),
+            );
+        }
+    };
+
+    let mut builder = Verifier::<RegisteredClaims>::builder(keys).algorithms(algorithms);
+    for issuer in list("JWT_ISSUER") {
+        builder = builder.issuer(issuer);
+    }
+    for audience in list("JWT_AUDIENCE") {
+        builder = builder.audience(audience);
+    }
+    if let Some(leeway) = seconds("JWT_LEEWAY_SECONDS")? {
+        builder = builder.leeway(leeway);
+    }
+    if let Some(typ) = var("JWT_REQUIRE_TYP") {
+        builder = builder.require_typ(typ);
+    }
+    let verifier = match builder.build() {
+        Ok(v) => v,
+        Err(e) => return fail("JWT_ALGORITHMS", e),
+    };
+    Ok(JwtEnv { verifier, remote })
+}
+
+fn read(variable: &'static str) -> Result<String, EnvError> {
+    let path = var(variable).unwrap_or_default();
+    std::fs::read_to_string(&path).or_else(|e| fail(variable, format!("cannot read {path:?}: {e}")))
+}
+
+fn with_kid(key: VerificationKey) -> VerificationKey {
+    match var("JWT_KID") {
+        Some(kid) => key.with_kid(kid),
+        None => key,
+    }
+}
+
+fn remote(
+    variable: &'static str,
+    builder: jwt_tower::jwks::RemoteJwksBuilder,
+    algorithms: &[Algorithm],
+) -> Result<(Keys, Option<RemoteJwks>), EnvError> {
+    let mut builder = builder.algorithms(algorithms.iter().copied());
+    if let Some(refresh) = seconds("JWT_JWKS_REFRESH_SECONDS")? {
+        builder = builder.refresh_interval(refresh).refresh_bounds(refresh.min(Duration::from_secs(1)), refresh.max(Duration::from_secs(86_400)));
+    }
+    if let Some(cooldown) = seconds("JWT_JWKS_COOLDOWN_SECONDS")? {
+        builder = builder.cooldown(cooldown);
+    }
+    match builder.start() {
+        Ok(jwks) => Ok((jwks.keys(), Some(jwks))),
+        Err(e) => fail(variable, e),
+    }
+}
+
+fn load_keys(
+    variable: &'static str,
+    algorithms: &[Algorithm],
+) -> Result<(Keys, Option<RemoteJwks>), EnvError> {
+    let value = var(variable).unwrap_or_default();
+    match variable {
+        "JWT_JWKS_URL" => {
+            if reqwest_url_ok(&value) {
+                remote(variable, RemoteJwks::builder(value), algorithms)
+            } else {
+                fail(variable, format!("{value:?} is not an http(s) URL"))
+            }
+        }
+        "JWT_OIDC_ISSUER" => {
+            if reqwest_url_ok(&value) {
+                remote(variable, RemoteJwks::discover(value), algorithms)
+            } else {
+                fail(variable, format!("{value:?} is not an http(s) URL"))
+            }
+        }
+        "JWT_JWKS_FILE" => {
+            let text = read(variable)?;
+            let allowed = algorithms.iter().copied().collect();
+            match KeySet::from_jwks_filtered(&text, Some(allowed)) {
+                Ok((set, _)) => Ok((Keys::new(set), None)),
+                Err(e) => fail(variable, e),
+            }
+        }
+        "JWT_PUBLIC_KEY_PEM_FILE" => {
+            let pem = read(variable)?;
+            let Some(alg) = algorithms
+                .iter()
+                .copied()
+                .find(|a| !matches!(a, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512))
+            else {
+                return fail(variable, "JWT_ALGORITHMS names no public-key algorithm for it");
+            };
+            match VerificationKey::from_pem(alg, pem) {
+                Ok(key) => Ok((Keys::from(with_kid(key)), None)),
+                Err(e) => fail(variable, e),
+            }
+        }
+        _ => {
+            if !algorithms.contains(&Algorithm::HS256) {
+                return fail("JWT_ALGORITHMS", "must include HS256 to use JWT_HS256_SECRET");
+            }
+            match VerificationKey::hmac(Algorithm::HS256, value.as_bytes()) {
+                Ok(key) => Ok((Keys::from(with_kid(key)), None)),
+                Err(e) => fail(variable, e),
+            }
+        }
+    }
+}
+
+fn reqwest_url_ok(value: &str) -> bool {
+    let lower = value.to_ascii_lowercase();
+    (lower.starts_with("http://") || lower.starts_with("https://"))
+        && value.len() > 8
+        && value.parse::<http::Uri>().is_ok_and(|u| u.host().is_some())
+}

@@ -1,0 +1,68 @@
+//! `cargo run --example resource_server`: an axum resource server configured only by
+//! environment (see `examples/common/jwt_env.rs` and the README for the contract).
+//!
+//! Routes: `GET /health` (open), `GET /me` (claims as JSON), `GET /admin` (scope
+//! `admin`), `GET /optional` (works with or without a token; a bad token is 401).
+
+#[path = "common/jwt_env.rs"]
+mod jwt_env;
+
+use axum::{Json, Router, routing::get};
+use jwt_axum::{Claims, RequireScopes};
+use jwt_tower::{JwtLayer, RegisteredClaims};
+use serde_json::{Value, json};
+
+async fn me(Claims(claims): Claims<RegisteredClaims>) -> Json<RegisteredClaims> {
+    Json(claims)
+}
+
+async fn admin(Claims(claims): Claims<RegisteredClaims>) -> Json<Value> {
+    Json(json!({ "admin": true, "sub": claims.sub }))
+}
+
+async fn optional(claims: Option<Claims<RegisteredClaims>>) -> Json<Value> {
+    Json(match claims {
+        Some(Claims(c)) => json!({ "authenticated": true, "sub": c.sub }),
+        None => json!({ "authenticated": false }),
+    })
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    if let Err(error) = run().await {
+        eprintln!("{error}");
+        std::process::exit(2);
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let bind = jwt_env::bind("127.0.0.1:3000");
+    let env = jwt_env::from_env()?;
+    let layer = JwtLayer::new(env.verifier.clone());
+
+    let app = Router::new()
+        .route("/admin", get(admin).route_layer(RequireScopes::new(["admin"])))
+        .route("/me", get(me))
+        .layer(layer.clone())
+        .merge(Router::new().route("/optional", get(optional)).layer(layer.optional()))
+        .route("/health", get(|| async { "ok" }));
+
+    let listener = match tokio::net::TcpListener::bind(&bind).await {
+        Ok(l) => l,
+        Err(e) => return Err(format!("configuration error: BIND: cannot listen on {bind:?}: {e}").into()),
+    };
+    tracing::info!(addr = %listener.local_addr()?, "resource server listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    drop(env.remote);
+    Ok(())
+}
