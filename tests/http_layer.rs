@@ -43,7 +43,7 @@ async fn start(layer: JwtLayer<RegisteredClaims>) -> String {
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::new()
+    http()
 }
 
 fn bearer(url: &str, token: &str) -> reqwest::RequestBuilder {

@@ -2,6 +2,8 @@
 //! server on a loopback port.
 #![allow(dead_code)]
 
+pub mod jwks_server;
+
 use std::net::SocketAddr;
 
 use axum::Router;
@@ -58,6 +60,13 @@ pub async fn serve(app: Router) -> SocketAddr {
         axum::serve(listener, app).await.unwrap();
     });
     addr
+}
+
+/// One HTTP client for the whole test binary: building one loads the platform's
+/// certificates, which is slow.
+pub fn http() -> reqwest::Client {
+    static CLIENT: std::sync::LazyLock<reqwest::Client> = std::sync::LazyLock::new(reqwest::Client::new);
+    CLIENT.clone()
 }
 
 /// What a test checks of a response.
