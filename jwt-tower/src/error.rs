@@ -101,6 +101,37 @@ pub enum RejectionKind {
 }
 
 impl RejectionKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [RejectionKind; 23] = [
+        Self::MissingToken,
+        Self::MultipleTokens,
+        Self::InvalidAuthorizationHeader,
+        Self::TokenTooLarge,
+        Self::Malformed,
+        Self::Encrypted,
+        Self::AlgorithmNotAllowed,
+        Self::UnknownKey,
+        Self::UnsupportedCritical,
+        Self::InvalidSignature,
+        Self::InvalidType,
+        Self::Expired,
+        Self::NotYetValid,
+        Self::TooOld,
+        Self::InvalidIssuer,
+        Self::InvalidAudience,
+        Self::InvalidSubject,
+        Self::MissingClaim,
+        Self::InvalidClaim,
+        Self::Revoked,
+        Self::Rejected,
+        Self::InsufficientScope,
+        Self::KeysUnavailable,
+    ];
+
+    pub(crate) fn index(self) -> usize {
+        Self::ALL.iter().position(|k| *k == self).unwrap_or(0)
+    }
+
     /// The category this kind belongs to.
     #[must_use]
     pub fn category(self) -> ErrorCategory {
@@ -214,7 +245,10 @@ impl AuthError {
     ///
     /// The description is sent to the caller: never put the token or a claim's value in it.
     #[must_use]
-    pub fn with_description(kind: RejectionKind, description: impl Into<Cow<'static, str>>) -> Self {
+    pub fn with_description(
+        kind: RejectionKind,
+        description: impl Into<Cow<'static, str>>,
+    ) -> Self {
         Self {
             kind,
             description: description.into(),
@@ -278,7 +312,9 @@ impl From<RejectionKind> for AuthError {
 #[non_exhaustive]
 pub enum ConfigError {
     /// No algorithm was allowed: there is deliberately no default allow-list.
-    #[error("no algorithms allowed: call `algorithms([...])` with the algorithms your issuer signs with")]
+    #[error(
+        "no algorithms allowed: call `algorithms([...])` with the algorithms your issuer signs with"
+    )]
     NoAlgorithms,
     /// An algorithm name was not recognised (`none` never is).
     #[error("unknown or unsupported algorithm {0:?}")]
@@ -310,6 +346,9 @@ pub enum ConfigError {
     /// A JWK or JWKS document could not be used.
     #[error("invalid JWK: {0}")]
     InvalidJwk(String),
+    /// A verifier registered for an issuer does not accept that issuer.
+    #[error("the verifier registered for issuer {0:?} must accept exactly that issuer (call `.issuer({0:?})` on it)")]
+    IssuerRoute(String),
     /// Remote keys were started outside a tokio runtime.
     #[error("remote keys need a tokio runtime: start them from inside one")]
     NoRuntime,

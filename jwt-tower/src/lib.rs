@@ -45,6 +45,7 @@ mod error;
 #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
 pub mod jwks;
 pub mod keys;
+mod metrics;
 pub mod policy;
 pub mod reject;
 pub mod token;
@@ -54,6 +55,9 @@ pub use algorithm::Algorithm;
 pub use auth::{JwtLayer, JwtService};
 pub use error::{AuthError, ConfigError, ErrorCategory, RejectionKind};
 pub use keys::{KeySet, Keys, VerificationKey};
+pub use metrics::MetricsSnapshot;
 pub use policy::Policy;
 pub use token::TokenSource;
-pub use verify::{Audience, Identity, RegisteredClaims, TokenHeader, VerifiedToken, Verifier, VerifierBuilder};
+pub use verify::{
+    Audience, Identity, RegisteredClaims, TokenHeader, VerifiedToken, Verifier, VerifierBuilder,
+};

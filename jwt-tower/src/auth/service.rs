@@ -38,14 +38,19 @@ impl<C: DeserializeOwned + Send + Sync + 'static, R> JwtLayer<C, R> {
     /// Finds, verifies and authorizes the request's token. `Ok(None)`: optional mode and
     /// no token.
     fn authenticate<B>(&self, req: &Request<B>) -> Result<Option<VerifiedToken<C>>, AuthError> {
-        let Some(token) = self.extractor.extract(req.headers(), req.uri())? else {
+        let outside_verify = |error: AuthError| {
+            self.verifier.record_rejection(error.kind());
+            error
+        };
+        let token = self.extractor.extract(req.headers(), req.uri()).map_err(outside_verify)?;
+        let Some(token) = token else {
             return match self.mode {
                 Mode::Optional => Ok(None),
-                Mode::Required => Err(AuthError::new(RejectionKind::MissingToken)),
+                Mode::Required => Err(outside_verify(AuthError::new(RejectionKind::MissingToken))),
             };
         };
         let verified = self.verifier.verify(&token)?;
-        self.policy.check(&verified)?;
+        self.policy.check(&verified).map_err(outside_verify)?;
         Ok(Some(verified))
     }
 
@@ -101,7 +106,17 @@ where
             }
             Err(error) => error,
         };
-        let Some(wait) = self.layer.verifier.wait_for_keys(&error) else {
+        let wait = match error.kind() {
+            RejectionKind::UnknownKey | RejectionKind::KeysUnavailable => {
+                let token = self.layer.extractor.extract(req.headers(), req.uri());
+                token
+                    .ok()
+                    .flatten()
+                    .and_then(|token| self.layer.verifier.wait_for_keys(&token, &error))
+            }
+            _ => None,
+        };
+        let Some(wait) = wait else {
             return ResponseFuture::rejected(self.layer.refuse(&req, &error));
         };
         // The rare path: this request started a key fetch (or keys were never loaded), so

@@ -13,4 +13,7 @@ mod remote;
 
 pub use discovery::{DiscoveryError, discover};
 pub use fetch::FetchError;
-pub use remote::{JwksStats, RemoteJwks, RemoteJwksBuilder};
+pub use remote::{RemoteJwks, RemoteJwksBuilder};
+
+/// Counters of a [`RemoteJwks`].
+pub type JwksStats = crate::keys::SourceStats;

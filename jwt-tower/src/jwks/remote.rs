@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use super::discovery::{self, DiscoveryError};
 use super::fetch::{self, FetchError};
 use crate::algorithm::AlgorithmSet;
-use crate::keys::{KeySource, KeysWait};
+use crate::keys::{KeySource, KeysWait, SourceStats};
 use crate::{ConfigError, KeySet, Keys};
 
 /// Where the keys are found.
@@ -179,22 +179,6 @@ impl std::fmt::Debug for RemoteJwks {
     }
 }
 
-/// Counters of a [`RemoteJwks`], read with [`RemoteJwks::stats`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct JwksStats {
-    /// Successful fetches.
-    pub fetches_ok: u64,
-    /// Failed fetches.
-    pub fetches_failed: u64,
-    /// When the last fetch succeeded.
-    pub last_success: Option<SystemTime>,
-    /// Keys in the current set (0 when none is loaded).
-    pub key_count: usize,
-    /// Whether the latest fetch failed (the set in use, if any, is stale).
-    pub failing: bool,
-}
-
 impl RemoteJwks {
     fn with(endpoint: Endpoint) -> RemoteJwksBuilder {
         RemoteJwksBuilder {
@@ -250,16 +234,8 @@ impl RemoteJwks {
 
     /// The counters, as of now.
     #[must_use]
-    pub fn stats(&self) -> JwksStats {
-        let s = &self.shared;
-        let last = s.last_success_unix.load(Ordering::Relaxed);
-        JwksStats {
-            fetches_ok: s.fetches_ok.load(Ordering::Relaxed),
-            fetches_failed: s.fetches_failed.load(Ordering::Relaxed),
-            last_success: (last > 0).then(|| UNIX_EPOCH + Duration::from_secs(last as u64)),
-            key_count: s.current.load().as_ref().map_or(0, |set| set.len()),
-            failing: s.state.lock().map(|st| st.failing).unwrap_or(false),
-        }
+    pub fn stats(&self) -> SourceStats {
+        self.shared.stats()
     }
 }
 
@@ -306,7 +282,9 @@ impl Shared {
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         // A panic while holding this lock cannot leave the state inconsistent enough to
         // matter: recover it rather than poisoning every later request.
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Claims the single fetch slot. With `kid_cooldown`, also refuses within the cooldown
@@ -353,7 +331,9 @@ impl Shared {
     async fn fetch_once(self: Arc<Self>) -> Result<(), FetchError> {
         let s = &self.settings;
         let result = match self.jwks_uri().await {
-            Ok(uri) => fetch::fetch_jwks(&self.client, &uri, s.timeout, s.max_body, s.allowed).await,
+            Ok(uri) => {
+                fetch::fetch_jwks(&self.client, &uri, s.timeout, s.max_body, s.allowed).await
+            }
             Err(e) => Err(e),
         };
         let now = Instant::now();
@@ -388,11 +368,16 @@ impl Shared {
                     tracing::warn!(%error, "JWKS refresh failed; serving the last good key set");
                 }
                 state.failing = true;
-                let cap = s.refresh.min(Duration::from_secs(60)).max(Duration::from_secs(1));
+                let cap = s
+                    .refresh
+                    .min(Duration::from_secs(60))
+                    .max(Duration::from_secs(1));
                 state.backoff = (state.backoff * 2).clamp(Duration::from_secs(1), cap);
                 state.next_due = Some(now + state.backoff);
                 let too_stale = s.max_staleness.is_some_and(|max| {
-                    state.last_success.is_some_and(|at| now.duration_since(at) > max)
+                    state
+                        .last_success
+                        .is_some_and(|at| now.duration_since(at) > max)
                 });
                 if too_stale && self.current.load().is_some() {
                     tracing::error!("JWKS key set older than the maximum staleness: dropped");
@@ -427,6 +412,17 @@ impl KeySource for Shared {
             let _ = this.fetch_once().await;
         });
         Some(wait)
+    }
+
+    fn stats(&self) -> SourceStats {
+        let last = self.last_success_unix.load(Ordering::Relaxed);
+        SourceStats {
+            fetches_ok: self.fetches_ok.load(Ordering::Relaxed),
+            fetches_failed: self.fetches_failed.load(Ordering::Relaxed),
+            last_success: (last > 0).then(|| UNIX_EPOCH + Duration::from_secs(last as u64)),
+            key_count: self.current.load().as_ref().map_or(0, |set| set.len()),
+            failing: self.state().failing,
+        }
     }
 
     fn unloaded(&self) -> Option<KeysWait> {

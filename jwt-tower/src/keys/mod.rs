@@ -11,4 +11,4 @@ pub use handle::Keys;
 pub use jwk::SkippedKey;
 pub use key::VerificationKey;
 pub use set::KeySet;
-pub use source::{KeySource, KeysWait};
+pub use source::{KeySource, KeysWait, SourceStats};

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::SystemTime;
 
 /// A future a request may wait on for new keys; it resolves when the fetch it waits for
 /// has finished (successfully or not) or a deadline has passed.
@@ -21,4 +22,23 @@ pub trait KeySource: Send + Sync + std::fmt::Debug {
     /// No set has been loaded yet. The request may wait for the first load, up to the
     /// source's start-up wait.
     fn unloaded(&self) -> Option<KeysWait>;
+
+    /// The source's counters.
+    fn stats(&self) -> SourceStats;
+}
+
+/// Counters of a refreshing key source (a remote JWKS).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct SourceStats {
+    /// Successful fetches.
+    pub fetches_ok: u64,
+    /// Failed fetches.
+    pub fetches_failed: u64,
+    /// When the last fetch succeeded.
+    pub last_success: Option<SystemTime>,
+    /// Keys in the current set (0 when none is loaded).
+    pub key_count: usize,
+    /// Whether the latest fetch failed (the set in use, if any, is stale).
+    pub failing: bool,
 }

@@ -1,6 +1,7 @@
 //! `Verifier<C>`: token text in, verified claims (or a precise rejection) out. No HTTP.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -13,6 +14,7 @@ use super::claims::{ClaimsView, ViewSeed};
 use super::header::{self, RawHeader, TokenHeader};
 use super::verified::{Facts, VerifiedToken};
 use crate::algorithm::{self, AlgorithmSet};
+use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::{Algorithm, AuthError, ConfigError, Keys, RejectionKind};
 
 /// The default limit on a token's length, in bytes: 8 KiB.
@@ -101,6 +103,9 @@ struct Config<C> {
     roles_claim: Box<str>,
     max_token_len: usize,
     checks: Vec<Check<C>>,
+    metrics: Metrics,
+    /// Set for a verifier that routes by `iss` to one verifier per issuer.
+    routes: Option<HashMap<Box<str>, Verifier<C>>>,
     _claims: PhantomData<fn() -> C>,
 }
 
@@ -134,6 +139,8 @@ impl<C> Verifier<C> {
                 roles_claim: "roles".into(),
                 max_token_len: DEFAULT_MAX_TOKEN_LEN,
                 checks: Vec::new(),
+                metrics: Metrics::new(),
+                routes: None,
                 _claims: PhantomData,
             },
             bad_algorithm: None,
@@ -146,16 +153,103 @@ impl<C> Verifier<C> {
         &self.inner.keys
     }
 
-    /// When `error` is an unknown key or keys not loaded yet and the key source allows it,
-    /// a wait for fresh keys; the caller then verifies again. `None`: refuse now.
+    /// When verifying `token` failed with `error`, an unknown key or keys not loaded yet,
+    /// and the key source allows it: a wait for fresh keys, after which the caller
+    /// verifies again. `None`: refuse now.
     #[must_use]
-    pub fn wait_for_keys(&self, error: &AuthError) -> Option<crate::keys::KeysWait> {
+    pub fn wait_for_keys(&self, token: &str, error: &AuthError) -> Option<crate::keys::KeysWait> {
+        if let Some(routes) = &self.inner.routes {
+            return route(routes, token).ok()?.wait_for_keys(token, error);
+        }
         let source = self.inner.keys.source()?;
         match error.kind() {
             RejectionKind::UnknownKey => source.unknown_kid(),
             RejectionKind::KeysUnavailable => source.unloaded(),
             _ => None,
         }
+    }
+
+    /// Counts a refusal decided outside [`verify`](Self::verify) (no token, policy).
+    pub(crate) fn record_rejection(&self, kind: RejectionKind) {
+        self.inner.metrics.rejected(kind);
+    }
+
+    /// What this verifier has accepted and refused so far, and the state of its keys.
+    ///
+    /// ```
+    /// # use jwt_tower::{Algorithm, RegisteredClaims, RejectionKind, Verifier, VerificationKey};
+    /// let verifier = Verifier::<RegisteredClaims>::builder(VerificationKey::hmac(Algorithm::HS256, [1u8; 32])?)
+    ///     .algorithms([Algorithm::HS256])
+    ///     .build()?;
+    /// let _ = verifier.verify("not-a-token");
+    /// let metrics = verifier.metrics();
+    /// assert_eq!(metrics.verified, 0);
+    /// assert_eq!(metrics.rejected(RejectionKind::Malformed), 1);
+    /// assert_eq!(metrics.key_count, 1);
+    /// # Ok::<(), jwt_tower::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn metrics(&self) -> MetricsSnapshot {
+        let c = &*self.inner;
+        match &c.routes {
+            Some(routes) => {
+                let key_count = routes.values().map(|v| v.metrics().key_count).sum();
+                c.metrics.snapshot(None, key_count)
+            }
+            None => {
+                let key_count = c.keys.snapshot().map_or(0, |set| set.len());
+                c.metrics.snapshot(c.keys.source().map(|s| s.stats()), key_count)
+            }
+        }
+    }
+
+    /// A verifier for several issuers, each with its own keys and rules, chosen by the
+    /// token's `iss`. A token whose `iss` names none of them is `invalid_issuer`.
+    ///
+    /// The `iss` is read before the signature is checked only to choose the verifier;
+    /// the chosen verifier then checks everything, `iss` included, so each one must
+    /// accept exactly the issuer it is registered under.
+    ///
+    /// # Errors
+    /// [`ConfigError::IssuerRoute`] when a verifier does not accept the issuer it is
+    /// registered under, or no verifier is given.
+    ///
+    /// ```
+    /// # use jwt_tower::{Algorithm, RegisteredClaims, Verifier, VerificationKey};
+    /// let a = Verifier::<RegisteredClaims>::builder(VerificationKey::hmac(Algorithm::HS256, [1u8; 32])?)
+    ///     .algorithms([Algorithm::HS256]).issuer("https://a.example").build()?;
+    /// let b = Verifier::<RegisteredClaims>::builder(VerificationKey::hmac(Algorithm::HS256, [2u8; 32])?)
+    ///     .algorithms([Algorithm::HS256]).issuer("https://b.example").audience("api").build()?;
+    /// let both = Verifier::by_issuer([("https://a.example", a), ("https://b.example", b)])?;
+    /// # let _ = both;
+    /// # Ok::<(), jwt_tower::ConfigError>(())
+    /// ```
+    pub fn by_issuer<I: Into<Box<str>>>(
+        verifiers: impl IntoIterator<Item = (I, Verifier<C>)>,
+    ) -> Result<Self, ConfigError> {
+        let mut routes = HashMap::new();
+        let mut algorithms = AlgorithmSet::empty();
+        let mut max_token_len = 0;
+        for (issuer, verifier) in verifiers {
+            let issuer: Box<str> = issuer.into();
+            let sub = &*verifier.inner;
+            if sub.routes.is_some() || !sub.issuers.contains(&issuer) {
+                return Err(ConfigError::IssuerRoute(issuer.into_string()));
+            }
+            for alg in sub.algorithms.iter() {
+                algorithms.insert(alg);
+            }
+            max_token_len = max_token_len.max(sub.max_token_len);
+            routes.insert(issuer, verifier);
+        }
+        if routes.is_empty() {
+            return Err(ConfigError::IssuerRoute(String::new()));
+        }
+        let mut builder = Verifier::builder(Keys::unloaded())
+            .algorithms(algorithms.iter())
+            .max_token_len(max_token_len);
+        builder.config.routes = Some(routes);
+        builder.build()
     }
 
     /// The longest token accepted, in bytes.
@@ -245,7 +339,14 @@ impl<C> VerifierBuilder<C> {
     /// Claims that must be present (and not null), e.g. `["sub", "jti"]`. At most 64.
     pub fn require_claims<S: Into<Box<str>>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
         let mut list = std::mem::take(&mut self.config.required_claims).into_vec();
-        list.extend(names.into_iter().map(Into::into));
+        for name in names {
+            let name = name.into();
+            // A name given twice is one requirement: the claims view marks only the first
+            // position of a name as seen, so a duplicate entry could never be satisfied.
+            if !list.contains(&name) {
+                list.push(name);
+            }
+        }
         list.truncate(64);
         self.config.required_claims = list.into();
         self
@@ -325,6 +426,18 @@ impl<C: DeserializeOwned> Verifier<C> {
     /// # Errors
     /// An [`AuthError`] whose [`RejectionKind`] says exactly why.
     pub fn verify(&self, token: &str) -> Result<VerifiedToken<C>, AuthError> {
+        let result = match &self.inner.routes {
+            Some(routes) => route(routes, token).and_then(|v| v.verify_uncounted(token)),
+            None => self.verify_uncounted(token),
+        };
+        match &result {
+            Ok(_) => self.inner.metrics.verified(),
+            Err(e) => self.inner.metrics.rejected(e.kind()),
+        }
+        result
+    }
+
+    fn verify_uncounted(&self, token: &str) -> Result<VerifiedToken<C>, AuthError> {
         let c = &*self.inner;
         if token.len() > c.max_token_len {
             return Err(reject(RejectionKind::TokenTooLarge));
@@ -507,6 +620,29 @@ impl<C: DeserializeOwned> Verifier<C> {
         }
         Ok(())
     }
+}
+
+/// The verifier registered for the token's `iss`, read without verifying anything.
+fn route<'v, C>(routes: &'v HashMap<Box<str>, Verifier<C>>, token: &str) -> Result<&'v Verifier<C>, AuthError> {
+    #[derive(serde::Deserialize)]
+    struct Issuer<'a> {
+        #[serde(borrow, default)]
+        iss: Option<super::claims::BorrowedStr<'a>>,
+    }
+    let max = routes.values().map(|v| v.inner.max_token_len).max().unwrap_or(0);
+    if token.len() > max {
+        return Err(reject(RejectionKind::TokenTooLarge));
+    }
+    let payload_b64 = token.split('.').nth(1).ok_or_else(|| reject(RejectionKind::Malformed))?;
+    let payload = URL_SAFE_NO_PAD
+        .decode(payload_b64)
+        .map_err(|_| reject(RejectionKind::Malformed))?;
+    let issuer: Issuer<'_> = serde_json::from_slice(&payload)
+        .map_err(|e| json_error(&e, "`iss` is not a string"))?;
+    let iss = issuer
+        .iss
+        .ok_or_else(|| described(RejectionKind::MissingClaim, "the token has no `iss` claim"))?;
+    routes.get(&*iss.0).ok_or_else(|| reject(RejectionKind::InvalidIssuer))
 }
 
 fn scopes_of(view: &ClaimsView<'_>) -> Box<[Box<str>]> {

@@ -1,0 +1,115 @@
+//! Counters of what a verifier accepted and refused, sharded so that cores counting at
+//! once do not contend on one cache line.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use crate::RejectionKind;
+use crate::keys::SourceStats;
+
+const SHARDS: usize = 8;
+
+/// One cache line per shard: two cores counting never write the same line.
+#[repr(align(64))]
+#[derive(Default)]
+struct Shard(AtomicU64);
+
+#[derive(Default)]
+struct Counter([Shard; SHARDS]);
+
+fn shard() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static INDEX: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
+    }
+    INDEX.with(|i| *i)
+}
+
+impl Counter {
+    #[inline]
+    fn add(&self) {
+        self.0[shard()].0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> u64 {
+        self.0.iter().map(|s| s.0.load(Ordering::Relaxed)).sum()
+    }
+}
+
+/// Live counters of a [`Verifier`](crate::Verifier) (and the layers using it).
+#[derive(Default)]
+pub(crate) struct Metrics {
+    verified: Counter,
+    rejected: Vec<Counter>,
+}
+
+impl Metrics {
+    pub(crate) fn new() -> Self {
+        Self {
+            verified: Counter::default(),
+            rejected: RejectionKind::ALL.iter().map(|_| Counter::default()).collect(),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn verified(&self) {
+        self.verified.add();
+    }
+
+    #[inline]
+    pub(crate) fn rejected(&self, kind: RejectionKind) {
+        if let Some(counter) = self.rejected.get(kind.index()) {
+            counter.add();
+        }
+    }
+
+    pub(crate) fn snapshot(&self, keys: Option<SourceStats>, key_count: usize) -> MetricsSnapshot {
+        MetricsSnapshot {
+            verified: self.verified.get(),
+            rejected: RejectionKind::ALL
+                .iter()
+                .zip(&self.rejected)
+                .map(|(kind, counter)| (*kind, counter.get()))
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+            key_count,
+            key_source: keys,
+        }
+    }
+}
+
+/// What a verifier has done so far, read with
+/// [`Verifier::metrics`](crate::Verifier::metrics).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MetricsSnapshot {
+    /// Tokens verified.
+    pub verified: u64,
+    /// Requests refused, by kind (kinds never seen are left out).
+    pub rejected: Vec<(RejectionKind, u64)>,
+    /// Keys in the current set (0 when none is loaded).
+    pub key_count: usize,
+    /// The remote key source's counters (fetches ok / failed, last success), if any.
+    pub key_source: Option<SourceStats>,
+}
+
+impl MetricsSnapshot {
+    /// Refusals of one kind.
+    #[must_use]
+    pub fn rejected(&self, kind: RejectionKind) -> u64 {
+        self.rejected
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    /// Emits the snapshot as one `tracing` event at `info`.
+    pub fn log(&self) {
+        tracing::info!(
+            verified = self.verified,
+            rejected = ?self.rejected,
+            key_count = self.key_count,
+            key_source = ?self.key_source,
+            "jwt verifier metrics"
+        );
+    }
+}
