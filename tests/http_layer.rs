@@ -47,17 +47,25 @@ fn client() -> reqwest::Client {
 }
 
 fn bearer(url: &str, token: &str) -> reqwest::RequestBuilder {
-    client().get(url).header("authorization", format!("Bearer {token}"))
+    client()
+        .get(url)
+        .header("authorization", format!("Bearer {token}"))
 }
 
 /// Asserts an RFC 6750 refusal: status, challenge error code, JSON body, no token echo.
 fn assert_refused(reply: &Reply, status: u16, code: Option<&str>, token: &str) {
     assert_eq!(reply.status, status, "{reply:?}");
-    let challenge = reply.challenge.as_deref().expect("a WWW-Authenticate challenge");
+    let challenge = reply
+        .challenge
+        .as_deref()
+        .expect("a WWW-Authenticate challenge");
     assert!(challenge.starts_with("Bearer realm=\"api\""), "{challenge}");
     match code {
         Some(code) => {
-            assert!(challenge.contains(&format!("error=\"{code}\"")), "{challenge}");
+            assert!(
+                challenge.contains(&format!("error=\"{code}\"")),
+                "{challenge}"
+            );
             assert!(challenge.contains("error_description=\""), "{challenge}");
             assert_eq!(reply.json()["error"], code);
         }
@@ -79,7 +87,10 @@ async fn valid_token_reaches_the_handler_with_its_claims() {
     assert_eq!(reply.status, 200, "{reply:?}");
     assert_eq!(reply.json()["sub"], "alice");
     // Open routes outside the layer need nothing.
-    assert_eq!(send(client().get(format!("{base}/health"))).await.status, 200);
+    assert_eq!(
+        send(client().get(format!("{base}/health"))).await.status,
+        200
+    );
 }
 
 #[tokio::test]
@@ -94,7 +105,12 @@ async fn every_rejection_kind_has_its_http_form() {
     assert_eq!(reply.json()["error"], "missing_token");
 
     // A malformed request: 400 invalid_request.
-    let reply = send(client().get(&url).header("authorization", format!("Basic {good}"))).await;
+    let reply = send(
+        client()
+            .get(&url)
+            .header("authorization", format!("Basic {good}")),
+    )
+    .await;
     assert_refused(&reply, 400, Some("invalid_request"), &good);
     let reply = send(
         client()
@@ -124,7 +140,10 @@ async fn every_rejection_kind_has_its_http_form() {
         format!("{head}.{swapped}{}", &signature[1..])
     };
     let huge = format!("{}.{}.{}", "a".repeat(5000), "b".repeat(5000), "c");
-    let future = mint_hs256("k1", &json!({"sub": "a", "nbf": now() + 3600, "exp": now() + 7200}));
+    let future = mint_hs256(
+        "k1",
+        &json!({"sub": "a", "nbf": now() + 3600, "exp": now() + 7200}),
+    );
     for (name, token, description) in [
         ("expired", &expired, "expired"),
         ("unknown kid", &unknown_kid, "unknown key"),
@@ -137,7 +156,10 @@ async fn every_rejection_kind_has_its_http_form() {
     ] {
         let reply = send(bearer(&url, token)).await;
         assert_refused(&reply, 401, Some("invalid_token"), token);
-        let got = reply.json()["error_description"].as_str().unwrap().to_owned();
+        let got = reply.json()["error_description"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         assert!(got.contains(description), "{name}: {got}");
     }
 
@@ -146,7 +168,10 @@ async fn every_rejection_kind_has_its_http_form() {
     assert_refused(&reply, 403, Some("insufficient_scope"), &good);
     assert!(reply.challenge.unwrap().ends_with("scope=\"admin\""));
     let admin = mint_hs256("k1", &claims("root", "read admin"));
-    assert_eq!(send(bearer(&format!("{base}/admin"), &admin)).await.status, 200);
+    assert_eq!(
+        send(bearer(&format!("{base}/admin"), &admin)).await.status,
+        200
+    );
 }
 
 #[tokio::test]
@@ -161,7 +186,10 @@ async fn keys_never_loaded_is_503_with_retry_after_then_recovers() {
     assert_eq!(reply.json()["error"], "keys_unavailable");
 
     keys.replace(KeySet::single(hs256_key("k1")));
-    assert_eq!(send(bearer(&format!("{base}/me"), &token)).await.status, 200);
+    assert_eq!(
+        send(bearer(&format!("{base}/me"), &token)).await.status,
+        200
+    );
 }
 
 #[tokio::test]
@@ -171,8 +199,14 @@ async fn layer_wide_scope_policy_is_403() {
     let read = mint_hs256("k1", &claims("alice", "read"));
     let reply = send(bearer(&format!("{base}/me"), &read)).await;
     assert_refused(&reply, 403, Some("insufficient_scope"), &read);
-    let write = mint_hs256("k1", &json!({"sub": "a", "scp": ["read", "write"], "exp": now() + 60}));
-    assert_eq!(send(bearer(&format!("{base}/me"), &write)).await.status, 200);
+    let write = mint_hs256(
+        "k1",
+        &json!({"sub": "a", "scp": ["read", "write"], "exp": now() + 60}),
+    );
+    assert_eq!(
+        send(bearer(&format!("{base}/me"), &write)).await.status,
+        200
+    );
 }
 
 #[tokio::test]
@@ -196,7 +230,10 @@ async fn every_token_source_works_and_two_tokens_are_refused() {
                 .get(&url)
                 .header("cookie", format!("theme=dark; access_token={token}")),
         ),
-        ("header", client().get(&url).header("x-access-token", &token)),
+        (
+            "header",
+            client().get(&url).header("x-access-token", &token),
+        ),
         ("query", client().get(format!("{url}?access_token={token}"))),
         (
             "same token twice",
@@ -211,7 +248,12 @@ async fn every_token_source_works_and_two_tokens_are_refused() {
 
     let reply = send(bearer(&url, &token).header("cookie", format!("access_token={other}"))).await;
     assert_refused(&reply, 400, Some("invalid_request"), &token);
-    let reply = send(client().get(format!("{url}?access_token={token}")).header("x-access-token", &other)).await;
+    let reply = send(
+        client()
+            .get(format!("{url}?access_token={token}"))
+            .header("x-access-token", &other),
+    )
+    .await;
     assert_refused(&reply, 400, Some("invalid_request"), &token);
 }
 
@@ -248,18 +290,30 @@ async fn optional_mode_lets_anonymous_through_but_not_bad_tokens() {
     let token = mint_hs256("k1", &claims("alice", "read"));
 
     let anon = send(client().get(format!("{base}/optional"))).await;
-    assert_eq!((anon.status, anon.json()), (200, json!({"authenticated": false})));
+    assert_eq!(
+        (anon.status, anon.json()),
+        (200, json!({"authenticated": false}))
+    );
     let known = send(bearer(&format!("{base}/optional"), &token)).await;
     assert_eq!(known.json(), json!({"authenticated": true, "sub": "alice"}));
     let bad = send(bearer(&format!("{base}/optional"), "x.y.z")).await;
     assert_refused(&bad, 401, Some("invalid_token"), "");
 
-    assert_eq!(send(client().get(format!("{base}/who"))).await.body, "nobody");
-    assert_eq!(send(bearer(&format!("{base}/who"), &token)).await.body, "alice");
+    assert_eq!(
+        send(client().get(format!("{base}/who"))).await.body,
+        "nobody"
+    );
+    assert_eq!(
+        send(bearer(&format!("{base}/who"), &token)).await.body,
+        "alice"
+    );
     // A handler that requires identity still refuses the anonymous request itself.
     let reply = send(client().get(format!("{base}/strict"))).await;
     assert_refused(&reply, 401, None, "");
-    assert_eq!(send(bearer(&format!("{base}/strict"), &token)).await.body, "k1");
+    assert_eq!(
+        send(bearer(&format!("{base}/strict"), &token)).await.body,
+        "k1"
+    );
 }
 
 #[tokio::test]
@@ -272,7 +326,8 @@ async fn state_claims_verify_without_a_layer() {
         c.sub.unwrap_or_default()
     }
     async fn maybe(c: Option<StateClaims<RegisteredClaims>>) -> String {
-        c.and_then(|StateClaims(c)| c.sub).unwrap_or_else(|| "anonymous".into())
+        c.and_then(|StateClaims(c)| c.sub)
+            .unwrap_or_else(|| "anonymous".into())
     }
     let app = Router::new()
         .route("/me", get(handler))
@@ -282,13 +337,37 @@ async fn state_claims_verify_without_a_layer() {
         });
     let base = format!("http://{}", serve(app).await);
     let token = mint_hs256("k1", &claims("carol", "read"));
-    assert_eq!(send(bearer(&format!("{base}/me"), &token)).await.body, "carol");
-    assert_refused(&send(client().get(format!("{base}/me"))).await, 401, None, "");
+    assert_eq!(
+        send(bearer(&format!("{base}/me"), &token)).await.body,
+        "carol"
+    );
+    assert_refused(
+        &send(client().get(format!("{base}/me"))).await,
+        401,
+        None,
+        "",
+    );
     let expired = mint_hs256("k1", &json!({"sub": "c", "exp": now() - 600}));
-    assert_refused(&send(bearer(&format!("{base}/me"), &expired)).await, 401, Some("invalid_token"), &expired);
-    assert_eq!(send(client().get(format!("{base}/maybe"))).await.body, "anonymous");
-    assert_eq!(send(bearer(&format!("{base}/maybe"), &token)).await.body, "carol");
-    assert_eq!(send(bearer(&format!("{base}/maybe"), &expired)).await.status, 401);
+    assert_refused(
+        &send(bearer(&format!("{base}/me"), &expired)).await,
+        401,
+        Some("invalid_token"),
+        &expired,
+    );
+    assert_eq!(
+        send(client().get(format!("{base}/maybe"))).await.body,
+        "anonymous"
+    );
+    assert_eq!(
+        send(bearer(&format!("{base}/maybe"), &token)).await.body,
+        "carol"
+    );
+    assert_eq!(
+        send(bearer(&format!("{base}/maybe"), &expired))
+            .await
+            .status,
+        401
+    );
 }
 
 #[tokio::test]
@@ -322,7 +401,10 @@ async fn keys_rotate_under_load_without_failing_a_valid_request() {
                 keys.insert(es256_key(&format!("rotating-{round}")));
                 keys.retire(&format!("rotating-{}", round - 1));
                 if round % 5 == 0 {
-                    keys.replace(KeySet::new([hs256_key("stable"), es256_key(&format!("rotating-{round}"))]));
+                    keys.replace(KeySet::new([
+                        hs256_key("stable"),
+                        es256_key(&format!("rotating-{round}")),
+                    ]));
                 }
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
@@ -337,7 +419,12 @@ async fn keys_rotate_under_load_without_failing_a_valid_request() {
         workers.push(tokio::spawn(async move {
             let mut failures = 0;
             for _ in 0..150 {
-                let reply = send(client.get(&url).header("authorization", format!("Bearer {stable}"))).await;
+                let reply = send(
+                    client
+                        .get(&url)
+                        .header("authorization", format!("Bearer {stable}")),
+                )
+                .await;
                 if reply.status != 200 {
                     failures += 1;
                 }
@@ -351,8 +438,14 @@ async fn keys_rotate_under_load_without_failing_a_valid_request() {
     }
     stop.store(true, Ordering::Relaxed);
     let rounds = rotator.await.unwrap();
-    assert_eq!(failures, 0, "valid requests failed during {rounds} rotations");
-    assert!(rounds > 5, "the rotation ran concurrently ({rounds} rounds)");
+    assert_eq!(
+        failures, 0,
+        "valid requests failed during {rounds} rotations"
+    );
+    assert!(
+        rounds > 5,
+        "the rotation ran concurrently ({rounds} rounds)"
+    );
     // The key retired during the run no longer verifies.
     assert_eq!(send(bearer(&url, &retired)).await.status, 401);
 }

@@ -24,7 +24,9 @@ fn token(kid: &str) -> String {
     if kid.starts_with("rsa") {
         let mut header = jsonwebtoken::Header::new(JwtAlg::RS256);
         header.kid = Some(kid.to_owned());
-        let key = jsonwebtoken::EncodingKey::from_rsa_pem(key_file("rsa2048-private.pem").as_bytes()).unwrap();
+        let key =
+            jsonwebtoken::EncodingKey::from_rsa_pem(key_file("rsa2048-private.pem").as_bytes())
+                .unwrap();
         jsonwebtoken::encode(&header, &claims, &key).unwrap()
     } else {
         mint_es256(kid, &claims)
@@ -38,7 +40,9 @@ async fn api(keys: Keys) -> String {
         .issuer(ISSUER)
         .build()
         .unwrap();
-    let app = Router::new().route("/me", get(me)).layer(JwtLayer::new(verifier));
+    let app = Router::new()
+        .route("/me", get(me))
+        .layer(JwtLayer::new(verifier));
     format!("http://{}/me", serve(app).await)
 }
 
@@ -71,9 +75,17 @@ async fn a_rotated_key_is_picked_up_by_the_request_that_names_it() {
 
     // The issuer rotates: the new key appears, the old one is gone.
     server.set_document(document(vec![jwk(JwtAlg::RS256, "rsa-2")]));
-    assert_eq!(status(&url, &token("rsa-2")).await, 200, "the first request waits for the fetch");
+    assert_eq!(
+        status(&url, &token("rsa-2")).await,
+        200,
+        "the first request waits for the fetch"
+    );
     assert_eq!(server.fetches(), 2);
-    assert_eq!(status(&url, &token("ec-1")).await, 401, "the retired key is gone");
+    assert_eq!(
+        status(&url, &token("ec-1")).await,
+        401,
+        "the retired key is gone"
+    );
     assert_eq!(server.fetches(), 2, "within the cooldown: no second fetch");
     assert_eq!(jwks.stats().key_count, 1);
 }
@@ -82,7 +94,10 @@ async fn a_rotated_key_is_picked_up_by_the_request_that_names_it() {
 async fn a_flood_of_unknown_kids_makes_one_fetch_per_cooldown() {
     let server = JwksServer::start(document(vec![jwk(JwtAlg::ES256, "ec-1")])).await;
     let cooldown = Duration::from_millis(1500);
-    let jwks = RemoteJwks::builder(server.url()).cooldown(cooldown).start().unwrap();
+    let jwks = RemoteJwks::builder(server.url())
+        .cooldown(cooldown)
+        .start()
+        .unwrap();
     let url = api(jwks.keys()).await;
     assert_eq!(status(&url, &token("ec-1")).await, 200);
     let before = server.fetches();
@@ -97,13 +112,31 @@ async fn a_flood_of_unknown_kids_makes_one_fetch_per_cooldown() {
     for request in flood {
         assert_eq!(request.await.unwrap(), 401);
     }
-    assert!(started.elapsed() < cooldown, "refused at once, not queued: {:?}", started.elapsed());
-    assert_eq!(server.fetches() - before, 1, "one fetch for the whole flood");
+    assert!(
+        started.elapsed() < cooldown,
+        "refused at once, not queued: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        server.fetches() - before,
+        1,
+        "one fetch for the whole flood"
+    );
 
     // A real rotation during the cooldown is delayed by at most one cooldown.
-    server.set_document(document(vec![jwk(JwtAlg::ES256, "ec-1"), jwk(JwtAlg::RS256, "rsa-2")]));
-    assert_eq!(status(&url, &token("rsa-2")).await, 401, "still in the cooldown");
-    let picked_up = eventually(cooldown * 2, async || status(&url, &token("rsa-2")).await == 200).await;
+    server.set_document(document(vec![
+        jwk(JwtAlg::ES256, "ec-1"),
+        jwk(JwtAlg::RS256, "rsa-2"),
+    ]));
+    assert_eq!(
+        status(&url, &token("rsa-2")).await,
+        401,
+        "still in the cooldown"
+    );
+    let picked_up = eventually(cooldown * 2, async || {
+        status(&url, &token("rsa-2")).await == 200
+    })
+    .await;
     assert!(picked_up, "the rotation was picked up after the cooldown");
     assert!(started.elapsed() < cooldown * 3);
     assert!(server.fetches() - before <= 3);
@@ -134,7 +167,9 @@ async fn the_last_good_set_serves_through_every_kind_of_outage() {
     }
     // A set that no longer holds a usable key is refused too.
     server.set_behaviour(Behaviour::Serve);
-    server.set_document(r#"{"keys":[{"kty":"EC","crv":"P-521","x":"AA","y":"AA","kid":"x"}]}"#.to_owned());
+    server.set_document(
+        r#"{"keys":[{"kty":"EC","crv":"P-521","x":"AA","y":"AA","kid":"x"}]}"#.to_owned(),
+    );
     assert!(jwks.refresh().await.is_err());
     assert_eq!(status(&url, &token("ec-1")).await, 200, "empty set");
     // Down entirely.
@@ -165,7 +200,10 @@ async fn starting_while_the_endpoint_is_down_is_503_then_recovers_by_itself() {
     assert!(reply.retry_after.is_some());
 
     server.set_behaviour(Behaviour::Serve);
-    let recovered = eventually(Duration::from_secs(6), async || status(&url, &token("ec-1")).await == 200).await;
+    let recovered = eventually(Duration::from_secs(6), async || {
+        status(&url, &token("ec-1")).await == 200
+    })
+    .await;
     assert!(recovered, "recovered without a restart: {:?}", jwks.stats());
 }
 
@@ -210,7 +248,11 @@ async fn cache_control_max_age_drives_the_refresh() {
         .start()
         .unwrap();
     let refreshed = eventually(Duration::from_secs(5), async || server.fetches() >= 3).await;
-    assert!(refreshed, "max-age=1 refreshes about every second: {} fetches", server.fetches());
+    assert!(
+        refreshed,
+        "max-age=1 refreshes about every second: {} fetches",
+        server.fetches()
+    );
     drop(jwks);
 }
 
@@ -219,7 +261,10 @@ async fn the_applications_client_is_used_for_every_fetch() {
     let server = JwksServer::start(document(vec![jwk(JwtAlg::ES256, "ec-1")])).await;
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert("x-test-client", "yes".parse().unwrap());
-    let client = reqwest::Client::builder().default_headers(headers).build().unwrap();
+    let client = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap();
     let jwks = RemoteJwks::builder(server.url())
         .client(client)
         .cooldown(Duration::ZERO)
@@ -238,8 +283,12 @@ async fn jwks_hygiene_skips_unusable_keys() {
     let mut enc = jwk(JwtAlg::RS256, "rsa-enc");
     enc.common.public_key_use = Some(jsonwebtoken::jwk::PublicKeyUse::Encryption);
     let small = serde_json::json!({"kty": "RSA", "kid": "small", "n": "sXch", "e": "AQAB"});
-    let mut doc: serde_json::Value =
-        serde_json::from_str(&document(vec![enc, jwk(JwtAlg::ES256, "ec-1"), jwk(JwtAlg::EdDSA, "ed-1")])).unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(&document(vec![
+        enc,
+        jwk(JwtAlg::ES256, "ec-1"),
+        jwk(JwtAlg::EdDSA, "ed-1"),
+    ]))
+    .unwrap();
     doc["keys"].as_array_mut().unwrap().push(small);
     let server = JwksServer::start(doc.to_string()).await;
     // EdDSA is outside the allow-list: skipped as well.

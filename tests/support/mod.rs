@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod jwks_server;
+pub mod process;
 
 use std::net::SocketAddr;
 
@@ -23,7 +24,9 @@ pub fn now() -> i64 {
 }
 
 pub fn hs256_key(kid: &str) -> VerificationKey {
-    VerificationKey::hmac(Algorithm::HS256, SECRET).unwrap().with_kid(kid)
+    VerificationKey::hmac(Algorithm::HS256, SECRET)
+        .unwrap()
+        .with_kid(kid)
 }
 
 pub fn es256_key(kid: &str) -> VerificationKey {
@@ -65,7 +68,8 @@ pub async fn serve(app: Router) -> SocketAddr {
 /// One HTTP client for the whole test binary: building one loads the platform's
 /// certificates, which is slow.
 pub fn http() -> reqwest::Client {
-    static CLIENT: std::sync::LazyLock<reqwest::Client> = std::sync::LazyLock::new(reqwest::Client::new);
+    static CLIENT: std::sync::LazyLock<reqwest::Client> =
+        std::sync::LazyLock::new(reqwest::Client::new);
     CLIENT.clone()
 }
 
