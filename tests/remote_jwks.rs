@@ -300,3 +300,27 @@ async fn jwks_hygiene_skips_unusable_keys() {
     let set = jwks.keys().snapshot().unwrap();
     assert_eq!(set.kids().collect::<Vec<_>>(), ["ec-1"]);
 }
+
+#[tokio::test]
+async fn a_set_older_than_the_maximum_staleness_stops_being_trusted() {
+    let server = JwksServer::start(document(vec![jwk(JwtAlg::ES256, "ec-1")])).await;
+    let jwks = RemoteJwks::builder(server.url())
+        .max_staleness(Duration::from_millis(300))
+        .startup_wait(Duration::ZERO)
+        .start()
+        .unwrap();
+    jwks.refresh().await.unwrap();
+    let url = api(jwks.keys()).await;
+    assert_eq!(status(&url, &token("ec-1")).await, 200);
+
+    server.set_behaviour(Behaviour::Error);
+    assert!(jwks.refresh().await.is_err());
+    assert_eq!(status(&url, &token("ec-1")).await, 200, "still within the staleness bound");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(jwks.refresh().await.is_err());
+    assert_eq!(status(&url, &token("ec-1")).await, 503, "too stale: keys dropped");
+
+    server.set_behaviour(Behaviour::Serve);
+    jwks.refresh().await.unwrap();
+    assert_eq!(status(&url, &token("ec-1")).await, 200, "trusted again after a good fetch");
+}
