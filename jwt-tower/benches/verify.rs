@@ -1,1 +1,230 @@
-fn main() {}
+//! Verification cost per algorithm: `jwt_tower` (`Verifier::verify`), `jsonwebtoken`
+//! (`jsonwebtoken::decode` with equivalent validation) and `floor` (the bare aws-lc-rs
+//! call on a pre-parsed key over the same signing input and signature).
+//!
+//! `cargo bench -p jwt-tower --bench verify`
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use aws_lc_rs::{hmac, signature};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use criterion::{Criterion, criterion_group, criterion_main};
+use jsonwebtoken::{DecodingKey, DecodingKeyKind, EncodingKey, Header, Validation};
+use jwt_tower::{Algorithm, VerificationKey, Verifier};
+use serde::{Deserialize, Serialize};
+
+const SECRET: &[u8; 64] = b"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+const ISSUER: &str = "https://auth.example.com";
+const AUDIENCE: &str = "orders-api";
+
+const RSA_PRIVATE: &str = include_str!("../tests/keys/rsa2048-private.pem");
+const RSA_PUBLIC: &str = include_str!("../tests/keys/rsa2048-public.pem");
+const P256_PRIVATE: &str = include_str!("../tests/keys/p256-private.pem");
+const P256_PUBLIC: &str = include_str!("../tests/keys/p256-public.pem");
+const P384_PRIVATE: &str = include_str!("../tests/keys/p384-private.pem");
+const P384_PUBLIC: &str = include_str!("../tests/keys/p384-public.pem");
+const ED_PRIVATE: &str = include_str!("../tests/keys/ed25519-private.pem");
+const ED_PUBLIC: &str = include_str!("../tests/keys/ed25519-public.pem");
+
+/// A realistic small set of access-token claims.
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    iss: String,
+    aud: String,
+    exp: u64,
+    iat: u64,
+    scope: String,
+}
+
+/// The bare crypto call, key parsed once.
+enum Floor {
+    Hmac(Box<hmac::Key>),
+    Public(signature::ParsedPublicKey),
+}
+
+impl Floor {
+    #[inline]
+    fn verify(&self, message: &[u8], sig: &[u8]) -> bool {
+        match self {
+            Self::Hmac(key) => hmac::verify(key, message, sig).is_ok(),
+            Self::Public(key) => key.verify_sig(message, sig).is_ok(),
+        }
+    }
+}
+
+struct Case {
+    name: &'static str,
+    token: String,
+    ours: Verifier<Claims>,
+    decoding_key: DecodingKey,
+    validation: Validation,
+    floor: Floor,
+}
+
+fn der_of(key: &DecodingKey) -> &[u8] {
+    match key.kind() {
+        DecodingKeyKind::SecretOrDer(der) => der,
+        DecodingKeyKind::RsaModulusExponent { .. } => unreachable!("PEM keys decode to DER"),
+    }
+}
+
+fn case(name: &'static str, alg: Algorithm) -> Case {
+    let (encoding_key, decoding_key, ours_key, floor) = match alg {
+        Algorithm::HS256 => (
+            EncodingKey::from_secret(SECRET),
+            DecodingKey::from_secret(SECRET),
+            VerificationKey::hmac(alg, SECRET).unwrap(),
+            Floor::Hmac(Box::new(hmac::Key::new(hmac::HMAC_SHA256, SECRET))),
+        ),
+        _ => {
+            let (private, public, verification): (
+                _,
+                _,
+                &'static dyn signature::VerificationAlgorithm,
+            ) = match alg {
+                Algorithm::RS256 => (
+                    RSA_PRIVATE,
+                    RSA_PUBLIC,
+                    &signature::RSA_PKCS1_2048_8192_SHA256,
+                ),
+                Algorithm::PS256 => (
+                    RSA_PRIVATE,
+                    RSA_PUBLIC,
+                    &signature::RSA_PSS_2048_8192_SHA256,
+                ),
+                Algorithm::ES256 => (
+                    P256_PRIVATE,
+                    P256_PUBLIC,
+                    &signature::ECDSA_P256_SHA256_FIXED,
+                ),
+                Algorithm::ES384 => (
+                    P384_PRIVATE,
+                    P384_PUBLIC,
+                    &signature::ECDSA_P384_SHA384_FIXED,
+                ),
+                Algorithm::EdDSA => (ED_PRIVATE, ED_PUBLIC, &signature::ED25519),
+                _ => unreachable!("not benchmarked"),
+            };
+            let (encoding_key, decoding_key) = match alg {
+                Algorithm::RS256 | Algorithm::PS256 => (
+                    EncodingKey::from_rsa_pem(private.as_bytes()).unwrap(),
+                    DecodingKey::from_rsa_pem(public.as_bytes()).unwrap(),
+                ),
+                Algorithm::ES256 | Algorithm::ES384 => (
+                    EncodingKey::from_ec_pem(private.as_bytes()).unwrap(),
+                    DecodingKey::from_ec_pem(public.as_bytes()).unwrap(),
+                ),
+                _ => (
+                    EncodingKey::from_ed_pem(private.as_bytes()).unwrap(),
+                    DecodingKey::from_ed_pem(public.as_bytes()).unwrap(),
+                ),
+            };
+            let floor = Floor::Public(
+                signature::ParsedPublicKey::new(verification, der_of(&decoding_key)).unwrap(),
+            );
+            (
+                encoding_key,
+                decoding_key,
+                VerificationKey::from_pem(alg, public).unwrap(),
+                floor,
+            )
+        }
+    };
+
+    let now = jsonwebtoken::get_current_timestamp();
+    let claims = Claims {
+        sub: "user-7f3a9c2e".to_owned(),
+        iss: ISSUER.to_owned(),
+        aud: AUDIENCE.to_owned(),
+        exp: now + 24 * 3600,
+        iat: now,
+        scope: "orders:read orders:write profile".to_owned(),
+    };
+    let token = jsonwebtoken::encode(&Header::new(alg), &claims, &encoding_key).unwrap();
+
+    let ours = Verifier::<Claims>::builder(ours_key)
+        .algorithms([alg])
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .build()
+        .unwrap();
+
+    let mut validation = Validation::new(alg);
+    validation.set_issuer(&[ISSUER]);
+    validation.set_audience(&[AUDIENCE]);
+    validation.leeway = 30;
+
+    Case {
+        name,
+        token,
+        ours,
+        decoding_key,
+        validation,
+        floor,
+    }
+}
+
+fn verify(c: &mut Criterion) {
+    let cases = [
+        case("HS256", Algorithm::HS256),
+        case("RS256", Algorithm::RS256),
+        case("PS256", Algorithm::PS256),
+        case("ES256", Algorithm::ES256),
+        case("ES384", Algorithm::ES384),
+        case("EdDSA", Algorithm::EdDSA),
+    ];
+
+    for case in &cases {
+        let token = case.token.as_str();
+
+        // All three must accept the token before we time anything.
+        let ours = case.ours.verify(token).expect("jwt-tower verifies");
+        assert_eq!(ours.claims().sub, "user-7f3a9c2e");
+        jsonwebtoken::decode::<Claims>(token, &case.decoding_key, &case.validation)
+            .expect("jsonwebtoken verifies");
+        let (signing_input, signature_b64) = token.rsplit_once('.').unwrap();
+        let sig = URL_SAFE_NO_PAD.decode(signature_b64).unwrap();
+        assert!(case.floor.verify(signing_input.as_bytes(), &sig));
+
+        let mut group = c.benchmark_group(case.name);
+        group.bench_function("jwt_tower", |b| {
+            b.iter(|| case.ours.verify(black_box(token)).unwrap());
+        });
+        group.bench_function("jsonwebtoken", |b| {
+            b.iter(|| {
+                jsonwebtoken::decode::<Claims>(
+                    black_box(token),
+                    &case.decoding_key,
+                    &case.validation,
+                )
+                .unwrap()
+            });
+        });
+        group.bench_function("floor", |b| {
+            b.iter(|| {
+                assert!(
+                    case.floor
+                        .verify(black_box(signing_input.as_bytes()), black_box(&sig))
+                );
+            });
+        });
+        group.finish();
+    }
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(30)
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = verify
+}
+criterion_main!(benches);
