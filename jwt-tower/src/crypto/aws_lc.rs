@@ -5,6 +5,10 @@ use crate::{Algorithm, ConfigError};
 use aws_lc_rs::{hmac, signature};
 
 /// A key ready to verify signatures of one algorithm.
+///
+/// The HMAC variant is large, but a `Prepared` is built once per key and stored in the
+/// key's shared slice: boxing it would only add an indirection to every verification.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Prepared {
     Hmac(hmac::Key),
     Public(signature::ParsedPublicKey),

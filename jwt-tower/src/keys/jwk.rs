@@ -40,10 +40,10 @@ pub(crate) fn key_from_jwk(jwk: &Jwk) -> Result<VerificationKey, ConfigError> {
     if matches!(jwk.common.public_key_use, Some(PublicKeyUse::Encryption)) {
         return Err(bad("the key is for encryption (`use: enc`)"));
     }
-    if let Some(ops) = &jwk.common.key_operations {
-        if !ops.iter().any(|op| matches!(op, KeyOperations::Verify)) {
-            return Err(bad("the key's `key_ops` do not include `verify`"));
-        }
+    if let Some(ops) = &jwk.common.key_operations
+        && !ops.iter().any(|op| matches!(op, KeyOperations::Verify))
+    {
+        return Err(bad("the key's `key_ops` do not include `verify`"));
     }
     let declared = declared_algorithm(jwk)?;
     let (family_algs, material) = match &jwk.algorithm {

@@ -141,14 +141,11 @@ impl KeySet {
     #[must_use]
     pub fn get(&self, kid: Option<&str>) -> Option<&VerificationKey> {
         match kid {
-            Some(kid) => self.by_kid.get(kid).or_else(|| {
-                // A lone key that has no `kid` has no name a token could contradict.
-                if self.by_kid.is_empty() {
-                    self.unnamed.as_ref()
-                } else {
-                    None
-                }
-            }),
+            // A lone key that has no `kid` has no name a token could contradict.
+            Some(kid) => self
+                .by_kid
+                .get(kid)
+                .or(self.unnamed.as_ref().filter(|_| self.by_kid.is_empty())),
             None => {
                 if let Some(default) = &self.default_kid {
                     return self.by_kid.get(default);

@@ -228,12 +228,10 @@ impl<'de> Visitor<'de> for ViewVisitor<'_> {
                 name if name == seed.roles_claim => {
                     opt(&mut view.roles, "roles", map.next_value::<Option<StrOrList<'de>>>()?)?
                 }
-                _ => !matches!(map.next_value::<Option<IgnoredAny>>()?, None),
+                _ => map.next_value::<Option<IgnoredAny>>()?.is_some(),
             };
-            if present {
-                if let Some(i) = seed.required.iter().position(|r| **r == *key) {
-                    view.required_seen |= 1 << i;
-                }
+            if present && let Some(i) = seed.required.iter().position(|r| **r == *key) {
+                view.required_seen |= 1 << i;
             }
         }
         Ok(view)

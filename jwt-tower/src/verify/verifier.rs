@@ -36,7 +36,7 @@ type Check<C> = Box<dyn Fn(&C) -> Result<(), Cow<'static, str>> + Send + Sync>;
 /// use jwt_tower::{Algorithm, RejectionKind, Verifier, VerificationKey};
 /// use serde::Deserialize;
 ///
-/// #[derive(Deserialize)]
+/// #[derive(Debug, Deserialize)]
 /// struct MyClaims { sub: String, tenant: String }
 ///
 /// let secret = b"a-secret-of-at-least-thirty-two-bytes";
@@ -563,10 +563,11 @@ impl<C: DeserializeOwned> Verifier<C> {
             }
             _ => {}
         }
-        if let Some(nbf) = view.nbf {
-            if c.validate_nbf && now.saturating_add(c.leeway) < nbf {
-                return Err(reject(RejectionKind::NotYetValid));
-            }
+        if let Some(nbf) = view.nbf
+            && c.validate_nbf
+            && now.saturating_add(c.leeway) < nbf
+        {
+            return Err(reject(RejectionKind::NotYetValid));
         }
         if let Some(max_age) = c.max_age {
             let Some(iat) = view.iat else {
@@ -595,10 +596,10 @@ impl<C: DeserializeOwned> Verifier<C> {
                 return Err(reject(RejectionKind::InvalidAudience));
             }
         }
-        if let Some(subject) = &c.subject {
-            if view.sub.as_deref() != Some(&**subject) {
-                return Err(reject(RejectionKind::InvalidSubject));
-            }
+        if let Some(subject) = &c.subject
+            && view.sub.as_deref() != Some(&**subject)
+        {
+            return Err(reject(RejectionKind::InvalidSubject));
         }
         let all_required = if c.required_claims.len() >= 64 {
             u64::MAX

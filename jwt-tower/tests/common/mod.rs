@@ -16,8 +16,12 @@ pub fn key_file(name: &str) -> String {
 /// The (private, public) PEM file names for an algorithm.
 pub fn key_names(alg: Algorithm) -> (&'static str, &'static str) {
     match alg {
-        Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512 | Algorithm::PS256
-        | Algorithm::PS384 | Algorithm::PS512 => ("rsa2048-private.pem", "rsa2048-public.pem"),
+        Algorithm::RS256
+        | Algorithm::RS384
+        | Algorithm::RS512
+        | Algorithm::PS256
+        | Algorithm::PS384
+        | Algorithm::PS512 => ("rsa2048-private.pem", "rsa2048-public.pem"),
         Algorithm::ES256 => ("p256-private.pem", "p256-public.pem"),
         Algorithm::ES384 => ("p384-private.pem", "p384-public.pem"),
         Algorithm::EdDSA => ("ed25519-private.pem", "ed25519-public.pem"),
@@ -25,13 +29,30 @@ pub fn key_names(alg: Algorithm) -> (&'static str, &'static str) {
     }
 }
 
+/// Picks jsonwebtoken's process-wide crypto provider for minting tokens in tests.
+///
+/// The dev-dependency enables jsonwebtoken's `aws_lc_rs`; the `rust_crypto` backend of
+/// this crate enables jsonwebtoken's `rust_crypto` too, and with both jsonwebtoken cannot
+/// choose a default by itself (it panics on the first signature). Minting with aws-lc-rs
+/// is fine either way: only the verifying side is under test.
+pub fn init() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Err only if a provider is already installed, which is just as good.
+        let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+    });
+}
+
 pub fn encoding_key(alg: Algorithm) -> EncodingKey {
+    init();
     match alg {
         Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => EncodingKey::from_secret(SECRET),
         Algorithm::ES256 | Algorithm::ES384 => {
             EncodingKey::from_ec_pem(key_file(key_names(alg).0).as_bytes()).unwrap()
         }
-        Algorithm::EdDSA => EncodingKey::from_ed_pem(key_file(key_names(alg).0).as_bytes()).unwrap(),
+        Algorithm::EdDSA => {
+            EncodingKey::from_ed_pem(key_file(key_names(alg).0).as_bytes()).unwrap()
+        }
         _ => EncodingKey::from_rsa_pem(key_file(key_names(alg).0).as_bytes()).unwrap(),
     }
 }
@@ -59,4 +80,38 @@ pub fn mint(alg: Algorithm, kid: Option<&str>, claims: &Value) -> String {
     let mut header = Header::new(alg);
     header.kid = kid.map(str::to_owned);
     jsonwebtoken::encode(&header, claims, &encoding_key(alg)).unwrap()
+}
+
+/// base64url without padding, as JWS compact serialization uses.
+pub fn b64(bytes: impl AsRef<[u8]>) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A token built by hand from exact header and payload JSON text, signed with `key` for
+/// `alg`: for headers and payloads jsonwebtoken would refuse or normalise (duplicate
+/// members, `crit`, `enc`, odd `alg` spellings).
+pub fn sign_raw_with(key: &EncodingKey, alg: Algorithm, header: &str, payload: &str) -> String {
+    init();
+    let signing_input = format!("{}.{}", b64(header), b64(payload));
+    let signature = jsonwebtoken::crypto::sign(signing_input.as_bytes(), key, alg).unwrap();
+    format!("{signing_input}.{signature}")
+}
+
+/// As [`sign_raw_with`], with the test key for `alg`.
+pub fn sign_raw(alg: Algorithm, header: &str, payload: &str) -> String {
+    sign_raw_with(&encoding_key(alg), alg, header, payload)
+}
+
+/// Signs `claims` with `alg` and this exact `header` object (its `alg` is kept as given).
+pub fn sign_header(alg: Algorithm, header: &Value, claims: &Value) -> String {
+    sign_raw(alg, &header.to_string(), &claims.to_string())
+}
+
+/// A JWK (as JSON) for the public half of the test key for `alg`, with `alg` and `kid` set.
+pub fn public_jwk(alg: Algorithm, kid: &str) -> Value {
+    let jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&encoding_key(alg), alg).unwrap();
+    let mut value = serde_json::to_value(jwk).unwrap();
+    value["kid"] = Value::from(kid);
+    value
 }
