@@ -32,7 +32,11 @@ fn mint(sub: &str, scope: &str) -> Result<String, jsonwebtoken::errors::Error> {
         "iss": ISSUER, "aud": AUDIENCE, "sub": sub, "scope": scope,
         "iat": now, "nbf": now, "exp": now + 900,
     });
-    jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ec_pem(PRIVATE_KEY.as_bytes())?)
+    jsonwebtoken::encode(
+        &header,
+        &claims,
+        &EncodingKey::from_ec_pem(PRIVATE_KEY.as_bytes())?,
+    )
 }
 
 #[tokio::main]
@@ -54,7 +58,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
 
     let app = Router::new()
-        .route("/admin", get(admin).route_layer(RequireScopes::new(["admin"]).realm("quickstart")))
+        .route(
+            "/admin",
+            get(admin).route_layer(RequireScopes::new(["admin"]).realm("quickstart")),
+        )
         .route("/me", get(me))
         .layer(JwtLayer::new(verifier).realm("quickstart"))
         .route("/health", get(|| async { "ok" }));

@@ -31,8 +31,7 @@ async fn optional(claims: Option<Claims<RegisteredClaims>>) -> Json<Value> {
 async fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
     if let Err(error) = run().await {
@@ -47,15 +46,26 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let layer = JwtLayer::new(env.verifier.clone());
 
     let app = Router::new()
-        .route("/admin", get(admin).route_layer(RequireScopes::new(["admin"])))
+        .route(
+            "/admin",
+            get(admin).route_layer(RequireScopes::new(["admin"])),
+        )
         .route("/me", get(me))
         .layer(layer.clone())
-        .merge(Router::new().route("/optional", get(optional)).layer(layer.optional()))
+        .merge(
+            Router::new()
+                .route("/optional", get(optional))
+                .layer(layer.optional()),
+        )
         .route("/health", get(|| async { "ok" }));
 
     let listener = match tokio::net::TcpListener::bind(&bind).await {
         Ok(l) => l,
-        Err(e) => return Err(format!("configuration error: BIND: cannot listen on {bind:?}: {e}").into()),
+        Err(e) => {
+            return Err(
+                format!("configuration error: BIND: cannot listen on {bind:?}: {e}").into(),
+            );
+        }
     };
     tracing::info!(addr = %listener.local_addr()?, "resource server listening");
     axum::serve(listener, app)

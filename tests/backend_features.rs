@@ -10,7 +10,14 @@ fn cargo_check(features: &[&str]) -> (bool, String) {
     let mut command = Command::new(cargo);
     command
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["check", "--quiet", "-p", "jwt-tower", "--lib", "--no-default-features"])
+        .args([
+            "check",
+            "--quiet",
+            "-p",
+            "jwt-tower",
+            "--lib",
+            "--no-default-features",
+        ])
         .env("CARGO_TARGET_DIR", target);
     if !features.is_empty() {
         command.args(["--features", &features.join(",")]);
@@ -36,7 +43,11 @@ fn no_backend_is_a_build_error_naming_the_features() {
 
 #[test]
 fn each_backend_alone_and_both_together_build() {
-    for features in [&["aws_lc_rs"][..], &["rust_crypto"], &["aws_lc_rs", "rust_crypto"]] {
+    for features in [
+        &["aws_lc_rs"][..],
+        &["rust_crypto"],
+        &["aws_lc_rs", "rust_crypto"],
+    ] {
         let (ok, stderr) = cargo_check(features);
         assert!(ok, "{features:?}: {stderr}");
     }

@@ -400,7 +400,7 @@ async fn keys_rotate_under_load_without_failing_a_valid_request() {
                 round += 1;
                 keys.insert(es256_key(&format!("rotating-{round}")));
                 keys.retire(&format!("rotating-{}", round - 1));
-                if round % 5 == 0 {
+                if round.is_multiple_of(5) {
                     keys.replace(KeySet::new([
                         hs256_key("stable"),
                         es256_key(&format!("rotating-{round}")),

@@ -315,12 +315,24 @@ async fn a_set_older_than_the_maximum_staleness_stops_being_trusted() {
 
     server.set_behaviour(Behaviour::Error);
     assert!(jwks.refresh().await.is_err());
-    assert_eq!(status(&url, &token("ec-1")).await, 200, "still within the staleness bound");
+    assert_eq!(
+        status(&url, &token("ec-1")).await,
+        200,
+        "still within the staleness bound"
+    );
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert!(jwks.refresh().await.is_err());
-    assert_eq!(status(&url, &token("ec-1")).await, 503, "too stale: keys dropped");
+    assert_eq!(
+        status(&url, &token("ec-1")).await,
+        503,
+        "too stale: keys dropped"
+    );
 
     server.set_behaviour(Behaviour::Serve);
     jwks.refresh().await.unwrap();
-    assert_eq!(status(&url, &token("ec-1")).await, 200, "trusted again after a good fetch");
+    assert_eq!(
+        status(&url, &token("ec-1")).await,
+        200,
+        "trusted again after a good fetch"
+    );
 }

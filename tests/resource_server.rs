@@ -49,19 +49,42 @@ async fn hs256_secret_routes_and_rejections() {
     assert_eq!(me.json()["sub"], "alice");
     assert_eq!(get(&format!("{base}/me"), None).await.status, 401);
     assert_eq!(get(&format!("{base}/admin"), Some(&user)).await.status, 403);
-    assert_eq!(get(&format!("{base}/admin"), Some(&admin)).await.status, 200);
+    assert_eq!(
+        get(&format!("{base}/admin"), Some(&admin)).await.status,
+        200
+    );
 
     let anon = get(&format!("{base}/optional"), None).await;
-    assert_eq!((anon.status, anon.json()), (200, json!({"authenticated": false})));
+    assert_eq!(
+        (anon.status, anon.json()),
+        (200, json!({"authenticated": false}))
+    );
     let known = get(&format!("{base}/optional"), Some(&user)).await;
     assert_eq!(known.json(), json!({"authenticated": true, "sub": "alice"}));
-    assert_eq!(get(&format!("{base}/optional"), Some("bad.to.ken")).await.status, 401);
+    assert_eq!(
+        get(&format!("{base}/optional"), Some("bad.to.ken"))
+            .await
+            .status,
+        401
+    );
 
     // The audience and issuer lists are enforced.
-    let wrong_aud = mint_hs256("k1", &json!({"iss": ISSUER, "aud": "shop", "exp": now() + 60}));
-    assert_eq!(get(&format!("{base}/me"), Some(&wrong_aud)).await.status, 401);
-    let wrong_iss = mint_hs256("k1", &json!({"iss": "https://x.test", "aud": "orders", "exp": now() + 60}));
-    assert_eq!(get(&format!("{base}/me"), Some(&wrong_iss)).await.status, 401);
+    let wrong_aud = mint_hs256(
+        "k1",
+        &json!({"iss": ISSUER, "aud": "shop", "exp": now() + 60}),
+    );
+    assert_eq!(
+        get(&format!("{base}/me"), Some(&wrong_aud)).await.status,
+        401
+    );
+    let wrong_iss = mint_hs256(
+        "k1",
+        &json!({"iss": "https://x.test", "aud": "orders", "exp": now() + 60}),
+    );
+    assert_eq!(
+        get(&format!("{base}/me"), Some(&wrong_iss)).await.status,
+        401
+    );
 }
 
 #[tokio::test]
@@ -80,12 +103,18 @@ async fn jwks_url_with_rotation_through_the_process() {
     )
     .await;
     let me = format!("{}/me", server.base());
-    assert_eq!(get(&me, Some(&mint_es256("ec-1", &claims("alice", "read")))).await.status, 200);
+    assert_eq!(
+        get(&me, Some(&mint_es256("ec-1", &claims("alice", "read"))))
+            .await
+            .status,
+        200
+    );
 
     jwks.set_document(document(vec![jwk(JwtAlg::RS256, "rsa-2")]));
     let mut header = jsonwebtoken::Header::new(JwtAlg::RS256);
     header.kid = Some("rsa-2".to_owned());
-    let rsa = jsonwebtoken::EncodingKey::from_rsa_pem(key_file("rsa2048-private.pem").as_bytes()).unwrap();
+    let rsa = jsonwebtoken::EncodingKey::from_rsa_pem(key_file("rsa2048-private.pem").as_bytes())
+        .unwrap();
     let rotated = jsonwebtoken::encode(&header, &claims("bob", "read"), &rsa).unwrap();
     assert_eq!(get(&me, Some(&rotated)).await.status, 200);
     let fetched = jwks.fetches();
@@ -102,11 +131,23 @@ async fn oidc_issuer_discovery_through_the_process() {
     let issuer = idp.base();
     let server = start(
         "resource_server",
-        &env(&[("JWT_OIDC_ISSUER", &issuer), ("JWT_ALGORITHMS", "ES256"), ("JWT_ISSUER", &issuer)]),
+        &env(&[
+            ("JWT_OIDC_ISSUER", &issuer),
+            ("JWT_ALGORITHMS", "ES256"),
+            ("JWT_ISSUER", &issuer),
+        ]),
     )
     .await;
-    let token = mint_es256("ec-1", &json!({"iss": issuer, "sub": "alice", "exp": now() + 60}));
-    assert_eq!(get(&format!("{}/me", server.base()), Some(&token)).await.status, 200);
+    let token = mint_es256(
+        "ec-1",
+        &json!({"iss": issuer, "sub": "alice", "exp": now() + 60}),
+    );
+    assert_eq!(
+        get(&format!("{}/me", server.base()), Some(&token))
+            .await
+            .status,
+        200
+    );
 }
 
 #[tokio::test]
@@ -119,11 +160,19 @@ async fn jwks_file_and_pem_file() {
     std::fs::write(&pem_path, key_file("p256-public.pem")).unwrap();
     let token = mint_es256("ec-1", &claims("alice", "read"));
 
-    for (variable, path) in [("JWT_JWKS_FILE", &jwks_path), ("JWT_PUBLIC_KEY_PEM_FILE", &pem_path)] {
+    for (variable, path) in [
+        ("JWT_JWKS_FILE", &jwks_path),
+        ("JWT_PUBLIC_KEY_PEM_FILE", &pem_path),
+    ] {
         let path = path.to_str().unwrap();
         let server = start(
             "resource_server",
-            &env(&[(variable, path), ("JWT_KID", "ec-1"), ("JWT_ALGORITHMS", "ES256"), ("JWT_ISSUER", ISSUER)]),
+            &env(&[
+                (variable, path),
+                ("JWT_KID", "ec-1"),
+                ("JWT_ALGORITHMS", "ES256"),
+                ("JWT_ISSUER", ISSUER),
+            ]),
         )
         .await;
         let reply = get(&format!("{}/me", server.base()), Some(&token)).await;
@@ -136,14 +185,48 @@ fn bad_configuration_exits_with_one_line_naming_the_variable() {
     let secret = std::str::from_utf8(SECRET).unwrap();
     let cases = [
         (env(&[("JWT_HS256_SECRET", secret)]), "JWT_ALGORITHMS"),
-        (env(&[("JWT_HS256_SECRET", secret), ("JWT_ALGORITHMS", "HS256,none")]), "JWT_ALGORITHMS"),
+        (
+            env(&[
+                ("JWT_HS256_SECRET", secret),
+                ("JWT_ALGORITHMS", "HS256,none"),
+            ]),
+            "JWT_ALGORITHMS",
+        ),
         (env(&[("JWT_ALGORITHMS", "RS256")]), "JWT_JWKS_URL"),
-        (env(&[("JWT_ALGORITHMS", "RS256"), ("JWT_JWKS_URL", "not a url")]), "JWT_JWKS_URL"),
-        (env(&[("JWT_ALGORITHMS", "ES256"), ("JWT_OIDC_ISSUER", "ftp://x")]), "JWT_OIDC_ISSUER"),
-        (env(&[("JWT_ALGORITHMS", "RS256"), ("JWT_PUBLIC_KEY_PEM_FILE", "/nonexistent.pem")]), "JWT_PUBLIC_KEY_PEM_FILE"),
-        (env(&[("JWT_ALGORITHMS", "ES256"), ("JWT_JWKS_FILE", "/nonexistent.json")]), "JWT_JWKS_FILE"),
-        (env(&[("JWT_ALGORITHMS", "HS256"), ("JWT_HS256_SECRET", "short")]), "JWT_HS256_SECRET"),
-        (env(&[("JWT_ALGORITHMS", "HS256"), ("JWT_HS256_SECRET", secret), ("JWT_LEEWAY_SECONDS", "soon")]), "JWT_LEEWAY_SECONDS"),
+        (
+            env(&[("JWT_ALGORITHMS", "RS256"), ("JWT_JWKS_URL", "not a url")]),
+            "JWT_JWKS_URL",
+        ),
+        (
+            env(&[("JWT_ALGORITHMS", "ES256"), ("JWT_OIDC_ISSUER", "ftp://x")]),
+            "JWT_OIDC_ISSUER",
+        ),
+        (
+            env(&[
+                ("JWT_ALGORITHMS", "RS256"),
+                ("JWT_PUBLIC_KEY_PEM_FILE", "/nonexistent.pem"),
+            ]),
+            "JWT_PUBLIC_KEY_PEM_FILE",
+        ),
+        (
+            env(&[
+                ("JWT_ALGORITHMS", "ES256"),
+                ("JWT_JWKS_FILE", "/nonexistent.json"),
+            ]),
+            "JWT_JWKS_FILE",
+        ),
+        (
+            env(&[("JWT_ALGORITHMS", "HS256"), ("JWT_HS256_SECRET", "short")]),
+            "JWT_HS256_SECRET",
+        ),
+        (
+            env(&[
+                ("JWT_ALGORITHMS", "HS256"),
+                ("JWT_HS256_SECRET", secret),
+                ("JWT_LEEWAY_SECONDS", "soon"),
+            ]),
+            "JWT_LEEWAY_SECONDS",
+        ),
     ];
     for (env, variable) in cases {
         let output = run_to_exit("resource_server", &env);

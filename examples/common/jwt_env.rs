@@ -17,7 +17,11 @@ pub struct EnvError {
 
 impl std::fmt::Display for EnvError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "configuration error: {}: {}", self.variable, self.problem)
+        write!(
+            f,
+            "configuration error: {}: {}",
+            self.variable, self.problem
+        )
     }
 }
 
@@ -94,12 +98,19 @@ pub fn from_env() -> Result<JwtEnv, EnvError> {
         }
     }
 
-    let set: Vec<&str> = KEY_VARIABLES.iter().copied().filter(|v| var(v).is_some()).collect();
+    let set: Vec<&str> = KEY_VARIABLES
+        .iter()
+        .copied()
+        .filter(|v| var(v).is_some())
+        .collect();
     let (keys, remote) = match set.as_slice() {
         [] => {
             return fail(
                 "JWT_JWKS_URL",
-                format!("no keys configured: set one of {}", KEY_VARIABLES.join(", ")),
+                format!(
+                    "no keys configured: set one of {}",
+                    KEY_VARIABLES.join(", ")
+                ),
             );
         }
         [one] => load_keys(one, &algorithms)?,
@@ -150,7 +161,10 @@ fn remote(
 ) -> Result<(Keys, Option<RemoteJwks>), EnvError> {
     let mut builder = builder.algorithms(algorithms.iter().copied());
     if let Some(refresh) = seconds("JWT_JWKS_REFRESH_SECONDS")? {
-        builder = builder.refresh_interval(refresh).refresh_bounds(refresh.min(Duration::from_secs(1)), refresh.max(Duration::from_secs(86_400)));
+        builder = builder.refresh_interval(refresh).refresh_bounds(
+            refresh.min(Duration::from_secs(1)),
+            refresh.max(Duration::from_secs(86_400)),
+        );
     }
     if let Some(cooldown) = seconds("JWT_JWKS_COOLDOWN_SECONDS")? {
         builder = builder.cooldown(cooldown);
@@ -196,7 +210,10 @@ fn load_keys(
                 .copied()
                 .find(|a| !matches!(a, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512))
             else {
-                return fail(variable, "JWT_ALGORITHMS names no public-key algorithm for it");
+                return fail(
+                    variable,
+                    "JWT_ALGORITHMS names no public-key algorithm for it",
+                );
             };
             match VerificationKey::from_pem(alg, pem) {
                 Ok(key) => Ok((Keys::from(with_kid(key)), None)),
@@ -205,7 +222,10 @@ fn load_keys(
         }
         _ => {
             if !algorithms.contains(&Algorithm::HS256) {
-                return fail("JWT_ALGORITHMS", "must include HS256 to use JWT_HS256_SECRET");
+                return fail(
+                    "JWT_ALGORITHMS",
+                    "must include HS256 to use JWT_HS256_SECRET",
+                );
             }
             match VerificationKey::hmac(Algorithm::HS256, value.as_bytes()) {
                 Ok(key) => Ok((Keys::from(with_kid(key)), None)),

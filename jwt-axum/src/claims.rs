@@ -121,6 +121,10 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for CurrentIdentity {
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(parts.extensions.get::<Identity>().cloned().map(CurrentIdentity))
+        Ok(parts
+            .extensions
+            .get::<Identity>()
+            .cloned()
+            .map(CurrentIdentity))
     }
 }

@@ -11,7 +11,6 @@ use jwt_tower::{AuthError, Identity, RejectionKind};
 use tower_layer::Layer;
 use tower_service::Service;
 
-
 /// A layer requiring every one of a set of scopes, for one route or a group, under a
 /// [`JwtLayer`](jwt_tower::JwtLayer). No identity is 401; missing scopes are 403
 /// `insufficient_scope` naming the scopes.

@@ -76,7 +76,9 @@ impl<B: Default> OnRejection<B> for GrpcRejection {
 
 /// The verified token of a request that went through the layer (with the same `C`).
 #[must_use]
-pub fn verified<C: Send + Sync + 'static, T>(request: &tonic::Request<T>) -> Option<&VerifiedToken<C>> {
+pub fn verified<C: Send + Sync + 'static, T>(
+    request: &tonic::Request<T>,
+) -> Option<&VerifiedToken<C>> {
     request.extensions().get::<VerifiedToken<C>>()
 }
 

@@ -347,7 +347,9 @@ pub enum ConfigError {
     #[error("invalid JWK: {0}")]
     InvalidJwk(String),
     /// A verifier registered for an issuer does not accept that issuer.
-    #[error("the verifier registered for issuer {0:?} must accept exactly that issuer (call `.issuer({0:?})` on it)")]
+    #[error(
+        "the verifier registered for issuer {0:?} must accept exactly that issuer (call `.issuer({0:?})` on it)"
+    )]
     IssuerRoute(String),
     /// Remote keys were started outside a tokio runtime.
     #[error("remote keys need a tokio runtime: start them from inside one")]

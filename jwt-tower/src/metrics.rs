@@ -46,7 +46,10 @@ impl Metrics {
     pub(crate) fn new() -> Self {
         Self {
             verified: Counter::default(),
-            rejected: RejectionKind::ALL.iter().map(|_| Counter::default()).collect(),
+            rejected: RejectionKind::ALL
+                .iter()
+                .map(|_| Counter::default())
+                .collect(),
         }
     }
 

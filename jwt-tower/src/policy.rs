@@ -65,8 +65,11 @@ impl<C> Policy<C> {
 
     #[must_use]
     fn with(self, requirement: Requirement<C>) -> Self {
-        let mut list: Vec<Requirement<C>> =
-            self.requirements.iter().map(Requirement::clone_shallow).collect();
+        let mut list: Vec<Requirement<C>> = self
+            .requirements
+            .iter()
+            .map(Requirement::clone_shallow)
+            .collect();
         list.push(requirement);
         Self {
             requirements: list.into(),
@@ -93,7 +96,10 @@ impl<C> Policy<C> {
 
     /// Any predicate over the verified token and its claims.
     #[must_use]
-    pub fn require(self, predicate: impl Fn(&VerifiedToken<C>) -> bool + Send + Sync + 'static) -> Self {
+    pub fn require(
+        self,
+        predicate: impl Fn(&VerifiedToken<C>) -> bool + Send + Sync + 'static,
+    ) -> Self {
         self.with(Requirement::Predicate(Arc::new(predicate)))
     }
 

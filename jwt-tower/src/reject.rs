@@ -161,7 +161,11 @@ mod tests {
     fn every_category_has_its_form() {
         let r = DefaultRejection::default();
         let cases = [
-            (RejectionKind::MissingToken, 401, Some(r#"Bearer realm="api""#)),
+            (
+                RejectionKind::MissingToken,
+                401,
+                Some(r#"Bearer realm="api""#),
+            ),
             (RejectionKind::MultipleTokens, 400, None),
             (RejectionKind::InvalidSignature, 401, None),
             (RejectionKind::InsufficientScope, 403, None),
@@ -193,6 +197,10 @@ mod tests {
         assert!(h.to_str().unwrap().starts_with(r#"Bearer realm="r?x""#));
         let err = AuthError::with_description(RejectionKind::Rejected, "bad \"tenant\"\n");
         let h = www_authenticate(&err, "api").unwrap();
-        assert!(h.to_str().unwrap().contains(r#"error_description="bad ?tenant??""#));
+        assert!(
+            h.to_str()
+                .unwrap()
+                .contains(r#"error_description="bad ?tenant??""#)
+        );
     }
 }

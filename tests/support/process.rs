@@ -11,7 +11,11 @@ pub fn example(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().unwrap().parent().unwrap();
     let path = profile_dir.join("examples").join(name);
-    assert!(path.exists(), "{} not built (run through `cargo test`)", path.display());
+    assert!(
+        path.exists(),
+        "{} not built (run through `cargo test`)",
+        path.display()
+    );
     path
 }
 
@@ -67,10 +71,10 @@ pub async fn start(name: &str, env: &[(&str, String)]) -> Running {
     let health = format!("{}/health", running.base());
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        if let Ok(r) = super::http().get(&health).send().await {
-            if r.status() == 200 {
-                return running;
-            }
+        if let Ok(r) = super::http().get(&health).send().await
+            && r.status() == 200
+        {
+            return running;
         }
         assert!(Instant::now() < deadline, "{name} did not become healthy");
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -99,7 +99,10 @@ impl<C, R> JwtLayer<C, R> {
     }
 
     /// Requires every one of `scopes`.
-    pub fn require_scopes<S: Into<Box<str>>>(mut self, scopes: impl IntoIterator<Item = S>) -> Self {
+    pub fn require_scopes<S: Into<Box<str>>>(
+        mut self,
+        scopes: impl IntoIterator<Item = S>,
+    ) -> Self {
         self.policy = self.policy.require_scopes(scopes);
         self
     }

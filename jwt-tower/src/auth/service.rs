@@ -42,7 +42,10 @@ impl<C: DeserializeOwned + Send + Sync + 'static, R> JwtLayer<C, R> {
             self.verifier.record_rejection(error.kind());
             error
         };
-        let token = self.extractor.extract(req.headers(), req.uri()).map_err(outside_verify)?;
+        let token = self
+            .extractor
+            .extract(req.headers(), req.uri())
+            .map_err(outside_verify)?;
         let Some(token) = token else {
             return match self.mode {
                 Mode::Optional => Ok(None),

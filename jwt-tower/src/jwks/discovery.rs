@@ -33,8 +33,14 @@ pub(crate) fn discovery_urls(issuer: &str) -> Vec<String> {
     let mut urls = vec![format!("{trimmed}/.well-known/openid-configuration")];
     if let Some((scheme, rest)) = trimmed.split_once("://") {
         let (host, path) = rest.split_once('/').map_or((rest, ""), |(h, p)| (h, p));
-        let path = if path.is_empty() { String::new() } else { format!("/{path}") };
-        urls.push(format!("{scheme}://{host}/.well-known/oauth-authorization-server{path}"));
+        let path = if path.is_empty() {
+            String::new()
+        } else {
+            format!("/{path}")
+        };
+        urls.push(format!(
+            "{scheme}://{host}/.well-known/oauth-authorization-server{path}"
+        ));
     }
     urls
 }
@@ -63,8 +69,8 @@ pub async fn discover(
                 continue;
             }
         };
-        let doc: Document = serde_json::from_slice(&body)
-            .map_err(|e| DiscoveryError::Invalid(e.to_string()))?;
+        let doc: Document =
+            serde_json::from_slice(&body).map_err(|e| DiscoveryError::Invalid(e.to_string()))?;
         if doc.issuer != issuer {
             return Err(DiscoveryError::IssuerMismatch {
                 expected: issuer.to_owned(),

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use http::header::CACHE_CONTROL;
 
-use crate::algorithm::AlgorithmSet;
 use crate::KeySet;
+use crate::algorithm::AlgorithmSet;
 
 /// Why a fetch failed. The last good key set keeps serving meanwhile.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,7 +40,11 @@ pub(crate) fn max_age(value: &str) -> Option<Duration> {
             return Some(Duration::ZERO);
         }
         if let Some(secs) = lower.strip_prefix("max-age=") {
-            found = secs.trim_matches('"').parse::<u64>().ok().map(Duration::from_secs);
+            found = secs
+                .trim_matches('"')
+                .parse::<u64>()
+                .ok()
+                .map(Duration::from_secs);
         }
     }
     found
@@ -51,7 +55,10 @@ pub(crate) async fn read_limited(
     mut response: reqwest::Response,
     limit: usize,
 ) -> Result<Vec<u8>, FetchError> {
-    if response.content_length().is_some_and(|len| len > limit as u64) {
+    if response
+        .content_length()
+        .is_some_and(|len| len > limit as u64)
+    {
         return Err(FetchError::TooLarge(limit));
     }
     let mut body = Vec::new();
@@ -78,7 +85,10 @@ pub(crate) async fn get(
     let attempt = async {
         let response = client
             .get(url)
-            .header(http::header::ACCEPT, "application/json, application/jwk-set+json")
+            .header(
+                http::header::ACCEPT,
+                "application/json, application/jwk-set+json",
+            )
             .send()
             .await
             .map_err(|e| FetchError::Unreachable(e.without_url().to_string()))?;
@@ -120,7 +130,10 @@ mod tests {
 
     #[test]
     fn cache_control_max_age() {
-        assert_eq!(max_age("public, max-age=600"), Some(Duration::from_secs(600)));
+        assert_eq!(
+            max_age("public, max-age=600"),
+            Some(Duration::from_secs(600))
+        );
         assert_eq!(max_age("max-age=\"60\""), Some(Duration::from_secs(60)));
         assert_eq!(max_age("no-store"), Some(Duration::ZERO));
         assert_eq!(max_age("public"), None);

@@ -44,7 +44,11 @@ impl Keys {
     }
 
     /// A handle on a set kept up to date by `source`.
-    pub(crate) fn with_source(current: Arc<ArcSwapOption<KeySet>>, source: Arc<dyn KeySource>) -> Self {
+    #[cfg_attr(not(feature = "remote"), allow(dead_code))]
+    pub(crate) fn with_source(
+        current: Arc<ArcSwapOption<KeySet>>,
+        source: Arc<dyn KeySource>,
+    ) -> Self {
         Self {
             current,
             source: Some(source),
@@ -91,11 +95,9 @@ impl Keys {
 
     /// Removes the key `kid`; returns whether it was there.
     pub fn retire(&self, kid: &str) -> bool {
-        let previous = self.current.rcu(|current| {
-            current
-                .as_deref()
-                .map(|set| Arc::new(set.without_kid(kid)))
-        });
+        let previous = self
+            .current
+            .rcu(|current| current.as_deref().map(|set| Arc::new(set.without_kid(kid))));
         previous.is_some_and(|set| set.get(Some(kid)).is_some_and(|k| k.kid() == Some(kid)))
     }
 }

@@ -3,12 +3,12 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyOperations, PublicKeyUse};
 use jsonwebtoken::AlgorithmFamily;
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyOperations, PublicKeyUse};
 
 use super::VerificationKey;
 use crate::algorithm::{self, AlgorithmSet};
-use crate::crypto::{self, der, Material};
+use crate::crypto::{self, Material, der};
 use crate::{Algorithm, ConfigError};
 
 fn bad(reason: impl Into<String>) -> ConfigError {
@@ -30,9 +30,11 @@ fn declared_algorithm(jwk: &Jwk) -> Result<Option<Algorithm>, ConfigError> {
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default();
-    algorithm::from_header(&name)
-        .map(Some)
-        .ok_or_else(|| bad(format!("`alg` {name:?} is not a signature algorithm we verify")))
+    algorithm::from_header(&name).map(Some).ok_or_else(|| {
+        bad(format!(
+            "`alg` {name:?} is not a signature algorithm we verify"
+        ))
+    })
 }
 
 /// Builds a key from a JWK; see [`VerificationKey::from_jwk_str`].

@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use jsonwebtoken::{AlgorithmFamily, DecodingKey, DecodingKeyKind};
 
+use crate::ConfigError;
 use crate::algorithm::{self, Algorithm, AlgorithmSet};
 use crate::crypto::{self, Material, Prepared};
-use crate::ConfigError;
 
 /// A public key (or HMAC secret), parsed once into ready-to-verify form, with its `kid`
 /// and the algorithms it may verify.

@@ -4,10 +4,10 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::jwk::{parse_jwks, SkippedKey};
 use super::VerificationKey;
-use crate::algorithm::AlgorithmSet;
+use super::jwk::{SkippedKey, parse_jwks};
 use crate::ConfigError;
+use crate::algorithm::AlgorithmSet;
 
 /// An immutable set of keys. The live set sits in a [`Keys`](super::Keys) handle; changing
 /// keys means building a new set and swapping it in.

@@ -52,9 +52,9 @@ fn bad_authorization() -> AuthError {
 fn is_b64token(token: &str) -> bool {
     let body = token.trim_end_matches('=');
     !body.is_empty()
-        && body
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
 }
 
 /// Keeps the one token found so far; a different second one is an error.
@@ -150,7 +150,9 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, Aut
     for value in headers.get_all(COOKIE) {
         let Ok(value) = value.to_str() else { continue };
         for pair in value.split(';') {
-            let Some((k, v)) = pair.split_once('=') else { continue };
+            let Some((k, v)) = pair.split_once('=') else {
+                continue;
+            };
             if k.trim() != name {
                 continue;
             }
@@ -167,7 +169,10 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, Aut
     Ok(found)
 }
 
-fn custom_header<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<Option<&'a str>, AuthError> {
+fn custom_header<'a>(
+    headers: &'a HeaderMap,
+    name: &HeaderName,
+) -> Result<Option<&'a str>, AuthError> {
     let mut found: Option<&str> = None;
     for value in headers.get_all(name) {
         let value = value.to_str().map_err(|_| bad_authorization())?.trim();
@@ -219,13 +224,22 @@ mod tests {
             ("Bearer a.b.c", Ok(Some("a.b.c".to_owned()))),
             ("BEARER a.b.c", Ok(Some("a.b.c".to_owned()))),
             ("bearer   a.b.c", Ok(Some("a.b.c".to_owned()))),
-            ("Basic dXNlcjpwYXNz", Err(RejectionKind::InvalidAuthorizationHeader)),
+            (
+                "Basic dXNlcjpwYXNz",
+                Err(RejectionKind::InvalidAuthorizationHeader),
+            ),
             ("Bearer", Err(RejectionKind::InvalidAuthorizationHeader)),
             ("Bearer ", Err(RejectionKind::InvalidAuthorizationHeader)),
-            ("Bearer a.b.c extra", Err(RejectionKind::InvalidAuthorizationHeader)),
+            (
+                "Bearer a.b.c extra",
+                Err(RejectionKind::InvalidAuthorizationHeader),
+            ),
             ("Bearer a,b", Err(RejectionKind::InvalidAuthorizationHeader)),
         ] {
-            let req = Request::get("/").header("authorization", header).body(()).unwrap();
+            let req = Request::get("/")
+                .header("authorization", header)
+                .body(())
+                .unwrap();
             assert_eq!(run(&ex, &req), expected, "{header}");
         }
         let none = Request::get("/").body(()).unwrap();
@@ -239,7 +253,10 @@ mod tests {
             .header("authorization", "Bearer a.b.c")
             .body(())
             .unwrap();
-        assert_eq!(run(&TokenExtractor::default(), &req), Err(RejectionKind::MultipleTokens));
+        assert_eq!(
+            run(&TokenExtractor::default(), &req),
+            Err(RejectionKind::MultipleTokens)
+        );
     }
 
     #[test]
@@ -249,9 +266,15 @@ mod tests {
             TokenSource::header(HeaderName::from_static("x-token")),
             TokenSource::query("access_token"),
         ]);
-        let req = Request::get("/").header("cookie", "theme=dark; at=c.o.o; x=1").body(()).unwrap();
+        let req = Request::get("/")
+            .header("cookie", "theme=dark; at=c.o.o; x=1")
+            .body(())
+            .unwrap();
         assert_eq!(run(&ex, &req), Ok(Some("c.o.o".to_owned())));
-        let req = Request::get("/").header("x-token", "Bearer h.d.r").body(()).unwrap();
+        let req = Request::get("/")
+            .header("x-token", "Bearer h.d.r")
+            .body(())
+            .unwrap();
         assert_eq!(run(&ex, &req), Ok(Some("h.d.r".to_owned())));
         let req = Request::get("/p?a=1&access_token=q.u.e").body(()).unwrap();
         assert_eq!(run(&ex, &req), Ok(Some("q.u.e".to_owned())));
@@ -266,7 +289,10 @@ mod tests {
             .body(())
             .unwrap();
         assert_eq!(run(&ex, &req), Err(RejectionKind::MultipleTokens));
-        let req = Request::get("/").header("cookie", "at=o.n.e; at=t.w.o").body(()).unwrap();
+        let req = Request::get("/")
+            .header("cookie", "at=o.n.e; at=t.w.o")
+            .body(())
+            .unwrap();
         assert_eq!(run(&ex, &req), Err(RejectionKind::MultipleTokens));
     }
 

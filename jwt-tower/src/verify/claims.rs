@@ -216,18 +216,56 @@ impl<'de> Visitor<'de> for ViewVisitor<'_> {
         let mut view = ClaimsView::default();
         while let Some(BorrowedStr(key)) = map.next_key::<BorrowedStr<'de>>()? {
             let present = match &*key {
-                "iss" => opt(&mut view.iss, "iss", map.next_value::<Option<BorrowedStr<'de>>>()?.map(|s| s.0))?,
-                "sub" => opt(&mut view.sub, "sub", map.next_value::<Option<BorrowedStr<'de>>>()?.map(|s| s.0))?,
-                "jti" => opt(&mut view.jti, "jti", map.next_value::<Option<BorrowedStr<'de>>>()?.map(|s| s.0))?,
-                "scope" => opt(&mut view.scope, "scope", map.next_value::<Option<BorrowedStr<'de>>>()?.map(|s| s.0))?,
-                "aud" => opt(&mut view.aud, "aud", map.next_value::<Option<StrOrList<'de>>>()?)?,
-                "scp" => opt(&mut view.scp, "scp", map.next_value::<Option<StrOrList<'de>>>()?)?,
-                "exp" => opt(&mut view.exp, "exp", map.next_value::<Option<NumericDate>>()?.map(|d| d.0))?,
-                "nbf" => opt(&mut view.nbf, "nbf", map.next_value::<Option<NumericDate>>()?.map(|d| d.0))?,
-                "iat" => opt(&mut view.iat, "iat", map.next_value::<Option<NumericDate>>()?.map(|d| d.0))?,
-                name if name == seed.roles_claim => {
-                    opt(&mut view.roles, "roles", map.next_value::<Option<StrOrList<'de>>>()?)?
-                }
+                "iss" => opt(
+                    &mut view.iss,
+                    "iss",
+                    map.next_value::<Option<BorrowedStr<'de>>>()?.map(|s| s.0),
+                )?,
+                "sub" => opt(
+                    &mut view.sub,
+                    "sub",
+                    map.next_value::<Option<BorrowedStr<'de>>>()?.map(|s| s.0),
+                )?,
+                "jti" => opt(
+                    &mut view.jti,
+                    "jti",
+                    map.next_value::<Option<BorrowedStr<'de>>>()?.map(|s| s.0),
+                )?,
+                "scope" => opt(
+                    &mut view.scope,
+                    "scope",
+                    map.next_value::<Option<BorrowedStr<'de>>>()?.map(|s| s.0),
+                )?,
+                "aud" => opt(
+                    &mut view.aud,
+                    "aud",
+                    map.next_value::<Option<StrOrList<'de>>>()?,
+                )?,
+                "scp" => opt(
+                    &mut view.scp,
+                    "scp",
+                    map.next_value::<Option<StrOrList<'de>>>()?,
+                )?,
+                "exp" => opt(
+                    &mut view.exp,
+                    "exp",
+                    map.next_value::<Option<NumericDate>>()?.map(|d| d.0),
+                )?,
+                "nbf" => opt(
+                    &mut view.nbf,
+                    "nbf",
+                    map.next_value::<Option<NumericDate>>()?.map(|d| d.0),
+                )?,
+                "iat" => opt(
+                    &mut view.iat,
+                    "iat",
+                    map.next_value::<Option<NumericDate>>()?.map(|d| d.0),
+                )?,
+                name if name == seed.roles_claim => opt(
+                    &mut view.roles,
+                    "roles",
+                    map.next_value::<Option<StrOrList<'de>>>()?,
+                )?,
                 _ => map.next_value::<Option<IgnoredAny>>()?.is_some(),
             };
             if present && let Some(i) = seed.required.iter().position(|r| **r == *key) {
@@ -239,7 +277,11 @@ impl<'de> Visitor<'de> for ViewVisitor<'_> {
 }
 
 /// Stores a present value once; returns whether it was present (not null).
-fn opt<T, E: de::Error>(slot: &mut Option<T>, name: &'static str, value: Option<T>) -> Result<bool, E> {
+fn opt<T, E: de::Error>(
+    slot: &mut Option<T>,
+    name: &'static str,
+    value: Option<T>,
+) -> Result<bool, E> {
     match value {
         Some(v) => once(slot, name, v).map(|()| true),
         None => Ok(false),

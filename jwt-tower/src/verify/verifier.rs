@@ -198,7 +198,8 @@ impl<C> Verifier<C> {
             }
             None => {
                 let key_count = c.keys.snapshot().map_or(0, |set| set.len());
-                c.metrics.snapshot(c.keys.source().map(|s| s.stats()), key_count)
+                c.metrics
+                    .snapshot(c.keys.source().map(|s| s.stats()), key_count)
             }
         }
     }
@@ -490,7 +491,9 @@ impl<C: DeserializeOwned> Verifier<C> {
             return Err(reject(RejectionKind::KeysUnavailable));
         };
         let kid = raw.kid.as_ref().map(|k| &*k.0);
-        let key = set.get(kid).ok_or_else(|| reject(RejectionKind::UnknownKey))?;
+        let key = set
+            .get(kid)
+            .ok_or_else(|| reject(RejectionKind::UnknownKey))?;
         if !key.algorithms().contains(alg) {
             return Err(described(
                 RejectionKind::AlgorithmNotAllowed,
@@ -525,7 +528,8 @@ impl<C: DeserializeOwned> Verifier<C> {
         let claims: C = serde_json::from_slice(&payload)
             .map_err(|e| json_error(&e, "the claims do not have the expected shape"))?;
         for check in &c.checks {
-            check(&claims).map_err(|why| AuthError::with_description(RejectionKind::Rejected, why))?;
+            check(&claims)
+                .map_err(|why| AuthError::with_description(RejectionKind::Rejected, why))?;
         }
 
         let facts = Facts {
@@ -559,7 +563,10 @@ impl<C: DeserializeOwned> Verifier<C> {
                 return Err(reject(RejectionKind::Expired));
             }
             None if c.require_exp => {
-                return Err(described(RejectionKind::MissingClaim, "the token has no `exp` claim"));
+                return Err(described(
+                    RejectionKind::MissingClaim,
+                    "the token has no `exp` claim",
+                ));
             }
             _ => {}
         }
@@ -571,10 +578,16 @@ impl<C: DeserializeOwned> Verifier<C> {
         }
         if let Some(max_age) = c.max_age {
             let Some(iat) = view.iat else {
-                return Err(described(RejectionKind::MissingClaim, "the token has no `iat` claim"));
+                return Err(described(
+                    RejectionKind::MissingClaim,
+                    "the token has no `iat` claim",
+                ));
             };
             if iat > now.saturating_add(c.leeway) {
-                return Err(described(RejectionKind::TooOld, "the token's `iat` is in the future"));
+                return Err(described(
+                    RejectionKind::TooOld,
+                    "the token's `iat` is in the future",
+                ));
             }
             if now.saturating_sub(iat) > max_age.saturating_add(c.leeway) {
                 return Err(reject(RejectionKind::TooOld));
@@ -582,7 +595,10 @@ impl<C: DeserializeOwned> Verifier<C> {
         }
         if !c.issuers.is_empty() {
             let Some(iss) = &view.iss else {
-                return Err(described(RejectionKind::MissingClaim, "the token has no `iss` claim"));
+                return Err(described(
+                    RejectionKind::MissingClaim,
+                    "the token has no `iss` claim",
+                ));
             };
             if !c.issuers.iter().any(|i| **i == **iss) {
                 return Err(reject(RejectionKind::InvalidIssuer));
@@ -590,9 +606,15 @@ impl<C: DeserializeOwned> Verifier<C> {
         }
         if !c.audiences.is_empty() {
             let Some(aud) = &view.aud else {
-                return Err(described(RejectionKind::MissingClaim, "the token has no `aud` claim"));
+                return Err(described(
+                    RejectionKind::MissingClaim,
+                    "the token has no `aud` claim",
+                ));
             };
-            if !aud.iter().any(|a| c.audiences.iter().any(|ours| **ours == *a)) {
+            if !aud
+                .iter()
+                .any(|a| c.audiences.iter().any(|ours| **ours == *a))
+            {
                 return Err(reject(RejectionKind::InvalidAudience));
             }
         }
@@ -624,26 +646,38 @@ impl<C: DeserializeOwned> Verifier<C> {
 }
 
 /// The verifier registered for the token's `iss`, read without verifying anything.
-fn route<'v, C>(routes: &'v HashMap<Box<str>, Verifier<C>>, token: &str) -> Result<&'v Verifier<C>, AuthError> {
+fn route<'v, C>(
+    routes: &'v HashMap<Box<str>, Verifier<C>>,
+    token: &str,
+) -> Result<&'v Verifier<C>, AuthError> {
     #[derive(serde::Deserialize)]
     struct Issuer<'a> {
         #[serde(borrow, default)]
         iss: Option<super::claims::BorrowedStr<'a>>,
     }
-    let max = routes.values().map(|v| v.inner.max_token_len).max().unwrap_or(0);
+    let max = routes
+        .values()
+        .map(|v| v.inner.max_token_len)
+        .max()
+        .unwrap_or(0);
     if token.len() > max {
         return Err(reject(RejectionKind::TokenTooLarge));
     }
-    let payload_b64 = token.split('.').nth(1).ok_or_else(|| reject(RejectionKind::Malformed))?;
+    let payload_b64 = token
+        .split('.')
+        .nth(1)
+        .ok_or_else(|| reject(RejectionKind::Malformed))?;
     let payload = URL_SAFE_NO_PAD
         .decode(payload_b64)
         .map_err(|_| reject(RejectionKind::Malformed))?;
-    let issuer: Issuer<'_> = serde_json::from_slice(&payload)
-        .map_err(|e| json_error(&e, "`iss` is not a string"))?;
+    let issuer: Issuer<'_> =
+        serde_json::from_slice(&payload).map_err(|e| json_error(&e, "`iss` is not a string"))?;
     let iss = issuer
         .iss
         .ok_or_else(|| described(RejectionKind::MissingClaim, "the token has no `iss` claim"))?;
-    routes.get(&*iss.0).ok_or_else(|| reject(RejectionKind::InvalidIssuer))
+    routes
+        .get(&*iss.0)
+        .ok_or_else(|| reject(RejectionKind::InvalidIssuer))
 }
 
 fn scopes_of(view: &ClaimsView<'_>) -> Box<[Box<str>]> {
