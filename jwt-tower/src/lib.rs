@@ -41,13 +41,21 @@ pub mod algorithm;
 pub mod auth;
 mod crypto;
 mod error;
+#[cfg(feature = "aws_lc_rs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "aws_lc_rs")))]
+pub mod issue;
 #[cfg(feature = "remote")]
 #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
 pub mod jwks;
 pub mod keys;
 mod metrics;
 pub mod policy;
+#[cfg(feature = "aws_lc_rs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "aws_lc_rs")))]
+pub mod refresh;
 pub mod reject;
+pub mod revoke;
+pub mod store;
 pub mod token;
 pub mod verify;
 

@@ -104,6 +104,7 @@ struct Config<C> {
     max_token_len: usize,
     checks: Vec<Check<C>>,
     metrics: Metrics,
+    revocations: Option<crate::revoke::Revocations>,
     /// Set for a verifier that routes by `iss` to one verifier per issuer.
     routes: Option<HashMap<Box<str>, Verifier<C>>>,
     _claims: PhantomData<fn() -> C>,
@@ -140,6 +141,7 @@ impl<C> Verifier<C> {
                 max_token_len: DEFAULT_MAX_TOKEN_LEN,
                 checks: Vec::new(),
                 metrics: Metrics::new(),
+                revocations: None,
                 routes: None,
                 _claims: PhantomData,
             },
@@ -356,6 +358,13 @@ impl<C> VerifierBuilder<C> {
     /// The claim holding roles (string or array), default `"roles"`.
     pub fn roles_claim(mut self, name: impl Into<Box<str>>) -> Self {
         self.config.roles_claim = name.into();
+        self
+    }
+
+    /// Check every verified token against this revocation list (by `jti`, and by
+    /// subject and `iat`); a revoked token is `invalid_token` (`revoked`).
+    pub fn revocations(mut self, revocations: crate::revoke::Revocations) -> Self {
+        self.config.revocations = Some(revocations);
         self
     }
 
@@ -622,6 +631,11 @@ impl<C: DeserializeOwned> Verifier<C> {
             && view.sub.as_deref() != Some(&**subject)
         {
             return Err(reject(RejectionKind::InvalidSubject));
+        }
+        if let Some(revocations) = &c.revocations
+            && revocations.is_revoked(view.jti.as_deref(), view.sub.as_deref(), view.iat)
+        {
+            return Err(reject(RejectionKind::Revoked));
         }
         let all_required = if c.required_claims.len() >= 64 {
             u64::MAX

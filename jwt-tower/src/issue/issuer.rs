@@ -1,0 +1,345 @@
+//! [`TokenIssuer`]: signs access tokens and publishes its public keys, across rotations.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use arc_swap::ArcSwap;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use super::SigningKey;
+use crate::algorithm;
+use crate::{ConfigError, KeySet, Keys};
+
+/// Why a token could not be issued.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IssueError {
+    /// The caller's claims do not serialize to a JSON object.
+    #[error("claims must serialize to a JSON object: {0}")]
+    Claims(String),
+    /// The signature could not be made.
+    #[error("signing failed: {0}")]
+    Signing(#[from] ConfigError),
+}
+
+/// A freshly issued access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IssuedToken {
+    /// The compact JWS.
+    pub token: String,
+    /// Its `jti`.
+    pub token_id: String,
+    /// Its `exp`, seconds since the epoch.
+    pub expires_at: i64,
+    /// Seconds until it expires (the OAuth `expires_in`).
+    pub expires_in: u64,
+}
+
+/// Configures a [`TokenIssuer`].
+#[must_use]
+#[derive(Debug)]
+pub struct TokenIssuerBuilder {
+    issuer: String,
+    audiences: Vec<String>,
+    ttl: Duration,
+    key: SigningKey,
+    typ: String,
+}
+
+impl TokenIssuerBuilder {
+    /// An audience put in every token (call again for several).
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// Access-token lifetime (default 15 minutes).
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// The header `typ` (default `at+jwt`, RFC 9068).
+    pub fn typ(mut self, typ: impl Into<String>) -> Self {
+        self.typ = typ.into();
+        self
+    }
+
+    /// Finishes the issuer.
+    pub fn build(self) -> TokenIssuer {
+        let ring = KeyRing {
+            current: self.key,
+            retired: Vec::new(),
+        };
+        let keys = Keys::new(ring.key_set());
+        TokenIssuer {
+            inner: Arc::new(Shared {
+                issuer: self.issuer,
+                audiences: self.audiences,
+                ttl: self.ttl,
+                typ: self.typ,
+                ring: ArcSwap::from_pointee(ring),
+                keys,
+            }),
+        }
+    }
+}
+
+struct KeyRing {
+    current: SigningKey,
+    /// Retired keys and the time (seconds since the epoch) until which they stay published.
+    retired: Vec<(SigningKey, i64)>,
+}
+
+impl KeyRing {
+    fn key_set(&self) -> KeySet {
+        KeySet::new(
+            std::iter::once(&self.current)
+                .chain(self.retired.iter().map(|(k, _)| k))
+                .map(SigningKey::verification_key),
+        )
+    }
+
+    fn pruned(&self, now: i64) -> Option<Self> {
+        if self.retired.iter().all(|(_, until)| *until >= now) {
+            return None;
+        }
+        Some(Self {
+            current: self.current.clone(),
+            retired: self
+                .retired
+                .iter()
+                .filter(|(_, until)| *until >= now)
+                .cloned()
+                .collect(),
+        })
+    }
+}
+
+struct Shared {
+    issuer: String,
+    audiences: Vec<String>,
+    ttl: Duration,
+    typ: String,
+    ring: ArcSwap<KeyRing>,
+    keys: Keys,
+}
+
+/// Signs access tokens with a current key and publishes its public keys.
+///
+/// Rotation keeps each retired public key published until every token it signed has
+/// expired (its last token's `exp` plus a minute), then drops it. Cheap to clone.
+///
+/// ```
+/// use jwt_tower::issue::{SigningKey, TokenIssuer};
+/// use jwt_tower::{Algorithm, RegisteredClaims, Verifier};
+///
+/// let issuer = TokenIssuer::builder("https://auth.example.com", SigningKey::generate(Algorithm::ES256)?)
+///     .audience("orders-api")
+///     .build();
+/// let issued = issuer.issue("alice", serde_json::json!({"scope": "orders:read"})).unwrap();
+///
+/// // A verifier over the issuer's live keys follows its rotations.
+/// let verifier = Verifier::<RegisteredClaims>::builder(issuer.keys())
+///     .algorithms([Algorithm::ES256])
+///     .issuer("https://auth.example.com")
+///     .audience("orders-api")
+///     .require_typ("at+jwt")
+///     .build()?;
+/// assert_eq!(verifier.verify(&issued.token).unwrap().claims().sub.as_deref(), Some("alice"));
+///
+/// issuer.rotate(SigningKey::generate(Algorithm::ES256)?);
+/// assert!(verifier.verify(&issued.token).is_ok(), "the retired key is still published");
+/// assert_eq!(issuer.jwks()["keys"].as_array().unwrap().len(), 2);
+/// # Ok::<(), jwt_tower::ConfigError>(())
+/// ```
+#[derive(Clone)]
+pub struct TokenIssuer {
+    inner: Arc<Shared>,
+}
+
+impl std::fmt::Debug for TokenIssuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenIssuer")
+            .field("issuer", &self.inner.issuer)
+            .field("audiences", &self.inner.audiences)
+            .field("ttl", &self.inner.ttl)
+            .field("kid", &self.inner.ring.load().current.kid())
+            .finish_non_exhaustive()
+    }
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// 128 random bits, base64url: a `jti`.
+pub(crate) fn random_id(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    aws_lc_rs::rand::fill(&mut buf).expect("the system random generator failed");
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// How long after its last token's expiry a retired key stays published (clock skew).
+const RETENTION_MARGIN: i64 = 60;
+
+impl TokenIssuer {
+    /// Starts an issuer named `issuer` (the `iss` claim) signing with `key`.
+    pub fn builder(issuer: impl Into<String>, key: SigningKey) -> TokenIssuerBuilder {
+        TokenIssuerBuilder {
+            issuer: issuer.into(),
+            audiences: Vec::new(),
+            ttl: Duration::from_secs(900),
+            key,
+            typ: "at+jwt".to_owned(),
+        }
+    }
+
+    /// The `iss` of the tokens.
+    #[must_use]
+    pub fn issuer(&self) -> &str {
+        &self.inner.issuer
+    }
+
+    /// The access-token lifetime.
+    #[must_use]
+    pub fn ttl(&self) -> Duration {
+        self.inner.ttl
+    }
+
+    /// Issues an access token for `subject` with the caller's `claims` (a JSON object,
+    /// e.g. `{"scope": "…"}`). `iss`, `aud`, `sub`, `iat`, `nbf`, `exp` and a random `jti`
+    /// are set by the issuer and cannot be overridden.
+    ///
+    /// # Errors
+    /// [`IssueError::Claims`] when `claims` is not an object.
+    pub fn issue(&self, subject: &str, claims: impl Serialize) -> Result<IssuedToken, IssueError> {
+        let mut payload =
+            match serde_json::to_value(claims).map_err(|e| IssueError::Claims(e.to_string()))? {
+                Value::Object(map) => map,
+                Value::Null => Map::new(),
+                _ => return Err(IssueError::Claims("not an object".to_owned())),
+            };
+        let issued_at = now();
+        let ttl = self.inner.ttl.as_secs();
+        let expires_at = issued_at + ttl as i64;
+        let token_id = random_id(16);
+        payload.insert("iss".into(), Value::from(self.inner.issuer.as_str()));
+        match self.inner.audiences.as_slice() {
+            [] => {}
+            [one] => {
+                payload.insert("aud".into(), Value::from(one.as_str()));
+            }
+            many => {
+                payload.insert("aud".into(), Value::from(many.to_vec()));
+            }
+        }
+        payload.insert("sub".into(), Value::from(subject));
+        payload.insert("iat".into(), Value::from(issued_at));
+        payload.insert("nbf".into(), Value::from(issued_at));
+        payload.insert("exp".into(), Value::from(expires_at));
+        payload.insert("jti".into(), Value::from(token_id.as_str()));
+
+        let key = self.inner.ring.load().current.clone();
+        let header =
+            json!({"alg": algorithm::name(key.alg()), "typ": self.inner.typ, "kid": key.kid()});
+        let mut token = URL_SAFE_NO_PAD.encode(header.to_string());
+        token.push('.');
+        token.push_str(&URL_SAFE_NO_PAD.encode(Value::Object(payload).to_string()));
+        let signature = key.sign(token.as_bytes())?;
+        token.push('.');
+        token.push_str(&URL_SAFE_NO_PAD.encode(signature));
+        Ok(IssuedToken {
+            token,
+            token_id,
+            expires_at,
+            expires_in: ttl,
+        })
+    }
+
+    /// Makes `next` the signing key. The previous key stays published (in
+    /// [`jwks`](Self::jwks) and [`keys`](Self::keys)) until every token it signed has
+    /// expired.
+    pub fn rotate(&self, next: SigningKey) {
+        let until = now() + self.inner.ttl.as_secs() as i64 + RETENTION_MARGIN;
+        self.inner.ring.rcu(|ring| {
+            let mut retired: Vec<(SigningKey, i64)> = ring.retired.clone();
+            retired.push((ring.current.clone(), until));
+            Arc::new(KeyRing {
+                current: next.clone(),
+                retired,
+            })
+        });
+        self.refresh_keys();
+    }
+
+    /// Rotates to a freshly generated key of the same algorithm.
+    ///
+    /// # Errors
+    /// As [`SigningKey::generate`].
+    pub fn rotate_generated(&self) -> Result<SigningKey, ConfigError> {
+        let alg = self.inner.ring.load().current.alg();
+        let next = SigningKey::generate(alg)?;
+        self.rotate(next.clone());
+        Ok(next)
+    }
+
+    /// The current signing key.
+    #[must_use]
+    pub fn current_key(&self) -> SigningKey {
+        self.inner.ring.load().current.clone()
+    }
+
+    fn prune(&self) {
+        let now = now();
+        let ring = self.inner.ring.load();
+        if let Some(pruned) = ring.pruned(now) {
+            self.inner.ring.store(Arc::new(pruned));
+            self.refresh_keys();
+        }
+    }
+
+    fn refresh_keys(&self) {
+        self.inner.keys.replace(self.inner.ring.load().key_set());
+    }
+
+    /// The live public keys (current and still-published retired ones), for verifiers in
+    /// this process. The handle follows rotations.
+    #[must_use]
+    pub fn keys(&self) -> Keys {
+        self.prune();
+        self.inner.keys.clone()
+    }
+
+    /// The public keys as a JWKS document (RFC 7517): current first, then retired keys
+    /// still covering unexpired tokens. HMAC secrets are never published.
+    #[must_use]
+    pub fn jwks(&self) -> Value {
+        self.prune();
+        let ring = self.inner.ring.load();
+        let keys: Vec<Value> = std::iter::once(&ring.current)
+            .chain(ring.retired.iter().map(|(k, _)| k))
+            .filter_map(|k| k.public_jwk().cloned())
+            .collect();
+        json!({ "keys": keys })
+    }
+
+    /// A minimal OpenID Connect discovery document for this issuer.
+    #[must_use]
+    pub fn discovery_document(&self, jwks_uri: &str) -> Value {
+        let alg = algorithm::name(self.inner.ring.load().current.alg());
+        json!({
+            "issuer": self.inner.issuer,
+            "jwks_uri": jwks_uri,
+            "id_token_signing_alg_values_supported": [alg],
+            "token_endpoint_auth_methods_supported": ["none"],
+            "response_types_supported": ["token"],
+            "subject_types_supported": ["public"],
+        })
+    }
+}

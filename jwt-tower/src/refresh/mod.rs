@@ -1,0 +1,167 @@
+//! Refresh tokens: opaque, 256-bit random, stored only as hashes, grouped in families
+//! (one login, one family) with an absolute lifetime and an idle timeout. Each use
+//! rotates the token; reusing a spent one revokes the whole family.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::issue::random_id;
+use crate::store::{Family, Rotation, Store, StoreError};
+
+/// Why a refresh token was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RefreshError {
+    /// Unknown, revoked or malformed token.
+    #[error("the refresh token is invalid")]
+    Invalid,
+    /// The family passed its lifetime or idle timeout.
+    #[error("the refresh token has expired")]
+    Expired,
+    /// A spent token was presented again: the whole family is now revoked.
+    #[error("the refresh token was already used; its login has been revoked")]
+    Reused,
+    /// The store could not be reached.
+    #[error(transparent)]
+    Unavailable(#[from] StoreError),
+}
+
+/// A new refresh token (hand it to the client) and its family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshGrant {
+    /// The opaque token; the store only keeps its hash.
+    pub token: String,
+    /// The family it belongs to.
+    pub family: Family,
+}
+
+/// Issues and rotates refresh tokens over a [`Store`].
+///
+/// ```
+/// use jwt_tower::refresh::{RefreshError, RefreshTokens};
+/// use jwt_tower::store::MemoryStore;
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let refresh = RefreshTokens::new(MemoryStore::new());
+/// let first = refresh.start("alice", "read").await.unwrap();
+/// let second = refresh.rotate(&first.token).await.unwrap();
+/// assert_eq!(second.family.subject, "alice");
+/// // Replaying the spent token revokes the family, the current token included.
+/// assert_eq!(refresh.rotate(&first.token).await, Err(RefreshError::Reused));
+/// assert_eq!(refresh.rotate(&second.token).await, Err(RefreshError::Invalid));
+/// # });
+/// ```
+#[derive(Debug, Clone)]
+pub struct RefreshTokens<S> {
+    store: S,
+    lifetime: Duration,
+    idle_timeout: Duration,
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// The hash under which a token is stored: SHA-256, base64url. The tokens are 256-bit
+/// random values, so no salt or slow hash is needed to make the hash useless to a thief.
+#[must_use]
+pub fn token_hash(token: &str) -> String {
+    URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        token.as_bytes(),
+    ))
+}
+
+impl<S: Store> RefreshTokens<S> {
+    /// Refresh tokens over `store`: families live 30 days at most, and end after 7 days
+    /// unused.
+    pub fn new(store: S) -> Self {
+        Self {
+            store,
+            lifetime: Duration::from_secs(30 * 86_400),
+            idle_timeout: Duration::from_secs(7 * 86_400),
+        }
+    }
+
+    /// The absolute lifetime of a family.
+    #[must_use]
+    pub fn lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetime = lifetime;
+        self
+    }
+
+    /// How long a family may go unused.
+    #[must_use]
+    pub fn idle_timeout(mut self, idle: Duration) -> Self {
+        self.idle_timeout = idle;
+        self
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Starts a family (a login) for `subject` with `scope`; returns its first token.
+    ///
+    /// # Errors
+    /// [`RefreshError::Unavailable`] when the store cannot be reached.
+    pub async fn start(&self, subject: &str, scope: &str) -> Result<RefreshGrant, RefreshError> {
+        let now = now();
+        let family = Family {
+            id: random_id(16),
+            subject: subject.to_owned(),
+            scope: scope.to_owned(),
+            created_at: now,
+            expires_at: now + self.lifetime.as_secs() as i64,
+            idle_timeout: self.idle_timeout.as_secs() as i64,
+        };
+        let token = random_id(32);
+        self.store
+            .create_family(&family, &token_hash(&token))
+            .await?;
+        Ok(RefreshGrant { token, family })
+    }
+
+    /// Spends `token` and returns its successor. Exactly one of two concurrent uses of
+    /// one token wins; the other is treated as reuse.
+    ///
+    /// # Errors
+    /// [`RefreshError::Invalid`], [`Expired`](RefreshError::Expired),
+    /// [`Reused`](RefreshError::Reused) (the family is now revoked) or
+    /// [`Unavailable`](RefreshError::Unavailable).
+    pub async fn rotate(&self, token: &str) -> Result<RefreshGrant, RefreshError> {
+        if token.len() != 43 {
+            return Err(RefreshError::Invalid);
+        }
+        let next = random_id(32);
+        match self
+            .store
+            .rotate(&token_hash(token), &token_hash(&next), now())
+            .await?
+        {
+            Rotation::Rotated(family) => Ok(RefreshGrant {
+                token: next,
+                family,
+            }),
+            Rotation::Reused(family) => {
+                tracing::warn!(family = %family.id, "refresh token reused: family revoked");
+                Err(RefreshError::Reused)
+            }
+            Rotation::Unknown => Err(RefreshError::Invalid),
+            Rotation::Expired => Err(RefreshError::Expired),
+        }
+    }
+
+    /// Revokes the family of `token` (logout). Returns it, if the token was known.
+    ///
+    /// # Errors
+    /// [`RefreshError::Unavailable`] when the store cannot be reached.
+    pub async fn revoke(&self, token: &str) -> Result<Option<Family>, RefreshError> {
+        Ok(self.store.revoke_family(&token_hash(token)).await?)
+    }
+}

@@ -1,0 +1,89 @@
+//! Where refresh-token families and revocations live: [`MemoryStore`] for one instance
+//! (the embedded default), and, with the `redis` feature, a Redis store for fleets.
+//!
+//! Every store makes rotation atomic (two instances, or two requests, can never both
+//! rotate one refresh token) and keeps the in-process [`Revocations`] of every instance
+//! that [`follow`](Store::follow)s it in step.
+
+mod memory;
+
+pub use memory::MemoryStore;
+
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+
+use crate::revoke::{Revocation, Revocations};
+
+/// One login: a chain of refresh tokens, each replacing the last.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Family {
+    /// Random id.
+    pub id: String,
+    /// The subject the tokens are issued for.
+    pub subject: String,
+    /// The scope granted at login, carried to each new access token.
+    pub scope: String,
+    /// Seconds since the epoch.
+    pub created_at: i64,
+    /// The absolute end of the family, seconds since the epoch.
+    pub expires_at: i64,
+    /// The family ends when unused for this many seconds.
+    pub idle_timeout: i64,
+}
+
+/// What presenting a refresh token did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// The token was current: it is now spent, and the new one is current.
+    Rotated(Family),
+    /// The token was already spent: someone replayed it, so the whole family is revoked
+    /// (OAuth 2.0 Security BCP §4.14).
+    Reused(Family),
+    /// No such token (or its family was revoked).
+    Unknown,
+    /// The family passed its absolute lifetime or its idle timeout.
+    Expired,
+}
+
+/// A store that cannot be reached. Refresh and logout answer 503; verification keeps
+/// working on the in-process revocation list.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("store unavailable: {0}")]
+pub struct StoreError(pub String);
+
+/// Storage for refresh families and revocations. Token arguments are SHA-256 hashes:
+/// stores never see a refresh token itself.
+pub trait Store: Send + Sync + 'static {
+    /// Records a new family whose first token hashes to `token_hash`.
+    fn create_family(
+        &self,
+        family: &Family,
+        token_hash: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Atomically: if `presented` is current and its family alive at `now`, spend it and
+    /// make `next` current; if it was already spent, revoke its family.
+    fn rotate(
+        &self,
+        presented: &str,
+        next: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<Rotation, StoreError>> + Send;
+
+    /// Revokes the family of the token hashing to `token_hash` (logout). Returns it.
+    fn revoke_family(
+        &self,
+        token_hash: &str,
+    ) -> impl Future<Output = Result<Option<Family>, StoreError>> + Send;
+
+    /// Records a revocation and delivers it to every following instance.
+    fn revoke(&self, revocation: Revocation)
+    -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Every revocation still in force.
+    fn revocations(&self) -> impl Future<Output = Result<Vec<Revocation>, StoreError>> + Send;
+
+    /// Keeps `list` in step with the store's revocations from now on (and fills it now).
+    fn follow(&self, list: &Revocations);
+}
