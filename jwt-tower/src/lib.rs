@@ -11,7 +11,9 @@
 //! - [`keys`]: the [`Keys`] it checks against, swappable at run time without a lock;
 //! - [`policy`]: scopes, roles, predicates;
 //! - [`auth`]: the tower [`JwtLayer`] tying them together;
-//! - [`reject`]: the HTTP form of an [`AuthError`].
+//! - [`reject`]: the HTTP form of an [`AuthError`];
+//! - [`propagate`] (feature `propagate`): the caller's identity in scope while it is
+//!   handled, and a client layer that forwards it (or a service token) to the next service.
 //!
 //! ```
 //! use jwt_tower::{Algorithm, JwtLayer, Verifier, VerificationKey, RegisteredClaims};
@@ -30,6 +32,8 @@
 //! - `remote` (default): [`jwks::RemoteJwks`], remote JWKS and OIDC discovery (reqwest
 //!   with rustls, tokio).
 //! - `aws_lc_rs` (default): verify with aws-lc-rs, keys parsed once when loaded.
+//! - `propagate` (default): [`propagate`], the identity in scope (a tokio task-local)
+//!   and the client-side [`propagate::PropagateLayer`].
 //! - `rust_crypto`: verify with the RustCrypto crates instead (no C code). When both
 //!   are enabled, aws-lc-rs is used; with neither, the crate refuses to compile.
 
@@ -50,6 +54,9 @@ pub mod jwks;
 pub mod keys;
 mod metrics;
 pub mod policy;
+#[cfg(feature = "propagate")]
+#[cfg_attr(docsrs, doc(cfg(feature = "propagate")))]
+pub mod propagate;
 #[cfg(feature = "aws_lc_rs")]
 #[cfg_attr(docsrs, doc(cfg(feature = "aws_lc_rs")))]
 pub mod refresh;

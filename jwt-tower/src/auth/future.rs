@@ -26,6 +26,12 @@ pin_project! {
             #[pin]
             future: F,
         },
+        // The inner future with the caller's identity in scope (feature `propagate`).
+        #[cfg(feature = "propagate")]
+        Scoped {
+            #[pin]
+            future: crate::propagate::Scoped<F>,
+        },
         Rejected {
             response: Option<Response<B>>,
         },
@@ -39,6 +45,13 @@ impl<F, B, E> ResponseFuture<F, B, E> {
     pub(crate) fn inner(future: F) -> Self {
         Self {
             kind: Kind::Inner { future },
+        }
+    }
+
+    #[cfg(feature = "propagate")]
+    pub(crate) fn scoped(future: crate::propagate::Scoped<F>) -> Self {
+        Self {
+            kind: Kind::Scoped { future },
         }
     }
 
@@ -66,6 +79,8 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
             KindProj::Inner { future } => future.poll(cx),
+            #[cfg(feature = "propagate")]
+            KindProj::Scoped { future } => future.poll(cx),
             KindProj::Rejected { response } => Poll::Ready(Ok(response
                 .take()
                 .expect("ResponseFuture polled after completion"))),

@@ -103,8 +103,18 @@ where
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let error = match self.layer.authenticate(&req) {
             Ok(verified) => {
+                #[cfg(feature = "propagate")]
+                let identity = verified.as_ref().map(VerifiedToken::identity);
                 JwtLayer::<C, R>::admit(&mut req, verified);
-                // The common path is synchronous: the service polled ready is called now.
+                // The common path is synchronous: the service polled ready is called now,
+                // with the caller's identity in scope for its call and its future.
+                #[cfg(feature = "propagate")]
+                if let Some(identity) = identity {
+                    let future = crate::propagate::sync_scope(identity.clone(), || {
+                        self.inner.call(req)
+                    });
+                    return ResponseFuture::scoped(crate::propagate::scope(identity, future));
+                }
                 return ResponseFuture::inner(self.inner.call(req));
             }
             Err(error) => error,
@@ -132,6 +142,14 @@ where
             wait.await;
             match layer.authenticate(&req) {
                 Ok(verified) => {
+                    #[cfg(feature = "propagate")]
+                    if let Some(identity) = verified.as_ref().map(VerifiedToken::identity) {
+                        JwtLayer::<C, R>::admit(&mut req, verified);
+                        let future = crate::propagate::sync_scope(identity.clone(), || {
+                            inner.call(req)
+                        });
+                        return crate::propagate::scope(identity, future).await;
+                    }
                     JwtLayer::<C, R>::admit(&mut req, verified);
                     inner.call(req).await
                 }
