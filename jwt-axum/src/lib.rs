@@ -40,14 +40,20 @@
 #![deny(missing_docs)]
 
 mod claims;
+mod cookie;
 mod guard;
 mod rejection;
 mod state;
+#[cfg(feature = "aws_lc_rs")]
+mod well_known;
 
 pub use claims::{Authenticated, Claims, CurrentIdentity};
+pub use cookie::RefreshCookie;
 pub use guard::{RequireScopes, RequireScopesService};
 pub use rejection::AuthRejection;
 pub use state::StateClaims;
+#[cfg(feature = "aws_lc_rs")]
+pub use well_known::{jwks_response, well_known};
 
 /// The README's examples, compiled as doctests.
 #[cfg(doctest)]

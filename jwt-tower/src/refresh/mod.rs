@@ -8,6 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::issue::random_id;
+use crate::revoke::Revocations;
 use crate::store::{Family, Rotation, Store, StoreError};
 
 /// Why a refresh token was refused.
@@ -58,6 +59,7 @@ pub struct RefreshTokens<S> {
     store: S,
     lifetime: Duration,
     idle_timeout: Duration,
+    revocations: Option<Revocations>,
 }
 
 fn now() -> i64 {
@@ -84,7 +86,16 @@ impl<S: Store> RefreshTokens<S> {
             store,
             lifetime: Duration::from_secs(30 * 86_400),
             idle_timeout: Duration::from_secs(7 * 86_400),
+            revocations: None,
         }
+    }
+
+    /// Refuse families of subjects revoked after the family started ("logout
+    /// everywhere", a password change), from this in-process list.
+    #[must_use]
+    pub fn revocations(mut self, revocations: Revocations) -> Self {
+        self.revocations = Some(revocations);
+        self
     }
 
     /// The absolute lifetime of a family.
@@ -144,10 +155,18 @@ impl<S: Store> RefreshTokens<S> {
             .rotate(&token_hash(token), &token_hash(&next), now())
             .await?
         {
-            Rotation::Rotated(family) => Ok(RefreshGrant {
-                token: next,
-                family,
-            }),
+            Rotation::Rotated(family) => {
+                // A subject revoked after this family started ("logout everywhere", a
+                // password change) ends the family too.
+                let revoked = self.revocations.as_ref().is_some_and(|list| {
+                    list.is_revoked(None, Some(&family.subject), Some(family.created_at))
+                });
+                if revoked {
+                    self.store.revoke_family(&token_hash(&next)).await?;
+                    return Err(RefreshError::Invalid);
+                }
+                Ok(RefreshGrant { token: next, family })
+            }
             Rotation::Reused(family) => {
                 tracing::warn!(family = %family.id, "refresh token reused: family revoked");
                 Err(RefreshError::Reused)

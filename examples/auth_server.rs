@@ -1,0 +1,123 @@
+//! `cargo run --example auth_server`: an authorization server. Users log in with a
+//! password and get a short-lived access token plus a rotating refresh token; logout
+//! revokes; keys rotate on demand and are published as a JWKS.
+//!
+//! Environment: `BIND` (default `127.0.0.1:4000`), `JWT_ISSUER` (default
+//! `http://$BIND`), `JWT_AUDIENCE` (comma-separated, default `api`), `JWT_SIGNING_ALG`
+//! (default ES256; a key is generated at start unless `JWT_SIGNING_KEY_PEM_FILE`, with
+//! optional `JWT_KID`), `ACCESS_TTL_SECONDS` (default 900), `REFRESH_COOKIE` (`off` for
+//! non-browser clients), `DEMO_USERS` (`name:password:scope scope;…`; default alice /
+//! alice-password with scope `read`, bob / bob-password with `read admin`).
+
+#[path = "common/auth_routes.rs"]
+mod auth_routes;
+#[path = "common/users.rs"]
+mod users;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jwt_axum::RefreshCookie;
+use jwt_tower::issue::{SigningKey, TokenIssuer};
+use jwt_tower::refresh::RefreshTokens;
+use jwt_tower::revoke::Revocations;
+use jwt_tower::store::{MemoryStore, Store};
+use jwt_tower::{RegisteredClaims, Verifier};
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn config_error(variable: &str, problem: impl std::fmt::Display) -> Box<dyn std::error::Error> {
+    format!("configuration error: {variable}: {problem}").into()
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    if let Err(error) = run().await {
+        eprintln!("{error}");
+        std::process::exit(2);
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let bind = var("BIND").unwrap_or_else(|| "127.0.0.1:4000".to_owned());
+    let listener = tokio::net::TcpListener::bind(&bind)
+        .await
+        .map_err(|e| config_error("BIND", format!("cannot listen on {bind:?}: {e}")))?;
+    let public_base = format!("http://{}", listener.local_addr()?);
+    let issuer_name = var("JWT_ISSUER").unwrap_or_else(|| public_base.clone());
+
+    let alg_name = var("JWT_SIGNING_ALG").unwrap_or_else(|| "ES256".to_owned());
+    let alg = jwt_tower::algorithm::parse(&alg_name).map_err(|e| config_error("JWT_SIGNING_ALG", e))?;
+    let key = match var("JWT_SIGNING_KEY_PEM_FILE") {
+        Some(path) => {
+            let pem = std::fs::read(&path)
+                .map_err(|e| config_error("JWT_SIGNING_KEY_PEM_FILE", format!("cannot read {path:?}: {e}")))?;
+            SigningKey::from_pem(alg, pem).map_err(|e| config_error("JWT_SIGNING_KEY_PEM_FILE", e))?
+        }
+        None => SigningKey::generate(alg).map_err(|e| config_error("JWT_SIGNING_ALG", e))?,
+    };
+    let key = match var("JWT_KID") {
+        Some(kid) => key.with_kid(kid),
+        None => key,
+    };
+    let ttl = match var("ACCESS_TTL_SECONDS") {
+        Some(v) => v
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| config_error("ACCESS_TTL_SECONDS", format!("{v:?} is not a positive number of seconds")))?,
+        None => 900,
+    };
+    let audiences: Vec<String> = var("JWT_AUDIENCE")
+        .unwrap_or_else(|| "api".to_owned())
+        .split(',')
+        .map(|a| a.trim().to_owned())
+        .filter(|a| !a.is_empty())
+        .collect();
+    let users = users::Users::parse(&var("DEMO_USERS").unwrap_or_else(|| users::DEFAULT_DEMO_USERS.to_owned()))
+        .map_err(|e| config_error("DEMO_USERS", e))?;
+
+    let mut builder = TokenIssuer::builder(issuer_name.clone(), key).ttl(Duration::from_secs(ttl));
+    for audience in &audiences {
+        builder = builder.audience(audience.clone());
+    }
+    let issuer = builder.build();
+
+    let store = MemoryStore::new();
+    let revocations = Revocations::new();
+    store.follow(&revocations);
+    let mut verifier = Verifier::<RegisteredClaims>::builder(issuer.keys())
+        .algorithms([alg])
+        .issuer(issuer_name.clone())
+        .require_typ("at+jwt")
+        .revocations(revocations.clone());
+    for audience in &audiences {
+        verifier = verifier.audience(audience.clone());
+    }
+    let state = auth_routes::AuthState {
+        issuer: issuer.clone(),
+        refresh: RefreshTokens::new(store).revocations(revocations),
+        users: Arc::new(users),
+        verifier: verifier.build()?,
+        cookie: RefreshCookie::new("/refresh"),
+        set_cookie: var("REFRESH_COOKIE").is_none_or(|v| v != "off"),
+    };
+    let app = auth_routes::router(state, &public_base)
+        .route("/health", axum::routing::get(|| async { "ok" }));
+    tracing::info!(addr = %public_base, issuer = %issuer_name, kid = %issuer.current_key().kid(), "auth server listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
