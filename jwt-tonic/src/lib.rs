@@ -1,4 +1,5 @@
-//! tonic integration for [`jwt_tower`]: refusals as real gRPC statuses.
+//! tonic integration for [`jwt_tower`]: refusals as real gRPC statuses, per-method
+//! policies, and the caller's identity carried on to the services it calls.
 //!
 //! gRPC clients read `grpc-status`, not the HTTP status: a bare HTTP 401 reaches them as
 //! `UNKNOWN`. [`GrpcRejection`] turns every refusal into a trailers-only gRPC response
@@ -22,11 +23,51 @@
 //!
 //! Handlers read the caller with [`verified`] / [`identity`] on the `tonic::Request`.
 //!
+//! - [`GrpcAuthLayer`]: the layer with [`GrpcRejection`], plus a policy per method
+//!   (`/identity.v1.Identity/Admin` needs scope `admin`) and open methods (health checks,
+//!   reflection).
+//! - [`JwtInterceptor`]: the same checks and statuses in a synchronous tonic interceptor,
+//!   with its limits (cached keys only).
+//! - [`propagate`] (feature `propagate`): while a handler runs, the caller's identity is
+//!   in scope; [`propagate::forward_caller`] is a client layer for a `Channel` that sends
+//!   the caller's token on to the next service, with no code in the handler.
+//!
+//! ```
+//! use jwt_tonic::GrpcAuthLayer;
+//! use jwt_tower::{Algorithm, RegisteredClaims, Verifier, VerificationKey};
+//! # let verifier = Verifier::<RegisteredClaims>::builder(
+//! #     VerificationKey::hmac(Algorithm::HS256, b"an-hmac-secret-of-at-least-32-bytes!")?,
+//! # ).algorithms([Algorithm::HS256]).build()?;
+//!
+//! async fn who_am_i(request: tonic::Request<()>) -> Result<tonic::Response<String>, tonic::Status> {
+//!     let caller = jwt_tonic::identity(&request).ok_or_else(|| tonic::Status::internal("no layer"))?;
+//!     Ok(tonic::Response::new(caller.subject().unwrap_or_default().to_owned()))
+//! }
+//!
+//! let layer = GrpcAuthLayer::new(verifier)
+//!     .open_service("grpc.health.v1.Health")
+//!     .require_scopes("/identity.v1.Identity/Admin", ["admin"]);
+//! // tonic::transport::Server::builder().layer(layer).add_service(...)
+//! # let _ = layer;
+//! # Ok::<(), jwt_tower::ConfigError>(())
+//! ```
+//!
 //! # Features
-//! `aws_lc_rs` (default) and `rust_crypto` select jwt-tower's crypto backend.
+//! `aws_lc_rs` (default) and `rust_crypto` select jwt-tower's crypto backend; `propagate`
+//! (default) enables [`propagate`]; `remote` (default) passes remote JWKS through.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+mod interceptor;
+mod method;
+#[cfg(feature = "propagate")]
+pub mod propagate;
+
+pub use interceptor::JwtInterceptor;
+pub use method::{
+    GrpcAuthFuture, GrpcAuthLayer, GrpcAuthService, MethodPolicyFuture, MethodPolicyService,
+};
 
 use jwt_tower::reject::OnRejection;
 use jwt_tower::{AuthError, ErrorCategory, Identity, VerifiedToken};
@@ -75,6 +116,12 @@ impl<B: Default> OnRejection<B> for GrpcRejection {
 }
 
 /// The verified token of a request that went through the layer (with the same `C`).
+///
+/// ```
+/// # use jwt_tower::RegisteredClaims;
+/// let request = tonic::Request::new(());
+/// assert!(jwt_tonic::verified::<RegisteredClaims, _>(&request).is_none());
+/// ```
 #[must_use]
 pub fn verified<C: Send + Sync + 'static, T>(
     request: &tonic::Request<T>,
@@ -83,6 +130,11 @@ pub fn verified<C: Send + Sync + 'static, T>(
 }
 
 /// The caller's identity, whatever the layer's claims type.
+///
+/// ```
+/// let request = tonic::Request::new(());
+/// assert!(jwt_tonic::identity(&request).is_none());
+/// ```
 #[must_use]
 pub fn identity<T>(request: &tonic::Request<T>) -> Option<&Identity> {
     request.extensions().get::<Identity>()

@@ -1,0 +1,212 @@
+//! `cargo run --example gateway`: an axum HTTP gateway in front of the gRPC
+//! `identity.v1.Identity` service, configured only by environment: the `JWT_*` contract of
+//! `resource_server` (see `examples/common/jwt_env.rs`), `BIND` (default
+//! `127.0.0.1:8080`), `UPSTREAM_GRPC_URL` (required) and `QUOTA_PER_SECOND` (optional).
+//!
+//! - `GET /whoami`: verifies the caller, calls `WhoAmI` upstream *as the caller* (the
+//!   client layer forwards its token; the handler passes nothing), and answers
+//!   `{"gateway":{"sub":…},"upstream":{"subject":…,"issuer":…,"scopes":[…]}}`.
+//!   Upstream `UNAUTHENTICATED` is 401, `PERMISSION_DENIED` 403, anything else
+//!   (unreachable, unavailable, …) 502: never 500.
+//! - `QUOTA_PER_SECOND=N`: at most N requests per second per verified `sub` (a GCRA
+//!   limiter from `governor`, bursts of N); over it, 429 with `Retry-After`. Unset or 0: off.
+//! - `GET /health`: open.
+
+#[path = "common/identity_proto.rs"]
+mod identity_proto;
+#[path = "common/jwt_env.rs"]
+mod jwt_env;
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router, routing::get};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use identity_proto::WhoAmIRequest;
+use identity_proto::identity_client::IdentityClient;
+use jwt_axum::CurrentIdentity;
+use jwt_tower::propagate::PropagateService;
+use jwt_tower::{Identity, JwtLayer};
+use serde_json::json;
+use tonic::transport::{Channel, Endpoint};
+use tower::Layer;
+
+type Upstream = IdentityClient<PropagateService<Channel>>;
+
+#[derive(Clone)]
+struct AppState {
+    upstream: Upstream,
+}
+
+fn error(status: StatusCode, code: &str, description: &str) -> Response {
+    (
+        status,
+        Json(json!({ "error": code, "error_description": description })),
+    )
+        .into_response()
+}
+
+async fn whoami(
+    State(state): State<AppState>,
+    CurrentIdentity(caller): CurrentIdentity,
+) -> Response {
+    let mut upstream = state.upstream.clone();
+    match upstream.who_am_i(WhoAmIRequest {}).await {
+        Ok(reply) => {
+            let reply = reply.into_inner();
+            Json(json!({
+                "gateway": { "sub": caller.subject() },
+                "upstream": {
+                    "subject": reply.subject,
+                    "issuer": reply.issuer,
+                    "scopes": reply.scopes,
+                },
+            }))
+            .into_response()
+        }
+        Err(status) => {
+            tracing::warn!(code = ?status.code(), message = status.message(), "upstream refused");
+            match status.code() {
+                tonic::Code::Unauthenticated => error(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_token",
+                    "the upstream service did not accept the credentials",
+                ),
+                tonic::Code::PermissionDenied => error(
+                    StatusCode::FORBIDDEN,
+                    "insufficient_scope",
+                    "the upstream service refused the caller",
+                ),
+                _ => error(
+                    StatusCode::BAD_GATEWAY,
+                    "bad_gateway",
+                    "the upstream service is unreachable or failed",
+                ),
+            }
+        }
+    }
+}
+
+/// Per-subject quota, after the layer: only verified callers count, keyed on `sub`.
+async fn quota(
+    State(limiter): State<Arc<DefaultKeyedRateLimiter<String>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let key = request
+        .extensions()
+        .get::<Identity>()
+        .and_then(|identity| identity.subject())
+        .unwrap_or_default()
+        .to_owned();
+    match limiter.check_key(&key) {
+        Ok(()) => next.run(request).await,
+        Err(not_until) => {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            let mut response = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many requests for this subject",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+            response
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    if let Err(error) = run().await {
+        eprintln!("{error}");
+        std::process::exit(2);
+    }
+}
+
+fn upstream() -> Result<Upstream, String> {
+    let problem = |p: String| format!("configuration error: UPSTREAM_GRPC_URL: {p}");
+    let url = jwt_env::var("UPSTREAM_GRPC_URL").ok_or_else(|| {
+        problem("required: the gRPC identity service, e.g. http://127.0.0.1:50051".into())
+    })?;
+    let lower = url.to_ascii_lowercase();
+    if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+        return Err(problem(format!("{url:?} is not an http(s) URL")));
+    }
+    let endpoint = Endpoint::from_shared(url.clone())
+        .map_err(|e| problem(format!("{url:?}: {e}")))?
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(30));
+    // The caller's token goes upstream with every call made while handling its request.
+    let channel = jwt_tonic::propagate::forward_caller().layer(endpoint.connect_lazy());
+    Ok(IdentityClient::new(channel))
+}
+
+fn quota_per_second() -> Result<Option<NonZeroU32>, String> {
+    match jwt_env::var("QUOTA_PER_SECOND") {
+        None => Ok(None),
+        Some(v) => match v.trim().parse::<u32>() {
+            Ok(n) => Ok(NonZeroU32::new(n)),
+            Err(_) => Err(format!(
+                "configuration error: QUOTA_PER_SECOND: {v:?} is not a whole number of requests"
+            )),
+        },
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let bind = jwt_env::bind("127.0.0.1:8080");
+    let env = jwt_env::from_env()?;
+    let upstream = upstream()?;
+    let quota_per_second = quota_per_second()?;
+
+    let mut api = Router::new()
+        .route("/whoami", get(whoami))
+        .with_state(AppState { upstream });
+    if let Some(n) = quota_per_second {
+        let limiter = Arc::new(RateLimiter::keyed(Quota::per_second(n)));
+        // Forget subjects idle long enough to be back at a full burst.
+        let sweeper = Arc::clone(&limiter);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                sweeper.retain_recent();
+                sweeper.shrink_to_fit();
+            }
+        });
+        api = api.layer(middleware::from_fn_with_state(limiter, quota));
+    }
+    let app = api
+        .layer(JwtLayer::new(env.verifier.clone()))
+        .route("/health", get(|| async { "ok" }));
+
+    let listener = match tokio::net::TcpListener::bind(&bind).await {
+        Ok(l) => l,
+        Err(e) => {
+            return Err(
+                format!("configuration error: BIND: cannot listen on {bind:?}: {e}").into(),
+            );
+        }
+    };
+    tracing::info!(addr = %listener.local_addr()?, "gateway listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    drop(env.remote);
+    Ok(())
+}

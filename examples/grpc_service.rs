@@ -1,0 +1,148 @@
+//! `cargo run --example grpc_service`: the `identity.v1.Identity` gRPC service
+//! (`examples/proto/identity/v1/identity.proto`) behind jwt-tonic, configured only by
+//! environment: the `JWT_*` contract of `resource_server` (see `examples/common/jwt_env.rs`),
+//! `BIND` (default `127.0.0.1:50051`) and, optionally, `DOWNSTREAM_URL`.
+//!
+//! - `WhoAmI`: any valid token; answers the caller's subject, issuer, scopes and `jti`.
+//! - `Admin`: needs scope `admin` (`PERMISSION_DENIED` without it).
+//! - `Relay`: calls `WhoAmI` on `DOWNSTREAM_URL` as the caller (its token is forwarded by
+//!   the client layer, not by this handler). Downstream unreachable: `UNAVAILABLE`; a
+//!   downstream refusal comes back with its own status.
+//! - `grpc.health.v1.Health`: open, no token.
+
+#[path = "common/identity_proto.rs"]
+mod identity_proto;
+#[path = "common/jwt_env.rs"]
+mod jwt_env;
+
+use identity_proto::identity_client::IdentityClient;
+use identity_proto::identity_server::{Identity, IdentityServer};
+use identity_proto::{WhoAmIRequest, WhoAmIResponse};
+use jwt_tonic::GrpcAuthLayer;
+use jwt_tower::propagate::PropagateService;
+use tonic::transport::{Channel, Endpoint, Server};
+use tonic::{Request, Response, Status};
+use tower::Layer;
+
+type Downstream = IdentityClient<PropagateService<Channel>>;
+
+struct IdentityService {
+    downstream: Option<Downstream>,
+}
+
+/// The caller, as the layer verified it.
+fn caller<T>(request: &Request<T>) -> Result<WhoAmIResponse, Status> {
+    let identity = jwt_tonic::identity(request)
+        .ok_or_else(|| Status::internal("the authentication layer is missing"))?;
+    Ok(WhoAmIResponse {
+        subject: identity.subject().unwrap_or_default().to_owned(),
+        issuer: identity.issuer().unwrap_or_default().to_owned(),
+        scopes: identity.scopes().iter().map(|s| s.to_string()).collect(),
+        token_id: identity.token_id().unwrap_or_default().to_owned(),
+    })
+}
+
+#[tonic::async_trait]
+impl Identity for IdentityService {
+    async fn who_am_i(
+        &self,
+        request: Request<WhoAmIRequest>,
+    ) -> Result<Response<WhoAmIResponse>, Status> {
+        caller(&request).map(Response::new)
+    }
+
+    async fn admin(
+        &self,
+        request: Request<WhoAmIRequest>,
+    ) -> Result<Response<WhoAmIResponse>, Status> {
+        // The scope is enforced by the layer's per-method policy; nothing to check here.
+        caller(&request).map(Response::new)
+    }
+
+    async fn relay(
+        &self,
+        _request: Request<WhoAmIRequest>,
+    ) -> Result<Response<WhoAmIResponse>, Status> {
+        let Some(downstream) = &self.downstream else {
+            return Err(Status::failed_precondition("DOWNSTREAM_URL is not configured"));
+        };
+        // No token handling here: the caller's identity is in scope, and the client
+        // layer on the channel forwards it.
+        match downstream.clone().who_am_i(WhoAmIRequest {}).await {
+            Ok(response) => Ok(Response::new(response.into_inner())),
+            // The downstream's status, code and message, without its metadata.
+            Err(status) => Err(Status::new(status.code(), status.message())),
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    if let Err(error) = run().await {
+        eprintln!("{error}");
+        std::process::exit(2);
+    }
+}
+
+/// `DOWNSTREAM_URL` as a lazily connected channel that forwards the caller's token.
+fn downstream() -> Result<Option<Downstream>, String> {
+    let Some(url) = jwt_env::var("DOWNSTREAM_URL") else {
+        return Ok(None);
+    };
+    let endpoint = grpc_endpoint(&url)
+        .map_err(|problem| format!("configuration error: DOWNSTREAM_URL: {problem}"))?;
+    let channel = jwt_tonic::propagate::forward_caller().layer(endpoint.connect_lazy());
+    Ok(Some(IdentityClient::new(channel)))
+}
+
+/// An `http://` or `https://` gRPC endpoint.
+fn grpc_endpoint(url: &str) -> Result<Endpoint, String> {
+    let lower = url.to_ascii_lowercase();
+    if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+        return Err(format!("{url:?} is not an http(s) URL"));
+    }
+    let endpoint = Endpoint::from_shared(url.to_owned()).map_err(|e| format!("{url:?}: {e}"))?;
+    Ok(endpoint.connect_timeout(std::time::Duration::from_secs(5)))
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let bind = jwt_env::bind("127.0.0.1:50051");
+    let env = jwt_env::from_env()?;
+    let downstream = downstream()?;
+
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter
+        .set_serving::<IdentityServer<IdentityService>>()
+        .await;
+    let layer = GrpcAuthLayer::new(env.verifier.clone())
+        .open_service("grpc.health.v1.Health")
+        .require_scopes("/identity.v1.Identity/Admin", ["admin"]);
+
+    let listener = match tokio::net::TcpListener::bind(&bind).await {
+        Ok(l) => l,
+        Err(e) => {
+            return Err(
+                format!("configuration error: BIND: cannot listen on {bind:?}: {e}").into(),
+            );
+        }
+    };
+    tracing::info!(addr = %listener.local_addr()?, "gRPC identity service listening");
+    Server::builder()
+        .layer(layer)
+        .add_service(health)
+        .add_service(IdentityServer::new(IdentityService { downstream }))
+        .serve_with_incoming_shutdown(
+            tonic::transport::server::TcpIncoming::from(listener),
+            async {
+                let _ = tokio::signal::ctrl_c().await;
+            },
+        )
+        .await?;
+    drop(env.remote);
+    Ok(())
+}

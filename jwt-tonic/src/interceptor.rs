@@ -1,0 +1,139 @@
+//! [`JwtInterceptor`]: the synchronous form, for `tonic` interceptors.
+
+use jwt_tower::token::TokenExtractor;
+use jwt_tower::{AuthError, Policy, RejectionKind, TokenSource, Verifier};
+use serde::de::DeserializeOwned;
+use tonic::metadata::MetadataMap;
+use tonic::service::Interceptor;
+use tonic::{Request, Status};
+
+/// Authenticates requests in a tonic interceptor, with the same checks and the same
+/// statuses as the layer ([`GrpcAuthLayer`](crate::GrpcAuthLayer)); the verified token and
+/// [`Identity`](jwt_tower::Identity) go into the request's extensions.
+///
+/// # Limits
+/// tonic interceptors are synchronous, so this form:
+/// - uses only the keys already loaded: it cannot wait for a JWKS fetch. A token signed
+///   with a key not fetched yet (a rotation) is `UNAUTHENTICATED` where the layer would
+///   have waited for the refresh; before the first key set, `UNAVAILABLE`.
+/// - applies one policy to the service it wraps (it does not see the method path); for
+///   per-method policies and open methods, use the layer.
+/// - does not put the identity in scope for [`propagate`](jwt_tower::propagate): the
+///   handler's future is not its to wrap. Read it with [`identity`](crate::identity) and
+///   forward it explicitly, or use the layer.
+///
+/// ```
+/// use jwt_tonic::JwtInterceptor;
+/// use jwt_tower::{Algorithm, RegisteredClaims, Verifier, VerificationKey};
+///
+/// let verifier = Verifier::<RegisteredClaims>::builder(
+///     VerificationKey::hmac(Algorithm::HS256, b"an-hmac-secret-of-at-least-32-bytes!")?,
+/// )
+/// .algorithms([Algorithm::HS256])
+/// .build()?;
+/// let mut interceptor = JwtInterceptor::new(verifier).require_scopes(["read"]);
+///
+/// // With generated code: IdentityServer::with_interceptor(service, interceptor)
+/// use tonic::service::Interceptor;
+/// let refused = interceptor.call(tonic::Request::new(())).unwrap_err();
+/// assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+/// # Ok::<(), jwt_tower::ConfigError>(())
+/// ```
+#[must_use]
+pub struct JwtInterceptor<C> {
+    verifier: Verifier<C>,
+    extractor: TokenExtractor,
+    policy: Policy<C>,
+    optional: bool,
+}
+
+impl<C> Clone for JwtInterceptor<C> {
+    fn clone(&self) -> Self {
+        Self {
+            verifier: self.verifier.clone(),
+            extractor: self.extractor.clone(),
+            policy: self.policy.clone(),
+            optional: self.optional,
+        }
+    }
+}
+
+impl<C> std::fmt::Debug for JwtInterceptor<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtInterceptor")
+            .field("verifier", &self.verifier)
+            .field("policy", &self.policy)
+            .field("optional", &self.optional)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C> JwtInterceptor<C> {
+    /// Requires a valid bearer token (`authorization` metadata).
+    pub fn new(verifier: Verifier<C>) -> Self {
+        Self {
+            verifier,
+            extractor: TokenExtractor::default(),
+            policy: Policy::new(),
+            optional: false,
+        }
+    }
+
+    /// Lets requests without a token through, without identity; a token that is present
+    /// must be valid.
+    pub fn optional(mut self) -> Self {
+        self.optional = true;
+        self
+    }
+
+    /// Where to look for the token (default: `authorization: Bearer`).
+    pub fn token_sources(mut self, sources: impl IntoIterator<Item = TokenSource>) -> Self {
+        self.extractor = TokenExtractor::new(sources);
+        self
+    }
+
+    /// Replaces the policy.
+    pub fn policy(mut self, policy: Policy<C>) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Requires every one of `scopes`.
+    pub fn require_scopes<S: Into<Box<str>>>(
+        mut self,
+        scopes: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.policy = self.policy.require_scopes(scopes);
+        self
+    }
+}
+
+impl<C: DeserializeOwned + Send + Sync + 'static> JwtInterceptor<C> {
+    fn authenticate<T>(&self, request: &mut Request<T>) -> Result<(), AuthError> {
+        // Metadata is an `http::HeaderMap` inside: borrowed as one, then put back.
+        let headers = std::mem::take(request.metadata_mut()).into_headers();
+        let verified = match self.extractor.extract(&headers, &http::Uri::default()) {
+            Err(error) => Err(error),
+            Ok(None) if self.optional => Ok(None),
+            Ok(None) => Err(AuthError::new(RejectionKind::MissingToken)),
+            Ok(Some(token)) => self.verifier.verify(&token).map(Some),
+        };
+        *request.metadata_mut() = MetadataMap::from_headers(headers);
+        if let Some(verified) = verified? {
+            self.policy.check(&verified)?;
+            let extensions = request.extensions_mut();
+            extensions.insert(verified.identity());
+            extensions.insert(verified);
+        }
+        Ok(())
+    }
+}
+
+impl<C: DeserializeOwned + Send + Sync + 'static> Interceptor for JwtInterceptor<C> {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        match self.authenticate(&mut request) {
+            Ok(()) => Ok(request),
+            Err(error) => Err(crate::status(&error)),
+        }
+    }
+}
