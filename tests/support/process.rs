@@ -99,3 +99,22 @@ pub fn run_to_exit(name: &str, env: &[(&str, String)]) -> Output {
     }
     child.wait_with_output().unwrap()
 }
+
+/// Starts `name` with `env` (and `BIND` on a free port), and waits until it accepts TCP
+/// connections (for servers without an HTTP/1 `/health`, such as gRPC ones).
+pub async fn start_listening(name: &str, env: &[(&str, String)]) -> Running {
+    let addr = free_addr();
+    let child = command(name, env)
+        .env("BIND", &addr)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let running = Running { child, addr };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(&running.addr).await.is_err() {
+        assert!(Instant::now() < deadline, "{name} did not start listening");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    running
+}
