@@ -1,0 +1,275 @@
+//! The issuing side: every signing algorithm round-trips through our verifier, rotation
+//! keeps retired keys published, revocation is enforced, and refresh rotation is atomic.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jwt_tower::algorithm::SUPPORTED;
+use jwt_tower::issue::{SigningKey, TokenIssuer};
+use jwt_tower::refresh::{RefreshError, RefreshTokens};
+use jwt_tower::revoke::{Revocation, Revocations};
+use jwt_tower::store::{MemoryStore, Store};
+use jwt_tower::{Algorithm, KeySet, RegisteredClaims, RejectionKind, Verifier};
+use serde_json::json;
+
+fn verifier(issuer: &TokenIssuer, alg: Algorithm) -> Verifier<RegisteredClaims> {
+    Verifier::builder(issuer.keys())
+        .algorithms([alg])
+        .issuer(issuer.issuer())
+        .audience("api")
+        .require_typ("at+jwt")
+        .require_claims(["jti", "iat", "nbf", "sub"])
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn every_algorithm_signs_what_the_verifier_accepts() {
+    for alg in SUPPORTED {
+        // RSA key generation is slow in debug builds: one RSA algorithm of each padding.
+        if matches!(
+            alg,
+            Algorithm::RS384 | Algorithm::RS512 | Algorithm::PS384 | Algorithm::PS512
+        ) {
+            continue;
+        }
+        let key = SigningKey::generate(alg).unwrap();
+        let issuer = TokenIssuer::builder("https://auth.test", key)
+            .audience("api")
+            .build();
+        let issued = issuer.issue("alice", json!({"scope": "read"})).unwrap();
+        let verified = verifier(&issuer, alg)
+            .verify(&issued.token)
+            .unwrap_or_else(|e| panic!("{alg:?}: {e}"));
+        assert_eq!(verified.claims().sub.as_deref(), Some("alice"), "{alg:?}");
+        assert_eq!(
+            verified.claims().jti.as_deref(),
+            Some(issued.token_id.as_str())
+        );
+        assert_eq!(
+            verified.header().kid.as_deref(),
+            Some(issuer.current_key().kid())
+        );
+        assert!(verified.has_scope("read"));
+        // Public keys are published for asymmetric algorithms only.
+        let published = issuer.jwks()["keys"].as_array().unwrap().len();
+        let hmac = matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512);
+        assert_eq!(published, usize::from(!hmac), "{alg:?}");
+    }
+}
+
+#[test]
+fn the_published_jwks_verifies_tokens_in_another_process() {
+    let issuer = TokenIssuer::builder(
+        "https://auth.test",
+        SigningKey::generate(Algorithm::EdDSA).unwrap(),
+    )
+    .audience("api")
+    .build();
+    let jwks = issuer.jwks().to_string();
+    let remote = Verifier::<RegisteredClaims>::builder(KeySet::from_jwks_str(&jwks).unwrap())
+        .algorithms([Algorithm::EdDSA])
+        .audience("api")
+        .build()
+        .unwrap();
+    let token = issuer.issue("bob", json!({})).unwrap().token;
+    assert_eq!(
+        remote.verify(&token).unwrap().claims().sub.as_deref(),
+        Some("bob")
+    );
+    let key = &issuer.jwks()["keys"][0];
+    assert_eq!(
+        (key["use"].as_str(), key["alg"].as_str()),
+        (Some("sig"), Some("EdDSA"))
+    );
+}
+
+#[test]
+fn registered_claims_cannot_be_overridden_by_the_caller() {
+    let issuer = TokenIssuer::builder(
+        "https://auth.test",
+        SigningKey::generate(Algorithm::ES256).unwrap(),
+    )
+    .audience("api")
+    .ttl(Duration::from_secs(60))
+    .build();
+    let issued = issuer
+        .issue(
+            "alice",
+            json!({"sub": "root", "exp": 9_999_999_999i64, "iss": "https://evil.test"}),
+        )
+        .unwrap();
+    let claims = verifier(&issuer, Algorithm::ES256)
+        .verify(&issued.token)
+        .unwrap()
+        .claims()
+        .clone();
+    assert_eq!(claims.sub.as_deref(), Some("alice"));
+    assert_eq!(claims.iss.as_deref(), Some("https://auth.test"));
+    assert_eq!(claims.exp, Some(issued.expires_at));
+    assert!(
+        issuer
+            .issue("alice", json!(["not", "an", "object"]))
+            .is_err()
+    );
+}
+
+#[test]
+fn rotation_keeps_retired_keys_until_their_tokens_expire() {
+    let issuer = TokenIssuer::builder(
+        "https://auth.test",
+        SigningKey::generate(Algorithm::ES256).unwrap(),
+    )
+    .audience("api")
+    .build();
+    let verifier = verifier(&issuer, Algorithm::ES256);
+    let old = issuer.issue("alice", json!({})).unwrap();
+    let old_kid = issuer.current_key().kid().to_owned();
+    let new_key = issuer.rotate_generated().unwrap();
+    assert_ne!(new_key.kid(), old_kid);
+    let new = issuer.issue("alice", json!({})).unwrap();
+    assert!(
+        verifier.verify(&old.token).is_ok(),
+        "retired key still published"
+    );
+    assert!(verifier.verify(&new.token).is_ok());
+    let kids: Vec<String> = issuer.jwks()["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(kids, [new_key.kid().to_owned(), old_kid]);
+
+    // With a zero TTL, a retired key's tokens expire at once: it is dropped after the
+    // retention margin (a minute), so it is still there right after rotating.
+    let short = TokenIssuer::builder(
+        "https://auth.test",
+        SigningKey::generate(Algorithm::ES256).unwrap(),
+    )
+    .ttl(Duration::ZERO)
+    .build();
+    short.rotate_generated().unwrap();
+    assert_eq!(short.jwks()["keys"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn revoked_tokens_and_subjects_are_refused() {
+    let issuer = TokenIssuer::builder(
+        "https://auth.test",
+        SigningKey::generate(Algorithm::ES256).unwrap(),
+    )
+    .audience("api")
+    .build();
+    let list = Revocations::new();
+    let verifier = Verifier::<RegisteredClaims>::builder(issuer.keys())
+        .algorithms([Algorithm::ES256])
+        .audience("api")
+        .revocations(list.clone())
+        .build()
+        .unwrap();
+    let first = issuer.issue("alice", json!({})).unwrap();
+    let second = issuer.issue("alice", json!({})).unwrap();
+    let carol = issuer.issue("carol", json!({})).unwrap();
+    list.apply(Revocation::Token {
+        jti: first.token_id.clone(),
+        exp: first.expires_at,
+    });
+    assert_eq!(
+        verifier.verify(&first.token).unwrap_err().kind(),
+        RejectionKind::Revoked
+    );
+    assert!(verifier.verify(&second.token).is_ok());
+    let now = jsonwebtoken::get_current_timestamp() as i64;
+    list.apply(Revocation::Subject {
+        sub: "alice".into(),
+        before: now + 1,
+    });
+    assert_eq!(
+        verifier.verify(&second.token).unwrap_err().kind(),
+        RejectionKind::Revoked
+    );
+    assert!(
+        verifier.verify(&carol.token).is_ok(),
+        "other subjects unaffected"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_uses_of_one_refresh_token_have_exactly_one_winner() {
+    let refresh = Arc::new(RefreshTokens::new(MemoryStore::new()));
+    let grant = refresh.start("alice", "read").await.unwrap();
+    let mut attempts = Vec::new();
+    for _ in 0..16 {
+        let (refresh, token) = (Arc::clone(&refresh), grant.token.clone());
+        attempts.push(tokio::spawn(async move { refresh.rotate(&token).await }));
+    }
+    let mut wins = Vec::new();
+    let mut reused = 0;
+    for attempt in attempts {
+        match attempt.await.unwrap() {
+            Ok(next) => wins.push(next),
+            Err(RefreshError::Reused | RefreshError::Invalid) => reused += 1,
+            Err(other) => panic!("{other}"),
+        }
+    }
+    assert_eq!(wins.len(), 1, "exactly one rotation wins");
+    assert_eq!(reused, 15);
+    // The losers' replay revoked the family: the winner's token is dead too.
+    assert_eq!(
+        refresh.rotate(&wins[0].token).await.unwrap_err(),
+        RefreshError::Invalid
+    );
+}
+
+#[tokio::test]
+async fn families_end_at_their_idle_timeout_and_on_logout() {
+    let refresh = RefreshTokens::new(MemoryStore::new()).idle_timeout(Duration::ZERO);
+    let grant = refresh.start("alice", "read").await.unwrap();
+    assert_eq!(
+        refresh.rotate(&grant.token).await.unwrap_err(),
+        RefreshError::Expired
+    );
+
+    let refresh = RefreshTokens::new(MemoryStore::new());
+    let grant = refresh.start("alice", "read").await.unwrap();
+    let family = refresh.revoke(&grant.token).await.unwrap().unwrap();
+    assert_eq!(family.subject, "alice");
+    assert_eq!(
+        refresh.rotate(&grant.token).await.unwrap_err(),
+        RefreshError::Invalid
+    );
+    assert_eq!(
+        refresh.rotate("garbage").await.unwrap_err(),
+        RefreshError::Invalid
+    );
+    assert!(refresh.revoke("unknown-token").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn the_memory_store_keeps_followers_in_step() {
+    let store = MemoryStore::new();
+    store
+        .revoke(Revocation::Subject {
+            sub: "early".into(),
+            before: 10,
+        })
+        .await
+        .unwrap();
+    let (a, b) = (Revocations::new(), Revocations::new());
+    store.follow(&a);
+    store.follow(&b);
+    assert!(
+        a.is_revoked(None, Some("early"), Some(5)),
+        "a follower starts with the full set"
+    );
+    store
+        .revoke(Revocation::Token {
+            jti: "t".into(),
+            exp: i64::MAX,
+        })
+        .await
+        .unwrap();
+    assert!(b.is_revoked(Some("t"), None, None));
+    assert_eq!(store.revocations().await.unwrap().len(), 2);
+}
