@@ -1,19 +1,27 @@
-//! `cargo run --example quickstart`: an axum API behind jwt-tower, on loopback, with an
-//! embedded demo key. It prints curl commands with freshly minted tokens.
+//! `cargo run --example quickstart`: an axum API and its authorization server in one
+//! process, on loopback, with an embedded demo key and the in-memory store. It prints
+//! ready-to-paste curl commands for the whole flow: login, call, refresh, logout.
 //!
 //! Environment: `BIND` (default `127.0.0.1:3000`).
 
+#[path = "common/auth_routes.rs"]
+mod auth_routes;
+#[path = "common/users.rs"]
+mod users;
+
+use std::sync::Arc;
+
 use axum::{Json, Router, routing::get};
-use jsonwebtoken::{EncodingKey, Header};
-use jwt_axum::{Claims, RequireScopes};
-use jwt_tower::{Algorithm, JwtLayer, RegisteredClaims, VerificationKey, Verifier};
+use jwt_axum::{Claims, RefreshCookie, RequireScopes};
+use jwt_tower::issue::{SigningKey, TokenIssuer};
+use jwt_tower::refresh::RefreshTokens;
+use jwt_tower::revoke::Revocations;
+use jwt_tower::store::{MemoryStore, Store};
+use jwt_tower::{Algorithm, JwtLayer, RegisteredClaims, Verifier};
 use serde_json::json;
 
 const PRIVATE_KEY: &str = include_str!("keys/demo-es256-private.pem");
-const PUBLIC_KEY: &str = include_str!("keys/demo-es256-public.pem");
-const ISSUER: &str = "https://quickstart.jwt-tower.invalid";
 const AUDIENCE: &str = "quickstart-api";
-const KID: &str = "demo-es256";
 
 async fn me(Claims(claims): Claims<RegisteredClaims>) -> Json<RegisteredClaims> {
     Json(claims)
@@ -21,22 +29,6 @@ async fn me(Claims(claims): Claims<RegisteredClaims>) -> Json<RegisteredClaims> 
 
 async fn admin(Claims(claims): Claims<RegisteredClaims>) -> Json<serde_json::Value> {
     Json(json!({ "admin": true, "sub": claims.sub }))
-}
-
-fn mint(sub: &str, scope: &str) -> Result<String, jsonwebtoken::errors::Error> {
-    let now = jsonwebtoken::get_current_timestamp();
-    let mut header = Header::new(jsonwebtoken::Algorithm::ES256);
-    header.kid = Some(KID.to_owned());
-    header.typ = Some("at+jwt".to_owned());
-    let claims = json!({
-        "iss": ISSUER, "aud": AUDIENCE, "sub": sub, "scope": scope,
-        "iat": now, "nbf": now, "exp": now + 900,
-    });
-    jsonwebtoken::encode(
-        &header,
-        &claims,
-        &EncodingKey::from_ec_pem(PRIVATE_KEY.as_bytes())?,
-    )
 }
 
 #[tokio::main]
@@ -48,40 +40,72 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
     let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
-
-    let key = VerificationKey::from_pem(Algorithm::ES256, PUBLIC_KEY)?.with_kid(KID);
-    let verifier = Verifier::<RegisteredClaims>::builder(key)
-        .algorithms([Algorithm::ES256])
-        .issuer(ISSUER)
-        .audience(AUDIENCE)
-        .require_typ("at+jwt")
-        .build()?;
-
-    let app = Router::new()
-        .route(
-            "/admin",
-            get(admin).route_layer(RequireScopes::new(["admin"]).realm("quickstart")),
-        )
-        .route("/me", get(me))
-        .layer(JwtLayer::new(verifier).realm("quickstart"))
-        .route("/health", get(|| async { "ok" }));
-
     let listener = tokio::net::TcpListener::bind(&bind).await?;
     let base = format!("http://{}", listener.local_addr()?);
-    let user = mint("alice", "read")?;
-    let root = mint("bob", "read admin")?;
+
+    // The issuing side: a demo key (published in this repository: never deploy it).
+    let key = SigningKey::from_pem(Algorithm::ES256, PRIVATE_KEY)?.with_kid("demo-es256");
+    let issuer = TokenIssuer::builder(base.clone(), key).audience(AUDIENCE).build();
+    let store = MemoryStore::new();
+    let revocations = Revocations::new();
+    store.follow(&revocations);
+
+    // The verifying side: the issuer's live keys, its revocations, strict claims.
+    let verifier = Verifier::<RegisteredClaims>::builder(issuer.keys())
+        .algorithms([Algorithm::ES256])
+        .issuer(base.clone())
+        .audience(AUDIENCE)
+        .require_typ("at+jwt")
+        .revocations(revocations.clone())
+        .build()?;
+
+    let refresh = RefreshTokens::new(store).revocations(revocations);
+    let auth = auth_routes::AuthState {
+        issuer: issuer.clone(),
+        refresh: refresh.clone(),
+        users: Arc::new(users::Users::parse(users::DEFAULT_DEMO_USERS)?),
+        verifier: verifier.clone(),
+        cookie: RefreshCookie::new("/refresh").insecure_for_local_development(),
+        set_cookie: true,
+    };
+    let api = Router::new()
+        .route("/admin", get(admin).route_layer(RequireScopes::new(["admin"]).realm("quickstart")))
+        .route("/me", get(me))
+        .layer(JwtLayer::new(verifier).realm("quickstart"));
+    let app = Router::new()
+        .merge(api)
+        .merge(auth_routes::router(auth, &base))
+        .route("/health", get(|| async { "ok" }));
+
+    // Ready-made credentials, so every command below can be pasted as is.
+    let access = issuer.issue("alice", json!({"scope": "read"}))?.token;
+    let session = refresh.start("alice", "read").await?;
+    let spare = refresh.start("alice", "read").await?;
+
     println!("jwt-tower quickstart listening on {base}\n");
-    println!("# a valid token (alice, scope \"read\"): 200 with the claims");
-    println!("curl -i -H 'Authorization: Bearer {user}' {base}/me\n");
-    println!("# no token: 401 with WWW-Authenticate: Bearer realm=\"quickstart\"");
-    println!("curl -i {base}/me\n");
-    println!("# a tampered token: 401 invalid_token");
-    println!("curl -i -H 'Authorization: Bearer {user}x' {base}/me\n");
+    println!("# log in (users: alice / alice-password, scope read; bob / bob-password, scope read admin)");
+    println!(
+        "curl -s -X POST {base}/login -H 'content-type: application/json' -d '{{\"username\":\"alice\",\"password\":\"alice-password\"}}'\n"
+    );
+    println!("# call the API with an access token: 200 with the claims");
+    println!("curl -i -H 'Authorization: Bearer {access}' {base}/me\n");
+    println!("# no token: 401 with WWW-Authenticate: Bearer realm=\"quickstart\"; a tampered one: 401 invalid_token");
+    println!("curl -i {base}/me");
+    println!("curl -i -H 'Authorization: Bearer {access}x' {base}/me\n");
     println!("# alice lacks scope \"admin\": 403 insufficient_scope");
-    println!("curl -i -H 'Authorization: Bearer {user}' {base}/admin\n");
-    println!("# bob has it: 200");
-    println!("curl -i -H 'Authorization: Bearer {root}' {base}/admin\n");
-    println!("(tokens expire in 15 minutes; restart to mint new ones)");
+    println!("curl -i -H 'Authorization: Bearer {access}' {base}/admin\n");
+    println!("# refresh: a new access token and a new refresh token (run it twice: the replay revokes the login)");
+    println!(
+        "curl -s -X POST {base}/refresh -H 'content-type: application/json' -d '{{\"refresh_token\":\"{}\"}}'\n",
+        session.token
+    );
+    println!("# log out: revokes the access token and the refresh family; the token then gets 401");
+    println!(
+        "curl -s -X POST {base}/logout -H 'Authorization: Bearer {access}' -H 'content-type: application/json' -d '{{\"refresh_token\":\"{}\"}}'",
+        spare.token
+    );
+    println!("curl -i -H 'Authorization: Bearer {access}' {base}/me\n");
+    println!("# the public keys: {base}/.well-known/jwks.json");
     axum::serve(listener, app).await?;
     Ok(())
 }
