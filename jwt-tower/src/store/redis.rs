@@ -1,0 +1,565 @@
+//! The Redis store: refresh families and revocations shared by every instance of a
+//! service (feature `redis`).
+//!
+//! - Rotation, family creation and revocation are Lua scripts (sent by `EVALSHA`), so
+//!   each runs atomically inside Redis: of two instances presenting one refresh token
+//!   at once, exactly one rotates it and the other sees a reuse.
+//! - Keys expire once their family can no longer be used (plus a retention, see
+//!   [`RedisStoreBuilder::retain_expired`]); revoked `jti`s expire after their `exp`.
+//! - Revocations are written durably and published on a channel. Every instance that
+//!   [`follow`](Store::follow)s the store applies them to its in-process
+//!   [`Revocations`] as they arrive, and reloads the full set whenever its subscription
+//!   (re)connects, so nothing published while it was cut off is lost.
+//! - When Redis is down, every call returns a [`StoreError`] within the configured
+//!   [timeout](RedisStoreBuilder::timeout); verification keeps working on the local list.
+//!
+//! The scripts derive a family's key from its token's value, so the store needs one
+//! Redis (a primary, possibly with replicas and Sentinel), not Redis Cluster.
+
+mod scripts;
+
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::{Client, RedisResult};
+use futures_util::StreamExt as _;
+use tokio::runtime::Handle;
+use tokio::task::JoinHandle;
+
+use self::scripts::Scripts;
+use super::{Family, Rotation, Store, StoreError};
+use crate::revoke::{Revocation, Revocations};
+
+const DEFAULT_PREFIX: &str = "jwt-tower:";
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
+const DEFAULT_RETAIN: Duration = Duration::from_secs(3600);
+/// How often the subscription connection is checked (a silent network cut does not
+/// close a socket; a `PING` that gets no answer does end the subscription).
+const PING_INTERVAL: Duration = Duration::from_secs(1);
+const RECONNECT_MIN: Duration = Duration::from_millis(50);
+const RECONNECT_MAX: Duration = Duration::from_secs(1);
+
+/// Refresh families and revocations in Redis, shared by several instances. Clones share
+/// the connection and the subscription.
+///
+/// ```no_run
+/// use jwt_tower::refresh::RefreshTokens;
+/// use jwt_tower::revoke::{Revocation, Revocations};
+/// use jwt_tower::store::{RedisStore, Store};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = RedisStore::connect("redis://127.0.0.1:6379").await?;
+///
+/// // The list the verifier checks: filled now, kept in step by pub/sub from now on.
+/// let revocations = Revocations::new();
+/// store.follow(&revocations);
+///
+/// // Refresh tokens shared with every other instance using the same Redis.
+/// let refresh = RefreshTokens::new(store.clone());
+/// let grant = refresh.start("alice", "read").await?;
+/// let next = refresh.rotate(&grant.token).await?;
+///
+/// // Logout everywhere: every instance following the store refuses bob's older tokens.
+/// store.revoke(Revocation::Subject { sub: "bob".into(), before: 1_700_000_000 }).await?;
+/// # let _ = next;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct RedisStore {
+    inner: Arc<Inner>,
+}
+
+/// Options for a [`RedisStore`]: key prefix, timeout, retention.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use jwt_tower::store::RedisStore;
+///
+/// # async fn run() -> Result<(), jwt_tower::store::StoreError> {
+/// let store = RedisStore::builder("redis://redis.internal:6379/2")
+///     .prefix("billing-api:auth:")
+///     .timeout(Duration::from_millis(500))
+///     .connect()
+///     .await?;
+/// # let _ = store;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+#[must_use]
+pub struct RedisStoreBuilder {
+    url: String,
+    prefix: String,
+    timeout: Duration,
+    retain: Duration,
+}
+
+impl fmt::Debug for RedisStoreBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Not the URL: it may hold a password.
+        f.debug_struct("RedisStoreBuilder")
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .field("retain", &self.retain)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStoreBuilder {
+    /// Prefixes every key and the revocation channel (default `"jwt-tower:"`). Services
+    /// sharing one Redis but not their logins need different prefixes.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// How long any one call to Redis may take: connecting, each store operation, each
+    /// step of the subscription. Past it, the call fails with a [`StoreError`]. Default
+    /// 1 second.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// How long a family is kept after it can no longer be used (its absolute end, or
+    /// its idle timeout). Within it, a late refresh is answered
+    /// [`Expired`](Rotation::Expired) (and a replayed one [`Reused`](Rotation::Reused))
+    /// rather than [`Unknown`](Rotation::Unknown); it also absorbs clock skew between
+    /// the instances and Redis. Default 1 hour.
+    pub fn retain_expired(mut self, retain: Duration) -> Self {
+        self.retain = retain;
+        self
+    }
+
+    /// Connects (within the [timeout](Self::timeout)). Must be called within a tokio
+    /// runtime, which then runs the subscription task of [`follow`](Store::follow).
+    ///
+    /// # Errors
+    /// A [`StoreError`] when the URL is invalid, there is no tokio runtime, or Redis
+    /// cannot be reached.
+    pub async fn connect(self) -> Result<RedisStore, StoreError> {
+        let runtime = Handle::try_current()
+            .map_err(|_| StoreError("RedisStore needs a tokio runtime".into()))?;
+        let client = Client::open(self.url.as_str())
+            .map_err(|e| StoreError(format!("invalid redis URL: {e}")))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.timeout))
+            .set_response_timeout(Some(self.timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(self.timeout);
+        let conn = within(
+            self.timeout,
+            "connect",
+            ConnectionManager::new_with_config(client.clone(), config),
+        )
+        .await?;
+        let shared = Arc::new(Shared {
+            conn,
+            client,
+            keys: Keys::new(&self.prefix),
+            timeout: self.timeout,
+            retain: i64::try_from(self.retain.as_secs()).unwrap_or(i64::MAX),
+            scripts: Scripts::new(),
+            lists: Mutex::new(Vec::new()),
+            synced: AtomicBool::new(false),
+        });
+        Ok(RedisStore {
+            inner: Arc::new(Inner {
+                shared,
+                runtime,
+                task: Mutex::new(None),
+            }),
+        })
+    }
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    runtime: Handle,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The last clone of the store is gone: stop following.
+        if let Some(task) = lock(&self.task).take() {
+            task.abort();
+        }
+    }
+}
+
+/// What the subscription task shares with the store.
+struct Shared {
+    conn: ConnectionManager,
+    client: Client,
+    keys: Keys,
+    timeout: Duration,
+    retain: i64,
+    scripts: Scripts,
+    /// The lists following the store.
+    lists: Mutex<Vec<Revocations>>,
+    /// Subscribed, and the lists resynced since.
+    synced: AtomicBool,
+}
+
+struct Keys {
+    prefix: String,
+    revoked_tokens: String,
+    revoked_subjects: String,
+    channel: String,
+}
+
+impl Keys {
+    fn new(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.to_owned(),
+            revoked_tokens: format!("{prefix}rev:tok"),
+            revoked_subjects: format!("{prefix}rev:sub"),
+            channel: format!("{prefix}revocations"),
+        }
+    }
+
+    fn family(&self, id: &str) -> String {
+        format!("{}fam:{id}", self.prefix)
+    }
+
+    fn token(&self, hash: &str) -> String {
+        format!("{}tok:{hash}", self.prefix)
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Runs one Redis call, bounded by `timeout`.
+async fn within<T>(
+    timeout: Duration,
+    what: &str,
+    call: impl Future<Output = RedisResult<T>>,
+) -> Result<T, StoreError> {
+    match tokio::time::timeout(timeout, call).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(StoreError(format!("redis {what}: {e}"))),
+        Err(_) => Err(StoreError(format!(
+            "redis {what}: no answer within {timeout:?}"
+        ))),
+    }
+}
+
+/// `ZRANGEBYSCORE … WITHSCORES`: (member, score).
+type Scored = Vec<(String, f64)>;
+/// `HGETALL`: (field, value).
+type Fields = Vec<(String, String)>;
+
+fn parse_family(json: &str) -> Result<Family, StoreError> {
+    serde_json::from_str(json).map_err(|e| StoreError(format!("corrupt family in redis: {e}")))
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shared = &self.inner.shared;
+        f.debug_struct("RedisStore")
+            .field("prefix", &shared.keys.prefix)
+            .field("timeout", &shared.timeout)
+            .field("followers", &lock(&shared.lists).len())
+            .field("synced", &self.is_synced())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// Connects to `url` (`redis://[user:password@]host:port[/db]`, or `rediss://` with
+    /// TLS support enabled in the `redis` crate) with the default options.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), jwt_tower::store::StoreError> {
+    /// let store = jwt_tower::store::RedisStore::connect("redis://127.0.0.1:6379").await?;
+    /// # let _ = store;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// See [`RedisStoreBuilder::connect`].
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::builder(url).connect().await
+    }
+
+    /// Options, then [`connect`](RedisStoreBuilder::connect).
+    pub fn builder(url: impl Into<String>) -> RedisStoreBuilder {
+        RedisStoreBuilder {
+            url: url.into(),
+            prefix: DEFAULT_PREFIX.to_owned(),
+            timeout: DEFAULT_TIMEOUT,
+            retain: DEFAULT_RETAIN,
+        }
+    }
+
+    /// Whether the lists that [`follow`](Store::follow) this store are in step: the
+    /// subscription is up and they were resynced since it (re)connected. False before
+    /// the first `follow`, and while Redis is unreachable (the lists then keep what
+    /// they had, and verification goes on with it).
+    ///
+    /// This store does not refuse verification on its own when the subscription is
+    /// down; a service that would rather stop serving (fail closed) can report
+    /// itself unready while this stays false for longer than it tolerates.
+    ///
+    /// ```no_run
+    /// # async fn run(store: jwt_tower::store::RedisStore) {
+    /// let ready = store.is_synced();
+    /// # let _ = ready;
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn is_synced(&self) -> bool {
+        self.inner.shared.synced.load(Ordering::Acquire)
+    }
+}
+
+impl Shared {
+    fn conn(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    /// Every revocation still in force, in one atomic read.
+    async fn read_all(&self) -> Result<Vec<Revocation>, StoreError> {
+        let mut pipe = ::redis::pipe();
+        pipe.atomic()
+            .cmd("ZRANGEBYSCORE")
+            .arg(&self.keys.revoked_tokens)
+            .arg(now())
+            .arg("+inf")
+            .arg("WITHSCORES")
+            .cmd("HGETALL")
+            .arg(&self.keys.revoked_subjects);
+        let mut conn = self.conn();
+        let (tokens, subjects): (Scored, Fields) =
+            within(self.timeout, "revocations", pipe.query_async(&mut conn)).await?;
+        let tokens = tokens.into_iter().map(|(jti, exp)| Revocation::Token {
+            jti,
+            // Saturates: `i64::MAX` comes back as 2^63 in a double.
+            exp: exp as i64,
+        });
+        let subjects = subjects.into_iter().filter_map(|(sub, before)| {
+            let before = before.parse().ok()?;
+            Some(Revocation::Subject { sub, before })
+        });
+        Ok(tokens.chain(subjects).collect())
+    }
+
+    fn lists(&self) -> Vec<Revocations> {
+        lock(&self.lists).clone()
+    }
+
+    fn deliver(&self, payload: &[u8]) {
+        match serde_json::from_slice::<Revocation>(payload) {
+            Ok(revocation) => {
+                for list in self.lists() {
+                    list.apply(revocation.clone());
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "ignoring a malformed revocation message"),
+        }
+    }
+
+    /// Subscribes, resyncs every list, then applies messages until the connection
+    /// fails. Returns why it ended.
+    async fn follow_once(&self, delay: &mut Duration) -> StoreError {
+        let result: Result<(), StoreError> = async {
+            let pubsub = within(self.timeout, "subscribe", self.client.get_async_pubsub()).await?;
+            let (mut sink, mut messages) = pubsub.split();
+            within(
+                self.timeout,
+                "subscribe",
+                sink.subscribe(&self.keys.channel),
+            )
+            .await?;
+            // Subscribed first, read second: a revocation written before the read is
+            // in it, one written after reaches us as a message (queued meanwhile).
+            let all = self.read_all().await?;
+            for list in self.lists() {
+                list.replace_all(&all);
+            }
+            self.synced.store(true, Ordering::Release);
+            *delay = RECONNECT_MIN;
+            tracing::debug!(revocations = all.len(), "revocations resynced from redis");
+            let mut ping = tokio::time::interval(PING_INTERVAL);
+            ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ping.tick().await;
+            loop {
+                tokio::select! {
+                    message = messages.next() => match message {
+                        Some(message) => self.deliver(message.get_payload_bytes()),
+                        None => return Err(StoreError("redis subscription closed".into())),
+                    },
+                    _ = ping.tick() => {
+                        within(self.timeout, "ping", sink.ping::<::redis::Value>()).await?;
+                    }
+                }
+            }
+        }
+        .await;
+        match result {
+            Err(e) => e,
+            Ok(()) => StoreError("redis subscription ended".into()),
+        }
+    }
+
+    /// The subscription task: follows, and reconnects (then resyncs) whenever it fails.
+    async fn follow_loop(self: Arc<Self>) {
+        let mut delay = RECONNECT_MIN;
+        loop {
+            let error = self.follow_once(&mut delay).await;
+            let was_synced = self.synced.swap(false, Ordering::AcqRel);
+            if was_synced {
+                tracing::warn!(%error, "revocation subscription lost; reconnecting");
+            } else {
+                tracing::debug!(%error, "revocation subscription still down");
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(RECONNECT_MAX);
+        }
+    }
+}
+
+impl Store for RedisStore {
+    async fn create_family(&self, family: &Family, token_hash: &str) -> Result<(), StoreError> {
+        let shared = &self.inner.shared;
+        let json = serde_json::to_string(family)
+            .map_err(|e| StoreError(format!("cannot encode family: {e}")))?;
+        let mut invocation = shared.scripts.create.prepare_invoke();
+        invocation
+            .key(shared.keys.family(&family.id))
+            .key(shared.keys.token(token_hash))
+            .arg(&shared.keys.prefix)
+            .arg(shared.retain)
+            .arg(json)
+            .arg(family.created_at)
+            .arg(family.expires_at)
+            .arg(family.idle_timeout)
+            .arg(&family.id);
+        let mut conn = shared.conn();
+        within(
+            shared.timeout,
+            "create_family",
+            invocation.invoke_async::<i64>(&mut conn),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn rotate(&self, presented: &str, next: &str, now: i64) -> Result<Rotation, StoreError> {
+        let shared = &self.inner.shared;
+        let mut invocation = shared.scripts.rotate.prepare_invoke();
+        invocation
+            .key(shared.keys.token(presented))
+            .key(shared.keys.token(next))
+            .arg(&shared.keys.prefix)
+            .arg(shared.retain)
+            .arg(now);
+        let mut conn = shared.conn();
+        let reply: Vec<String> =
+            within(shared.timeout, "rotate", invocation.invoke_async(&mut conn)).await?;
+        match (reply.first().map(String::as_str), reply.get(1)) {
+            (Some("rotated"), Some(family)) => Ok(Rotation::Rotated(parse_family(family)?)),
+            (Some("reused"), Some(family)) => Ok(Rotation::Reused(parse_family(family)?)),
+            (Some("unknown"), _) => Ok(Rotation::Unknown),
+            (Some("expired"), _) => Ok(Rotation::Expired),
+            _ => Err(StoreError(format!(
+                "unexpected reply from the rotation script: {reply:?}"
+            ))),
+        }
+    }
+
+    async fn revoke_family(&self, token_hash: &str) -> Result<Option<Family>, StoreError> {
+        let shared = &self.inner.shared;
+        let mut invocation = shared.scripts.revoke_family.prepare_invoke();
+        invocation
+            .key(shared.keys.token(token_hash))
+            .arg(&shared.keys.prefix)
+            .arg(shared.retain);
+        let mut conn = shared.conn();
+        let family: Option<String> = within(
+            shared.timeout,
+            "revoke_family",
+            invocation.invoke_async(&mut conn),
+        )
+        .await?;
+        family.as_deref().map(parse_family).transpose()
+    }
+
+    async fn revoke(&self, revocation: Revocation) -> Result<(), StoreError> {
+        let shared = &self.inner.shared;
+        let message = serde_json::to_string(&revocation)
+            .map_err(|e| StoreError(format!("cannot encode revocation: {e}")))?;
+        let (kind, id, value) = match &revocation {
+            Revocation::Token { jti, exp } => ("token", jti, exp),
+            Revocation::Subject { sub, before } => ("subject", sub, before),
+        };
+        let mut invocation = shared.scripts.revoke.prepare_invoke();
+        invocation
+            .key(&shared.keys.revoked_tokens)
+            .key(&shared.keys.revoked_subjects)
+            .arg(&shared.keys.prefix)
+            .arg(0)
+            .arg(kind)
+            .arg(id)
+            .arg(*value)
+            .arg(now())
+            .arg(&shared.keys.channel)
+            .arg(message);
+        let mut conn = shared.conn();
+        within(
+            shared.timeout,
+            "revoke",
+            invocation.invoke_async::<i64>(&mut conn),
+        )
+        .await?;
+        // This instance's lists at once (the published message follows; applying twice
+        // is harmless).
+        for list in shared.lists() {
+            list.apply(revocation.clone());
+        }
+        Ok(())
+    }
+
+    async fn revocations(&self) -> Result<Vec<Revocation>, StoreError> {
+        self.inner.shared.read_all().await
+    }
+
+    /// Adds `list` to the lists this store keeps in step, and returns at once. The first
+    /// call starts the subscription task (on the runtime the store was connected in),
+    /// which loads the full set into every list as soon as it has subscribed, applies
+    /// published revocations as they arrive, and reloads the full set after every
+    /// reconnect. Later calls load the current set into their list in the background.
+    fn follow(&self, list: &Revocations) {
+        let shared = &self.inner.shared;
+        lock(&shared.lists).push(list.clone());
+        let mut task = lock(&self.inner.task);
+        if task.is_none() {
+            *task = Some(self.inner.runtime.spawn(Arc::clone(shared).follow_loop()));
+        } else {
+            let shared = Arc::clone(shared);
+            let list = list.clone();
+            self.inner.runtime.spawn(async move {
+                match shared.read_all().await {
+                    Ok(all) => list.apply_all(&all),
+                    // The subscription task resyncs every list when Redis is back.
+                    Err(error) => tracing::warn!(%error, "cannot load revocations"),
+                }
+            });
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! The Lua scripts: each runs atomically inside Redis, so that two instances can never
+//! interleave the read and the write of one refresh token.
+//!
+//! Key layout under the prefix `P`:
+//! - `P fam:<id>`: hash `family` (JSON), `last` (last use), `revoked` (0/1), `exp`
+//!   (absolute end), `idle` (idle timeout). Expires `retain` seconds after the family
+//!   can no longer be used (its absolute end, or its last use plus the idle timeout);
+//!   every rotation pushes that back.
+//! - `P tok:<hash>`: `c:<family id>` (current) or `s:<family id>` (spent). Expires
+//!   `retain` seconds after its family's absolute end (the latest moment the family can
+//!   be used), so that a spent token is recognized for as long as its family lives.
+//! - `P rev:tok`: sorted set of revoked `jti`s scored by their `exp`; entries past
+//!   their `exp` are dropped on every write, and the key expires with the last one.
+//! - `P rev:sub`: hash `sub` -> `before` (the latest one wins).
+//!
+//! Numbers handed back to Redis go through `string.format('%.0f')`: Lua numbers are
+//! doubles, and Redis reads `1e+15` as an error, not an integer.
+
+/// Shared helpers, prepended to the scripts that need them. `ARGV[1]` is the key prefix
+/// and `ARGV[2]` the retention in seconds in every one of them.
+const HELPERS: &str = r"
+local prefix = ARGV[1]
+local retain = tonumber(ARGV[2])
+-- Beyond this, EXPIREAT would overflow in milliseconds: keep the key.
+local FOREVER = 1e15
+local function expire_at(key, t)
+  t = t + retain
+  if t < FOREVER then
+    redis.call('EXPIREAT', key, string.format('%.0f', t))
+  else
+    redis.call('PERSIST', key)
+  end
+end
+local function family_key(token)
+  return prefix .. 'fam:' .. string.sub(token, 3)
+end
+";
+
+/// `KEYS[1]`: the family; `KEYS[2]`: its first token.
+/// `ARGV[3]`: family JSON, `ARGV[4]`: created_at, `ARGV[5]`: expires_at,
+/// `ARGV[6]`: idle timeout, `ARGV[7]`: family id.
+const CREATE: &str = r"
+local created = tonumber(ARGV[4])
+local exp = tonumber(ARGV[5])
+local idle = tonumber(ARGV[6])
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'family', ARGV[3], 'last', ARGV[4], 'revoked', '0',
+  'exp', ARGV[5], 'idle', ARGV[6])
+expire_at(KEYS[1], math.min(exp, created + idle))
+redis.call('SET', KEYS[2], 'c:' .. ARGV[7])
+expire_at(KEYS[2], exp)
+return 1
+";
+
+/// `KEYS[1]`: the presented token; `KEYS[2]`: the next one. `ARGV[3]`: now.
+/// Returns `{'rotated'|'reused', family JSON}`, `{'unknown'}` or `{'expired'}`: the
+/// same decisions, in the same order, as the in-memory store.
+const ROTATE: &str = r"
+local token = redis.call('GET', KEYS[1])
+if not token then return {'unknown'} end
+local fkey = family_key(token)
+local f = redis.call('HMGET', fkey, 'family', 'last', 'revoked', 'exp', 'idle')
+if not f[1] then return {'unknown'} end
+if f[3] == '1' then return {'unknown'} end
+if string.sub(token, 1, 2) == 's:' then
+  redis.call('HSET', fkey, 'revoked', '1')
+  return {'reused', f[1]}
+end
+local now = tonumber(ARGV[3])
+local last = tonumber(f[2])
+local exp = tonumber(f[4])
+local idle = tonumber(f[5])
+if not (now < exp and now < last + idle) then return {'expired'} end
+redis.call('SET', KEYS[1], 's:' .. string.sub(token, 3), 'KEEPTTL')
+redis.call('SET', KEYS[2], 'c:' .. string.sub(token, 3))
+expire_at(KEYS[2], exp)
+redis.call('HSET', fkey, 'last', ARGV[3])
+expire_at(fkey, math.min(exp, now + idle))
+return {'rotated', f[1]}
+";
+
+/// `KEYS[1]`: a token of the family. Returns the family JSON, or nil.
+const REVOKE_FAMILY: &str = r"
+local token = redis.call('GET', KEYS[1])
+if not token then return false end
+local fkey = family_key(token)
+local family = redis.call('HGET', fkey, 'family')
+if not family then return false end
+redis.call('HSET', fkey, 'revoked', '1')
+return family
+";
+
+/// `KEYS[1]`: `rev:tok`; `KEYS[2]`: `rev:sub`. `ARGV[3]`: `token` or `subject`,
+/// `ARGV[4]`: the `jti` or `sub`, `ARGV[5]`: `exp` or `before`, `ARGV[6]`: now,
+/// `ARGV[7]`: the channel, `ARGV[8]`: the message (the revocation as JSON).
+/// Writes, then publishes, in one step: a follower that subscribed before this ran gets
+/// the message; one that subscribes after reads the write in its resync.
+const REVOKE: &str = r"
+if ARGV[3] == 'token' then
+  redis.call('ZADD', KEYS[1], ARGV[5], ARGV[4])
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[6])
+  local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+  if last[2] then
+    -- the whole set ends with its latest exp (retain is 0 for this script)
+    expire_at(KEYS[1], tonumber(last[2]) + 1)
+  end
+else
+  local current = tonumber(redis.call('HGET', KEYS[2], ARGV[4]) or '')
+  if not current or current < tonumber(ARGV[5]) then
+    redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
+  end
+end
+redis.call('PUBLISH', ARGV[7], ARGV[8])
+return 1
+";
+
+/// The compiled scripts (each one's SHA-1 computed once; sent by `EVALSHA`, and by
+/// `EVAL` when Redis does not know it, e.g. after a restart).
+pub(super) struct Scripts {
+    pub(super) create: ::redis::Script,
+    pub(super) rotate: ::redis::Script,
+    pub(super) revoke_family: ::redis::Script,
+    pub(super) revoke: ::redis::Script,
+}
+
+impl Scripts {
+    pub(super) fn new() -> Self {
+        let with_helpers = |body: &str| ::redis::Script::new(&format!("{HELPERS}{body}"));
+        Self {
+            create: with_helpers(CREATE),
+            rotate: with_helpers(ROTATE),
+            revoke_family: with_helpers(REVOKE_FAMILY),
+            revoke: with_helpers(REVOKE),
+        }
+    }
+}

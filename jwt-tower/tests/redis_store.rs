@@ -1,0 +1,862 @@
+//! The Redis store against a real `redis-server`, started by each test on a free
+//! loopback port (and killed when the test ends).
+//!
+//! Without a `redis-server` binary the tests print a notice and pass, unless `CI` is
+//! set: then they fail.
+
+#![cfg(all(feature = "redis", feature = "aws_lc_rs"))]
+
+use std::io::{Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use jwt_tower::refresh::{RefreshError, RefreshTokens, token_hash};
+use jwt_tower::revoke::{Revocation, Revocations};
+use jwt_tower::store::{Family, MemoryStore, RedisStore, Rotation, Store, StoreError};
+
+// ---------------------------------------------------------------------------------
+// A redis-server of our own.
+
+struct RedisServer {
+    child: Option<Child>,
+    port: u16,
+    /// The data directory, when the server persists (append-only file).
+    dir: Option<PathBuf>,
+}
+
+fn redis_server_present() -> bool {
+    let present = Command::new("redis-server")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if !present {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "redis-server is not installed, and CI is set: the Redis store tests cannot be skipped"
+        );
+        eprintln!("NOTICE: redis-server not found; skipping the Redis store tests");
+    }
+    present
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+fn spawn_redis(port: u16, dir: Option<&PathBuf>) -> Child {
+    let mut command = Command::new("redis-server");
+    command
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    match dir {
+        Some(dir) => command.args([
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--dir",
+            dir.to_str().expect("a UTF-8 temp dir"),
+        ]),
+        None => command.args(["--appendonly", "no"]),
+    };
+    command.spawn().expect("redis-server starts")
+}
+
+/// Waits until the server on `port` answers PING.
+fn wait_ready(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let pong = TcpStream::connect(("127.0.0.1", port)).and_then(|mut stream| {
+            stream.set_read_timeout(Some(Duration::from_millis(500)))?;
+            stream.write_all(b"PING\r\n")?;
+            let mut buf = [0u8; 16];
+            let n = stream.read(&mut buf)?;
+            Ok(buf[..n].starts_with(b"+PONG"))
+        });
+        if matches!(pong, Ok(true)) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "redis-server on {port} never answered"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn temp_dir(port: u16) -> PathBuf {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "jwt-tower-redis-{}-{port}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+impl RedisServer {
+    /// A throwaway server (no persistence), or `None` when redis-server is missing.
+    fn start() -> Option<Self> {
+        Self::start_with(false)
+    }
+
+    /// A server whose data survives a restart (append-only file, fsync on every write).
+    fn start_persistent() -> Option<Self> {
+        Self::start_with(true)
+    }
+
+    fn start_with(persistent: bool) -> Option<Self> {
+        if !redis_server_present() {
+            return None;
+        }
+        let port = free_port();
+        let dir = persistent.then(|| temp_dir(port));
+        let child = spawn_redis(port, dir.as_ref());
+        wait_ready(port);
+        Some(Self {
+            child: Some(child),
+            port,
+            dir,
+        })
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server (SIGKILL: no goodbye to the clients).
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again, on the same port (and data directory).
+    fn restart(&mut self) {
+        self.kill();
+        self.child = Some(spawn_redis(self.port, self.dir.as_ref()));
+        wait_ready(self.port);
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("running").id();
+        let status = Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    /// Freezes the server: connections stay open, nothing answers.
+    fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    fn resume(&self) {
+        self.signal("-CONT");
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            self.resume();
+        }
+        self.kill();
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// `let server = redis!();`: a server, or return early (redis-server missing, no CI).
+macro_rules! redis {
+    () => {
+        match RedisServer::start() {
+            Some(server) => server,
+            None => return,
+        }
+    };
+    (persistent) => {
+        match RedisServer::start_persistent() {
+            Some(server) => server,
+            None => return,
+        }
+    };
+}
+
+// ---------------------------------------------------------------------------------
+// Helpers.
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs() as i64
+}
+
+async fn store(server: &RedisServer) -> RedisStore {
+    RedisStore::connect(&server.url())
+        .await
+        .expect("connects to the test server")
+}
+
+async fn raw(server: &RedisServer) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(server.url())
+        .expect("url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("raw connection")
+}
+
+/// Polls `condition` every 10 ms until it holds or `within` has passed.
+async fn eventually(within: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn sorted(mut revocations: Vec<Revocation>) -> Vec<Revocation> {
+    revocations.sort_by_key(|r| format!("{r:?}"));
+    revocations
+}
+
+fn family(id: &str, created_at: i64, lifetime: i64, idle_timeout: i64) -> Family {
+    Family {
+        id: id.into(),
+        subject: format!("user-of-{id}"),
+        scope: "read write".into(),
+        created_at,
+        expires_at: created_at + lifetime,
+        idle_timeout,
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Refresh families.
+
+/// Twenty concurrent rotations of one token, from two instances with their own
+/// connections: exactly one wins; the others are reuse (the family is then revoked).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_rotation_from_two_instances_has_exactly_one_winner() {
+    let server = redis!();
+    for round in 0..5 {
+        let a = RefreshTokens::new(store(&server).await);
+        let b = RefreshTokens::new(store(&server).await);
+        let first = a.start("alice", "read").await.expect("start");
+
+        let mut tasks = Vec::new();
+        for i in 0..20 {
+            let refresh = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let token = first.token.clone();
+            tasks.push(tokio::spawn(async move { refresh.rotate(&token).await }));
+        }
+        let mut winners = Vec::new();
+        let mut reused = 0;
+        for task in tasks {
+            match task.await.expect("task") {
+                Ok(grant) => winners.push(grant),
+                Err(RefreshError::Reused) => reused += 1,
+                // After the first reuse, the family is revoked: the token is unknown.
+                Err(RefreshError::Invalid) => {}
+                Err(other) => panic!("round {round}: unexpected {other:?}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "round {round}: exactly one rotation wins");
+        assert!(reused >= 1, "round {round}: the losers saw a reuse");
+        // The reuse revoked the family: the winner's new token is dead too.
+        assert_eq!(
+            b.rotate(&winners[0].token).await,
+            Err(RefreshError::Invalid),
+            "round {round}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn reuse_is_detected_across_instances() {
+    let server = redis!();
+    let a = RefreshTokens::new(store(&server).await);
+    let b = RefreshTokens::new(store(&server).await);
+
+    let first = a.start("alice", "read").await.expect("start");
+    let second = b.rotate(&first.token).await.expect("B rotates A's token");
+    assert_eq!(second.family, first.family);
+    let third = a.rotate(&second.token).await.expect("A rotates B's token");
+
+    // The spent first token replayed on A: reuse, and the whole family is revoked.
+    assert_eq!(a.rotate(&first.token).await, Err(RefreshError::Reused));
+    assert_eq!(b.rotate(&third.token).await, Err(RefreshError::Invalid));
+    assert_eq!(a.rotate(&third.token).await, Err(RefreshError::Invalid));
+    // Once revoked, a replay is no longer news.
+    assert_eq!(b.rotate(&second.token).await, Err(RefreshError::Invalid));
+
+    // Logout on B of a family started on A.
+    let other = a.start("bob", "read").await.expect("start");
+    let revoked = b.revoke(&other.token).await.expect("revoke");
+    assert_eq!(revoked, Some(other.family.clone()));
+    assert_eq!(a.rotate(&other.token).await, Err(RefreshError::Invalid));
+    assert_eq!(b.revoke(&"x".repeat(43)).await, Ok(None));
+}
+
+/// The same operations on the in-memory store and on Redis give the same answers.
+#[tokio::test]
+async fn behaves_like_the_memory_store() {
+    let server = redis!();
+    let redis = store(&server).await;
+    let memory = MemoryStore::new();
+    let t = now();
+
+    async fn both<T: PartialEq + std::fmt::Debug>(
+        step: &str,
+        memory: impl std::future::Future<Output = Result<T, StoreError>>,
+        redis: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> T {
+        let memory = memory.await.expect("memory store");
+        let redis = redis.await.expect("redis store");
+        assert_eq!(redis, memory, "{step}");
+        redis
+    }
+
+    let f1 = family("f1", t, 100, 30);
+    let f2 = family("f2", t, 50, 1_000);
+    let f3 = family("f3", t, 100, 100);
+    for (f, h) in [(&f1, "h1"), (&f2, "g1"), (&f3, "k1")] {
+        both(
+            "create",
+            memory.create_family(f, h),
+            redis.create_family(f, h),
+        )
+        .await;
+    }
+
+    let rotated = Rotation::Rotated(f1.clone());
+    let steps: Vec<(&str, &str, &str, i64, Rotation)> = vec![
+        ("current token", "h1", "h2", t + 10, rotated.clone()),
+        // Idle: last used at t+10, idle timeout 30.
+        ("idle timeout", "h2", "h3", t + 40, Rotation::Expired),
+        ("just before idle", "h2", "h3", t + 39, rotated.clone()),
+        ("unknown token", "nope", "h9", t + 39, Rotation::Unknown),
+        (
+            "spent token",
+            "h1",
+            "h8",
+            t + 40,
+            Rotation::Reused(f1.clone()),
+        ),
+        ("revoked family", "h3", "h4", t + 41, Rotation::Unknown),
+        ("replay after revoke", "h1", "h7", t + 41, Rotation::Unknown),
+        // Absolute lifetime: f2 ends at t+50, whatever its idle timeout.
+        ("absolute end", "g1", "g2", t + 50, Rotation::Expired),
+        (
+            "before the end",
+            "g1",
+            "g2",
+            t + 49,
+            Rotation::Rotated(f2.clone()),
+        ),
+        (
+            "spent before expiry",
+            "g1",
+            "g3",
+            t + 60,
+            Rotation::Reused(f2.clone()),
+        ),
+    ];
+    for (step, presented, next, at, expected) in steps {
+        let answer = both(
+            step,
+            memory.rotate(presented, next, at),
+            redis.rotate(presented, next, at),
+        )
+        .await;
+        assert_eq!(answer, expected, "{step}");
+    }
+
+    let revoked = both(
+        "revoke_family",
+        memory.revoke_family("k1"),
+        redis.revoke_family("k1"),
+    )
+    .await;
+    assert_eq!(revoked, Some(f3.clone()));
+    let again = both(
+        "revoke_family again",
+        memory.revoke_family("k1"),
+        redis.revoke_family("k1"),
+    )
+    .await;
+    assert_eq!(again, Some(f3));
+    let none = both(
+        "revoke_family unknown",
+        memory.revoke_family("nope"),
+        redis.revoke_family("nope"),
+    )
+    .await;
+    assert_eq!(none, None);
+    both(
+        "rotate after logout",
+        memory.rotate("k1", "k2", t + 1),
+        redis.rotate("k1", "k2", t + 1),
+    )
+    .await;
+
+    // Revocations: an expired token revocation is forgotten, the latest `before` of a
+    // subject wins, several subjects and tokens are kept.
+    let t = now();
+    let revocations = [
+        Revocation::Token {
+            jti: "old".into(),
+            exp: t - 10,
+        },
+        Revocation::Token {
+            jti: "j1".into(),
+            exp: t + 600,
+        },
+        Revocation::Token {
+            jti: "forever".into(),
+            exp: i64::MAX,
+        },
+        Revocation::Subject {
+            sub: "bob".into(),
+            before: t,
+        },
+        Revocation::Subject {
+            sub: "bob".into(),
+            before: t - 100,
+        },
+        Revocation::Subject {
+            sub: "carol".into(),
+            before: 5,
+        },
+        Revocation::Token {
+            jti: "j1".into(),
+            exp: t + 900,
+        },
+    ];
+    for revocation in revocations {
+        both(
+            "revoke",
+            memory.revoke(revocation.clone()),
+            redis.revoke(revocation),
+        )
+        .await;
+    }
+    let in_memory = sorted(memory.revocations().await.expect("memory"));
+    let in_redis = sorted(redis.revocations().await.expect("redis"));
+    assert_eq!(in_redis, in_memory);
+    assert_eq!(in_redis.len(), 4, "{in_redis:?}");
+}
+
+/// Keys live under the configured prefix and expire once their family is over.
+#[tokio::test]
+async fn keys_use_the_prefix_and_expire() {
+    let server = redis!();
+    let store = RedisStore::builder(server.url())
+        .prefix("test-app:")
+        .retain_expired(Duration::ZERO)
+        .connect()
+        .await
+        .expect("connect");
+    let mut raw = raw(&server).await;
+    let refresh = RefreshTokens::new(store.clone())
+        .lifetime(Duration::from_secs(2))
+        .idle_timeout(Duration::from_secs(60));
+    let grant = refresh.start("alice", "read").await.expect("start");
+    let family_key = format!("test-app:fam:{}", grant.family.id);
+    let token_key = format!("test-app:tok:{}", token_hash(&grant.token));
+
+    for key in [&family_key, &token_key] {
+        let ttl: i64 = redis::cmd("TTL")
+            .arg(key)
+            .query_async(&mut raw)
+            .await
+            .expect("TTL");
+        assert!((1..=3).contains(&ttl), "{key}: TTL {ttl}");
+    }
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut raw)
+        .await
+        .expect("KEYS");
+    assert!(keys.iter().all(|k| k.starts_with("test-app:")), "{keys:?}");
+
+    // A token revocation expires with its token.
+    store
+        .revoke(Revocation::Token {
+            jti: "j".into(),
+            exp: now() + 2,
+        })
+        .await
+        .expect("revoke");
+    let ttl: i64 = redis::cmd("TTL")
+        .arg("test-app:rev:tok")
+        .query_async(&mut raw)
+        .await
+        .expect("TTL");
+    assert!((1..=4).contains(&ttl), "rev:tok TTL {ttl}");
+
+    tokio::time::sleep(Duration::from_millis(4_100)).await;
+    let exists: i64 = redis::cmd("EXISTS")
+        .arg(&family_key)
+        .arg(&token_key)
+        .arg("test-app:rev:tok")
+        .query_async(&mut raw)
+        .await
+        .expect("EXISTS");
+    assert_eq!(exists, 0, "the keys of an ended family are gone");
+    assert_eq!(
+        refresh.rotate(&grant.token).await,
+        Err(RefreshError::Invalid)
+    );
+}
+
+/// Within the retention, an ended family answers `Expired`, like the memory store.
+#[tokio::test]
+async fn an_ended_family_is_expired_not_unknown() {
+    let server = redis!();
+    let refresh = RefreshTokens::new(store(&server).await).lifetime(Duration::from_secs(1));
+    let grant = refresh.start("alice", "read").await.expect("start");
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    assert_eq!(
+        refresh.rotate(&grant.token).await,
+        Err(RefreshError::Expired)
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// Revocations.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_on_one_instance_reaches_the_other_within_a_second() {
+    let server = redis!();
+    let a = store(&server).await;
+    let b = store(&server).await;
+
+    // Written before B follows: loaded when it does.
+    a.revoke(Revocation::Subject {
+        sub: "early".into(),
+        before: now(),
+    })
+    .await
+    .expect("revoke");
+    let list = Revocations::new();
+    b.follow(&list);
+    assert!(
+        eventually(Duration::from_secs(1), || list.is_revoked(
+            None,
+            Some("early"),
+            Some(0)
+        ))
+        .await,
+        "follow loads the current set"
+    );
+    assert!(eventually(Duration::from_secs(2), || b.is_synced()).await);
+
+    let jti = "jti-1";
+    let sent = Instant::now();
+    a.revoke(Revocation::Token {
+        jti: jti.into(),
+        exp: now() + 600,
+    })
+    .await
+    .expect("revoke");
+    assert!(
+        eventually(Duration::from_secs(1), || list.is_revoked(
+            Some(jti),
+            None,
+            None
+        ))
+        .await,
+        "the revocation reached B"
+    );
+    eprintln!("token revocation reached B in {:?}", sent.elapsed());
+
+    a.revoke(Revocation::Subject {
+        sub: "bob".into(),
+        before: now() + 1,
+    })
+    .await
+    .expect("revoke");
+    assert!(
+        eventually(Duration::from_secs(1), || list.is_revoked(
+            None,
+            Some("bob"),
+            Some(now())
+        ))
+        .await
+    );
+
+    // A second list, followed later, gets the current set at once.
+    let late = Revocations::new();
+    b.follow(&late);
+    assert!(
+        eventually(Duration::from_secs(1), || late.is_revoked(
+            Some(jti),
+            None,
+            None
+        ) && late.is_revoked(
+            None,
+            Some("early"),
+            Some(0)
+        ))
+        .await
+    );
+
+    // A's own followed list has its writes as soon as `revoke` returns.
+    let own = Revocations::new();
+    a.follow(&own);
+    a.revoke(Revocation::Token {
+        jti: "mine".into(),
+        exp: now() + 600,
+    })
+    .await
+    .expect("revoke");
+    assert!(own.is_revoked(Some("mine"), None, None));
+    assert!(
+        eventually(Duration::from_secs(1), || late.is_revoked(
+            Some("mine"),
+            None,
+            None
+        ))
+        .await
+    );
+}
+
+/// Redis dies and comes back: B's subscription reconnects and resyncs the full set, so
+/// a revocation written while B was cut off (never published to it) is not lost; the
+/// families survived too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_subscription_resyncs_after_redis_restarts() {
+    let mut server = redis!(persistent);
+    let a = store(&server).await;
+    let b = store(&server).await;
+    let list = Revocations::new();
+    b.follow(&list);
+    assert!(eventually(Duration::from_secs(2), || b.is_synced()).await);
+
+    let refresh = RefreshTokens::new(a.clone());
+    let grant = refresh.start("alice", "read").await.expect("start");
+    a.revoke(Revocation::Token {
+        jti: "before".into(),
+        exp: now() + 600,
+    })
+    .await
+    .expect("revoke");
+    assert!(
+        eventually(Duration::from_secs(1), || list.is_revoked(
+            Some("before"),
+            None,
+            None
+        ))
+        .await
+    );
+
+    server.kill();
+    assert!(
+        eventually(Duration::from_secs(3), || !b.is_synced()).await,
+        "B notices the subscription is gone"
+    );
+    // Verification goes on with what B has.
+    assert!(list.is_revoked(Some("before"), None, None));
+
+    // While B is cut off, another server on the same data writes a revocation that is
+    // published to nobody; then the real one comes back on its port with that data.
+    {
+        let port = free_port();
+        let mut side = spawn_redis(port, server.dir.as_ref());
+        wait_ready(port);
+        let side_store = RedisStore::connect(&format!("redis://127.0.0.1:{port}"))
+            .await
+            .expect("side server");
+        side_store
+            .revoke(Revocation::Subject {
+                sub: "offline".into(),
+                before: now() + 1,
+            })
+            .await
+            .expect("revoke on the side server");
+        drop(side_store);
+        let _ = side.kill();
+        let _ = side.wait();
+    }
+    server.restart();
+
+    assert!(
+        eventually(Duration::from_secs(5), || b.is_synced()).await,
+        "B resubscribes"
+    );
+    assert!(
+        list.is_revoked(None, Some("offline"), Some(now())),
+        "the resync brought what was written while B was cut off"
+    );
+    assert!(list.is_revoked(Some("before"), None, None));
+
+    // A reconnects by itself; what it writes now reaches B by pub/sub again.
+    let mut revoked = Err(StoreError(String::new()));
+    for _ in 0..50 {
+        revoked = a
+            .revoke(Revocation::Token {
+                jti: "after".into(),
+                exp: now() + 600,
+            })
+            .await;
+        if revoked.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    revoked.expect("A writes again after the restart");
+    assert!(
+        eventually(Duration::from_secs(1), || list.is_revoked(
+            Some("after"),
+            None,
+            None
+        ))
+        .await
+    );
+
+    // The family survived the restart.
+    let next = refresh
+        .rotate(&grant.token)
+        .await
+        .expect("rotate after restart");
+    assert_eq!(next.family, grant.family);
+    assert_eq!(
+        refresh.rotate(&grant.token).await,
+        Err(RefreshError::Reused)
+    );
+}
+
+/// Every call fails with a `StoreError` within the timeout, whether Redis refuses
+/// connections (killed) or accepts them and never answers (frozen); the local list
+/// keeps answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_fail_fast_when_redis_is_down() {
+    let mut server = redis!();
+    let timeout = Duration::from_millis(500);
+    let bound = timeout + Duration::from_millis(500);
+    let store = RedisStore::builder(server.url())
+        .timeout(timeout)
+        .connect()
+        .await
+        .expect("connect");
+    let list = Revocations::new();
+    store.follow(&list);
+    store
+        .revoke(Revocation::Token {
+            jti: "kept".into(),
+            exp: now() + 600,
+        })
+        .await
+        .expect("revoke");
+    let refresh = RefreshTokens::new(store.clone());
+    let grant = refresh.start("alice", "read").await.expect("start");
+
+    async fn all_fail(
+        store: &RedisStore,
+        refresh: &RefreshTokens<RedisStore>,
+        token: &str,
+        bound: Duration,
+        what: &str,
+    ) {
+        let family = family("down", now(), 100, 100);
+        let calls: Vec<(
+            &str,
+            std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + '_>>,
+        )> = vec![
+            (
+                "create_family",
+                Box::pin(async { store.create_family(&family, "x").await.is_err() }),
+            ),
+            (
+                "rotate",
+                Box::pin(async {
+                    matches!(
+                        refresh.rotate(token).await,
+                        Err(RefreshError::Unavailable(_))
+                    )
+                }),
+            ),
+            (
+                "revoke_family",
+                Box::pin(async { store.revoke_family("x").await.is_err() }),
+            ),
+            (
+                "revoke",
+                Box::pin(async {
+                    store
+                        .revoke(Revocation::Token {
+                            jti: "y".into(),
+                            exp: now() + 60,
+                        })
+                        .await
+                        .is_err()
+                }),
+            ),
+            (
+                "revocations",
+                Box::pin(async { store.revocations().await.is_err() }),
+            ),
+        ];
+        for (name, call) in calls {
+            let started = Instant::now();
+            let failed = tokio::time::timeout(Duration::from_secs(10), call)
+                .await
+                .unwrap_or_else(|_| panic!("{what}: {name} hangs"));
+            let took = started.elapsed();
+            assert!(failed, "{what}: {name} reports a StoreError");
+            assert!(took <= bound, "{what}: {name} took {took:?}");
+        }
+    }
+
+    // Frozen: the connections are open, nothing answers.
+    server.pause();
+    all_fail(&store, &refresh, &grant.token, bound, "frozen").await;
+    assert!(list.is_revoked(Some("kept"), None, None));
+    server.resume();
+
+    // Killed: connections refused.
+    server.kill();
+    all_fail(&store, &refresh, &grant.token, bound, "killed").await;
+    assert!(list.is_revoked(Some("kept"), None, None));
+    assert!(eventually(Duration::from_secs(3), || !store.is_synced()).await);
+
+    // Connecting to nothing fails fast as well.
+    let started = Instant::now();
+    let refused = RedisStore::builder(server.url())
+        .timeout(timeout)
+        .connect()
+        .await;
+    assert!(refused.is_err());
+    assert!(
+        started.elapsed() <= bound,
+        "connect took {:?}",
+        started.elapsed()
+    );
+}
