@@ -132,7 +132,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for StrOrList<'a> {
 }
 
 impl StrOrList<'_> {
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> + Clone {
         let (one, many) = match self {
             Self::One(s) => (Some(&**s), &[][..]),
             Self::Many(v) => (None, &v[..]),

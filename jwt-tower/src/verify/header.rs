@@ -1,7 +1,5 @@
 //! The JOSE header: what we read of it, and what a verified token keeps.
 
-use std::borrow::Cow;
-
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
@@ -49,10 +47,6 @@ pub(crate) fn typ_matches(actual: &str, required: &str) -> bool {
         }
     }
     bare(actual).eq_ignore_ascii_case(bare(required))
-}
-
-pub(crate) fn owned(s: Option<BorrowedStr<'_>>) -> Option<String> {
-    s.map(|s| Cow::into_owned(s.0))
 }
 
 #[cfg(test)]

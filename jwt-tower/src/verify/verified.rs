@@ -1,22 +1,226 @@
 //! A token that passed verification: the caller's claims, and the [`Identity`] facts
 //! every adapter needs without knowing the claims type.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use super::header::TokenHeader;
+use super::claims::ClaimsView;
+use super::header::{RawHeader, TokenHeader};
+use crate::Algorithm;
+
+/// Where a string fact sits inside [`Facts::text`].
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Span {
+    start: usize,
+    end: usize,
+}
+
+/// The roles' spans: up to three inline (no allocation), more on the heap.
+enum RoleSpans {
+    Inline { len: u8, spans: [Span; 3] },
+    Heap(Box<[Span]>),
+}
+
+impl RoleSpans {
+    fn as_slice(&self) -> &[Span] {
+        match self {
+            Self::Inline { len, spans } => &spans[..usize::from(*len)],
+            Self::Heap(spans) => spans,
+        }
+    }
+}
 
 /// The facts of a verified token that do not depend on the claims type: header, raw
 /// token, `sub`, `iss`, `jti`, times, scopes and roles.
+///
+/// Built on every successful verify, so it is laid out to cost two allocations at most
+/// (usually one): every string — the raw token first, then the header's `kid`/`typ`/`cty`,
+/// `sub`, `iss`, `jti`, the scopes and the roles — is copied once into `text`, and the
+/// facts are spans into it. The public shapes ([`TokenHeader`], the scope and role
+/// lists) are built on first use only: most requests only ask `has_scope`/`has_role`,
+/// which read `text` directly.
 pub(crate) struct Facts {
-    pub(crate) header: TokenHeader,
-    pub(crate) token: Box<str>,
-    pub(crate) subject: Option<Box<str>>,
-    pub(crate) issuer: Option<Box<str>>,
-    pub(crate) token_id: Option<Box<str>>,
-    pub(crate) expires_at: Option<i64>,
-    pub(crate) issued_at: Option<i64>,
-    pub(crate) scopes: Box<[Box<str>]>,
-    pub(crate) roles: Box<[Box<str>]>,
+    text: Box<str>,
+    token_len: usize,
+    alg: Algorithm,
+    kid: Option<Span>,
+    typ: Option<Span>,
+    cty: Option<Span>,
+    subject: Option<Span>,
+    issuer: Option<Span>,
+    token_id: Option<Span>,
+    expires_at: Option<i64>,
+    issued_at: Option<i64>,
+    /// Every scope, space-separated: `scope` as is, then each `scp` item. Splitting it on
+    /// spaces (skipping empty pieces) gives exactly the scopes granted.
+    scopes: Span,
+    roles: RoleSpans,
+    header: OnceLock<TokenHeader>,
+    scope_list: OnceLock<Box<[Box<str>]>>,
+    role_list: OnceLock<Box<[Box<str>]>>,
+}
+
+/// Appends strings to the one buffer, handing back where each went.
+struct TextBuilder(String);
+
+impl TextBuilder {
+    fn push(&mut self, s: &str) -> Span {
+        let start = self.0.len();
+        self.0.push_str(s);
+        Span {
+            start,
+            end: self.0.len(),
+        }
+    }
+
+    fn push_opt(&mut self, s: Option<&str>) -> Option<Span> {
+        s.map(|s| self.push(s))
+    }
+}
+
+impl Facts {
+    /// Copies what a verified token keeps out of the (borrowed, soon gone) header and
+    /// claims view.
+    pub(crate) fn new(
+        token: &str,
+        alg: Algorithm,
+        header: &RawHeader<'_>,
+        view: &ClaimsView<'_>,
+    ) -> Self {
+        fn len(s: Option<&str>) -> usize {
+            s.map_or(0, str::len)
+        }
+        let kid = header.kid.as_ref().map(|s| &*s.0);
+        let typ = header.typ.as_ref().map(|s| &*s.0);
+        let cty = header.cty.as_ref().map(|s| &*s.0);
+        let scp = view.scp.iter().flat_map(|list| list.iter());
+        let roles = view.roles.iter().flat_map(|list| list.iter());
+
+        // The exact size up front: one allocation, and `into_boxed_str` need not shrink.
+        let size = token.len()
+            + len(kid)
+            + len(typ)
+            + len(cty)
+            + len(view.sub.as_deref())
+            + len(view.iss.as_deref())
+            + len(view.jti.as_deref())
+            + len(view.scope.as_deref())
+            + scp.clone().map(|s| s.len() + 1).sum::<usize>()
+            + roles.clone().map(str::len).sum::<usize>();
+        let mut text = TextBuilder(String::with_capacity(size));
+        text.push(token);
+        let kid = text.push_opt(kid);
+        let typ = text.push_opt(typ);
+        let cty = text.push_opt(cty);
+        let subject = text.push_opt(view.sub.as_deref());
+        let issuer = text.push_opt(view.iss.as_deref());
+        let token_id = text.push_opt(view.jti.as_deref());
+        let scopes_start = text.0.len();
+        if let Some(scope) = &view.scope {
+            text.0.push_str(scope);
+        }
+        for item in scp {
+            // A separator before each item keeps it apart from what precedes it; the
+            // empty pieces this can make are skipped when splitting, as they always were.
+            text.0.push(' ');
+            text.0.push_str(item);
+        }
+        let scopes = Span {
+            start: scopes_start,
+            end: text.0.len(),
+        };
+        let role_count = roles.clone().count();
+        let roles = if role_count <= 3 {
+            let mut spans = [Span::default(); 3];
+            for (slot, role) in spans.iter_mut().zip(roles) {
+                *slot = text.push(role);
+            }
+            RoleSpans::Inline {
+                len: role_count as u8,
+                spans,
+            }
+        } else {
+            RoleSpans::Heap(roles.map(|role| text.push(role)).collect())
+        };
+        debug_assert_eq!(text.0.len(), size);
+
+        Self {
+            text: text.0.into_boxed_str(),
+            token_len: token.len(),
+            alg,
+            kid,
+            typ,
+            cty,
+            subject,
+            issuer,
+            token_id,
+            expires_at: view.exp,
+            issued_at: view.iat,
+            scopes,
+            roles,
+            header: OnceLock::new(),
+            scope_list: OnceLock::new(),
+            role_list: OnceLock::new(),
+        }
+    }
+
+    fn str(&self, span: Span) -> &str {
+        &self.text[span.start..span.end]
+    }
+
+    fn opt(&self, span: Option<Span>) -> Option<&str> {
+        span.map(|span| self.str(span))
+    }
+
+    fn token(&self) -> &str {
+        &self.text[..self.token_len]
+    }
+
+    fn subject(&self) -> Option<&str> {
+        self.opt(self.subject)
+    }
+
+    fn issuer(&self) -> Option<&str> {
+        self.opt(self.issuer)
+    }
+
+    fn token_id(&self) -> Option<&str> {
+        self.opt(self.token_id)
+    }
+
+    fn header(&self) -> &TokenHeader {
+        self.header.get_or_init(|| TokenHeader {
+            alg: self.alg,
+            kid: self.opt(self.kid).map(str::to_owned),
+            typ: self.opt(self.typ).map(str::to_owned),
+            cty: self.opt(self.cty).map(str::to_owned),
+        })
+    }
+
+    fn scopes(&self) -> impl Iterator<Item = &str> {
+        self.str(self.scopes).split(' ').filter(|s| !s.is_empty())
+    }
+
+    fn roles(&self) -> impl Iterator<Item = &str> {
+        self.roles.as_slice().iter().map(|span| self.str(*span))
+    }
+
+    fn scope_list(&self) -> &[Box<str>] {
+        self.scope_list
+            .get_or_init(|| self.scopes().map(Into::into).collect())
+    }
+
+    fn role_list(&self) -> &[Box<str>] {
+        self.role_list
+            .get_or_init(|| self.roles().map(Into::into).collect())
+    }
+
+    fn has_scope(&self, scope: &str) -> bool {
+        self.scopes().any(|s| s == scope)
+    }
+
+    fn has_role(&self, role: &str) -> bool {
+        self.roles().any(|r| r == role)
+    }
 }
 
 pub(crate) struct Inner<C> {
@@ -68,7 +272,7 @@ impl<C: std::fmt::Debug> std::fmt::Debug for VerifiedToken<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The raw token is a credential: never in logs.
         f.debug_struct("VerifiedToken")
-            .field("header", &self.inner.facts.header)
+            .field("header", self.inner.facts.header())
             .field("claims", &self.inner.claims)
             .finish_non_exhaustive()
     }
@@ -101,31 +305,31 @@ impl<C> VerifiedToken<C> {
     /// The token's header.
     #[must_use]
     pub fn header(&self) -> &TokenHeader {
-        &self.inner.facts.header
+        self.inner.facts.header()
     }
 
     /// The raw token, for forwarding it to the next service. Treat it as a secret.
     #[must_use]
     pub fn token(&self) -> &str {
-        &self.inner.facts.token
+        self.inner.facts.token()
     }
 
     /// `sub`, if present.
     #[must_use]
     pub fn subject(&self) -> Option<&str> {
-        self.inner.facts.subject.as_deref()
+        self.inner.facts.subject()
     }
 
     /// Whether `scope` was granted.
     #[must_use]
     pub fn has_scope(&self, scope: &str) -> bool {
-        has(&self.inner.facts.scopes, scope)
+        self.inner.facts.has_scope(scope)
     }
 
     /// Whether `role` was granted.
     #[must_use]
     pub fn has_role(&self, role: &str) -> bool {
-        has(&self.inner.facts.roles, role)
+        self.inner.facts.has_role(role)
     }
 }
 
@@ -137,10 +341,6 @@ impl<C: Send + Sync + 'static> VerifiedToken<C> {
             inner: Arc::clone(&self.inner) as Arc<dyn HasFacts>,
         }
     }
-}
-
-fn has(list: &[Box<str>], item: &str) -> bool {
-    list.iter().any(|s| &**s == item)
 }
 
 /// Who the caller is, whatever the claims type: the layer puts one in every
@@ -169,31 +369,31 @@ impl Identity {
     /// The token's header.
     #[must_use]
     pub fn header(&self) -> &TokenHeader {
-        &self.facts().header
+        self.facts().header()
     }
 
     /// The raw token, for forwarding it to the next service. Treat it as a secret.
     #[must_use]
     pub fn token(&self) -> &str {
-        &self.facts().token
+        self.facts().token()
     }
 
     /// `sub`, if present.
     #[must_use]
     pub fn subject(&self) -> Option<&str> {
-        self.facts().subject.as_deref()
+        self.facts().subject()
     }
 
     /// `iss`, if present.
     #[must_use]
     pub fn issuer(&self) -> Option<&str> {
-        self.facts().issuer.as_deref()
+        self.facts().issuer()
     }
 
     /// `jti`, if present.
     #[must_use]
     pub fn token_id(&self) -> Option<&str> {
-        self.facts().token_id.as_deref()
+        self.facts().token_id()
     }
 
     /// `exp`, seconds since the epoch, if present.
@@ -209,27 +409,29 @@ impl Identity {
     }
 
     /// The scopes granted: `scope` split on spaces, plus `scp` (string or array).
+    /// The list is built on the first call; [`has_scope`](Self::has_scope) needs none.
     #[must_use]
     pub fn scopes(&self) -> &[Box<str>] {
-        &self.facts().scopes
+        self.facts().scope_list()
     }
 
     /// Whether `scope` was granted.
     #[must_use]
     pub fn has_scope(&self, scope: &str) -> bool {
-        has(&self.facts().scopes, scope)
+        self.facts().has_scope(scope)
     }
 
     /// The roles granted (the `roles` claim by default; see
     /// [`VerifierBuilder::roles_claim`](crate::VerifierBuilder::roles_claim)).
+    /// The list is built on the first call; [`has_role`](Self::has_role) needs none.
     #[must_use]
     pub fn roles(&self) -> &[Box<str>] {
-        &self.facts().roles
+        self.facts().role_list()
     }
 
     /// Whether `role` was granted.
     #[must_use]
     pub fn has_role(&self, role: &str) -> bool {
-        has(&self.facts().roles, role)
+        self.facts().has_role(role)
     }
 }

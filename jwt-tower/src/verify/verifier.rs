@@ -8,10 +8,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
 use serde::de::{DeserializeOwned, DeserializeSeed};
 
 use super::claims::{ClaimsView, ViewSeed};
-use super::header::{self, RawHeader, TokenHeader};
+use super::header::{self, RawHeader};
 use super::verified::{Facts, VerifiedToken};
 use crate::algorithm::{self, AlgorithmSet};
 use crate::metrics::{Metrics, MetricsSnapshot};
@@ -23,6 +24,11 @@ pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
 /// The largest signature we decode: RSA-8192.
 const MAX_SIGNATURE_LEN: usize = 1024;
+/// Stack room for the decoded header: real headers are well under 200 bytes.
+const HEADER_STACK_LEN: usize = 256;
+/// Stack room for the decoded claims: typical access tokens fit, larger ones are decoded
+/// onto the heap.
+const PAYLOAD_STACK_LEN: usize = 2048;
 
 type Check<C> = Box<dyn Fn(&C) -> Result<(), Cow<'static, str>> + Send + Sync>;
 
@@ -420,6 +426,64 @@ fn json_error(e: &serde_json::Error, what: &'static str) -> AuthError {
     }
 }
 
+/// Decodes one base64url part into `stack` when it fits, onto the heap otherwise: the
+/// common token costs no allocation here.
+fn decode_part<'b>(b64: &str, stack: &'b mut [u8]) -> Result<Cow<'b, [u8]>, AuthError> {
+    // Unpadded base64 decodes to at most 3 bytes per 4 characters, rounded down.
+    if b64.len() / 4 * 3 + 2 <= stack.len() {
+        let len = URL_SAFE_NO_PAD
+            .decode_slice(b64, stack)
+            .map_err(|_| reject(RejectionKind::Malformed))?;
+        Ok(Cow::Borrowed(&stack[..len]))
+    } else {
+        URL_SAFE_NO_PAD
+            .decode(b64)
+            .map(Cow::Owned)
+            .map_err(|_| reject(RejectionKind::Malformed))
+    }
+}
+
+/// Decoded JSON, read as text when it is UTF-8.
+///
+/// Read as bytes, serde_json validates every string it returns as UTF-8 separately,
+/// which is most of the cost of a short claim; one check of the whole text up front
+/// (fast, nearly all ASCII) lets it read a `&str` and skip them. Text that is not UTF-8
+/// is read as bytes exactly as before: it can still pass when the invalid bytes sit in
+/// strings nobody reads, so the same tokens pass and fail either way.
+#[derive(Clone, Copy)]
+enum Json<'a> {
+    Text(&'a str),
+    Bytes(&'a [u8]),
+}
+
+impl<'a> Json<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Self::Text(text),
+            Err(_) => Self::Bytes(bytes),
+        }
+    }
+
+    /// `T` from the whole text (trailing characters are an error).
+    fn parse<T: Deserialize<'a>>(self) -> serde_json::Result<T> {
+        match self {
+            Self::Text(text) => serde_json::from_str(text),
+            Self::Bytes(bytes) => serde_json::from_slice(bytes),
+        }
+    }
+
+    /// The value read by `seed` from the start of the text (what follows it is left to
+    /// [`parse`](Self::parse) to refuse).
+    fn parse_seed<S: DeserializeSeed<'a>>(self, seed: S) -> serde_json::Result<S::Value> {
+        match self {
+            Self::Text(text) => seed.deserialize(&mut serde_json::Deserializer::from_str(text)),
+            Self::Bytes(bytes) => {
+                seed.deserialize(&mut serde_json::Deserializer::from_slice(bytes))
+            }
+        }
+    }
+}
+
 fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -465,10 +529,10 @@ impl<C: DeserializeOwned> Verifier<C> {
         }
 
         // Header.
-        let header_json = URL_SAFE_NO_PAD
-            .decode(header_b64)
-            .map_err(|_| reject(RejectionKind::Malformed))?;
-        let raw: RawHeader<'_> = serde_json::from_slice(&header_json)
+        let mut header_stack = [0u8; HEADER_STACK_LEN];
+        let header_json = decode_part(header_b64, &mut header_stack)?;
+        let raw: RawHeader<'_> = Json::new(&header_json)
+            .parse()
             .map_err(|_| described(RejectionKind::Malformed, "the token header is not valid"))?;
         if raw.enc.is_some() {
             return Err(reject(RejectionKind::Encrypted));
@@ -523,45 +587,29 @@ impl<C: DeserializeOwned> Verifier<C> {
         drop(keys);
 
         // Claims: first the registered ones, borrowed, then the caller's type.
-        let payload = URL_SAFE_NO_PAD
-            .decode(payload_b64)
-            .map_err(|_| reject(RejectionKind::Malformed))?;
+        let mut payload_stack = [0u8; PAYLOAD_STACK_LEN];
+        let payload = decode_part(payload_b64, &mut payload_stack)?;
+        let payload = Json::new(&payload);
         let seed = ViewSeed {
             required: &c.required_claims,
             roles_claim: &c.roles_claim,
         };
-        let view = seed
-            .deserialize(&mut serde_json::Deserializer::from_slice(&payload))
+        let view = payload
+            .parse_seed(seed)
             .map_err(|e| json_error(&e, "a registered claim has the wrong type or is repeated"))?;
         self.check_claims(&view)?;
-        let claims: C = serde_json::from_slice(&payload)
+        let claims: C = payload
+            .parse()
             .map_err(|e| json_error(&e, "the claims do not have the expected shape"))?;
         for check in &c.checks {
             check(&claims)
                 .map_err(|why| AuthError::with_description(RejectionKind::Rejected, why))?;
         }
 
-        let facts = Facts {
-            header: TokenHeader {
-                alg,
-                kid: header::owned(raw.kid),
-                typ: header::owned(raw.typ),
-                cty: header::owned(raw.cty),
-            },
-            token: token.into(),
-            subject: view.sub.as_deref().map(Into::into),
-            issuer: view.iss.as_deref().map(Into::into),
-            token_id: view.jti.as_deref().map(Into::into),
-            expires_at: view.exp,
-            issued_at: view.iat,
-            scopes: scopes_of(&view),
-            roles: view
-                .roles
-                .as_ref()
-                .map(|r| r.iter().map(Into::into).collect())
-                .unwrap_or_default(),
-        };
-        Ok(VerifiedToken::new(facts, claims))
+        Ok(VerifiedToken::new(
+            Facts::new(token, alg, &raw, &view),
+            claims,
+        ))
     }
 
     fn check_claims(&self, view: &ClaimsView<'_>) -> Result<(), AuthError> {
@@ -692,19 +740,4 @@ fn route<'v, C>(
     routes
         .get(&*iss.0)
         .ok_or_else(|| reject(RejectionKind::InvalidIssuer))
-}
-
-fn scopes_of(view: &ClaimsView<'_>) -> Box<[Box<str>]> {
-    let from_scope = view
-        .scope
-        .iter()
-        .flat_map(|s| s.split(' '))
-        .filter(|s| !s.is_empty());
-    let from_scp = view
-        .scp
-        .iter()
-        .flat_map(|list| list.iter())
-        .flat_map(|s| s.split(' '))
-        .filter(|s| !s.is_empty());
-    from_scope.chain(from_scp).map(Into::into).collect()
 }
