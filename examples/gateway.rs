@@ -8,6 +8,8 @@
 //!   `{"gateway":{"sub":…},"upstream":{"subject":…,"issuer":…,"scopes":[…]}}`.
 //!   Upstream `UNAUTHENTICATED` is 401, `PERMISSION_DENIED` 403, anything else
 //!   (unreachable, unavailable, …) 502: never 500.
+//! - `GET /relay`: the same through the upstream's `Relay`, which asks its own
+//!   `DOWNSTREAM_URL`: three hops, the caller's identity carried all the way.
 //! - `QUOTA_PER_SECOND=N`: at most N requests per second per verified `sub` (a GCRA
 //!   limiter from `governor`, bursts of N); over it, 429 with `Retry-After`. Unset or 0: off.
 //! - `GET /health`: open.
@@ -57,7 +59,23 @@ async fn whoami(
     CurrentIdentity(caller): CurrentIdentity,
 ) -> Response {
     let mut upstream = state.upstream.clone();
-    match upstream.who_am_i(WhoAmIRequest {}).await {
+    answer(&caller, upstream.who_am_i(WhoAmIRequest {}).await)
+}
+
+/// The same, through the upstream's `Relay` (which asks its own downstream): three hops.
+async fn relay(
+    State(state): State<AppState>,
+    CurrentIdentity(caller): CurrentIdentity,
+) -> Response {
+    let mut upstream = state.upstream.clone();
+    answer(&caller, upstream.relay(WhoAmIRequest {}).await)
+}
+
+fn answer(
+    caller: &Identity,
+    upstream: Result<tonic::Response<identity_proto::WhoAmIResponse>, tonic::Status>,
+) -> Response {
+    match upstream {
         Ok(reply) => {
             let reply = reply.into_inner();
             Json(json!({
@@ -174,6 +192,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut api = Router::new()
         .route("/whoami", get(whoami))
+        .route("/relay", get(relay))
         .with_state(AppState { upstream });
     if let Some(n) = quota_per_second {
         let limiter = Arc::new(RateLimiter::keyed(Quota::per_second(n)));
