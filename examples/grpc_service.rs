@@ -64,7 +64,9 @@ impl Identity for IdentityService {
         _request: Request<WhoAmIRequest>,
     ) -> Result<Response<WhoAmIResponse>, Status> {
         let Some(downstream) = &self.downstream else {
-            return Err(Status::failed_precondition("DOWNSTREAM_URL is not configured"));
+            return Err(Status::failed_precondition(
+                "DOWNSTREAM_URL is not configured",
+            ));
         };
         // No token handling here: the caller's identity is in scope, and the client
         // layer on the channel forwards it.

@@ -23,9 +23,9 @@ use serde_json::json;
 use support::*;
 use tonic::transport::{Channel, Server};
 use tonic::{Code, Request, Response, Status};
+use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
-use tonic_health::pb::HealthCheckRequest;
 use tower::Layer;
 
 type Downstream = IdentityClient<PropagateService<Channel>>;
@@ -53,7 +53,10 @@ fn caller<T>(request: &Request<T>) -> Result<WhoAmIResponse, Status> {
 
 #[tonic::async_trait]
 impl Identity for Svc {
-    async fn who_am_i(&self, r: Request<WhoAmIRequest>) -> Result<Response<WhoAmIResponse>, Status> {
+    async fn who_am_i(
+        &self,
+        r: Request<WhoAmIRequest>,
+    ) -> Result<Response<WhoAmIResponse>, Status> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         caller(&r).map(Response::new)
     }
@@ -124,11 +127,17 @@ fn with_token(token: Option<&str>) -> Request<WhoAmIRequest> {
 }
 
 fn user() -> String {
-    mint_hs256("k1", &json!({"sub": "alice", "iss": "https://issuer.test", "scope": "read", "jti": "j-1", "exp": now() + 600}))
+    mint_hs256(
+        "k1",
+        &json!({"sub": "alice", "iss": "https://issuer.test", "scope": "read", "jti": "j-1", "exp": now() + 600}),
+    )
 }
 
 fn admin() -> String {
-    mint_hs256("k1", &json!({"sub": "root", "scope": "read admin", "exp": now() + 600}))
+    mint_hs256(
+        "k1",
+        &json!({"sub": "root", "scope": "read admin", "exp": now() + 600}),
+    )
 }
 
 fn expired() -> String {
@@ -162,9 +171,17 @@ async fn every_refusal_is_a_grpc_status() {
     assert_eq!(status.message(), "the token has expired");
 
     // A valid token: the handler sees the caller.
-    let me = c.who_am_i(with_token(Some(&user()))).await.unwrap().into_inner();
+    let me = c
+        .who_am_i(with_token(Some(&user())))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(
-        (me.subject.as_str(), me.issuer.as_str(), me.token_id.as_str()),
+        (
+            me.subject.as_str(),
+            me.issuer.as_str(),
+            me.token_id.as_str()
+        ),
         ("alice", "https://issuer.test", "j-1")
     );
     assert_eq!(me.scopes, ["read"]);
@@ -172,8 +189,15 @@ async fn every_refusal_is_a_grpc_status() {
     // Per-method policy: Admin needs scope admin, PERMISSION_DENIED (7) without it.
     let status = refused(c.admin(with_token(Some(&user()))).await, Some(&user()));
     assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
-    assert_eq!(status.message(), "the token lacks the privileges this resource requires");
-    let root = c.admin(with_token(Some(&admin()))).await.unwrap().into_inner();
+    assert_eq!(
+        status.message(),
+        "the token lacks the privileges this resource requires"
+    );
+    let root = c
+        .admin(with_token(Some(&admin())))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(root.subject, "root");
     // Admin without any token is still UNAUTHENTICATED, not PERMISSION_DENIED.
     let status = refused(c.admin(with_token(None)).await, None);
@@ -193,19 +217,29 @@ async fn health_is_open_and_the_rest_is_not() {
     let svc = Svc::default();
     let calls = svc.calls.clone();
     let addr = serve_grpc(layer(Keys::from(hs256_key("k1"))), svc).await;
-    let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
     let mut health = HealthClient::new(channel.clone());
     for service in ["", "identity.v1.Identity"] {
         let reply = health
-            .check(HealthCheckRequest { service: service.into() })
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
             .await
             .unwrap()
             .into_inner();
         assert_eq!(reply.status(), ServingStatus::Serving);
     }
     // Even with a bad token, an open method is not authenticated at all.
-    let mut request = Request::new(HealthCheckRequest { service: String::new() });
-    request.metadata_mut().insert("authorization", "Bearer garbage".parse().unwrap());
+    let mut request = Request::new(HealthCheckRequest {
+        service: String::new(),
+    });
+    request
+        .metadata_mut()
+        .insert("authorization", "Bearer garbage".parse().unwrap());
     health.check(request).await.unwrap();
 
     // Refused requests never reach the handler.
@@ -228,7 +262,10 @@ async fn service_policies_and_predicates() {
         .require_scopes("identity.v1.Identity/Admin", ["admin"]);
     let addr = serve_grpc(layer, Svc::default()).await;
     let mut c = client(addr).await;
-    let mallory = mint_hs256("k1", &json!({"sub": "mallory", "scope": "admin", "exp": now() + 600}));
+    let mallory = mint_hs256(
+        "k1",
+        &json!({"sub": "mallory", "scope": "admin", "exp": now() + 600}),
+    );
     for result in [
         c.who_am_i(with_token(Some(&mallory))).await,
         c.admin(with_token(Some(&mallory))).await,
@@ -245,17 +282,31 @@ async fn the_interceptor_answers_the_same() {
     let (listener, addr) = bind().await;
     tokio::spawn(
         Server::builder()
-            .add_service(IdentityServer::with_interceptor(Svc::default(), interceptor))
+            .add_service(IdentityServer::with_interceptor(
+                Svc::default(),
+                interceptor,
+            ))
             .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
     );
     let mut c = client(addr).await;
-    assert_eq!(refused(c.who_am_i(with_token(None)).await, None).code(), Code::Unauthenticated);
+    assert_eq!(
+        refused(c.who_am_i(with_token(None)).await, None).code(),
+        Code::Unauthenticated
+    );
     let status = refused(c.who_am_i(with_token(Some(&expired()))).await, None);
-    assert_eq!((status.code(), status.message()), (Code::Unauthenticated, "the token has expired"));
-    let me = c.who_am_i(with_token(Some(&user()))).await.unwrap().into_inner();
+    assert_eq!(
+        (status.code(), status.message()),
+        (Code::Unauthenticated, "the token has expired")
+    );
+    let me = c
+        .who_am_i(with_token(Some(&user())))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(me.subject, "alice");
 
-    let scoped = JwtInterceptor::new(verifier(Keys::from(hs256_key("k1")))).require_scopes(["admin"]);
+    let scoped =
+        JwtInterceptor::new(verifier(Keys::from(hs256_key("k1")))).require_scopes(["admin"]);
     let unloaded = JwtInterceptor::new(verifier(Keys::unloaded()));
     let (listener, addr) = bind().await;
     tokio::spawn(
@@ -269,14 +320,25 @@ async fn the_interceptor_answers_the_same() {
             .add_service(IdentityServer::with_interceptor(Svc::default(), unloaded))
             .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener2)),
     );
-    let status = refused(client(addr).await.who_am_i(with_token(Some(&user()))).await, None);
+    let status = refused(
+        client(addr).await.who_am_i(with_token(Some(&user()))).await,
+        None,
+    );
     assert_eq!(status.code(), Code::PermissionDenied);
-    let status = refused(client(addr2).await.who_am_i(with_token(Some(&user()))).await, None);
+    let status = refused(
+        client(addr2)
+            .await
+            .who_am_i(with_token(Some(&user())))
+            .await,
+        None,
+    );
     assert_eq!(status.code(), Code::Unavailable);
 }
 
 fn forwarding(addr: SocketAddr) -> Downstream {
-    let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect_lazy();
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect_lazy();
     IdentityClient::new(jwt_tonic::propagate::forward_caller().layer(channel))
 }
 
@@ -292,12 +354,22 @@ async fn the_caller_is_forwarded_with_no_code_in_the_handler() {
     let relay_addr = serve_grpc(layer(Keys::from(hs256_key("k1"))), relay).await;
 
     let mut c = client(relay_addr).await;
-    let reply = c.relay(with_token(Some(&user()))).await.unwrap().into_inner();
-    assert_eq!((reply.subject.as_str(), reply.token_id.as_str()), ("alice", "j-1"));
+    let reply = c
+        .relay(with_token(Some(&user())))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (reply.subject.as_str(), reply.token_id.as_str()),
+        ("alice", "j-1")
+    );
     assert_eq!(last_calls.load(Ordering::SeqCst), 1);
 
     // Outside any request there is no caller: refused locally, nothing sent.
-    let status = forwarding(last_addr).who_am_i(WhoAmIRequest {}).await.unwrap_err();
+    let status = forwarding(last_addr)
+        .who_am_i(WhoAmIRequest {})
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
     assert!(status.message().contains("no credentials"), "{status:?}");
     assert_eq!(last_calls.load(Ordering::SeqCst), 1);
@@ -310,7 +382,13 @@ async fn the_caller_is_forwarded_with_no_code_in_the_handler() {
         ..Svc::default()
     };
     let relay_addr = serve_grpc(layer(Keys::from(hs256_key("k1"))), relay).await;
-    let status = refused(client(relay_addr).await.relay(with_token(Some(&user()))).await, None);
+    let status = refused(
+        client(relay_addr)
+            .await
+            .relay(with_token(Some(&user())))
+            .await,
+        None,
+    );
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
 }
 
@@ -327,8 +405,12 @@ async fn a_service_token_when_there_is_no_caller() {
             Ok::<_, std::io::Error>(ServiceToken::new(token))
         }
     });
-    let channel = Channel::from_shared(format!("http://{last_addr}")).unwrap().connect_lazy();
-    let layer = jwt_tonic::propagate::propagation().forward().service_token(source);
+    let channel = Channel::from_shared(format!("http://{last_addr}"))
+        .unwrap()
+        .connect_lazy();
+    let layer = jwt_tonic::propagate::propagation()
+        .forward()
+        .service_token(source);
     let mut c = IdentityClient::new(layer.layer(channel));
 
     // Outside a request: the service token, fetched once, then cached.
@@ -343,8 +425,14 @@ async fn a_service_token_when_there_is_no_caller() {
         tokio::time::sleep(Duration::from_millis(5)).await;
         Err::<ServiceToken, _>(std::io::Error::other("issuer down"))
     });
-    let channel = Channel::from_shared(format!("http://{last_addr}")).unwrap().connect_lazy();
-    let mut c = IdentityClient::new(jwt_tonic::propagate::propagation().service_token(failing).layer(channel));
+    let channel = Channel::from_shared(format!("http://{last_addr}"))
+        .unwrap()
+        .connect_lazy();
+    let mut c = IdentityClient::new(
+        jwt_tonic::propagate::propagation()
+            .service_token(failing)
+            .layer(channel),
+    );
     let status = c.who_am_i(WhoAmIRequest {}).await.unwrap_err();
     assert_eq!(status.code(), Code::Unavailable);
     assert!(status.message().contains("issuer down"), "{status:?}");

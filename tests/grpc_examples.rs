@@ -24,7 +24,10 @@ const ISSUER: &str = "https://issuer.grpc.test";
 
 fn jwt_env(extra: &[(&'static str, String)]) -> Vec<(&'static str, String)> {
     let mut env = vec![
-        ("JWT_HS256_SECRET", std::str::from_utf8(SECRET).unwrap().to_owned()),
+        (
+            "JWT_HS256_SECRET",
+            std::str::from_utf8(SECRET).unwrap().to_owned(),
+        ),
         ("JWT_KID", "k1".to_owned()),
         ("JWT_ALGORITHMS", "HS256".to_owned()),
         ("JWT_ISSUER", ISSUER.to_owned()),
@@ -59,7 +62,13 @@ async fn get(url: &str, token: Option<&str>) -> Reply {
 }
 
 async fn grpc_client(service: &Running) -> IdentityClient<Channel> {
-    IdentityClient::new(Channel::from_shared(service.base()).unwrap().connect().await.unwrap())
+    IdentityClient::new(
+        Channel::from_shared(service.base())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap(),
+    )
 }
 
 fn with_token(token: &str) -> Request<WhoAmIRequest> {
@@ -79,7 +88,10 @@ struct Counting {
 
 #[tonic::async_trait]
 impl Identity for Counting {
-    async fn who_am_i(&self, r: Request<WhoAmIRequest>) -> Result<Response<WhoAmIResponse>, Status> {
+    async fn who_am_i(
+        &self,
+        r: Request<WhoAmIRequest>,
+    ) -> Result<Response<WhoAmIResponse>, Status> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         let sent = r
             .metadata()
@@ -135,18 +147,41 @@ async fn three_hops_carry_the_original_subject() {
 
     // The same relay called with tonic directly, and with another subject.
     let bob = token("bob", "read", 600);
-    let reply = grpc_client(&middle).await.relay(with_token(&bob)).await.unwrap().into_inner();
-    assert_eq!((reply.subject.as_str(), reply.token_id.as_str()), ("bob", "bob-1"));
+    let reply = grpc_client(&middle)
+        .await
+        .relay(with_token(&bob))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (reply.subject.as_str(), reply.token_id.as_str()),
+        ("bob", "bob-1")
+    );
 
     // Admin is scope-guarded in the example, health is open.
-    let status = grpc_client(&last).await.admin(with_token(&bob)).await.unwrap_err();
+    let status = grpc_client(&last)
+        .await
+        .admin(with_token(&bob))
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
     let root = token("root", "admin", 600);
-    let reply = grpc_client(&last).await.admin(with_token(&root)).await.unwrap().into_inner();
+    let reply = grpc_client(&last)
+        .await
+        .admin(with_token(&root))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(reply.subject, "root");
-    let channel = Channel::from_shared(last.base()).unwrap().connect().await.unwrap();
+    let channel = Channel::from_shared(last.base())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
     let health = tonic_health::pb::health_client::HealthClient::new(channel)
-        .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        })
         .await
         .unwrap()
         .into_inner();
@@ -174,7 +209,10 @@ async fn a_bad_token_stops_at_the_first_hop() {
     let alice = token("alice", "read", 600);
     let reply = get(&format!("{}/whoami", gw.base()), Some(&alice)).await;
     assert_eq!(reply.status, 200, "{reply:?}");
-    assert_eq!(reply.json()["upstream"]["subject"], format!("Bearer {alice}"));
+    assert_eq!(
+        reply.json()["upstream"]["subject"],
+        format!("Bearer {alice}")
+    );
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
 
@@ -205,13 +243,21 @@ async fn relay_reports_downstream_statuses() {
     let alice = token("alice", "read", 600);
     // Downstream unreachable: UNAVAILABLE.
     let middle = grpc_service(&[("DOWNSTREAM_URL", format!("http://{}", free_addr()))]).await;
-    let status = grpc_client(&middle).await.relay(with_token(&alice)).await.unwrap_err();
+    let status = grpc_client(&middle)
+        .await
+        .relay(with_token(&alice))
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
 
     // Downstream refuses: its own status comes back.
     let strict = grpc_service(&[("JWT_ISSUER", "https://someone-else.test".to_owned())]).await;
     let middle = grpc_service(&[("DOWNSTREAM_URL", strict.base())]).await;
-    let status = grpc_client(&middle).await.relay(with_token(&alice)).await.unwrap_err();
+    let status = grpc_client(&middle)
+        .await
+        .relay(with_token(&alice))
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
     assert!(!status.message().contains(&alice));
 }
@@ -234,7 +280,10 @@ async fn quota_per_verified_subject() {
     // Another subject has its own quota; unverified requests use none.
     assert_eq!(get(&url, Some(&bob)).await.status, 200);
     assert_eq!(get(&url, None).await.status, 401);
-    assert_eq!(calls.load(Ordering::SeqCst), statuses.len() - limited.len() + 1);
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        statuses.len() - limited.len() + 1
+    );
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     assert_eq!(get(&url, Some(&alice)).await.status, 200);
 }
@@ -242,11 +291,30 @@ async fn quota_per_verified_subject() {
 #[tokio::test]
 async fn bad_configurations_exit_with_one_line() {
     let cases: [(&str, Vec<(&'static str, String)>, &str); 5] = [
-        ("grpc_service", jwt_env(&[("DOWNSTREAM_URL", "ftp://x".to_owned())]), "DOWNSTREAM_URL"),
-        ("grpc_service", vec![("JWT_HS256_SECRET", "x".repeat(32))], "JWT_ALGORITHMS"),
+        (
+            "grpc_service",
+            jwt_env(&[("DOWNSTREAM_URL", "ftp://x".to_owned())]),
+            "DOWNSTREAM_URL",
+        ),
+        (
+            "grpc_service",
+            vec![("JWT_HS256_SECRET", "x".repeat(32))],
+            "JWT_ALGORITHMS",
+        ),
         ("gateway", jwt_env(&[]), "UPSTREAM_GRPC_URL"),
-        ("gateway", jwt_env(&[("UPSTREAM_GRPC_URL", "http://127.0.0.1:1".to_owned()), ("QUOTA_PER_SECOND", "lots".to_owned())]), "QUOTA_PER_SECOND"),
-        ("gateway", vec![("UPSTREAM_GRPC_URL", "http://127.0.0.1:1".to_owned())], "JWT_ALGORITHMS"),
+        (
+            "gateway",
+            jwt_env(&[
+                ("UPSTREAM_GRPC_URL", "http://127.0.0.1:1".to_owned()),
+                ("QUOTA_PER_SECOND", "lots".to_owned()),
+            ]),
+            "QUOTA_PER_SECOND",
+        ),
+        (
+            "gateway",
+            vec![("UPSTREAM_GRPC_URL", "http://127.0.0.1:1".to_owned())],
+            "JWT_ALGORITHMS",
+        ),
     ];
     for (name, env, variable) in cases {
         let output = run_to_exit(name, &env);
@@ -254,7 +322,10 @@ async fn bad_configurations_exit_with_one_line() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let lines: Vec<_> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
         assert_eq!(lines.len(), 1, "{name}: {stderr}");
-        assert!(lines[0].starts_with("configuration error:"), "{name}: {stderr}");
+        assert!(
+            lines[0].starts_with("configuration error:"),
+            "{name}: {stderr}"
+        );
         assert!(lines[0].contains(variable), "{name}: {stderr}");
     }
 }

@@ -418,8 +418,14 @@ mod tests {
 
     #[test]
     fn paths_and_services() {
-        assert_eq!(service_of("/identity.v1.Identity/Admin"), "identity.v1.Identity");
-        assert_eq!(&*service_name("/grpc.health.v1.Health/"), "grpc.health.v1.Health");
+        assert_eq!(
+            service_of("/identity.v1.Identity/Admin"),
+            "identity.v1.Identity"
+        );
+        assert_eq!(
+            &*service_name("/grpc.health.v1.Health/"),
+            "grpc.health.v1.Health"
+        );
         assert_eq!(&*method_path("a.B/C"), "/a.B/C");
         let layer = GrpcAuthLayer::<jwt_tower::RegisteredClaims>::from_layer(JwtLayer::new(
             Verifier::builder(

@@ -110,9 +110,8 @@ where
                 // with the caller's identity in scope for its call and its future.
                 #[cfg(feature = "propagate")]
                 if let Some(identity) = identity {
-                    let future = crate::propagate::sync_scope(identity.clone(), || {
-                        self.inner.call(req)
-                    });
+                    let future =
+                        crate::propagate::sync_scope(identity.clone(), || self.inner.call(req));
                     return ResponseFuture::scoped(crate::propagate::scope(identity, future));
                 }
                 return ResponseFuture::inner(self.inner.call(req));
@@ -145,9 +144,8 @@ where
                     #[cfg(feature = "propagate")]
                     if let Some(identity) = verified.as_ref().map(VerifiedToken::identity) {
                         JwtLayer::<C, R>::admit(&mut req, verified);
-                        let future = crate::propagate::sync_scope(identity.clone(), || {
-                            inner.call(req)
-                        });
+                        let future =
+                            crate::propagate::sync_scope(identity.clone(), || inner.call(req));
                         return crate::propagate::scope(identity, future).await;
                     }
                     JwtLayer::<C, R>::admit(&mut req, verified);

@@ -233,7 +233,9 @@ impl TokenSource {
     pub(crate) fn fresh_header(&self) -> Option<HeaderValue> {
         let cached = self.inner.cached.load();
         let cached = cached.as_ref()?;
-        cached.fresh(SystemTime::now()).then(|| cached.header.clone())
+        cached
+            .fresh(SystemTime::now())
+            .then(|| cached.header.clone())
     }
 
     /// A valid token: the cached one, or a new one from the callback.
@@ -319,7 +321,8 @@ impl TokenSource {
             }
             Err(error) => {
                 let error = TokenSourceError(Arc::new(error));
-                *inner.failure.lock().expect("failure lock") = Some((Instant::now(), error.clone()));
+                *inner.failure.lock().expect("failure lock") =
+                    Some((Instant::now(), error.clone()));
                 Err(error)
             }
         }
@@ -331,10 +334,7 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    fn counting(
-        lifetime: Duration,
-        fail: bool,
-    ) -> (TokenSource, Arc<AtomicUsize>) {
+    fn counting(lifetime: Duration, fail: bool) -> (TokenSource, Arc<AtomicUsize>) {
         let calls = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&calls);
         let source = TokenSource::from_fn(move || {
@@ -397,7 +397,8 @@ mod tests {
 
     #[test]
     fn expiry_is_read_from_a_jwt() {
-        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(r#"{"exp":4000000000}"#);
+        let payload =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(r#"{"exp":4000000000}"#);
         let token = ServiceToken::new(format!("eyJhbGciOiJIUzI1NiJ9.{payload}.sig"));
         assert_eq!(
             token.expiry(),
