@@ -5,7 +5,8 @@
 //! Environment: `BIND` (default `127.0.0.1:4000`), `JWT_ISSUER` (default
 //! `http://$BIND`), `JWT_AUDIENCE` (comma-separated, default `api`), `JWT_SIGNING_ALG`
 //! (default ES256; a key is generated at start unless `JWT_SIGNING_KEY_PEM_FILE`, with
-//! optional `JWT_KID`), `ACCESS_TTL_SECONDS` (default 900), `REFRESH_COOKIE` (`off` for
+//! optional `JWT_KID`), `ACCESS_TTL_SECONDS` (default 900), `REDIS_URL` (share refresh
+//! families and revocations with other instances; in memory without it), `REFRESH_COOKIE` (`off` for
 //! non-browser clients), `DEMO_USERS` (`name:password:scope scope;…`; default alice /
 //! alice-password with scope `read`, bob / bob-password with `read admin`).
 
@@ -21,7 +22,7 @@ use jwt_axum::RefreshCookie;
 use jwt_tower::issue::{SigningKey, TokenIssuer};
 use jwt_tower::refresh::RefreshTokens;
 use jwt_tower::revoke::Revocations;
-use jwt_tower::store::{MemoryStore, Store};
+use jwt_tower::store::{MemoryStore, RedisStore, Store};
 use jwt_tower::{RegisteredClaims, Verifier};
 
 fn var(name: &str) -> Option<String> {
@@ -36,8 +37,7 @@ fn config_error(variable: &str, problem: impl std::fmt::Display) -> Box<dyn std:
 async fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
     if let Err(error) = run().await {
@@ -55,12 +55,18 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let issuer_name = var("JWT_ISSUER").unwrap_or_else(|| public_base.clone());
 
     let alg_name = var("JWT_SIGNING_ALG").unwrap_or_else(|| "ES256".to_owned());
-    let alg = jwt_tower::algorithm::parse(&alg_name).map_err(|e| config_error("JWT_SIGNING_ALG", e))?;
+    let alg =
+        jwt_tower::algorithm::parse(&alg_name).map_err(|e| config_error("JWT_SIGNING_ALG", e))?;
     let key = match var("JWT_SIGNING_KEY_PEM_FILE") {
         Some(path) => {
-            let pem = std::fs::read(&path)
-                .map_err(|e| config_error("JWT_SIGNING_KEY_PEM_FILE", format!("cannot read {path:?}: {e}")))?;
-            SigningKey::from_pem(alg, pem).map_err(|e| config_error("JWT_SIGNING_KEY_PEM_FILE", e))?
+            let pem = std::fs::read(&path).map_err(|e| {
+                config_error(
+                    "JWT_SIGNING_KEY_PEM_FILE",
+                    format!("cannot read {path:?}: {e}"),
+                )
+            })?;
+            SigningKey::from_pem(alg, pem)
+                .map_err(|e| config_error("JWT_SIGNING_KEY_PEM_FILE", e))?
         }
         None => SigningKey::generate(alg).map_err(|e| config_error("JWT_SIGNING_ALG", e))?,
     };
@@ -74,7 +80,12 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             .parse::<u64>()
             .ok()
             .filter(|n| *n > 0)
-            .ok_or_else(|| config_error("ACCESS_TTL_SECONDS", format!("{v:?} is not a positive number of seconds")))?,
+            .ok_or_else(|| {
+                config_error(
+                    "ACCESS_TTL_SECONDS",
+                    format!("{v:?} is not a positive number of seconds"),
+                )
+            })?,
         None => 900,
     };
     let audiences: Vec<String> = var("JWT_AUDIENCE")
@@ -83,8 +94,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .map(|a| a.trim().to_owned())
         .filter(|a| !a.is_empty())
         .collect();
-    let users = users::Users::parse(&var("DEMO_USERS").unwrap_or_else(|| users::DEFAULT_DEMO_USERS.to_owned()))
-        .map_err(|e| config_error("DEMO_USERS", e))?;
+    let users = users::Users::parse(
+        &var("DEMO_USERS").unwrap_or_else(|| users::DEFAULT_DEMO_USERS.to_owned()),
+    )
+    .map_err(|e| config_error("DEMO_USERS", e))?;
 
     let mut builder = TokenIssuer::builder(issuer_name.clone(), key).ttl(Duration::from_secs(ttl));
     for audience in &audiences {
@@ -92,7 +105,50 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
     let issuer = builder.build();
 
-    let store = MemoryStore::new();
+    let settings = Settings {
+        listener,
+        public_base,
+        issuer_name,
+        issuer,
+        audiences,
+        alg,
+        users,
+    };
+    match var("REDIS_URL") {
+        Some(url) => {
+            let store = RedisStore::connect(&url)
+                .await
+                .map_err(|e| config_error("REDIS_URL", e))?;
+            serve(store, settings).await
+        }
+        None => serve(MemoryStore::new(), settings).await,
+    }
+}
+
+/// Everything configured, before the store is chosen.
+struct Settings {
+    listener: tokio::net::TcpListener,
+    public_base: String,
+    issuer_name: String,
+    issuer: TokenIssuer,
+    audiences: Vec<String>,
+    alg: jwt_tower::Algorithm,
+    users: users::Users,
+}
+
+async fn serve<S: Store + Clone>(
+    store: S,
+    settings: Settings,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let Settings {
+        listener,
+        public_base,
+        issuer_name,
+        issuer,
+        audiences,
+        alg,
+        users,
+    } = settings;
     let revocations = Revocations::new();
     store.follow(&revocations);
     let mut verifier = Verifier::<RegisteredClaims>::builder(issuer.keys())

@@ -42,7 +42,9 @@ async fn main() {
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let bind = jwt_env::bind("127.0.0.1:3000");
-    let env = jwt_env::from_env()?;
+    // Held until the server stops: dropping the store would stop the revocation feed.
+    let (redis, revocations) = jwt_env::revocations_from_env().await?.unzip();
+    let env = jwt_env::from_env_with(revocations)?;
     let layer = JwtLayer::new(env.verifier.clone());
 
     let app = Router::new()
@@ -73,6 +75,6 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
-    drop(env.remote);
+    drop((env.remote, redis));
     Ok(())
 }

@@ -83,6 +83,31 @@ const KEY_VARIABLES: [&str; 5] = [
 /// Reads the `JWT_*` variables. Must run inside a tokio runtime (remote keys start their
 /// background refresh).
 pub fn from_env() -> Result<JwtEnv, EnvError> {
+    from_env_with(None)
+}
+
+/// The in-process revocation list kept in step with Redis when `REDIS_URL` is set
+/// (revocations published by `auth_server`), with the store that keeps it in step (it
+/// stops following when dropped: hold it as long as the server runs); `None` otherwise.
+pub async fn revocations_from_env()
+-> Result<Option<(jwt_tower::store::RedisStore, jwt_tower::revoke::Revocations)>, EnvError> {
+    use jwt_tower::store::Store as _;
+    let Some(url) = var("REDIS_URL") else {
+        return Ok(None);
+    };
+    let store = match jwt_tower::store::RedisStore::connect(&url).await {
+        Ok(store) => store,
+        Err(e) => return fail("REDIS_URL", e),
+    };
+    let list = jwt_tower::revoke::Revocations::new();
+    store.follow(&list);
+    Ok(Some((store, list)))
+}
+
+/// As [`from_env`], checking every token against `revocations` too.
+pub fn from_env_with(
+    revocations: Option<jwt_tower::revoke::Revocations>,
+) -> Result<JwtEnv, EnvError> {
     let names = list("JWT_ALGORITHMS");
     if names.is_empty() {
         return fail(
@@ -134,6 +159,9 @@ pub fn from_env() -> Result<JwtEnv, EnvError> {
     }
     if let Some(typ) = var("JWT_REQUIRE_TYP") {
         builder = builder.require_typ(typ);
+    }
+    if let Some(revocations) = revocations {
+        builder = builder.revocations(revocations);
     }
     let verifier = match builder.build() {
         Ok(v) => v,

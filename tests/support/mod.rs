@@ -4,6 +4,7 @@
 
 pub mod jwks_server;
 pub mod process;
+pub mod redis;
 
 use std::net::SocketAddr;
 
