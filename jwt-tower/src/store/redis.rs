@@ -1,20 +1,5 @@
 //! The Redis store: refresh families and revocations shared by every instance of a
-//! service (feature `redis`).
-//!
-//! - Rotation, family creation and revocation are Lua scripts (sent by `EVALSHA`), so
-//!   each runs atomically inside Redis: of two instances presenting one refresh token
-//!   at once, exactly one rotates it and the other sees a reuse.
-//! - Keys expire once their family can no longer be used (plus a retention, see
-//!   [`RedisStoreBuilder::retain_expired`]); revoked `jti`s expire after their `exp`.
-//! - Revocations are written durably and published on a channel. Every instance that
-//!   [`follow`](Store::follow)s the store applies them to its in-process
-//!   [`Revocations`] as they arrive, and reloads the full set whenever its subscription
-//!   (re)connects, so nothing published while it was cut off is lost.
-//! - When Redis is down, every call returns a [`StoreError`] within the configured
-//!   [timeout](RedisStoreBuilder::timeout); verification keeps working on the local list.
-//!
-//! The scripts derive a family's key from its token's value, so the store needs one
-//! Redis (a primary, possibly with replicas and Sentinel), not Redis Cluster.
+//! service (feature `redis`). See [`RedisStore`].
 
 mod scripts;
 
@@ -45,6 +30,29 @@ const RECONNECT_MAX: Duration = Duration::from_secs(1);
 
 /// Refresh families and revocations in Redis, shared by several instances. Clones share
 /// the connection and the subscription.
+///
+/// - Rotation, family creation and revocation are Lua scripts (sent by `EVALSHA`), so
+///   each runs atomically inside Redis: of two instances presenting one refresh token
+///   at once, exactly one rotates it and the other sees a reuse, which revokes the
+///   family. Expiry (absolute and idle) is checked inside the script against the
+///   caller's clock. The answers are those of [`MemoryStore`](super::MemoryStore).
+/// - Keys expire once their family can no longer be used, plus a retention (see
+///   [`RedisStoreBuilder::retain_expired`]); revoked `jti`s are dropped after their
+///   `exp`. Subject revocations are kept (as in the in-memory store).
+/// - [`revoke`](Store::revoke) writes the revocation and publishes it on a channel.
+///   Every instance that [`follow`](Store::follow)s the store applies it to its
+///   in-process [`Revocations`] as it arrives (well within a second), and reloads the
+///   full set whenever its subscription (re)connects, so nothing published while it
+///   was cut off is lost.
+/// - When Redis is down, every call returns a [`StoreError`] within the configured
+///   [timeout](RedisStoreBuilder::timeout), and the subscription retries in the
+///   background; verification keeps working on the local list (see
+///   [`is_synced`](Self::is_synced) for a readiness check).
+///
+/// Needs Redis 6 or later (or Valkey), one server (a primary, possibly with replicas
+/// and Sentinel), not Redis Cluster: the scripts find a family's key from its token's
+/// value. Keys: `<prefix>fam:<id>`, `<prefix>tok:<token hash>`, `<prefix>rev:tok`,
+/// `<prefix>rev:sub`; channel `<prefix>revocations`.
 ///
 /// ```no_run
 /// use jwt_tower::refresh::RefreshTokens;
