@@ -1,6 +1,7 @@
 //! Verification: the HTTP-free heart. [`Verifier`] turns token text into a
 //! [`VerifiedToken`] or an [`AuthError`](crate::AuthError).
 
+mod base64url;
 mod claims;
 mod header;
 mod verified;

@@ -6,11 +6,10 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, DeserializeSeed};
 
+use super::base64url;
 use super::claims::{ClaimsView, ViewSeed};
 use super::header::{self, RawHeader};
 use super::verified::{Facts, VerifiedToken};
@@ -429,17 +428,15 @@ fn json_error(e: &serde_json::Error, what: &'static str) -> AuthError {
 /// Decodes one base64url part into `stack` when it fits, onto the heap otherwise: the
 /// common token costs no allocation here.
 fn decode_part<'b>(b64: &str, stack: &'b mut [u8]) -> Result<Cow<'b, [u8]>, AuthError> {
-    // Unpadded base64 decodes to at most 3 bytes per 4 characters, rounded down.
-    if b64.len() / 4 * 3 + 2 <= stack.len() {
-        let len = URL_SAFE_NO_PAD
-            .decode_slice(b64, stack)
-            .map_err(|_| reject(RejectionKind::Malformed))?;
+    let malformed = || reject(RejectionKind::Malformed);
+    let len = base64url::decoded_len(b64.len()).ok_or_else(malformed)?;
+    if len <= stack.len() {
+        base64url::decode(b64.as_bytes(), stack).ok_or_else(malformed)?;
         Ok(Cow::Borrowed(&stack[..len]))
     } else {
-        URL_SAFE_NO_PAD
-            .decode(b64)
-            .map(Cow::Owned)
-            .map_err(|_| reject(RejectionKind::Malformed))
+        let mut heap = vec![0; len];
+        base64url::decode(b64.as_bytes(), &mut heap).ok_or_else(malformed)?;
+        Ok(Cow::Owned(heap))
     }
 }
 
@@ -577,9 +574,8 @@ impl<C: DeserializeOwned> Verifier<C> {
         if signature_b64.len() > MAX_SIGNATURE_LEN * 4 / 3 + 4 {
             return Err(reject(RejectionKind::InvalidSignature));
         }
-        let sig_len = URL_SAFE_NO_PAD
-            .decode_slice(signature_b64, &mut signature)
-            .map_err(|_| reject(RejectionKind::Malformed))?;
+        let sig_len = base64url::decode(signature_b64.as_bytes(), &mut signature)
+            .ok_or_else(|| reject(RejectionKind::Malformed))?;
         let signing_input = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
         if !key.verify(alg, signing_input, &signature[..sig_len]) {
             return Err(reject(RejectionKind::InvalidSignature));
@@ -729,11 +725,11 @@ fn route<'v, C>(
         .split('.')
         .nth(1)
         .ok_or_else(|| reject(RejectionKind::Malformed))?;
-    let payload = URL_SAFE_NO_PAD
-        .decode(payload_b64)
-        .map_err(|_| reject(RejectionKind::Malformed))?;
-    let issuer: Issuer<'_> =
-        serde_json::from_slice(&payload).map_err(|e| json_error(&e, "`iss` is not a string"))?;
+    let mut payload_stack = [0u8; PAYLOAD_STACK_LEN];
+    let payload = decode_part(payload_b64, &mut payload_stack)?;
+    let issuer: Issuer<'_> = Json::new(&payload)
+        .parse()
+        .map_err(|e| json_error(&e, "`iss` is not a string"))?;
     let iss = issuer
         .iss
         .ok_or_else(|| described(RejectionKind::MissingClaim, "the token has no `iss` claim"))?;
