@@ -45,7 +45,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The issuing side: a demo key (published in this repository: never deploy it).
     let key = SigningKey::from_pem(Algorithm::ES256, PRIVATE_KEY)?.with_kid("demo-es256");
-    let issuer = TokenIssuer::builder(base.clone(), key).audience(AUDIENCE).build();
+    let issuer = TokenIssuer::builder(base.clone(), key)
+        .audience(AUDIENCE)
+        .build();
     let store = MemoryStore::new();
     let revocations = Revocations::new();
     store.follow(&revocations);
@@ -69,7 +71,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         set_cookie: true,
     };
     let api = Router::new()
-        .route("/admin", get(admin).route_layer(RequireScopes::new(["admin"]).realm("quickstart")))
+        .route(
+            "/admin",
+            get(admin).route_layer(RequireScopes::new(["admin"]).realm("quickstart")),
+        )
         .route("/me", get(me))
         .layer(JwtLayer::new(verifier).realm("quickstart"));
     let app = Router::new()
@@ -83,18 +88,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let spare = refresh.start("alice", "read").await?;
 
     println!("jwt-tower quickstart listening on {base}\n");
-    println!("# log in (users: alice / alice-password, scope read; bob / bob-password, scope read admin)");
+    println!(
+        "# log in (users: alice / alice-password, scope read; bob / bob-password, scope read admin)"
+    );
     println!(
         "curl -s -X POST {base}/login -H 'content-type: application/json' -d '{{\"username\":\"alice\",\"password\":\"alice-password\"}}'\n"
     );
     println!("# call the API with an access token: 200 with the claims");
     println!("curl -i -H 'Authorization: Bearer {access}' {base}/me\n");
-    println!("# no token: 401 with WWW-Authenticate: Bearer realm=\"quickstart\"; a tampered one: 401 invalid_token");
+    println!(
+        "# no token: 401 with WWW-Authenticate: Bearer realm=\"quickstart\"; a tampered one: 401 invalid_token"
+    );
     println!("curl -i {base}/me");
     println!("curl -i -H 'Authorization: Bearer {access}x' {base}/me\n");
     println!("# alice lacks scope \"admin\": 403 insufficient_scope");
     println!("curl -i -H 'Authorization: Bearer {access}' {base}/admin\n");
-    println!("# refresh: a new access token and a new refresh token (run it twice: the replay revokes the login)");
+    println!(
+        "# refresh: a new access token and a new refresh token (run it twice: the replay revokes the login)"
+    );
     println!(
         "curl -s -X POST {base}/refresh -H 'content-type: application/json' -d '{{\"refresh_token\":\"{}\"}}'\n",
         session.token

@@ -24,7 +24,12 @@ async fn post(url: &str, body: Option<Value>, bearer: Option<&str>) -> Reply {
 }
 
 async fn login(base: &str, user: &str, password: &str) -> Reply {
-    post(&format!("{base}/login"), Some(json!({"username": user, "password": password})), None).await
+    post(
+        &format!("{base}/login"),
+        Some(json!({"username": user, "password": password})),
+        None,
+    )
+    .await
 }
 
 async fn me(url: &str, token: &str) -> u16 {
@@ -51,7 +56,10 @@ async fn the_whole_flow_across_an_auth_server_and_a_resource_server() {
 
     // Bad credentials: 401, and an unknown user looks the same.
     let wrong = login(&base, "alice", "nope").await;
-    assert_eq!((wrong.status, wrong.json()["error"].clone()), (401, json!("invalid_grant")));
+    assert_eq!(
+        (wrong.status, wrong.json()["error"].clone()),
+        (401, json!("invalid_grant"))
+    );
     let unknown = login(&base, "mallory", "nope").await;
     assert_eq!(unknown.status, 401);
     assert_eq!(unknown.body, wrong.body);
@@ -64,7 +72,10 @@ async fn the_whole_flow_across_an_auth_server_and_a_resource_server() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(cookie.starts_with("refresh_token="), "{cookie}");
     for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/refresh"] {
         assert!(cookie.contains(attribute), "{cookie}");
@@ -77,29 +88,51 @@ async fn the_whole_flow_across_an_auth_server_and_a_resource_server() {
     assert_eq!(me(&me_url, &access).await, 200);
 
     // Refresh rotates; replaying the spent token revokes the whole family.
-    let rotated = post(&format!("{base}/refresh"), Some(json!({"refresh_token": refresh})), None).await;
+    let rotated = post(
+        &format!("{base}/refresh"),
+        Some(json!({"refresh_token": refresh})),
+        None,
+    )
+    .await;
     assert_eq!(rotated.status, 200, "{rotated:?}");
     let next_refresh = rotated.json()["refresh_token"].as_str().unwrap().to_owned();
     assert_ne!(next_refresh, refresh);
-    assert_eq!(me(&me_url, rotated.json()["access_token"].as_str().unwrap()).await, 200);
-    let replay = post(&format!("{base}/refresh"), Some(json!({"refresh_token": refresh})), None).await;
+    assert_eq!(
+        me(&me_url, rotated.json()["access_token"].as_str().unwrap()).await,
+        200
+    );
+    let replay = post(
+        &format!("{base}/refresh"),
+        Some(json!({"refresh_token": refresh})),
+        None,
+    )
+    .await;
     assert_eq!(replay.status, 401);
-    let after_replay = post(&format!("{base}/refresh"), Some(json!({"refresh_token": next_refresh})), None).await;
+    let after_replay = post(
+        &format!("{base}/refresh"),
+        Some(json!({"refresh_token": next_refresh})),
+        None,
+    )
+    .await;
     assert_eq!(after_replay.status, 401, "the family was revoked");
 
     // The refresh token also works from the cookie.
     let fresh = login(&base, "alice", "alice-password").await.json();
-    let by_cookie = send(
-        http()
-            .post(format!("{base}/refresh"))
-            .header("cookie", format!("refresh_token={}", fresh["refresh_token"].as_str().unwrap())),
-    )
+    let by_cookie = send(http().post(format!("{base}/refresh")).header(
+        "cookie",
+        format!("refresh_token={}", fresh["refresh_token"].as_str().unwrap()),
+    ))
     .await;
     assert_eq!(by_cookie.status, 200, "{by_cookie:?}");
 
     // Key rotation needs scope admin; the old token keeps working (its key is still
     // published) and new tokens, signed by the new key, are accepted after one fetch.
-    assert_eq!(post(&format!("{base}/rotate-keys"), None, Some(&access)).await.status, 403);
+    assert_eq!(
+        post(&format!("{base}/rotate-keys"), None, Some(&access))
+            .await
+            .status,
+        403
+    );
     let bob = login(&base, "bob", "bob-password").await.json();
     let bob_access = bob["access_token"].as_str().unwrap().to_owned();
     let rotation = post(&format!("{base}/rotate-keys"), None, Some(&bob_access)).await;
@@ -121,24 +154,47 @@ async fn the_whole_flow_across_an_auth_server_and_a_resource_server() {
     assert_eq!(logout.status, 200, "{logout:?}");
     assert_eq!(logout.json()["access_token_revoked"], true);
     assert_eq!(logout.json()["refresh_family_revoked"], true);
-    assert_eq!(post(&format!("{base}/rotate-keys"), None, Some(&bob_access)).await.status, 401);
-    let dead = post(&format!("{base}/refresh"), Some(json!({"refresh_token": after_rotation["refresh_token"]})), None).await;
+    assert_eq!(
+        post(&format!("{base}/rotate-keys"), None, Some(&bob_access))
+            .await
+            .status,
+        401
+    );
+    let dead = post(
+        &format!("{base}/refresh"),
+        Some(json!({"refresh_token": after_rotation["refresh_token"]})),
+        None,
+    )
+    .await;
     assert_eq!(dead.status, 401);
 
     // Discovery names the issuer and the JWKS.
     let discovery = send(http().get(format!("{base}/.well-known/openid-configuration"))).await;
     assert_eq!(discovery.json()["issuer"], base.as_str());
-    assert_eq!(discovery.json()["jwks_uri"], format!("{base}/.well-known/jwks.json"));
+    assert_eq!(
+        discovery.json()["jwks_uri"],
+        format!("{base}/.well-known/jwks.json")
+    );
 }
 
 #[tokio::test]
 async fn bcrypt_users_from_an_express_service_can_log_in() {
     let hash = bcrypt::hash("carol-password", 4).unwrap();
     let users = format!("carol:{hash}:read;dave:dave-password:");
-    let auth = start("auth_server", &env(&[("DEMO_USERS", &users), ("JWT_SIGNING_ALG", "EdDSA")])).await;
-    assert_eq!(login(&auth.base(), "carol", "carol-password").await.status, 200);
+    let auth = start(
+        "auth_server",
+        &env(&[("DEMO_USERS", &users), ("JWT_SIGNING_ALG", "EdDSA")]),
+    )
+    .await;
+    assert_eq!(
+        login(&auth.base(), "carol", "carol-password").await.status,
+        200
+    );
     assert_eq!(login(&auth.base(), "carol", "wrong").await.status, 401);
-    assert_eq!(login(&auth.base(), "dave", "dave-password").await.status, 200);
+    assert_eq!(
+        login(&auth.base(), "dave", "dave-password").await.status,
+        200
+    );
     let jwks = send(http().get(format!("{}/.well-known/jwks.json", auth.base()))).await;
     assert_eq!(jwks.json()["keys"][0]["crv"], "Ed25519");
     assert_eq!(jwks.json()["keys"][0]["use"], "sig");
@@ -151,18 +207,38 @@ async fn logout_everywhere_ends_every_session_of_the_user() {
     let first = login(&base, "bob", "bob-password").await.json();
     let second = login(&base, "bob", "bob-password").await.json();
     let access = first["access_token"].as_str().unwrap();
-    let logout = post(&format!("{base}/logout"), Some(json!({"everywhere": true})), Some(access)).await;
+    let logout = post(
+        &format!("{base}/logout"),
+        Some(json!({"everywhere": true})),
+        Some(access),
+    )
+    .await;
     assert_eq!(logout.status, 200);
     // The other session's refresh token no longer works, nor its access token.
-    let refresh = post(&format!("{base}/refresh"), Some(json!({"refresh_token": second["refresh_token"]})), None).await;
+    let refresh = post(
+        &format!("{base}/refresh"),
+        Some(json!({"refresh_token": second["refresh_token"]})),
+        None,
+    )
+    .await;
     assert_eq!(refresh.status, 401);
     let other = second["access_token"].as_str().unwrap();
-    assert_eq!(post(&format!("{base}/rotate-keys"), None, Some(other)).await.status, 401);
+    assert_eq!(
+        post(&format!("{base}/rotate-keys"), None, Some(other))
+            .await
+            .status,
+        401
+    );
     // A new login is a new session. Revocation has one-second granularity (`iat`), and
     // tokens issued in the second of the logout count as before it: wait that out.
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let third = login(&base, "bob", "bob-password").await.json();
-    let rotate = post(&format!("{base}/rotate-keys"), None, third["access_token"].as_str()).await;
+    let rotate = post(
+        &format!("{base}/rotate-keys"),
+        None,
+        third["access_token"].as_str(),
+    )
+    .await;
     assert_eq!(rotate.status, 200);
 }
 
@@ -170,13 +246,19 @@ async fn logout_everywhere_ends_every_session_of_the_user() {
 fn bad_configuration_names_the_variable() {
     for (pairs, variable) in [
         (env(&[("JWT_SIGNING_ALG", "none")]), "JWT_SIGNING_ALG"),
-        (env(&[("JWT_SIGNING_KEY_PEM_FILE", "/nonexistent.pem")]), "JWT_SIGNING_KEY_PEM_FILE"),
+        (
+            env(&[("JWT_SIGNING_KEY_PEM_FILE", "/nonexistent.pem")]),
+            "JWT_SIGNING_KEY_PEM_FILE",
+        ),
         (env(&[("ACCESS_TTL_SECONDS", "0")]), "ACCESS_TTL_SECONDS"),
         (env(&[("DEMO_USERS", "justaname")]), "DEMO_USERS"),
     ] {
         let output = run_to_exit("auth_server", &pairs);
         assert!(!output.status.success(), "{variable}");
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(stderr.trim().lines().count() == 1 && stderr.contains(variable), "{variable}: {stderr}");
+        assert!(
+            stderr.trim().lines().count() == 1 && stderr.contains(variable),
+            "{variable}: {stderr}"
+        );
     }
 }

@@ -22,10 +22,20 @@ async fn login_call_refresh_logout() {
     let access = login["access_token"].as_str().unwrap();
     let me = send(http().get(format!("{base}/me")).bearer_auth(access)).await;
     assert_eq!((me.status, me.json()["sub"].clone()), (200, json!("bob")));
-    assert_eq!(send(http().get(format!("{base}/admin")).bearer_auth(access)).await.status, 200);
+    assert_eq!(
+        send(http().get(format!("{base}/admin")).bearer_auth(access))
+            .await
+            .status,
+        200
+    );
     assert_eq!(send(http().get(format!("{base}/me"))).await.status, 401);
 
-    let refreshed = send(http().post(format!("{base}/refresh")).json(&json!({"refresh_token": login["refresh_token"]}))).await;
+    let refreshed = send(
+        http()
+            .post(format!("{base}/refresh"))
+            .json(&json!({"refresh_token": login["refresh_token"]})),
+    )
+    .await;
     assert_eq!(refreshed.status, 200);
     let logout = send(
         http()

@@ -48,7 +48,11 @@ impl<S: Clone> Clone for AuthState<S> {
 }
 
 fn error(status: StatusCode, code: &str, description: &str) -> Response {
-    (status, Json(json!({"error": code, "error_description": description}))).into_response()
+    (
+        status,
+        Json(json!({"error": code, "error_description": description})),
+    )
+        .into_response()
 }
 
 fn refresh_error(e: &RefreshError) -> Response {
@@ -58,7 +62,11 @@ fn refresh_error(e: &RefreshError) -> Response {
             "temporarily_unavailable",
             "the session store is unavailable; try again shortly",
         ),
-        other => error(StatusCode::UNAUTHORIZED, "invalid_grant", &other.to_string()),
+        other => error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_grant",
+            &other.to_string(),
+        ),
     }
 }
 
@@ -70,7 +78,13 @@ impl<S: Store + Clone> AuthState<S> {
             .issue(&grant.family.subject, json!({"scope": grant.family.scope}))
         {
             Ok(access) => access,
-            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e.to_string()),
+            Err(e) => {
+                return error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    &e.to_string(),
+                );
+            }
         };
         let body = Json(json!({
             "access_token": access.token,
@@ -80,7 +94,9 @@ impl<S: Store + Clone> AuthState<S> {
             "scope": grant.family.scope,
         }));
         let mut response = body.into_response();
-        response.headers_mut().insert("cache-control", "no-store".parse().unwrap());
+        response
+            .headers_mut()
+            .insert("cache-control", "no-store".parse().unwrap());
         if self.set_cookie {
             let max_age = (grant.family.expires_at - grant.family.created_at).max(0) as u64;
             response
@@ -97,15 +113,26 @@ struct Login {
     password: String,
 }
 
-async fn login<S: Store + Clone>(State(state): State<AuthState<S>>, Json(login): Json<Login>) -> Response {
+async fn login<S: Store + Clone>(
+    State(state): State<AuthState<S>>,
+    Json(login): Json<Login>,
+) -> Response {
     let users = Arc::clone(&state.users);
     // Password hashing is slow on purpose: keep it off the async workers.
-    let checked = tokio::task::spawn_blocking(move || users.check(&login.username, &login.password).map(|s| (login.username, s)))
-        .await
-        .ok()
-        .flatten();
+    let checked = tokio::task::spawn_blocking(move || {
+        users
+            .check(&login.username, &login.password)
+            .map(|s| (login.username, s))
+    })
+    .await
+    .ok()
+    .flatten();
     let Some((username, scope)) = checked else {
-        return error(StatusCode::UNAUTHORIZED, "invalid_grant", "invalid username or password");
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_grant",
+            "invalid username or password",
+        );
     };
     match state.refresh.start(&username, &scope).await {
         Ok(grant) => state.tokens(&grant),
@@ -124,16 +151,33 @@ fn body(bytes: &Bytes) -> Result<RefreshBody, Response> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(RefreshBody::default());
     }
-    serde_json::from_slice(bytes).map_err(|_| error(StatusCode::BAD_REQUEST, "invalid_request", "the body is not the expected JSON"))
+    serde_json::from_slice(bytes).map_err(|_| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the body is not the expected JSON",
+        )
+    })
 }
 
-async fn refresh<S: Store + Clone>(State(state): State<AuthState<S>>, headers: HeaderMap, bytes: Bytes) -> Response {
+async fn refresh<S: Store + Clone>(
+    State(state): State<AuthState<S>>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Response {
     let body = match body(&bytes) {
         Ok(b) => b,
         Err(response) => return response,
     };
-    let Some(token) = body.refresh_token.or_else(|| state.cookie.read(&headers).map(str::to_owned)) else {
-        return error(StatusCode::BAD_REQUEST, "invalid_request", "no refresh token (JSON `refresh_token` or the cookie)");
+    let Some(token) = body
+        .refresh_token
+        .or_else(|| state.cookie.read(&headers).map(str::to_owned))
+    else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "no refresh token (JSON `refresh_token` or the cookie)",
+        );
     };
     match state.refresh.rotate(&token).await {
         Ok(grant) => state.tokens(&grant),
@@ -141,7 +185,11 @@ async fn refresh<S: Store + Clone>(State(state): State<AuthState<S>>, headers: H
     }
 }
 
-async fn logout<S: Store + Clone>(State(state): State<AuthState<S>>, headers: HeaderMap, bytes: Bytes) -> Response {
+async fn logout<S: Store + Clone>(
+    State(state): State<AuthState<S>>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Response {
     let body = match body(&bytes) {
         Ok(b) => b,
         Err(response) => return response,
@@ -152,9 +200,15 @@ async fn logout<S: Store + Clone>(State(state): State<AuthState<S>>, headers: He
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .and_then(|(_, token)| state.verifier.verify(token.trim()).ok());
-    let refresh_token = body.refresh_token.or_else(|| state.cookie.read(&headers).map(str::to_owned));
+    let refresh_token = body
+        .refresh_token
+        .or_else(|| state.cookie.read(&headers).map(str::to_owned));
     if access.is_none() && refresh_token.is_none() {
-        return error(StatusCode::UNAUTHORIZED, "invalid_token", "send the access token, the refresh token, or both");
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "send the access token, the refresh token, or both",
+        );
     }
 
     let mut revoked_access = false;
@@ -162,13 +216,19 @@ async fn logout<S: Store + Clone>(State(state): State<AuthState<S>>, headers: He
         let claims = access.claims();
         let mut revocations = Vec::new();
         if let (Some(jti), Some(exp)) = (&claims.jti, claims.exp) {
-            revocations.push(Revocation::Token { jti: jti.clone(), exp });
+            revocations.push(Revocation::Token {
+                jti: jti.clone(),
+                exp,
+            });
         }
         if body.everywhere
             && let Some(sub) = &claims.sub
         {
             let now = jsonwebtoken::get_current_timestamp() as i64;
-            revocations.push(Revocation::Subject { sub: sub.clone(), before: now + 1 });
+            revocations.push(Revocation::Subject {
+                sub: sub.clone(),
+                before: now + 1,
+            });
         }
         for revocation in revocations {
             if let Err(e) = state.refresh.store().revoke(revocation).await {
@@ -190,14 +250,21 @@ async fn logout<S: Store + Clone>(State(state): State<AuthState<S>>, headers: He
         "refresh_family_revoked": revoked_family,
     }))
     .into_response();
-    response.headers_mut().insert(SET_COOKIE, state.cookie.clear());
+    response
+        .headers_mut()
+        .insert(SET_COOKIE, state.cookie.clear());
     response
 }
 
 async fn rotate_keys<S: Store + Clone>(State(state): State<AuthState<S>>) -> Response {
     match state.issuer.rotate_generated() {
-        Ok(key) => Json(json!({"kid": key.kid(), "alg": jwt_tower::algorithm::name(key.alg())})).into_response(),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e.to_string()),
+        Ok(key) => Json(json!({"kid": key.kid(), "alg": jwt_tower::algorithm::name(key.alg())}))
+            .into_response(),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            &e.to_string(),
+        ),
     }
 }
 

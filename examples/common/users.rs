@@ -6,9 +6,9 @@
 
 use std::collections::HashMap;
 
+use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 
 /// The default users, documented in the README.
 pub const DEFAULT_DEMO_USERS: &str = "alice:alice-password:read;bob:bob-password:read admin";
@@ -49,7 +49,10 @@ impl Users {
             if name.is_empty() || secret.is_empty() {
                 return Err(format!("entry {entry:?} has an empty name or password"));
             }
-            let hash = if ["$2a$", "$2b$", "$2y$"].iter().any(|p| secret.starts_with(p)) {
+            let hash = if ["$2a$", "$2b$", "$2y$"]
+                .iter()
+                .any(|p| secret.starts_with(p))
+            {
                 Hash::Bcrypt(secret.to_owned())
             } else if secret.starts_with("$argon2") {
                 PasswordHash::new(secret).map_err(|e| format!("{name}: bad argon2 hash: {e}"))?;
@@ -86,6 +89,10 @@ impl Users {
 
 fn verify_argon2(hash: &str, password: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
         .unwrap_or(false)
 }

@@ -42,8 +42,14 @@ pub fn jwks_response(issuer: &TokenIssuer) -> Response {
 /// let app: axum::Router = well_known(issuer, "https://auth.example.com");
 /// # Ok::<(), jwt_tower::ConfigError>(())
 /// ```
-pub fn well_known<S: Clone + Send + Sync + 'static>(issuer: TokenIssuer, public_base: &str) -> Router<S> {
-    let jwks_uri = format!("{}/.well-known/jwks.json", public_base.trim_end_matches('/'));
+pub fn well_known<S: Clone + Send + Sync + 'static>(
+    issuer: TokenIssuer,
+    public_base: &str,
+) -> Router<S> {
+    let jwks_uri = format!(
+        "{}/.well-known/jwks.json",
+        public_base.trim_end_matches('/')
+    );
     let for_jwks = issuer.clone();
     Router::new()
         .route(

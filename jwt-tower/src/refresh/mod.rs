@@ -165,7 +165,10 @@ impl<S: Store> RefreshTokens<S> {
                     self.store.revoke_family(&token_hash(&next)).await?;
                     return Err(RefreshError::Invalid);
                 }
-                Ok(RefreshGrant { token: next, family })
+                Ok(RefreshGrant {
+                    token: next,
+                    family,
+                })
             }
             Rotation::Reused(family) => {
                 tracing::warn!(family = %family.id, "refresh token reused: family revoked");
