@@ -290,7 +290,8 @@ async fn quota_per_verified_subject() {
 
 #[tokio::test]
 async fn bad_configurations_exit_with_one_line() {
-    let cases: [(&str, Vec<(&'static str, String)>, &str); 5] = [
+    type Env = Vec<(&'static str, String)>;
+    let cases: [(&str, Env, &str); 5] = [
         (
             "grpc_service",
             jwt_env(&[("DOWNSTREAM_URL", "ftp://x".to_owned())]),
