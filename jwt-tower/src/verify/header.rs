@@ -24,6 +24,16 @@ pub(crate) struct RawHeader<'a> {
     pub(crate) enc: Option<IgnoredAny>,
 }
 
+/// What the verifier keeps of a header that passed its checks: the checks' outcome,
+/// and the base64 text it came from, to recognise the same header in the next token.
+pub(crate) struct CheckedHeader {
+    pub(crate) b64: Box<str>,
+    pub(crate) alg: Algorithm,
+    pub(crate) kid: Option<Box<str>>,
+    pub(crate) typ: Option<Box<str>>,
+    pub(crate) cty: Option<Box<str>>,
+}
+
 /// The header of a verified token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenHeader {

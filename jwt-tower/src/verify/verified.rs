@@ -4,7 +4,7 @@
 use std::sync::{Arc, OnceLock};
 
 use super::claims::ClaimsView;
-use super::header::{RawHeader, TokenHeader};
+use super::header::{CheckedHeader, TokenHeader};
 use crate::Algorithm;
 
 /// Where a string fact sits inside [`Facts::text`].
@@ -80,18 +80,13 @@ impl TextBuilder {
 impl Facts {
     /// Copies what a verified token keeps out of the (borrowed, soon gone) header and
     /// claims view.
-    pub(crate) fn new(
-        token: &str,
-        alg: Algorithm,
-        header: &RawHeader<'_>,
-        view: &ClaimsView<'_>,
-    ) -> Self {
+    pub(crate) fn new(token: &str, header: &CheckedHeader, view: &ClaimsView<'_>) -> Self {
         fn len(s: Option<&str>) -> usize {
             s.map_or(0, str::len)
         }
-        let kid = header.kid.as_ref().map(|s| &*s.0);
-        let typ = header.typ.as_ref().map(|s| &*s.0);
-        let cty = header.cty.as_ref().map(|s| &*s.0);
+        let kid = header.kid.as_deref();
+        let typ = header.typ.as_deref();
+        let cty = header.cty.as_deref();
         let scp = view.scp.iter().flat_map(|list| list.iter());
         let roles = view.roles.iter().flat_map(|list| list.iter());
 
@@ -146,7 +141,7 @@ impl Facts {
         Self {
             text: text.0.into_boxed_str(),
             token_len: token.len(),
-            alg,
+            alg: header.alg,
             kid,
             typ,
             cty,

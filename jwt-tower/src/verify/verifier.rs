@@ -6,12 +6,15 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use arc_swap::ArcSwapOption;
+
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, DeserializeSeed};
 
 use super::base64url;
+use super::claims::BorrowedStr;
 use super::claims::{ClaimsView, ViewSeed};
-use super::header::{self, RawHeader};
+use super::header::{self, CheckedHeader, RawHeader};
 use super::verified::{Facts, VerifiedToken};
 use crate::algorithm::{self, AlgorithmSet};
 use crate::metrics::{Metrics, MetricsSnapshot};
@@ -112,6 +115,11 @@ struct Config<C> {
     revocations: Option<crate::revoke::Revocations>,
     /// Set for a verifier that routes by `iss` to one verifier per issuer.
     routes: Option<HashMap<Box<str>, Verifier<C>>>,
+    /// The last header that passed [`Verifier::check_header`], by its base64 text.
+    /// Tokens from one issuer carry byte-identical headers (same `alg`, `kid`, `typ`),
+    /// so this spares decoding and parsing nearly every header; only what the header
+    /// checks concluded is kept, and the key is still looked up on every verify.
+    last_header: ArcSwapOption<CheckedHeader>,
     _claims: PhantomData<fn() -> C>,
 }
 
@@ -148,6 +156,7 @@ impl<C> Verifier<C> {
                 metrics: Metrics::new(),
                 revocations: None,
                 routes: None,
+                last_header: ArcSwapOption::empty(),
                 _claims: PhantomData,
             },
             bad_algorithm: None,
@@ -525,44 +534,27 @@ impl<C: DeserializeOwned> Verifier<C> {
             _ => return Err(reject(RejectionKind::Malformed)),
         }
 
-        // Header.
-        let mut header_stack = [0u8; HEADER_STACK_LEN];
-        let header_json = decode_part(header_b64, &mut header_stack)?;
-        let raw: RawHeader<'_> = Json::new(&header_json)
-            .parse()
-            .map_err(|_| described(RejectionKind::Malformed, "the token header is not valid"))?;
-        if raw.enc.is_some() {
-            return Err(reject(RejectionKind::Encrypted));
-        }
-        let alg = raw
-            .alg
-            .as_ref()
-            .and_then(|name| algorithm::from_header(&name.0))
-            .filter(|alg| c.algorithms.contains(*alg))
-            .ok_or_else(|| reject(RejectionKind::AlgorithmNotAllowed))?;
-        if raw.crit.is_some() {
-            // We implement no JWS extension, so any listed one is unknown (RFC 7515 §4.1.11);
-            // an empty list is forbidden outright.
-            return Err(reject(RejectionKind::UnsupportedCritical));
-        }
-        if let Some(required) = &c.required_typ {
-            let ok = raw
-                .typ
-                .as_ref()
-                .is_some_and(|typ| header::typ_matches(&typ.0, required));
-            if !ok {
-                return Err(reject(RejectionKind::InvalidType));
+        // Header: the one checked last time when the bytes are the same (see
+        // `Config::last_header`), else decoded, checked and remembered.
+        let last = c.last_header.load();
+        let fresh;
+        let header = match last.as_deref() {
+            Some(last) if *last.b64 == *header_b64 => last,
+            _ => {
+                fresh = Arc::new(self.check_header(header_b64)?);
+                c.last_header.store(Some(Arc::clone(&fresh)));
+                &*fresh
             }
-        }
+        };
+        let alg = header.alg;
 
         // Key and signature.
         let keys = c.keys.load();
         let Some(set) = keys.as_deref() else {
             return Err(reject(RejectionKind::KeysUnavailable));
         };
-        let kid = raw.kid.as_ref().map(|k| &*k.0);
         let key = set
-            .get(kid)
+            .get(header.kid.as_deref())
             .ok_or_else(|| reject(RejectionKind::UnknownKey))?;
         if !key.algorithms().contains(alg) {
             return Err(described(
@@ -602,10 +594,50 @@ impl<C: DeserializeOwned> Verifier<C> {
                 .map_err(|why| AuthError::with_description(RejectionKind::Rejected, why))?;
         }
 
-        Ok(VerifiedToken::new(
-            Facts::new(token, alg, &raw, &view),
-            claims,
-        ))
+        Ok(VerifiedToken::new(Facts::new(token, header, &view), claims))
+    }
+
+    /// Decodes and checks a header: JSON, not encrypted, `alg` allowed, no `crit`, the
+    /// required `typ`. The outcome depends on the header's bytes and this verifier's
+    /// (fixed) rules only, which is what lets `verify` reuse it for identical bytes.
+    fn check_header(&self, header_b64: &str) -> Result<CheckedHeader, AuthError> {
+        let c = &*self.inner;
+        let mut header_stack = [0u8; HEADER_STACK_LEN];
+        let header_json = decode_part(header_b64, &mut header_stack)?;
+        let raw: RawHeader<'_> = Json::new(&header_json)
+            .parse()
+            .map_err(|_| described(RejectionKind::Malformed, "the token header is not valid"))?;
+        if raw.enc.is_some() {
+            return Err(reject(RejectionKind::Encrypted));
+        }
+        let alg = raw
+            .alg
+            .as_ref()
+            .and_then(|name| algorithm::from_header(&name.0))
+            .filter(|alg| c.algorithms.contains(*alg))
+            .ok_or_else(|| reject(RejectionKind::AlgorithmNotAllowed))?;
+        if raw.crit.is_some() {
+            // We implement no JWS extension, so any listed one is unknown (RFC 7515 §4.1.11);
+            // an empty list is forbidden outright.
+            return Err(reject(RejectionKind::UnsupportedCritical));
+        }
+        if let Some(required) = &c.required_typ {
+            let ok = raw
+                .typ
+                .as_ref()
+                .is_some_and(|typ| header::typ_matches(&typ.0, required));
+            if !ok {
+                return Err(reject(RejectionKind::InvalidType));
+            }
+        }
+        let owned = |s: &Option<BorrowedStr<'_>>| s.as_ref().map(|s| Box::<str>::from(&*s.0));
+        Ok(CheckedHeader {
+            b64: header_b64.into(),
+            alg,
+            kid: owned(&raw.kid),
+            typ: owned(&raw.typ),
+            cty: owned(&raw.cty),
+        })
     }
 
     fn check_claims(&self, view: &ClaimsView<'_>) -> Result<(), AuthError> {
@@ -736,4 +768,55 @@ fn route<'v, C>(
     routes
         .get(&*iss.0)
         .ok_or_else(|| reject(RejectionKind::InvalidIssuer))
+}
+
+#[cfg(test)]
+mod tests {
+    use jsonwebtoken::{EncodingKey, Header};
+
+    use crate::{
+        Algorithm, KeySet, Keys, RegisteredClaims, RejectionKind, VerificationKey, Verifier,
+    };
+
+    fn mint(typ: &str, secret: &[u8]) -> String {
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some("k1".into());
+        header.typ = Some(typ.into());
+        let claims = serde_json::json!({"sub": "alice", "exp": 4_000_000_000u64});
+        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(secret)).unwrap()
+    }
+
+    fn key(secret: &[u8]) -> VerificationKey {
+        VerificationKey::hmac(Algorithm::HS256, secret)
+            .unwrap()
+            .with_kid("k1")
+    }
+
+    /// The remembered header spares only the header's decoding and checks: a token with
+    /// the same header bytes still has its key looked up and its signature checked, and
+    /// a different header is checked afresh.
+    #[test]
+    fn a_remembered_header_still_has_its_key_and_signature_checked() {
+        let good = [1u8; 32];
+        let keys = Keys::new(KeySet::single(key(&good)));
+        let verifier = Verifier::<RegisteredClaims>::builder(keys.clone())
+            .algorithms([Algorithm::HS256])
+            .require_typ("at+jwt")
+            .build()
+            .unwrap();
+        let kind = |token: &str| verifier.verify(token).map(|_| ()).map_err(|e| e.kind());
+
+        let token = mint("at+jwt", &good);
+        assert_eq!(kind(&token), Ok(()));
+        let forged = mint("at+jwt", &[2u8; 32]);
+        assert_eq!(forged.split('.').next(), token.split('.').next());
+        assert_eq!(kind(&forged), Err(RejectionKind::InvalidSignature));
+        assert_eq!(kind(&mint("JWT", &good)), Err(RejectionKind::InvalidType));
+        assert_eq!(kind(&token), Ok(()));
+
+        keys.replace(KeySet::single(key(&[3u8; 32]).with_kid("k2")));
+        assert_eq!(kind(&token), Err(RejectionKind::UnknownKey));
+        keys.replace(KeySet::single(key(&good)));
+        assert_eq!(kind(&token), Ok(()));
+    }
 }
