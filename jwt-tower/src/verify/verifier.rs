@@ -522,16 +522,15 @@ impl<C: DeserializeOwned> Verifier<C> {
         if token.len() > c.max_token_len {
             return Err(reject(RejectionKind::TokenTooLarge));
         }
-        let mut parts = token.split('.');
-        let (Some(header_b64), Some(payload_b64), Some(signature_b64)) =
-            (parts.next(), parts.next(), parts.next())
-        else {
-            return Err(reject(RejectionKind::Malformed));
-        };
-        match parts.count() {
-            0 => {}
-            2 => return Err(reject(RejectionKind::Encrypted)),
-            _ => return Err(reject(RejectionKind::Malformed)),
+        // A JWS has two dots, a JWE four (RFC 7516 §9), anything else is no token.
+        let malformed = || reject(RejectionKind::Malformed);
+        let (header_b64, rest) = token.split_once('.').ok_or_else(malformed)?;
+        let (payload_b64, signature_b64) = rest.split_once('.').ok_or_else(malformed)?;
+        if signature_b64.contains('.') {
+            return Err(match signature_b64.matches('.').count() {
+                2 => reject(RejectionKind::Encrypted),
+                _ => malformed(),
+            });
         }
 
         // Header: the one checked last time when the bytes are the same (see
