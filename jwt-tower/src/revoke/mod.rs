@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
@@ -68,6 +69,16 @@ impl Set {
 #[derive(Clone, Default)]
 pub struct Revocations {
     set: Arc<ArcSwap<Set>>,
+    health: Arc<Health>,
+}
+
+/// Whether the list is known to be in step with its store, and what to do when not.
+#[derive(Default)]
+struct Health {
+    /// Set by a store whose feed is down (a Redis subscription that dropped).
+    out_of_step: AtomicBool,
+    /// Refuse every token while out of step, rather than verify on what is held.
+    fail_closed: AtomicBool,
 }
 
 impl std::fmt::Debug for Revocations {
@@ -91,6 +102,26 @@ impl Revocations {
     #[must_use]
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Refuse every token (HTTP 503) while the store feeding this list reports it out of
+    /// step, instead of verifying on the revocations already held (the default, which
+    /// keeps serving through a store outage).
+    #[must_use]
+    pub fn fail_closed(self, fail_closed: bool) -> Self {
+        self.health.fail_closed.store(fail_closed, Ordering::Relaxed);
+        self
+    }
+
+    /// Called by stores: whether their feed of revocations is up and the list resynced.
+    pub fn set_in_step(&self, in_step: bool) {
+        self.health.out_of_step.store(!in_step, Ordering::Relaxed);
+    }
+
+    /// Whether verification must refuse: fail-closed and out of step.
+    #[inline]
+    pub(crate) fn refusing(&self) -> bool {
+        self.health.out_of_step.load(Ordering::Relaxed) && self.health.fail_closed.load(Ordering::Relaxed)
     }
 
     /// Adds one revocation (and forgets token revocations that have expired).
