@@ -707,10 +707,16 @@ impl<C: DeserializeOwned> Verifier<C> {
         {
             return Err(reject(RejectionKind::InvalidSubject));
         }
-        if let Some(revocations) = &c.revocations
-            && revocations.is_revoked(view.jti.as_deref(), view.sub.as_deref(), view.iat)
-        {
-            return Err(reject(RejectionKind::Revoked));
+        if let Some(revocations) = &c.revocations {
+            if revocations.refusing() {
+                return Err(described(
+                    RejectionKind::KeysUnavailable,
+                    "the revocation list is out of step with its store; refusing until it is back",
+                ));
+            }
+            if revocations.is_revoked(view.jti.as_deref(), view.sub.as_deref(), view.iat) {
+                return Err(reject(RejectionKind::Revoked));
+            }
         }
         let all_required = if c.required_claims.len() >= 64 {
             u64::MAX
