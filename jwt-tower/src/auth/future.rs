@@ -19,18 +19,25 @@ pin_project! {
     }
 }
 
+/// The inner future with the caller's identity in scope.
+#[cfg(feature = "propagate")]
+type Scoped<F> = crate::propagate::Scoped<F>;
+/// Without the `propagate` feature there is no scope (and the variant is never built).
+#[cfg(not(feature = "propagate"))]
+type Scoped<F> = F;
+
 pin_project! {
     #[project = KindProj]
+    #[cfg_attr(not(feature = "propagate"), allow(dead_code))]
     enum Kind<F, B, E> {
         Inner {
             #[pin]
             future: F,
         },
         // The inner future with the caller's identity in scope (feature `propagate`).
-        #[cfg(feature = "propagate")]
         Scoped {
             #[pin]
-            future: crate::propagate::Scoped<F>,
+            future: Scoped<F>,
         },
         Rejected {
             response: Option<Response<B>>,
@@ -79,7 +86,6 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
             KindProj::Inner { future } => future.poll(cx),
-            #[cfg(feature = "propagate")]
             KindProj::Scoped { future } => future.poll(cx),
             KindProj::Rejected { response } => Poll::Ready(Ok(response
                 .take()
