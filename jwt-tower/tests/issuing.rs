@@ -276,7 +276,11 @@ async fn the_memory_store_keeps_followers_in_step() {
 
 #[test]
 fn a_fail_closed_list_refuses_while_out_of_step_with_its_store() {
-    let issuer = TokenIssuer::builder("https://auth.test", SigningKey::generate(Algorithm::ES256).unwrap()).build();
+    let issuer = TokenIssuer::builder(
+        "https://auth.test",
+        SigningKey::generate(Algorithm::ES256).unwrap(),
+    )
+    .build();
     let open = Revocations::new();
     let closed = Revocations::new().fail_closed(true);
     let token = issuer.issue("alice", json!({})).unwrap().token;
@@ -293,7 +297,11 @@ fn a_fail_closed_list_refuses_while_out_of_step_with_its_store() {
     for list in [&open, &closed] {
         list.set_in_step(false);
     }
-    assert_eq!(verify(&open), Ok(()), "the default keeps serving on what it holds");
+    assert_eq!(
+        verify(&open),
+        Ok(()),
+        "the default keeps serving on what it holds"
+    );
     assert_eq!(verify(&closed), Err(RejectionKind::KeysUnavailable));
     closed.set_in_step(true);
     assert_eq!(verify(&closed), Ok(()));

@@ -109,7 +109,9 @@ impl Revocations {
     /// keeps serving through a store outage).
     #[must_use]
     pub fn fail_closed(self, fail_closed: bool) -> Self {
-        self.health.fail_closed.store(fail_closed, Ordering::Relaxed);
+        self.health
+            .fail_closed
+            .store(fail_closed, Ordering::Relaxed);
         self
     }
 
@@ -121,7 +123,8 @@ impl Revocations {
     /// Whether verification must refuse: fail-closed and out of step.
     #[inline]
     pub(crate) fn refusing(&self) -> bool {
-        self.health.out_of_step.load(Ordering::Relaxed) && self.health.fail_closed.load(Ordering::Relaxed)
+        self.health.out_of_step.load(Ordering::Relaxed)
+            && self.health.fail_closed.load(Ordering::Relaxed)
     }
 
     /// Adds one revocation (and forgets token revocations that have expired).
