@@ -866,3 +866,85 @@ async fn calls_fail_fast_when_redis_is_down() {
         started.elapsed()
     );
 }
+
+/// With `fail_closed(true)`, verification refuses once the subscription has been down
+/// for longer than `out_of_step_after`, not before, and serves again after the resync;
+/// a list fed by a default store keeps serving throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fail_closed_store_refuses_verification_only_past_the_bound() {
+    use jwt_tower::issue::{SigningKey, TokenIssuer};
+    use jwt_tower::{Algorithm, RegisteredClaims, RejectionKind, Verifier};
+
+    let mut server = redis!(persistent);
+    let bound = Duration::from_millis(1_500);
+    let closed_store = RedisStore::builder(server.url())
+        .fail_closed(true)
+        .out_of_step_after(bound)
+        .connect()
+        .await
+        .expect("connect");
+    let open_store = store(&server).await;
+    let closed = Revocations::new();
+    let open = Revocations::new();
+    closed_store.follow(&closed);
+    open_store.follow(&open);
+
+    let issuer = TokenIssuer::builder(
+        "https://auth.test",
+        SigningKey::generate(Algorithm::ES256).expect("key"),
+    )
+    .build();
+    let token = issuer
+        .issue("alice", serde_json::json!({}))
+        .expect("issue")
+        .token;
+    let verify = |list: &Revocations| {
+        Verifier::<RegisteredClaims>::builder(issuer.keys())
+            .algorithms([Algorithm::ES256])
+            .revocations(list.clone())
+            .build()
+            .expect("verifier")
+            .verify(&token)
+            .map(|_| ())
+            .map_err(|e| e.kind())
+    };
+
+    assert!(
+        eventually(Duration::from_secs(2), || verify(&closed).is_ok()).await,
+        "in step once loaded"
+    );
+    assert_eq!(verify(&open), Ok(()));
+
+    server.kill();
+    let killed = Instant::now();
+    assert!(eventually(Duration::from_secs(3), || !closed_store.is_synced()).await);
+    if killed.elapsed() < bound - Duration::from_millis(300) {
+        assert_eq!(verify(&closed), Ok(()), "a short outage goes unnoticed");
+    }
+    assert!(
+        eventually(Duration::from_secs(3), || verify(&closed)
+            == Err(RejectionKind::KeysUnavailable))
+        .await,
+        "refuses once down past the bound"
+    );
+    assert!(
+        killed.elapsed() >= bound,
+        "not before the bound: {:?}",
+        killed.elapsed()
+    );
+    assert_eq!(verify(&open), Ok(()), "the default keeps serving");
+
+    // A list that starts following while the store is down is refused at once.
+    let late = Revocations::new();
+    closed_store.follow(&late);
+    assert_eq!(verify(&late), Err(RejectionKind::KeysUnavailable));
+
+    server.restart();
+    assert!(
+        eventually(Duration::from_secs(5), || verify(&closed).is_ok()
+            && verify(&late).is_ok())
+        .await,
+        "serves again after the resync"
+    );
+    assert_eq!(verify(&open), Ok(()));
+}

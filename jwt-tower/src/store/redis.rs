@@ -7,7 +7,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{Client, RedisResult};
@@ -22,6 +22,9 @@ use crate::revoke::{Revocation, Revocations};
 const DEFAULT_PREFIX: &str = "jwt-tower:";
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 const DEFAULT_RETAIN: Duration = Duration::from_secs(3600);
+const DEFAULT_OUT_OF_STEP_AFTER: Duration = Duration::from_secs(5);
+/// How often the subscription task checks whether it has been down past the bound.
+const STEP_CHECK: Duration = Duration::from_millis(50);
 /// How often the subscription connection is checked (a silent network cut does not
 /// close a socket; a `PING` that gets no answer does end the subscription).
 const PING_INTERVAL: Duration = Duration::from_secs(1);
@@ -46,8 +49,9 @@ const RECONNECT_MAX: Duration = Duration::from_secs(1);
 ///   was cut off is lost.
 /// - When Redis is down, every call returns a [`StoreError`] within the configured
 ///   [timeout](RedisStoreBuilder::timeout), and the subscription retries in the
-///   background; verification keeps working on the local list (see
-///   [`is_synced`](Self::is_synced) for a readiness check).
+///   background; verification keeps working on the local list, unless the list is
+///   [fail-closed](RedisStoreBuilder::fail_closed) and the subscription has been down
+///   for longer than [a bound](RedisStoreBuilder::out_of_step_after).
 ///
 /// Needs Redis 6 or later (or Valkey), one server (a primary, possibly with replicas
 /// and Sentinel), not Redis Cluster: the scripts find a family's key from its token's
@@ -105,6 +109,8 @@ pub struct RedisStoreBuilder {
     prefix: String,
     timeout: Duration,
     retain: Duration,
+    fail_closed: bool,
+    out_of_step_after: Duration,
 }
 
 impl fmt::Debug for RedisStoreBuilder {
@@ -114,6 +120,8 @@ impl fmt::Debug for RedisStoreBuilder {
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
             .field("retain", &self.retain)
+            .field("fail_closed", &self.fail_closed)
+            .field("out_of_step_after", &self.out_of_step_after)
             .finish_non_exhaustive()
     }
 }
@@ -141,6 +149,46 @@ impl RedisStoreBuilder {
     /// the instances and Redis. Default 1 hour.
     pub fn retain_expired(mut self, retain: Duration) -> Self {
         self.retain = retain;
+        self
+    }
+
+    /// Makes every list that [`follow`](Store::follow)s this store
+    /// [fail closed](Revocations::fail_closed): verification then refuses every token
+    /// (503) while the list is out of step, i.e. once the subscription has been down for
+    /// longer than [`out_of_step_after`](Self::out_of_step_after), and before the list's
+    /// first load. Default `false`: verification goes on with the revocations already
+    /// held, which may miss those made during the outage.
+    ///
+    /// A list can also be made fail-closed on its own, with
+    /// [`Revocations::fail_closed`]; the store reports every list it feeds in or out of
+    /// step either way.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use jwt_tower::revoke::Revocations;
+    /// use jwt_tower::store::{RedisStore, Store};
+    ///
+    /// # async fn run() -> Result<(), jwt_tower::store::StoreError> {
+    /// let store = RedisStore::builder("redis://127.0.0.1:6379")
+    ///     .fail_closed(true)
+    ///     .out_of_step_after(Duration::from_secs(2))
+    ///     .connect()
+    ///     .await?;
+    /// let revocations = Revocations::new();
+    /// store.follow(&revocations); // now fail-closed; hand it to the Verifier
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn fail_closed(mut self, fail_closed: bool) -> Self {
+        self.fail_closed = fail_closed;
+        self
+    }
+
+    /// How long the subscription may be down before the lists it feeds are reported out
+    /// of step (and fail-closed lists start refusing). A reconnect that resyncs within
+    /// it goes unnoticed by verification. Default 5 seconds.
+    pub fn out_of_step_after(mut self, bound: Duration) -> Self {
+        self.out_of_step_after = bound;
         self
     }
 
@@ -173,8 +221,10 @@ impl RedisStoreBuilder {
             timeout: self.timeout,
             retain: i64::try_from(self.retain.as_secs()).unwrap_or(i64::MAX),
             scripts: Scripts::new(),
-            lists: Mutex::new(Vec::new()),
+            follow: Mutex::new(Following::default()),
             synced: AtomicBool::new(false),
+            fail_closed: self.fail_closed,
+            out_of_step_after: self.out_of_step_after,
         });
         Ok(RedisStore {
             inner: Arc::new(Inner {
@@ -209,10 +259,22 @@ struct Shared {
     timeout: Duration,
     retain: i64,
     scripts: Scripts,
-    /// The lists following the store.
-    lists: Mutex<Vec<Revocations>>,
+    follow: Mutex<Following>,
     /// Subscribed, and the lists resynced since.
     synced: AtomicBool,
+    fail_closed: bool,
+    out_of_step_after: Duration,
+}
+
+/// The lists following the store, and whether they are in step. One lock, so that a
+/// resync, a report of the subscription being down and a new follower never interleave.
+#[derive(Default)]
+struct Following {
+    lists: Vec<Revocations>,
+    /// Since when the subscription has been down (`None` while it is up and resynced).
+    down_since: Option<Instant>,
+    /// The lists were told they are out of step (down past the bound).
+    reported: bool,
 }
 
 struct Keys {
@@ -281,7 +343,7 @@ impl fmt::Debug for RedisStore {
         f.debug_struct("RedisStore")
             .field("prefix", &shared.keys.prefix)
             .field("timeout", &shared.timeout)
-            .field("followers", &lock(&shared.lists).len())
+            .field("followers", &lock(&shared.follow).lists.len())
             .field("synced", &self.is_synced())
             .finish_non_exhaustive()
     }
@@ -312,6 +374,8 @@ impl RedisStore {
             prefix: DEFAULT_PREFIX.to_owned(),
             timeout: DEFAULT_TIMEOUT,
             retain: DEFAULT_RETAIN,
+            fail_closed: false,
+            out_of_step_after: DEFAULT_OUT_OF_STEP_AFTER,
         }
     }
 
@@ -320,9 +384,8 @@ impl RedisStore {
     /// the first `follow`, and while Redis is unreachable (the lists then keep what
     /// they had, and verification goes on with it).
     ///
-    /// This store does not refuse verification on its own when the subscription is
-    /// down; a service that would rather stop serving (fail closed) can report
-    /// itself unready while this stays false for longer than it tolerates.
+    /// Verification itself refuses only with [fail-closed](RedisStoreBuilder::fail_closed)
+    /// lists; this is for a readiness check or a metric.
     ///
     /// ```no_run
     /// # async fn run(store: jwt_tower::store::RedisStore) {
@@ -368,7 +431,49 @@ impl Shared {
     }
 
     fn lists(&self) -> Vec<Revocations> {
-        lock(&self.lists).clone()
+        lock(&self.follow).lists.clone()
+    }
+
+    /// Loads `all` into every list and reports them in step (the subscription is up).
+    fn resynced(&self, all: &[Revocation]) {
+        let mut follow = lock(&self.follow);
+        for list in &follow.lists {
+            list.replace_all(all);
+            list.set_in_step(true);
+        }
+        follow.down_since = None;
+        follow.reported = false;
+        self.synced.store(true, Ordering::Release);
+    }
+
+    /// The subscription is down: the clock for [`out_of_step_after`] starts.
+    fn lost(&self) -> bool {
+        let mut follow = lock(&self.follow);
+        follow.down_since.get_or_insert_with(Instant::now);
+        self.synced.swap(false, Ordering::AcqRel)
+    }
+
+    /// Reports the lists out of step once the subscription has been down past the bound.
+    async fn watch_step(&self) {
+        let mut tick = tokio::time::interval(STEP_CHECK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let mut follow = lock(&self.follow);
+            if let Some(since) = follow.down_since
+                && !follow.reported
+                && since.elapsed() >= self.out_of_step_after
+            {
+                for list in &follow.lists {
+                    list.set_in_step(false);
+                }
+                follow.reported = true;
+                tracing::warn!(
+                    down_for = ?since.elapsed(),
+                    "revocation lists out of step with redis"
+                );
+            }
+        }
     }
 
     fn deliver(&self, payload: &[u8]) {
@@ -397,10 +502,7 @@ impl Shared {
             // Subscribed first, read second: a revocation written before the read is
             // in it, one written after reaches us as a message (queued meanwhile).
             let all = self.read_all().await?;
-            for list in self.lists() {
-                list.replace_all(&all);
-            }
-            self.synced.store(true, Ordering::Release);
+            self.resynced(&all);
             *delay = RECONNECT_MIN;
             tracing::debug!(revocations = all.len(), "revocations resynced from redis");
             let mut ping = tokio::time::interval(PING_INTERVAL);
@@ -425,12 +527,20 @@ impl Shared {
         }
     }
 
-    /// The subscription task: follows, and reconnects (then resyncs) whenever it fails.
+    /// The subscription task: follows, reconnects (then resyncs) whenever it fails, and
+    /// reports the lists out of step when it stays down.
     async fn follow_loop(self: Arc<Self>) {
+        lock(&self.follow)
+            .down_since
+            .get_or_insert_with(Instant::now);
+        tokio::join!(self.reconnect_loop(), self.watch_step());
+    }
+
+    async fn reconnect_loop(&self) {
         let mut delay = RECONNECT_MIN;
         loop {
             let error = self.follow_once(&mut delay).await;
-            let was_synced = self.synced.swap(false, Ordering::AcqRel);
+            let was_synced = self.lost();
             if was_synced {
                 tracing::warn!(%error, "revocation subscription lost; reconnecting");
             } else {
@@ -552,9 +662,21 @@ impl Store for RedisStore {
     /// which loads the full set into every list as soon as it has subscribed, applies
     /// published revocations as they arrive, and reloads the full set after every
     /// reconnect. Later calls load the current set into their list in the background.
+    ///
+    /// The list is reported [out of step](Revocations::set_in_step) until it is loaded,
+    /// and again whenever the subscription has been down for longer than
+    /// [`out_of_step_after`](RedisStoreBuilder::out_of_step_after); that refuses
+    /// verification only for [fail-closed](RedisStoreBuilder::fail_closed) lists.
     fn follow(&self, list: &Revocations) {
         let shared = &self.inner.shared;
-        lock(&shared.lists).push(list.clone());
+        if shared.fail_closed {
+            let _ = list.clone().fail_closed(true);
+        }
+        {
+            let mut follow = lock(&shared.follow);
+            list.set_in_step(false);
+            follow.lists.push(list.clone());
+        }
         let mut task = lock(&self.inner.task);
         if task.is_none() {
             *task = Some(self.inner.runtime.spawn(Arc::clone(shared).follow_loop()));
@@ -563,7 +685,14 @@ impl Store for RedisStore {
             let list = list.clone();
             self.inner.runtime.spawn(async move {
                 match shared.read_all().await {
-                    Ok(all) => list.apply_all(&all),
+                    Ok(all) => {
+                        let follow = lock(&shared.follow);
+                        list.apply_all(&all);
+                        // In step if the subscription is (else the next resync does it).
+                        if follow.down_since.is_none() {
+                            list.set_in_step(true);
+                        }
+                    }
                     // The subscription task resyncs every list when Redis is back.
                     Err(error) => tracing::warn!(%error, "cannot load revocations"),
                 }
