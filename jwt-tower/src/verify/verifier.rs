@@ -797,6 +797,79 @@ mod tests {
             .with_kid("k1")
     }
 
+    /// An HS256 token over exactly these payload bytes (which need not be UTF-8).
+    fn mint_bytes(payload: &[u8], secret: &[u8]) -> String {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let signing_input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#),
+            URL_SAFE_NO_PAD.encode(payload)
+        );
+        let key = EncodingKey::from_secret(secret);
+        let signature =
+            jsonwebtoken::crypto::sign(signing_input.as_bytes(), &key, Algorithm::HS256).unwrap();
+        format!("{signing_input}.{signature}")
+    }
+
+    /// Claims that are not UTF-8 are read as bytes, as they always were: invalid bytes
+    /// in a claim nobody reads pass, in one that is read they are malformed.
+    #[test]
+    fn claims_that_are_not_utf8_are_judged_as_before() {
+        let secret = [1u8; 32];
+        let verifier = Verifier::<RegisteredClaims>::builder(
+            VerificationKey::hmac(Algorithm::HS256, secret).unwrap(),
+        )
+        .algorithms([Algorithm::HS256])
+        .build()
+        .unwrap();
+        let unread = mint_bytes(
+            b"{\"note\":\"\xff\",\"sub\":\"alice\",\"exp\":4000000000}",
+            &secret,
+        );
+        let verified = verifier.verify(&unread).unwrap();
+        assert_eq!(verified.subject(), Some("alice"));
+        let read = mint_bytes(b"{\"sub\":\"\xff\",\"exp\":4000000000}", &secret);
+        assert_eq!(
+            verifier.verify(&read).map(|_| ()).map_err(|e| e.kind()),
+            Err(RejectionKind::Malformed)
+        );
+    }
+
+    /// Every fact read back from the one buffer they share, escapes decoded, lists
+    /// rebuilt on demand: scopes from `scope` and `scp`, more roles than fit inline.
+    #[test]
+    fn facts_read_back_from_their_buffer() {
+        let secret = [1u8; 32];
+        let verifier = Verifier::<RegisteredClaims>::builder(
+            VerificationKey::hmac(Algorithm::HS256, secret).unwrap(),
+        )
+        .algorithms([Algorithm::HS256])
+        .build()
+        .unwrap();
+        let payload = r#"{"sub":"al\u00efce","iss":"https://i","jti":"j\"1","exp":4000000000,
+            "iat":1700000000,"scope":" read  write","scp":["admin all","x"],
+            "roles":["r1","r 2","r3","r4"]}"#;
+        let token = mint_bytes(payload.as_bytes(), &secret);
+        let verified = verifier.verify(&token).unwrap();
+        let id = verified.identity();
+        assert_eq!(id.token(), token);
+        assert_eq!(id.subject(), Some("al\u{ef}ce"));
+        assert_eq!(id.issuer(), Some("https://i"));
+        assert_eq!(id.token_id(), Some("j\"1"));
+        assert_eq!(id.expires_at(), Some(4_000_000_000));
+        assert_eq!(id.issued_at(), Some(1_700_000_000));
+        let scopes: Vec<&str> = id.scopes().iter().map(|s| &**s).collect();
+        assert_eq!(scopes, ["read", "write", "admin", "all", "x"]);
+        assert!(id.has_scope("all") && !id.has_scope("") && !id.has_scope("admin all"));
+        let roles: Vec<&str> = id.roles().iter().map(|s| &**s).collect();
+        assert_eq!(roles, ["r1", "r 2", "r3", "r4"]);
+        assert!(verified.has_role("r 2") && !verified.has_role("r"));
+        assert_eq!(verified.header().alg, Algorithm::HS256);
+        assert_eq!(verified.header().typ.as_deref(), Some("JWT"));
+        assert_eq!(verified.header().kid, None);
+    }
+
     /// The remembered header spares only the header's decoding and checks: a token with
     /// the same header bytes still has its key looked up and its signature checked, and
     /// a different header is checked afresh.
