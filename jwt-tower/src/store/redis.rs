@@ -86,7 +86,8 @@ pub struct RedisStore {
     inner: Arc<Inner>,
 }
 
-/// Options for a [`RedisStore`]: key prefix, timeout, retention.
+/// Options for a [`RedisStore`]: key prefix, timeout, retention of ended families,
+/// fail-closed verification while out of step.
 ///
 /// ```no_run
 /// use std::time::Duration;
