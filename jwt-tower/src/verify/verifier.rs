@@ -115,7 +115,8 @@ struct Config<C> {
     revocations: Option<crate::revoke::Revocations>,
     /// Set for a verifier that routes by `iss` to one verifier per issuer.
     routes: Option<HashMap<Box<str>, Verifier<C>>>,
-    /// The last header that passed [`Verifier::check_header`], by its base64 text.
+    /// The last header that passed [`Verifier::check_header`] in a token whose signature
+    /// verified, by its base64 text.
     /// Tokens from one issuer carry byte-identical headers (same `alg`, `kid`, `typ`),
     /// so this spares decoding and parsing nearly every header; only what the header
     /// checks concluded is kept, and the key is still looked up on every verify.
@@ -534,16 +535,16 @@ impl<C: DeserializeOwned> Verifier<C> {
         }
 
         // Header: the one checked last time when the bytes are the same (see
-        // `Config::last_header`), else decoded, checked and remembered.
+        // `Config::last_header`), else decoded and checked now.
         let last = c.last_header.load();
-        let fresh;
-        let header = match last.as_deref() {
-            Some(last) if *last.b64 == *header_b64 => last,
-            _ => {
-                fresh = Arc::new(self.check_header(header_b64)?);
-                c.last_header.store(Some(Arc::clone(&fresh)));
-                &*fresh
-            }
+        let fresh = match last.as_deref() {
+            Some(last) if *last.b64 == *header_b64 => None,
+            _ => Some(Arc::new(self.check_header(header_b64)?)),
+        };
+        let header = match (&fresh, last.as_deref()) {
+            (Some(fresh), _) => &**fresh,
+            (None, Some(last)) => last,
+            (None, None) => unreachable!("`fresh` is only `None` when `last` matched"),
         };
         let alg = header.alg;
 
@@ -570,6 +571,11 @@ impl<C: DeserializeOwned> Verifier<C> {
         let signing_input = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
         if !key.verify(alg, signing_input, &signature[..sig_len]) {
             return Err(reject(RejectionKind::InvalidSignature));
+        }
+        // Remembered only once its signature verified: tokens nobody signed cannot push
+        // the issuer's header out.
+        if let Some(fresh) = &fresh {
+            c.last_header.store(Some(Arc::clone(fresh)));
         }
         drop(keys);
 
