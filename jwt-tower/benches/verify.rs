@@ -7,7 +7,8 @@
 //! On a busy machine criterion's medians drift with whatever else runs. With
 //! `VERIFY_MIN_OF_BATCHES=1` the bench instead times the three side by side, in turns,
 //! and reports each one's fastest batch (the run least disturbed), with the ratios:
-//! `VERIFY_MIN_OF_BATCHES=1 cargo bench -p jwt-tower --bench verify`
+//! `VERIFY_MIN_OF_BATCHES=1 cargo bench -p jwt-tower --bench verify` (or `=HS256` for
+//! one algorithm).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -224,7 +225,7 @@ fn verify(c: &mut Criterion) {
 
 /// Each contender's fastest batch, per verify, taking turns so that all three see the
 /// same machine; a batch lasts about 100 µs, so most batches run undisturbed.
-fn min_of_batches() {
+fn min_of_batches(only: &str) {
     fn batch(iterations: u32, f: &dyn Fn()) -> Duration {
         let start = Instant::now();
         for _ in 0..iterations {
@@ -237,6 +238,9 @@ fn min_of_batches() {
         "alg     jwt_tower  jsonwebtoken     floor   ours/jsonwebtoken  ours/floor   (ns per verify)"
     );
     for case in cases() {
+        if only != "1" && only != case.name {
+            continue;
+        }
         let token = case.token.as_str();
         let (signing_input, signature_b64) = token.rsplit_once('.').unwrap();
         let sig = URL_SAFE_NO_PAD.decode(signature_b64).unwrap();
@@ -300,8 +304,8 @@ criterion_group! {
 }
 
 fn main() {
-    if std::env::var_os("VERIFY_MIN_OF_BATCHES").is_some() {
-        min_of_batches();
+    if let Ok(only) = std::env::var("VERIFY_MIN_OF_BATCHES") {
+        min_of_batches(&only);
         return;
     }
     benches();
