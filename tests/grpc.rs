@@ -437,3 +437,74 @@ async fn a_service_token_when_there_is_no_caller() {
     assert_eq!(status.code(), Code::Unavailable);
     assert!(status.message().contains("issuer down"), "{status:?}");
 }
+
+/// After a key rotation at a remote JWKS: the layer waits for the refresh and passes the
+/// first call; the interceptor cannot wait, refuses it, but starts the refresh so the
+/// calls after it pass.
+#[tokio::test]
+async fn a_rotated_key_the_layer_waits_the_interceptor_does_not() {
+    use jsonwebtoken::Algorithm as JwtAlg;
+    use jwt_tower::jwks::RemoteJwks;
+    use support::jwks_server::{JwksServer, document, jwk};
+
+    let server = JwksServer::start(document(vec![jwk(JwtAlg::ES256, "ec-1")])).await;
+    let es256 = |keys: Keys| {
+        Verifier::<RegisteredClaims>::builder(keys)
+            .algorithms([Algorithm::ES256])
+            .build()
+            .unwrap()
+    };
+    let for_layer = RemoteJwks::builder(server.url())
+        .algorithms([Algorithm::ES256])
+        .start()
+        .unwrap();
+    let for_interceptor = RemoteJwks::builder(server.url())
+        .algorithms([Algorithm::ES256])
+        .start()
+        .unwrap();
+    let layered = serve_grpc(GrpcAuthLayer::new(es256(for_layer.keys())), Svc::default()).await;
+    let (listener, intercepted) = bind().await;
+    tokio::spawn(
+        Server::builder()
+            .add_service(IdentityServer::with_interceptor(
+                Svc::default(),
+                JwtInterceptor::new(es256(for_interceptor.keys())),
+            ))
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+    );
+    let (mut layered, mut intercepted) = (client(layered).await, client(intercepted).await);
+
+    let old = mint_es256("ec-1", &claims("alice", "read"));
+    // The layer waits for the first key set; then the interceptor has it too.
+    layered.who_am_i(with_token(Some(&old))).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while intercepted.who_am_i(with_token(Some(&old))).await.is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "first key set never loaded"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    server.set_document(document(vec![
+        jwk(JwtAlg::ES256, "ec-1"),
+        jwk(JwtAlg::ES256, "ec-2"),
+    ]));
+    let new = mint_es256("ec-2", &claims("alice", "read"));
+    let me = layered.who_am_i(with_token(Some(&new))).await.unwrap();
+    assert_eq!(me.into_inner().subject, "alice");
+
+    let status = refused(
+        intercepted.who_am_i(with_token(Some(&new))).await,
+        Some(&new),
+    );
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while intercepted.who_am_i(with_token(Some(&new))).await.is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the refresh never landed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

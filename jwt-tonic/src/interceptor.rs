@@ -15,7 +15,8 @@ use tonic::{Request, Status};
 /// tonic interceptors are synchronous, so this form:
 /// - uses only the keys already loaded: it cannot wait for a JWKS fetch. A token signed
 ///   with a key not fetched yet (a rotation) is `UNAUTHENTICATED` where the layer would
-///   have waited for the refresh; before the first key set, `UNAVAILABLE`.
+///   have waited for the refresh (it does start the refresh, so calls after it lands
+///   pass); before the first key set, `UNAVAILABLE`.
 /// - applies one policy to the service it wraps (it does not see the method path); for
 ///   per-method policies and open methods, use the layer.
 /// - does not put the identity in scope for [`propagate`](jwt_tower::propagate): the
@@ -116,7 +117,13 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtInterceptor<C> {
             Err(error) => Err(error),
             Ok(None) if self.optional => Ok(None),
             Ok(None) => Err(AuthError::new(RejectionKind::MissingToken)),
-            Ok(Some(token)) => self.verifier.verify(&token).map(Some),
+            Ok(Some(token)) => self.verifier.verify(&token).map(Some).inspect_err(|error| {
+                if error.kind() == RejectionKind::UnknownKey {
+                    // Starts the refresh (a remote key set, within its cooldown) without
+                    // waiting for it: the calls after it lands pass.
+                    drop(self.verifier.wait_for_keys(&token, error));
+                }
+            }),
         };
         *request.metadata_mut() = MetadataMap::from_headers(headers);
         if let Some(verified) = verified? {
