@@ -147,17 +147,20 @@ struct RefreshBody {
     everywhere: bool,
 }
 
-fn body(bytes: &Bytes) -> Result<RefreshBody, Response> {
+/// The optional JSON body of `/refresh` and `/logout`; `None` when it is not that JSON.
+fn body(bytes: &Bytes) -> Option<RefreshBody> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(RefreshBody::default());
+        return Some(RefreshBody::default());
     }
-    serde_json::from_slice(bytes).map_err(|_| {
-        error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "the body is not the expected JSON",
-        )
-    })
+    serde_json::from_slice(bytes).ok()
+}
+
+fn bad_body() -> Response {
+    error(
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        "the body is not the expected JSON",
+    )
 }
 
 async fn refresh<S: Store + Clone>(
@@ -165,9 +168,8 @@ async fn refresh<S: Store + Clone>(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> Response {
-    let body = match body(&bytes) {
-        Ok(b) => b,
-        Err(response) => return response,
+    let Some(body) = body(&bytes) else {
+        return bad_body();
     };
     let Some(token) = body
         .refresh_token
@@ -190,9 +192,8 @@ async fn logout<S: Store + Clone>(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> Response {
-    let body = match body(&bytes) {
-        Ok(b) => b,
-        Err(response) => return response,
+    let Some(body) = body(&bytes) else {
+        return bad_body();
     };
     let access = headers
         .get(AUTHORIZATION)

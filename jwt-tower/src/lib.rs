@@ -34,6 +34,8 @@
 //! - `aws_lc_rs` (default): verify with aws-lc-rs, keys parsed once when loaded.
 //! - `propagate` (default): [`propagate`], the identity in scope (a tokio task-local)
 //!   and the client-side [`propagate::PropagateLayer`].
+//! - `redis`: `store::RedisStore`, refresh families and revocations shared by a fleet
+//!   through Redis (atomic Lua scripts, pub/sub with resync).
 //! - `rust_crypto`: verify with the RustCrypto crates instead (no C code). When both
 //!   are enabled, aws-lc-rs is used; with neither, the crate refuses to compile.
 

@@ -12,8 +12,10 @@ use serde_json::{Value, json};
 use crate::algorithm::{self, AlgorithmFamily};
 use crate::{Algorithm, ConfigError, VerificationKey};
 
+/// Held once behind an `Arc`: the HMAC key state is large, so it is boxed to keep the
+/// other variants small.
 enum Signer {
-    Hmac(hmac::Key),
+    Hmac(Box<hmac::Key>),
     Rsa(RsaKeyPair, &'static dyn signature::RsaEncoding),
     Ecdsa(EcdsaKeyPair),
     Ed25519(Ed25519KeyPair),
@@ -131,7 +133,7 @@ impl SigningKey {
         let verification = VerificationKey::hmac(alg, secret)?;
         let mut kid = [0u8; 12];
         aws_lc_rs::rand::fill(&mut kid).map_err(|e| invalid(alg, e))?;
-        let signer = Arc::new(Signer::Hmac(hmac::Key::new(hmac_alg, secret)));
+        let signer = Arc::new(Signer::Hmac(Box::new(hmac::Key::new(hmac_alg, secret))));
         Ok(Self {
             inner: Arc::new(Inner {
                 kid: b64(&kid).into(),
