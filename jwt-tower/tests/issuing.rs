@@ -1,5 +1,7 @@
 //! The issuing side: every signing algorithm round-trips through our verifier, rotation
 //! keeps retired keys published, revocation is enforced, and refresh rotation is atomic.
+// Issuing needs the aws-lc-rs backend (`issue` and `refresh` are compiled only with it).
+#![cfg(feature = "aws_lc_rs")]
 
 use std::sync::Arc;
 use std::time::Duration;
