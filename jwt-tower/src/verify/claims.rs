@@ -182,6 +182,7 @@ pub(crate) struct ClaimsView<'a> {
 
 /// Reads a [`ClaimsView`], noting which of `required` are present and which claim holds
 /// roles. Registered claims of the wrong type and duplicated registered claims are errors.
+#[derive(Clone, Copy)]
 pub(crate) struct ViewSeed<'s> {
     pub(crate) required: &'s [Box<str>],
     pub(crate) roles_claim: &'s str,

@@ -4,6 +4,7 @@
 mod base64url;
 mod claims;
 mod header;
+mod scan;
 mod verified;
 mod verifier;
 

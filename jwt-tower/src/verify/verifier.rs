@@ -15,6 +15,7 @@ use super::base64url;
 use super::claims::BorrowedStr;
 use super::claims::{ClaimsView, ViewSeed};
 use super::header::{self, CheckedHeader, RawHeader};
+use super::scan;
 use super::verified::{Facts, VerifiedToken};
 use crate::algorithm::{self, AlgorithmSet};
 use crate::metrics::{Metrics, MetricsSnapshot};
@@ -587,9 +588,18 @@ impl<C: DeserializeOwned> Verifier<C> {
             required: &c.required_claims,
             roles_claim: &c.roles_claim,
         };
-        let view = payload
-            .parse_seed(seed)
-            .map_err(|e| json_error(&e, "a registered claim has the wrong type or is repeated"))?;
+        // Plain claims (nearly all) are read by the fast path; anything else, and every
+        // error, through serde (see `scan`).
+        let fast = match payload {
+            Json::Text(text) => scan::view(text, &seed),
+            Json::Bytes(_) => None,
+        };
+        let view = match fast {
+            Some(view) => view,
+            None => payload.parse_seed(seed).map_err(|e| {
+                json_error(&e, "a registered claim has the wrong type or is repeated")
+            })?,
+        };
         self.check_claims(&view)?;
         let claims: C = payload
             .parse()

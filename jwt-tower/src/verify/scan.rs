@@ -1,0 +1,363 @@
+//! A fast path for the claims view: reads it straight from the plain JSON nearly every
+//! access token carries, instead of through serde.
+//!
+//! It accepts a strict subset of JSON only: one flat object whose keys and strings have
+//! no escapes, and whose values are strings, integers, `true`, `false`, `null` or arrays
+//! of strings. On anything else (an escape, a float, a nested object, a syntax error)
+//! and on anything the view would refuse (a duplicate or mistyped registered claim) it
+//! returns `None` and the caller reads the view through [`ViewSeed`] as always, so
+//! errors and unusual tokens are judged exactly as before. Where it does return a view,
+//! it is the one `ViewSeed` would build: the tests compare the two on generated tokens.
+//!
+//! Like `ViewSeed`, it reads up to the object's closing brace and ignores what follows:
+//! the caller's claims type is parsed from the whole text afterwards, which refuses it.
+
+use std::borrow::Cow;
+
+use super::claims::{ClaimsView, StrOrList, ViewSeed};
+
+/// A value of the subset.
+enum Value<'a> {
+    Str(&'a str),
+    Int(i64),
+    Null,
+    Bool,
+    Strs(Vec<Cow<'a, str>>),
+}
+
+struct Scanner<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> Scanner<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.at).copied()
+    }
+
+    /// JSON whitespace.
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.at += 1;
+        }
+    }
+
+    fn eat(&mut self, byte: u8) -> Option<()> {
+        (self.peek()? == byte).then(|| self.at += 1)
+    }
+
+    fn eat_word(&mut self, word: &str) -> Option<()> {
+        let end = self.at + word.len();
+        (self.text.as_bytes().get(self.at..end)? == word.as_bytes()).then(|| self.at = end)
+    }
+
+    /// A string without escapes, borrowed. A backslash or a control character (which
+    /// JSON forbids raw) leaves the subset.
+    fn string(&mut self) -> Option<&'a str> {
+        self.eat(b'"')?;
+        let start = self.at;
+        let rest = &self.text.as_bytes()[start..];
+        let len = rest
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        if rest[len] != b'"' {
+            return None;
+        }
+        self.at = start + len + 1;
+        // Both ends are ASCII quotes, hence character boundaries.
+        Some(&self.text[start..start + len])
+    }
+
+    /// An integer as JSON writes it (`-`, then `0` or digits not starting with `0`), of
+    /// at most 18 digits so that it fits an `i64` whichever way serde_json reads it.
+    /// A fraction or an exponent leaves the subset.
+    fn integer(&mut self) -> Option<i64> {
+        let negative = self.eat(b'-').is_some();
+        let start = self.at;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.at += 1;
+        }
+        let digits = &self.text[start..self.at];
+        if digits.is_empty() || digits.len() > 18 || (digits.len() > 1 && digits.starts_with('0')) {
+            return None;
+        }
+        if let Some(b'.' | b'e' | b'E') = self.peek() {
+            return None;
+        }
+        let magnitude: i64 = digits.parse().ok()?;
+        Some(if negative { -magnitude } else { magnitude })
+    }
+
+    /// `[` strings separated by commas `]`.
+    fn strings(&mut self) -> Option<Vec<Cow<'a, str>>> {
+        self.eat(b'[')?;
+        let mut items = Vec::new();
+        self.skip_ws();
+        if self.eat(b']').is_some() {
+            return Some(items);
+        }
+        loop {
+            self.skip_ws();
+            items.push(Cow::Borrowed(self.string()?));
+            self.skip_ws();
+            match self.peek()? {
+                b',' => self.at += 1,
+                b']' => {
+                    self.at += 1;
+                    return Some(items);
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    fn value(&mut self) -> Option<Value<'a>> {
+        match self.peek()? {
+            b'"' => self.string().map(Value::Str),
+            b'-' | b'0'..=b'9' => self.integer().map(Value::Int),
+            b'n' => self.eat_word("null").map(|()| Value::Null),
+            b't' => self.eat_word("true").map(|()| Value::Bool),
+            b'f' => self.eat_word("false").map(|()| Value::Bool),
+            b'[' => self.strings().map(Value::Strs),
+            _ => None,
+        }
+    }
+}
+
+/// Stores a present value once, as the view does; a duplicate leaves the fast path (for
+/// the view to refuse).
+fn store<T>(slot: &mut Option<T>, value: Option<T>) -> Option<bool> {
+    match value {
+        None => Some(false),
+        Some(_) if slot.is_some() => None,
+        Some(value) => {
+            *slot = Some(value);
+            Some(true)
+        }
+    }
+}
+
+fn string(value: Value<'_>) -> Option<Option<Cow<'_, str>>> {
+    match value {
+        Value::Str(s) => Some(Some(Cow::Borrowed(s))),
+        Value::Null => Some(None),
+        _ => None,
+    }
+}
+
+fn list(value: Value<'_>) -> Option<Option<StrOrList<'_>>> {
+    match value {
+        Value::Str(s) => Some(Some(StrOrList::One(Cow::Borrowed(s)))),
+        Value::Strs(items) => Some(Some(StrOrList::Many(items))),
+        Value::Null => Some(None),
+        _ => None,
+    }
+}
+
+fn date(value: Value<'_>) -> Option<Option<i64>> {
+    match value {
+        Value::Int(n) => Some(Some(n)),
+        Value::Null => Some(None),
+        _ => None,
+    }
+}
+
+/// The claims view of `text` when it is in the subset and the view would accept it.
+pub(crate) fn view<'a>(text: &'a str, seed: &ViewSeed<'_>) -> Option<ClaimsView<'a>> {
+    let mut s = Scanner { text, at: 0 };
+    let mut view = ClaimsView::default();
+    s.skip_ws();
+    s.eat(b'{')?;
+    s.skip_ws();
+    if s.eat(b'}').is_some() {
+        return Some(view);
+    }
+    loop {
+        s.skip_ws();
+        let key = s.string()?;
+        s.skip_ws();
+        s.eat(b':')?;
+        s.skip_ws();
+        let value = s.value()?;
+        // The same claims, in the same order of precedence, as `ViewVisitor`.
+        let present = match key {
+            "iss" => store(&mut view.iss, string(value)?)?,
+            "sub" => store(&mut view.sub, string(value)?)?,
+            "jti" => store(&mut view.jti, string(value)?)?,
+            "scope" => store(&mut view.scope, string(value)?)?,
+            "aud" => store(&mut view.aud, list(value)?)?,
+            "scp" => store(&mut view.scp, list(value)?)?,
+            "exp" => store(&mut view.exp, date(value)?)?,
+            "nbf" => store(&mut view.nbf, date(value)?)?,
+            "iat" => store(&mut view.iat, date(value)?)?,
+            name if name == seed.roles_claim => store(&mut view.roles, list(value)?)?,
+            _ => !matches!(value, Value::Null),
+        };
+        if present && let Some(i) = seed.required.iter().position(|r| **r == *key) {
+            view.required_seen |= 1 << i;
+        }
+        s.skip_ws();
+        match s.peek()? {
+            b',' => s.at += 1,
+            b'}' => return Some(view),
+            _ => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::de::DeserializeSeed;
+
+    use super::view;
+    use crate::verify::claims::{ClaimsView, ViewSeed};
+
+    /// Everything a view holds, comparable.
+    type Projection = (
+        [Option<String>; 4],
+        [Option<Vec<String>>; 3],
+        [Option<i64>; 3],
+        u64,
+    );
+
+    fn project(v: &ClaimsView<'_>) -> Projection {
+        let s = |c: &Option<std::borrow::Cow<'_, str>>| c.as_ref().map(|c| c.to_string());
+        let l = |c: &Option<super::StrOrList<'_>>| {
+            c.as_ref()
+                .map(|c| c.iter().map(str::to_owned).collect::<Vec<_>>())
+        };
+        (
+            [s(&v.iss), s(&v.sub), s(&v.jti), s(&v.scope)],
+            [l(&v.aud), l(&v.scp), l(&v.roles)],
+            [v.exp, v.nbf, v.iat],
+            v.required_seen,
+        )
+    }
+
+    /// A small deterministic generator (xorshift), enough to cover the grammar.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n as u64) as usize
+        }
+        fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+            from[self.next(from.len())]
+        }
+    }
+
+    const KEYS: &[&str] = &[
+        "iss",
+        "sub",
+        "jti",
+        "scope",
+        "aud",
+        "scp",
+        "exp",
+        "nbf",
+        "iat",
+        "roles",
+        "groups",
+        "tenant",
+        "x",
+        "s\\u0075b",
+        "",
+    ];
+    const VALUES: &[&str] = &[
+        "\"a\"",
+        "\"\"",
+        "\"a b\"",
+        "\"\\\"\"",
+        "\"é\"",
+        "\"\u{1}\"",
+        "0",
+        "-0",
+        "7",
+        "-7",
+        "1700000000",
+        "01",
+        "1.5",
+        "1e3",
+        "-",
+        "123456789012345678",
+        "1234567890123456789",
+        "99999999999999999999",
+        "null",
+        "true",
+        "false",
+        "nul",
+        "[]",
+        "[\"a\"]",
+        "[\"a\",\"b c\"]",
+        "[\"a\",]",
+        "[1]",
+        "[null]",
+        "[[\"a\"]]",
+        "{}",
+        "{\"a\":1}",
+        "[ \"a\" , \"b\" ]",
+    ];
+    const SPACE: &[&str] = &["", "", "", " ", "\n\t ", "\r"];
+
+    fn payload(rng: &mut Rng) -> String {
+        let mut text = String::from(rng.pick(SPACE));
+        text.push('{');
+        let members = rng.next(6);
+        for i in 0..members {
+            if i > 0 {
+                text.push_str(rng.pick(&[",", ",", ",", " , ", ",,", ""]));
+            }
+            text.push_str(rng.pick(SPACE));
+            text.push('"');
+            text.push_str(rng.pick(KEYS));
+            text.push('"');
+            text.push_str(rng.pick(SPACE));
+            text.push_str(rng.pick(&[":", ":", ": ", ""]));
+            text.push_str(rng.pick(SPACE));
+            text.push_str(rng.pick(VALUES));
+        }
+        text.push_str(rng.pick(SPACE));
+        text.push_str(rng.pick(&["}", "}", "}", "} trailing", "", ",}", "]"]));
+        text
+    }
+
+    #[test]
+    fn agrees_with_the_view_seed_wherever_it_answers() {
+        let required: Vec<Box<str>> = vec!["sub".into(), "tenant".into(), "groups".into()];
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut answered = 0;
+        for _ in 0..200_000 {
+            let text = payload(&mut rng);
+            for roles_claim in ["roles", "groups", "sub"] {
+                let seed = || ViewSeed {
+                    required: &required,
+                    roles_claim,
+                };
+                let slow = seed().deserialize(&mut serde_json::Deserializer::from_str(&text));
+                if let Some(fast) = view(&text, &seed()) {
+                    answered += 1;
+                    let slow = slow.unwrap_or_else(|e| panic!("{text}: fast path accepted, {e}"));
+                    assert_eq!(project(&fast), project(&slow), "{text}");
+                }
+            }
+        }
+        // The generator must exercise the fast path, not only its refusals.
+        assert!(answered > 50_000, "{answered}");
+    }
+
+    #[test]
+    fn reads_a_typical_access_token() {
+        let text = r#"{"sub":"user-1","iss":"https://auth.example.com","aud":["api","web"],
+            "exp":1700000600,"iat":1700000000,"scope":"read write","roles":["admin"]}"#;
+        let seed = ViewSeed {
+            required: &[],
+            roles_claim: "roles",
+        };
+        let v = view(text, &seed).expect("in the subset");
+        assert_eq!(v.sub.as_deref(), Some("user-1"));
+        assert_eq!(v.exp, Some(1_700_000_600));
+        assert_eq!(v.aud.unwrap().iter().collect::<Vec<_>>(), ["api", "web"]);
+    }
+}
