@@ -799,7 +799,14 @@ mod tests {
         Algorithm, KeySet, Keys, RegisteredClaims, RejectionKind, VerificationKey, Verifier,
     };
 
+    /// Tests mint with jsonwebtoken, which panics when both of its backends are enabled
+    /// (as in the RustCrypto test run, where dev-dependencies add aws-lc-rs): pin one.
+    fn pin_jsonwebtoken_backend() {
+        let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+    }
+
     fn mint(typ: &str, secret: &[u8]) -> String {
+        pin_jsonwebtoken_backend();
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some("k1".into());
         header.typ = Some(typ.into());
@@ -815,6 +822,7 @@ mod tests {
 
     /// An HS256 token over exactly these payload bytes (which need not be UTF-8).
     fn mint_bytes(payload: &[u8], secret: &[u8]) -> String {
+        pin_jsonwebtoken_backend();
         use base64::Engine as _;
         use base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let signing_input = format!(
