@@ -12,6 +12,8 @@
 
 #[path = "common/auth_routes.rs"]
 mod auth_routes;
+#[path = "common/cli.rs"]
+mod cli;
 #[path = "common/users.rs"]
 mod users;
 
@@ -35,15 +37,7 @@ fn config_error(variable: &str, problem: impl std::fmt::Display) -> Box<dyn std:
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
-    if let Err(error) = run().await {
-        eprintln!("{error}");
-        std::process::exit(2);
-    }
+    cli::run_and_exit(run()).await;
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {

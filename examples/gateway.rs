@@ -14,6 +14,8 @@
 //!   limiter from `governor`, bursts of N); over it, 429 with `Retry-After`. Unset or 0: off.
 //! - `GET /health`: open.
 
+#[path = "common/cli.rs"]
+mod cli;
 #[path = "common/identity_proto.rs"]
 mod identity_proto;
 #[path = "common/jwt_env.rs"]
@@ -143,15 +145,7 @@ async fn quota(
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
-    if let Err(error) = run().await {
-        eprintln!("{error}");
-        std::process::exit(2);
-    }
+    cli::run_and_exit(run()).await;
 }
 
 fn upstream() -> Result<Upstream, String> {

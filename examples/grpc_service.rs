@@ -10,6 +10,8 @@
 //!   downstream refusal comes back with its own status.
 //! - `grpc.health.v1.Health`: open, no token.
 
+#[path = "common/cli.rs"]
+mod cli;
 #[path = "common/identity_proto.rs"]
 mod identity_proto;
 #[path = "common/jwt_env.rs"]
@@ -80,15 +82,7 @@ impl Identity for IdentityService {
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
-    if let Err(error) = run().await {
-        eprintln!("{error}");
-        std::process::exit(2);
-    }
+    cli::run_and_exit(run()).await;
 }
 
 /// `DOWNSTREAM_URL` as a lazily connected channel that forwards the caller's token.

@@ -4,6 +4,8 @@
 //! Routes: `GET /health` (open), `GET /me` (claims as JSON), `GET /admin` (scope
 //! `admin`), `GET /optional` (works with or without a token; a bad token is 401).
 
+#[path = "common/cli.rs"]
+mod cli;
 #[path = "common/jwt_env.rs"]
 mod jwt_env;
 
@@ -29,15 +31,7 @@ async fn optional(claims: Option<Claims<RegisteredClaims>>) -> Json<Value> {
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
-    if let Err(error) = run().await {
-        eprintln!("{error}");
-        std::process::exit(2);
-    }
+    cli::run_and_exit(run()).await;
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
