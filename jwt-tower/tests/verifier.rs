@@ -1688,3 +1688,19 @@ fn verifier_clones_share_config_and_keys() {
         RejectionKind::InvalidSignature
     );
 }
+
+#[test]
+fn crit_null_is_malformed_and_enc_null_is_still_a_jwe() {
+    // `crit` must be an array (RFC 7515 §4.1.11): `null` is not "absent".
+    let header = json!({ "alg": "HS256", "crit": null });
+    assert_eq!(
+        kind(hs256().verify(&sign_header(HS, &header, &claims()))),
+        RejectionKind::Malformed
+    );
+    // Any `enc` member, whatever its value, marks an encrypted token.
+    let header = json!({ "alg": "HS256", "enc": null });
+    assert_eq!(
+        kind(hs256().verify(&sign_header(HS, &header, &claims()))),
+        RejectionKind::Encrypted
+    );
+}

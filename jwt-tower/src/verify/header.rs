@@ -18,10 +18,23 @@ pub(crate) struct RawHeader<'a> {
     pub(crate) typ: Option<BorrowedStr<'a>>,
     #[serde(borrow, default)]
     pub(crate) cty: Option<BorrowedStr<'a>>,
-    #[serde(borrow, default)]
+    /// `"crit": null` is not "absent": RFC 7515 §4.1.11 requires an array, so `null` is a
+    /// malformed header (hence no plain `Option`, which would read it as absent).
+    #[serde(borrow, default, deserialize_with = "present_list")]
     pub(crate) crit: Option<Vec<BorrowedStr<'a>>>,
-    #[serde(default)]
+    /// Any `enc`, `null` included, marks a JWE.
+    #[serde(default, deserialize_with = "present_any")]
     pub(crate) enc: Option<IgnoredAny>,
+}
+
+fn present_list<'de: 'a, 'a, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<BorrowedStr<'a>>>, D::Error> {
+    Vec::deserialize(d).map(Some)
+}
+
+fn present_any<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<IgnoredAny>, D::Error> {
+    IgnoredAny::deserialize(d).map(Some)
 }
 
 /// What the verifier keeps of a header that passed its checks: the checks' outcome,
