@@ -508,3 +508,27 @@ async fn a_rotated_key_the_layer_waits_the_interceptor_does_not() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn per_method_refusals_are_counted_in_the_verifiers_metrics() {
+    let verifier = verifier(Keys::from(hs256_key("k1")));
+    let layer = GrpcAuthLayer::new(verifier.clone())
+        .require_scopes("/identity.v1.Identity/Admin", ["admin"]);
+    let addr = serve_grpc(layer, Svc::default()).await;
+    let mut c = client(addr).await;
+    let _ = c.admin(with_token(Some(&user()))).await;
+    let _ = c.who_am_i(with_token(None)).await;
+    assert!(c.admin(with_token(Some(&admin()))).await.is_ok());
+    let metrics = verifier.metrics();
+    assert_eq!(
+        metrics.rejected(jwt_tower::RejectionKind::InsufficientScope),
+        1,
+        "{metrics:?}"
+    );
+    assert_eq!(
+        metrics.rejected(jwt_tower::RejectionKind::MissingToken),
+        1,
+        "{metrics:?}"
+    );
+    assert_eq!(metrics.verified, 2, "{metrics:?}");
+}

@@ -1,7 +1,7 @@
 //! [`JwtInterceptor`]: the synchronous form, for `tonic` interceptors.
 
 use jwt_tower::token::TokenExtractor;
-use jwt_tower::{AuthError, Policy, RejectionKind, TokenSource, Verifier};
+use jwt_tower::{AuthError, ErrorCategory, Policy, RejectionKind, TokenSource, Verifier};
 use serde::de::DeserializeOwned;
 use tonic::metadata::MetadataMap;
 use tonic::service::Interceptor;
@@ -126,8 +126,24 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtInterceptor<C> {
             }),
         };
         *request.metadata_mut() = MetadataMap::from_headers(headers);
-        if let Some(verified) = verified? {
-            self.policy.check(&verified)?;
+        // Refusals decided here, outside `verify`, are counted in the verifier's metrics.
+        let outside_verify = |error: AuthError| {
+            self.verifier.record_rejection(error.kind());
+            error
+        };
+        let verified = match verified {
+            Err(error)
+                if matches!(
+                    error.category(),
+                    ErrorCategory::MissingToken | ErrorCategory::InvalidRequest
+                ) =>
+            {
+                return Err(outside_verify(error));
+            }
+            other => other?,
+        };
+        if let Some(verified) = verified {
+            self.policy.check(&verified).map_err(outside_verify)?;
             let extensions = request.extensions_mut();
             extensions.insert(verified.identity());
             extensions.insert(verified);

@@ -225,6 +225,7 @@ impl<S: Clone, C> Layer<S> for GrpcAuthLayer<C> {
             authed: self.jwt.layer(MethodPolicyService {
                 inner,
                 methods: Arc::clone(&self.methods),
+                verifier: self.jwt.verifier().clone(),
             }),
             methods: Arc::clone(&self.methods),
         }
@@ -326,6 +327,8 @@ where
 pub struct MethodPolicyService<S, C> {
     inner: S,
     methods: Arc<Methods<C>>,
+    /// Counts the policy refusals decided here in the verifier's metrics.
+    verifier: Verifier<C>,
 }
 
 impl<S: Clone, C> Clone for MethodPolicyService<S, C> {
@@ -333,6 +336,7 @@ impl<S: Clone, C> Clone for MethodPolicyService<S, C> {
         Self {
             inner: self.inner.clone(),
             methods: Arc::clone(&self.methods),
+            verifier: self.verifier.clone(),
         }
     }
 }
@@ -363,6 +367,7 @@ where
         if self.methods.has_policies() {
             let token = req.extensions().get::<VerifiedToken<C>>();
             if let Err(error) = self.methods.check(req.uri().path(), token) {
+                self.verifier.record_rejection(error.kind());
                 return MethodPolicyFuture {
                     kind: MethodPolicyKind::Rejected {
                         response: Some(GrpcRejection.on_rejection(&error)),

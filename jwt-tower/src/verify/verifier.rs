@@ -187,8 +187,10 @@ impl<C> Verifier<C> {
         }
     }
 
-    /// Counts a refusal decided outside [`verify`](Self::verify) (no token, policy).
-    pub(crate) fn record_rejection(&self, kind: RejectionKind) {
+    /// Counts, in [`metrics`](Self::metrics), a refusal decided outside
+    /// [`verify`](Self::verify): no token, a malformed request, a policy not met. The
+    /// layers call it; an adapter with its own policy step should too.
+    pub fn record_rejection(&self, kind: RejectionKind) {
         self.inner.metrics.rejected(kind);
     }
 
