@@ -207,6 +207,46 @@ impl TokenSource {
         }
     }
 
+    /// A self-issued service token: `issuer` signs a token for `subject` with `claims`
+    /// (e.g. `{"scope": "orders:read"}`), renewed before it expires, for services that
+    /// call others as themselves.
+    ///
+    /// ```
+    /// use jwt_tower::Algorithm;
+    /// use jwt_tower::issue::{SigningKey, TokenIssuer};
+    /// use jwt_tower::propagate::TokenSource;
+    ///
+    /// let issuer = TokenIssuer::builder("https://billing.internal", SigningKey::generate(Algorithm::EdDSA)?)
+    ///     .audience("orders")
+    ///     .build();
+    /// let source = TokenSource::from_issuer(issuer, "billing", serde_json::json!({"scope": "orders:read"}));
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let token = source.token().await.unwrap();
+    /// assert!(token.expiry().is_some());
+    /// assert_eq!(token.token().split('.').count(), 3);
+    /// # });
+    /// # Ok::<(), jwt_tower::ConfigError>(())
+    /// ```
+    #[cfg(feature = "aws_lc_rs")]
+    pub fn from_issuer(
+        issuer: crate::issue::TokenIssuer,
+        subject: impl Into<String>,
+        claims: serde_json::Value,
+    ) -> Self {
+        let subject: Arc<str> = subject.into().into();
+        Self::from_fn(move || {
+            let issued = issuer.issue(&subject, &claims);
+            async move {
+                let issued = issued?;
+                let expires_at = std::time::UNIX_EPOCH
+                    + Duration::from_secs(u64::try_from(issued.expires_at).unwrap_or(0));
+                Ok::<_, crate::issue::IssueError>(
+                    ServiceToken::new(issued.token).expires_at(expires_at),
+                )
+            }
+        })
+    }
+
     /// A source that always answers `token` (a long-lived credential from configuration).
     pub fn fixed(token: ServiceToken) -> Self {
         Self::from_fn(move || {
