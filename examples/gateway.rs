@@ -206,20 +206,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .layer(JwtLayer::new(env.verifier.clone()))
         .route("/health", get(|| async { "ok" }));
 
-    let listener = match tokio::net::TcpListener::bind(&bind).await {
-        Ok(l) => l,
-        Err(e) => {
-            return Err(
-                format!("configuration error: BIND: cannot listen on {bind:?}: {e}").into(),
-            );
-        }
-    };
-    tracing::info!(addr = %listener.local_addr()?, "gateway listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    cli::serve_http(&bind, app, "gateway").await?;
     drop(env.remote);
     Ok(())
 }

@@ -55,20 +55,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         )
         .route("/health", get(|| async { "ok" }));
 
-    let listener = match tokio::net::TcpListener::bind(&bind).await {
-        Ok(l) => l,
-        Err(e) => {
-            return Err(
-                format!("configuration error: BIND: cannot listen on {bind:?}: {e}").into(),
-            );
-        }
-    };
-    tracing::info!(addr = %listener.local_addr()?, "resource server listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    cli::serve_http(&bind, app, "resource server").await?;
     drop((env.remote, redis));
     Ok(())
 }

@@ -147,6 +147,15 @@ struct RefreshBody {
     everywhere: bool,
 }
 
+impl RefreshBody {
+    /// The refresh token: from the JSON body, else from the cookie.
+    fn refresh_token(&self, cookie: &RefreshCookie, headers: &HeaderMap) -> Option<String> {
+        self.refresh_token
+            .clone()
+            .or_else(|| cookie.read(headers).map(str::to_owned))
+    }
+}
+
 /// The optional JSON body of `/refresh` and `/logout`; `None` when it is not that JSON.
 fn body(bytes: &Bytes) -> Option<RefreshBody> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -171,10 +180,7 @@ async fn refresh<S: Store + Clone>(
     let Some(body) = body(&bytes) else {
         return bad_body();
     };
-    let Some(token) = body
-        .refresh_token
-        .or_else(|| state.cookie.read(&headers).map(str::to_owned))
-    else {
+    let Some(token) = body.refresh_token(&state.cookie, &headers) else {
         return error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
@@ -201,9 +207,7 @@ async fn logout<S: Store + Clone>(
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .and_then(|(_, token)| state.verifier.verify(token.trim()).ok());
-    let refresh_token = body
-        .refresh_token
-        .or_else(|| state.cookie.read(&headers).map(str::to_owned));
+    let refresh_token = body.refresh_token(&state.cookie, &headers);
     if access.is_none() && refresh_token.is_none() {
         return error(
             StatusCode::UNAUTHORIZED,

@@ -13,3 +13,23 @@ pub async fn run_and_exit(run: impl Future<Output = Result<(), Box<dyn std::erro
         std::process::exit(2);
     }
 }
+
+/// Listens on `bind` (a failure is a configuration error naming `BIND`) and serves `app`
+/// until Ctrl-C.
+#[allow(dead_code)]
+pub async fn serve_http(
+    bind: &str,
+    app: axum::Router,
+    what: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .map_err(|e| format!("configuration error: BIND: cannot listen on {bind:?}: {e}"))?;
+    tracing::info!(addr = %listener.local_addr()?, "{what} listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
