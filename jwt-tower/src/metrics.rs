@@ -39,6 +39,7 @@ impl Counter {
 #[derive(Default)]
 pub(crate) struct Metrics {
     verified: Counter,
+    cache_hits: Counter,
     rejected: Vec<Counter>,
 }
 
@@ -46,6 +47,7 @@ impl Metrics {
     pub(crate) fn new() -> Self {
         Self {
             verified: Counter::default(),
+            cache_hits: Counter::default(),
             rejected: RejectionKind::ALL
                 .iter()
                 .map(|_| Counter::default())
@@ -59,15 +61,27 @@ impl Metrics {
     }
 
     #[inline]
+    pub(crate) fn cache_hit(&self) {
+        self.cache_hits.add();
+    }
+
+    #[inline]
     pub(crate) fn rejected(&self, kind: RejectionKind) {
         if let Some(counter) = self.rejected.get(kind.index()) {
             counter.add();
         }
     }
 
-    pub(crate) fn snapshot(&self, keys: Option<SourceStats>, key_count: usize) -> MetricsSnapshot {
+    pub(crate) fn snapshot(
+        &self,
+        keys: Option<SourceStats>,
+        key_count: usize,
+        cached_tokens: usize,
+    ) -> MetricsSnapshot {
         MetricsSnapshot {
             verified: self.verified.get(),
+            cache_hits: self.cache_hits.get(),
+            cached_tokens,
             rejected: RejectionKind::ALL
                 .iter()
                 .zip(&self.rejected)
@@ -87,6 +101,11 @@ impl Metrics {
 pub struct MetricsSnapshot {
     /// Tokens verified.
     pub verified: u64,
+    /// Of those, the ones answered by the verified-token cache (see
+    /// [`VerifierBuilder::cache`](crate::VerifierBuilder::cache)).
+    pub cache_hits: u64,
+    /// Tokens held in the verified-token cache now.
+    pub cached_tokens: usize,
     /// Requests refused, by kind (kinds never seen are left out).
     pub rejected: Vec<(RejectionKind, u64)>,
     /// Keys in the current set (0 when none is loaded).
@@ -109,6 +128,7 @@ impl MetricsSnapshot {
     pub fn log(&self) {
         tracing::info!(
             verified = self.verified,
+            cache_hits = self.cache_hits,
             rejected = ?self.rejected,
             key_count = self.key_count,
             key_source = ?self.key_source,

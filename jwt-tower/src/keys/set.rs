@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::VerificationKey;
 use super::jwk::{SkippedKey, parse_jwks};
@@ -35,6 +36,16 @@ pub struct KeySet {
     by_kid: HashMap<Arc<str>, VerificationKey>,
     unnamed: Option<VerificationKey>,
     default_kid: Option<Arc<str>>,
+    /// Which set this is: every set built or changed gets a new number (a clone keeps
+    /// it, having the same keys). What was verified under one set is not trusted under
+    /// another (the verified-token cache keys on it).
+    generation: u64,
+}
+
+/// A number no earlier set has had.
+fn next_generation() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 impl KeySet {
@@ -44,6 +55,7 @@ impl KeySet {
         for key in keys {
             set.insert_mut(key);
         }
+        set.generation = next_generation();
         set
     }
 
@@ -113,6 +125,7 @@ impl KeySet {
     pub fn with_key(&self, key: VerificationKey) -> Self {
         let mut next = self.clone();
         next.insert_mut(key);
+        next.generation = next_generation();
         next
     }
 
@@ -124,6 +137,7 @@ impl KeySet {
         if next.default_kid.as_deref() == Some(kid) {
             next.default_kid = None;
         }
+        next.generation = next_generation();
         next
     }
 
@@ -132,8 +146,16 @@ impl KeySet {
     pub fn with_default_kid(&self, kid: impl Into<Arc<str>>) -> Self {
         Self {
             default_kid: Some(kid.into()),
+            generation: next_generation(),
             ..self.clone()
         }
+    }
+
+    /// This set's generation (see the field): equal for two sets only when one is a
+    /// clone of the other.
+    #[inline]
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// The key for a token's `kid`; see the type's lookup rules.

@@ -2,6 +2,7 @@
 //! [`VerifiedToken`] or an [`AuthError`](crate::AuthError).
 
 mod base64url;
+mod cache;
 mod claims;
 mod header;
 mod scan;
@@ -12,3 +13,10 @@ pub use claims::{Audience, RegisteredClaims};
 pub use header::TokenHeader;
 pub use verified::{Identity, VerifiedToken};
 pub use verifier::{DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, Verifier, VerifierBuilder};
+
+/// The private decoders, for `crate::__fuzz` (the internal feature `fuzzing`).
+#[cfg(feature = "fuzzing")]
+pub(crate) use {
+    base64url::{decode as base64url_decode, decoded_len as base64url_decoded_len},
+    scan::{Projection, both_views},
+};

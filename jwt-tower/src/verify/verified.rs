@@ -326,6 +326,12 @@ impl<C> VerifiedToken<C> {
     pub fn has_role(&self, role: &str) -> bool {
         self.inner.facts.has_role(role)
     }
+
+    /// What a revocation can name: `jti`, `sub` and `iat`.
+    pub(crate) fn revocation_facts(&self) -> (Option<&str>, Option<&str>, Option<i64>) {
+        let facts = &self.inner.facts;
+        (facts.token_id(), facts.subject(), facts.issued_at)
+    }
 }
 
 impl<C: Send + Sync + 'static> VerifiedToken<C> {

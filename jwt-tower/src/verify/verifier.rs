@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde::de::{DeserializeOwned, DeserializeSeed};
 
 use super::base64url;
+use super::cache::{TokenCache, Window};
 use super::claims::BorrowedStr;
 use super::claims::{ClaimsView, ViewSeed};
 use super::header::{self, CheckedHeader, RawHeader};
@@ -19,7 +20,7 @@ use super::scan;
 use super::verified::{Facts, VerifiedToken};
 use crate::algorithm::{self, AlgorithmSet};
 use crate::metrics::{Metrics, MetricsSnapshot};
-use crate::{Algorithm, AuthError, ConfigError, Keys, RejectionKind};
+use crate::{Algorithm, AuthError, ConfigError, KeySet, Keys, RejectionKind};
 
 /// The default limit on a token's length, in bytes: 8 KiB.
 pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
@@ -93,6 +94,7 @@ impl<C> std::fmt::Debug for Verifier<C> {
             .field("audiences", &c.audiences)
             .field("leeway", &c.leeway)
             .field("required_typ", &c.required_typ)
+            .field("cache_capacity", &c.cache.as_ref().map(TokenCache::capacity))
             .finish_non_exhaustive()
     }
 }
@@ -122,7 +124,18 @@ struct Config<C> {
     /// so this spares decoding and parsing nearly every header; only what the header
     /// checks concluded is kept, and the key is still looked up on every verify.
     last_header: ArcSwapOption<CheckedHeader>,
+    /// Tokens that verified, answered without a signature check while valid (see `cache`).
+    cache: Option<TokenCache<C>>,
     _claims: PhantomData<fn() -> C>,
+}
+
+/// A token that just passed the full verification.
+struct Fresh<C> {
+    token: VerifiedToken<C>,
+    /// The key set that verified it.
+    generation: u64,
+    /// When it may be served from the cache (`None`: never, or no cache).
+    window: Option<Window>,
 }
 
 /// Builds a [`Verifier`]. Start from [`Verifier::builder`].
@@ -159,6 +172,7 @@ impl<C> Verifier<C> {
                 revocations: None,
                 routes: None,
                 last_header: ArcSwapOption::empty(),
+                cache: None,
                 _claims: PhantomData,
             },
             bad_algorithm: None,
@@ -213,13 +227,16 @@ impl<C> Verifier<C> {
         let c = &*self.inner;
         match &c.routes {
             Some(routes) => {
-                let key_count = routes.values().map(|v| v.metrics().key_count).sum();
-                c.metrics.snapshot(None, key_count)
+                let each = || routes.values().map(Verifier::metrics);
+                let key_count = each().map(|m| m.key_count).sum();
+                let cached = each().map(|m| m.cached_tokens).sum();
+                c.metrics.snapshot(None, key_count, cached)
             }
             None => {
                 let key_count = c.keys.snapshot().map_or(0, |set| set.len());
+                let cached = c.cache.as_ref().map_or(0, TokenCache::len);
                 c.metrics
-                    .snapshot(c.keys.source().map(|s| s.stats()), key_count)
+                    .snapshot(c.keys.source().map(|s| s.stats()), key_count, cached)
             }
         }
     }
@@ -386,6 +403,45 @@ impl<C> VerifierBuilder<C> {
         self
     }
 
+    /// Keeps up to `capacity` verified tokens in memory and answers a token seen again
+    /// without checking its signature: a reused token then costs a hash lookup whatever
+    /// its algorithm. Off by default; `0` turns it off.
+    ///
+    /// A cached answer is never wrong where a fresh verify would refuse:
+    /// - entries are keyed on the whole token text (compared in full), and only tokens
+    ///   that verified are stored;
+    /// - an entry is served only while the time checks pass (`exp`, `nbf`,
+    ///   [`max_age`](Self::max_age), with the leeway); tokens without `exp` are not
+    ///   stored;
+    /// - any change of the key set (a rotation, a retired key, a JWKS refresh) empties
+    ///   it, and nothing verified under the old set is served under the new one;
+    /// - [`revocations`](Self::revocations) and [`validate`](Self::validate) checks run
+    ///   on every hit.
+    ///
+    /// Memory: about two copies of each token plus its claims, per entry. With
+    /// [`Verifier::by_issuer`], give each issuer's verifier its own cache (the router's
+    /// is not used). Hits are counted in [`Verifier::metrics`].
+    ///
+    /// ```
+    /// # use jwt_tower::{Algorithm, RegisteredClaims, Verifier, VerificationKey};
+    /// let secret = [7u8; 32];
+    /// let verifier = Verifier::<RegisteredClaims>::builder(VerificationKey::hmac(Algorithm::HS256, secret)?)
+    ///     .algorithms([Algorithm::HS256])
+    ///     .cache(10_000)
+    ///     .build()?;
+    /// # let token = jsonwebtoken::encode(&jsonwebtoken::Header::default(),
+    /// #     &serde_json::json!({"sub": "alice", "exp": jsonwebtoken::get_current_timestamp() + 60}),
+    /// #     &jsonwebtoken::EncodingKey::from_secret(&secret)).unwrap();
+    /// verifier.verify(&token).unwrap(); // checked in full, then remembered
+    /// verifier.verify(&token).unwrap(); // from the cache
+    /// assert_eq!(verifier.metrics().cache_hits, 1);
+    /// # Ok::<(), jwt_tower::ConfigError>(())
+    /// ```
+    pub fn cache(mut self, capacity: usize) -> Self {
+        self.config.cache = (capacity > 0).then(|| TokenCache::new(capacity));
+        self
+    }
+
     /// The longest token accepted (default 8 KiB); longer ones are refused before any
     /// decoding.
     pub fn max_token_len(mut self, bytes: usize) -> Self {
@@ -526,6 +582,32 @@ impl<C: DeserializeOwned> Verifier<C> {
         if token.len() > c.max_token_len {
             return Err(reject(RejectionKind::TokenTooLarge));
         }
+        let Some(cache) = &c.cache else {
+            return self.verify_signed(token).map(|fresh| fresh.token);
+        };
+        let generation = c.keys.load().as_deref().map(KeySet::generation);
+        if let Some(generation) = generation
+            && let Some(hit) = cache.get(token, generation, now())
+        {
+            // Revocations and custom checks can change their answer for the same token;
+            // everything else the cache skips cannot.
+            let (jti, sub, iat) = hit.revocation_facts();
+            self.check_revocations(jti, sub, iat)?;
+            self.run_checks(hit.claims())?;
+            c.metrics.cache_hit();
+            return Ok(hit);
+        }
+        let fresh = self.verify_signed(token)?;
+        if let Some(window) = fresh.window {
+            cache.insert(token, &fresh.token, fresh.generation, window);
+        }
+        Ok(fresh.token)
+    }
+
+    /// The full verification: header, key, signature, claims. Also says under which key
+    /// set it passed, and how long the time checks will keep passing (for the cache).
+    fn verify_signed(&self, token: &str) -> Result<Fresh<C>, AuthError> {
+        let c = &*self.inner;
         // A JWS has two dots, a JWE four (RFC 7516 §9), anything else is no token.
         let malformed = || reject(RejectionKind::Malformed);
         let (header_b64, rest) = token.split_once('.').ok_or_else(malformed)?;
@@ -556,6 +638,7 @@ impl<C: DeserializeOwned> Verifier<C> {
         let Some(set) = keys.as_deref() else {
             return Err(reject(RejectionKind::KeysUnavailable));
         };
+        let generation = set.generation();
         let key = set
             .get(header.kid.as_deref())
             .ok_or_else(|| reject(RejectionKind::UnknownKey))?;
@@ -606,12 +689,47 @@ impl<C: DeserializeOwned> Verifier<C> {
         let claims: C = payload
             .parse()
             .map_err(|e| json_error(&e, "the claims do not have the expected shape"))?;
-        for check in &c.checks {
-            check(&claims)
+        self.run_checks(&claims)?;
+
+        Ok(Fresh {
+            token: VerifiedToken::new(Facts::new(token, header, &view), claims),
+            generation,
+            window: c.cache.as_ref().and_then(|_| self.valid_window(&view)),
+        })
+    }
+
+    fn run_checks(&self, claims: &C) -> Result<(), AuthError> {
+        for check in &self.inner.checks {
+            check(claims)
                 .map_err(|why| AuthError::with_description(RejectionKind::Rejected, why))?;
         }
+        Ok(())
+    }
 
-        Ok(VerifiedToken::new(Facts::new(token, header, &view), claims))
+    /// When `check_claims` passes for these claims: from `nbf` (and a max age's `iat`),
+    /// less the leeway, until `exp` (or the max age) plus the leeway. Tokens without
+    /// `exp` get none: nothing bounds how long they would sit in the cache.
+    fn valid_window(&self, view: &ClaimsView<'_>) -> Option<Window> {
+        let c = &*self.inner;
+        // Rejected when `now >= exp + leeway`.
+        let mut valid_until = view.exp?.saturating_add(c.leeway);
+        let mut not_before = i64::MIN;
+        if c.validate_nbf
+            && let Some(nbf) = view.nbf
+        {
+            // Rejected when `now + leeway < nbf`.
+            not_before = nbf.saturating_sub(c.leeway);
+        }
+        if let (Some(max_age), Some(iat)) = (c.max_age, view.iat) {
+            // Rejected when `now - iat > max_age + leeway`, or `iat > now + leeway`.
+            let last = iat.saturating_add(max_age).saturating_add(c.leeway);
+            valid_until = valid_until.min(last.saturating_add(1));
+            not_before = not_before.max(iat.saturating_sub(c.leeway));
+        }
+        Some(Window {
+            not_before,
+            valid_until,
+        })
     }
 
     /// Decodes and checks a header: JSON, not encrypted, `alg` allowed, no `crit`, the
@@ -655,6 +773,27 @@ impl<C: DeserializeOwned> Verifier<C> {
             typ: owned(&raw.typ),
             cty: owned(&raw.cty),
         })
+    }
+
+    fn check_revocations(
+        &self,
+        jti: Option<&str>,
+        sub: Option<&str>,
+        iat: Option<i64>,
+    ) -> Result<(), AuthError> {
+        let Some(revocations) = &self.inner.revocations else {
+            return Ok(());
+        };
+        if revocations.refusing() {
+            return Err(described(
+                RejectionKind::KeysUnavailable,
+                "the revocation list is out of step with its store; refusing until it is back",
+            ));
+        }
+        if revocations.is_revoked(jti, sub, iat) {
+            return Err(reject(RejectionKind::Revoked));
+        }
+        Ok(())
     }
 
     fn check_claims(&self, view: &ClaimsView<'_>) -> Result<(), AuthError> {
@@ -725,17 +864,7 @@ impl<C: DeserializeOwned> Verifier<C> {
         {
             return Err(reject(RejectionKind::InvalidSubject));
         }
-        if let Some(revocations) = &c.revocations {
-            if revocations.refusing() {
-                return Err(described(
-                    RejectionKind::KeysUnavailable,
-                    "the revocation list is out of step with its store; refusing until it is back",
-                ));
-            }
-            if revocations.is_revoked(view.jti.as_deref(), view.sub.as_deref(), view.iat) {
-                return Err(reject(RejectionKind::Revoked));
-            }
-        }
+        self.check_revocations(view.jti.as_deref(), view.sub.as_deref(), view.iat)?;
         let all_required = if c.required_claims.len() >= 64 {
             u64::MAX
         } else {
