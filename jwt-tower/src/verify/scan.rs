@@ -205,34 +205,58 @@ pub(crate) fn view<'a>(text: &'a str, seed: &ViewSeed<'_>) -> Option<ClaimsView<
     }
 }
 
+/// Everything a view holds, comparable: `([iss, sub, jti, scope], [aud, scp, roles],
+/// [exp, nbf, iat], required_seen)`.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) type Projection = (
+    [Option<String>; 4],
+    [Option<Vec<String>>; 3],
+    [Option<i64>; 3],
+    u64,
+);
+
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn project(v: &ClaimsView<'_>) -> Projection {
+    let s = |c: &Option<Cow<'_, str>>| c.as_ref().map(|c| c.to_string());
+    let l = |c: &Option<StrOrList<'_>>| {
+        c.as_ref()
+            .map(|c| c.iter().map(str::to_owned).collect::<Vec<_>>())
+    };
+    (
+        [s(&v.iss), s(&v.sub), s(&v.jti), s(&v.scope)],
+        [l(&v.aud), l(&v.scp), l(&v.roles)],
+        [v.exp, v.nbf, v.iat],
+        v.required_seen,
+    )
+}
+
+/// For the fuzz target: the view of `text` as the fast path reads it (`None` when it
+/// leaves the subset) and as serde reads it (the error as text), both projected.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn both_views(
+    text: &str,
+    required: &[Box<str>],
+    roles_claim: &str,
+) -> (Option<Projection>, Result<Projection, String>) {
+    use serde::de::DeserializeSeed as _;
+    let seed = ViewSeed {
+        required,
+        roles_claim,
+    };
+    let fast = view(text, &seed).as_ref().map(project);
+    let slow = seed
+        .deserialize(&mut serde_json::Deserializer::from_str(text))
+        .map(|v| project(&v))
+        .map_err(|e| e.to_string());
+    (fast, slow)
+}
+
 #[cfg(test)]
 mod tests {
     use serde::de::DeserializeSeed;
 
-    use super::view;
-    use crate::verify::claims::{ClaimsView, ViewSeed};
-
-    /// Everything a view holds, comparable.
-    type Projection = (
-        [Option<String>; 4],
-        [Option<Vec<String>>; 3],
-        [Option<i64>; 3],
-        u64,
-    );
-
-    fn project(v: &ClaimsView<'_>) -> Projection {
-        let s = |c: &Option<std::borrow::Cow<'_, str>>| c.as_ref().map(|c| c.to_string());
-        let l = |c: &Option<super::StrOrList<'_>>| {
-            c.as_ref()
-                .map(|c| c.iter().map(str::to_owned).collect::<Vec<_>>())
-        };
-        (
-            [s(&v.iss), s(&v.sub), s(&v.jti), s(&v.scope)],
-            [l(&v.aud), l(&v.scp), l(&v.roles)],
-            [v.exp, v.nbf, v.iat],
-            v.required_seen,
-        )
-    }
+    use super::{project, view};
+    use crate::verify::claims::ViewSeed;
 
     /// A small deterministic generator (xorshift), enough to cover the grammar.
     struct Rng(u64);

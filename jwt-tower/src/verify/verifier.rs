@@ -94,7 +94,10 @@ impl<C> std::fmt::Debug for Verifier<C> {
             .field("audiences", &c.audiences)
             .field("leeway", &c.leeway)
             .field("required_typ", &c.required_typ)
-            .field("cache_capacity", &c.cache.as_ref().map(TokenCache::capacity))
+            .field(
+                "cache_capacity",
+                &c.cache.as_ref().map(TokenCache::capacity),
+            )
             .finish_non_exhaustive()
     }
 }
