@@ -26,7 +26,7 @@
 //! | extra dots | `wrong_segment_counts_are_malformed` | `extra_dots_are_refused` |
 //! | duplicate JSON members: header | `duplicate_alg_in_header_is_malformed` | `duplicate_header_members_are_malformed` |
 //! | duplicate JSON members: claims | `duplicate_exp_is_an_invalid_claim`, `duplicate_iss_aud_sub_are_invalid_claims` | `duplicate_iat_and_jti_are_invalid_claims`, `duplicate_custom_claim_in_a_derived_claims_type_is_an_invalid_claim` |
-//! | claims of the wrong type (`exp` string, float, negative, overflowing) | `exp_as_a_string_is_an_invalid_claim`, `exp_as_a_float_is_floored`, `exp_past_beyond_leeway_is_expired`, `exp_larger_than_i64_is_an_invalid_claim`, `exp_as_a_non_finite_or_huge_float_is_an_invalid_claim`, `claims_of_the_wrong_shape_for_c_are_an_invalid_claim` | `numeric_dates_at_their_limits`; `registered_claims_accept_non_integer_numeric_dates` (ignored: a known bug, see its comment) |
+//! | claims of the wrong type (`exp` string, float, negative, overflowing) | `exp_as_a_string_is_an_invalid_claim`, `exp_as_a_float_is_floored`, `exp_past_beyond_leeway_is_expired`, `exp_larger_than_i64_is_an_invalid_claim`, `exp_as_a_non_finite_or_huge_float_is_an_invalid_claim`, `claims_of_the_wrong_shape_for_c_are_an_invalid_claim` | `numeric_dates_at_their_limits`; `registered_claims_accept_non_integer_numeric_dates` (a bug this suite found, fixed) |
 //! | `aud` array vs string | `audience_string_matches`, `audience_array_matches`, `audience_no_match_is_invalid_audience`, `audience_of_the_wrong_type_is_an_invalid_claim`, `audience_missing_is_a_missing_claim` | `audience_edge_shapes`, `pyjwt_deliberately_wrong_tokens_are_refused` (`hs256-wrong-audience`) |
 //! | `iss` mismatch | `issuer_wrong_is_invalid_issuer`, `issuer_of_the_wrong_type_is_an_invalid_claim`, `issuer_missing_is_a_missing_claim` | `issuer_is_compared_exactly` |
 //! | `nbf` in the future | `nbf_future_beyond_leeway_is_not_yet_valid`, `nbf_within_leeway_or_unchecked_is_accepted` | `nbf_leeway_edges_are_exact` |
@@ -1166,10 +1166,9 @@ fn numeric_dates_at_their_limits() {
 
 /// RFC 7519 §2 allows non-integer NumericDates, which the verifier floors, so `RegisteredClaims` must accept them too.
 #[test]
-#[ignore = "known bug: RegisteredClaims refuses non-integer NumericDates the verifier accepts"]
 fn registered_claims_accept_non_integer_numeric_dates() {
-    // Ignored while it fails: `RegisteredClaims`' `i64` fields refuse a float as
-    // InvalidClaim although the verifier's own checks read and floor it (issue #7 report).
+    // Found by this suite: `RegisteredClaims`' `i64` fields refused a float as
+    // InvalidClaim although the verifier's own checks read and floor it.
     let verifier = hs256_verifier();
     let exp = now() + 3600;
     for payload in [

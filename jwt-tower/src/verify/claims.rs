@@ -49,13 +49,25 @@ pub struct RegisteredClaims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aud: Option<Audience>,
     /// Expiration time, seconds since the epoch.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "numeric_date"
+    )]
     pub exp: Option<i64>,
     /// Not before, seconds since the epoch.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "numeric_date"
+    )]
     pub nbf: Option<i64>,
     /// Issued at, seconds since the epoch.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "numeric_date"
+    )]
     pub iat: Option<i64>,
     /// Token id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -63,6 +75,12 @@ pub struct RegisteredClaims {
     /// OAuth 2.0 scopes, space-separated (RFC 8693 §4.2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+}
+
+/// An optional NumericDate read as the verifier reads it (RFC 7519 §2 allows
+/// non-integers): an integer, or a finite number floored.
+fn numeric_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    Option::<NumericDate>::deserialize(d).map(|date| date.map(|d| d.0))
 }
 
 /// A NumericDate: seconds since the epoch, an integer or a finite non-integer (floored).
