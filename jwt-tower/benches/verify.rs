@@ -1,6 +1,8 @@
 //! Verification cost per algorithm: `jwt_tower` (`Verifier::verify`), `jsonwebtoken`
 //! (`jsonwebtoken::decode` with equivalent validation) and `floor` (the bare aws-lc-rs
-//! call on a pre-parsed key over the same signing input and signature).
+//! call on a pre-parsed key over the same signing input and signature); and with the
+//! verified-token cache on (`VerifierBuilder::cache`): `cache_hit` (the token seen
+//! before) and `cache_miss` (tokens never seen: a full verify plus storing it).
 //!
 //! `cargo bench -p jwt-tower --bench verify`
 //!
@@ -34,8 +36,13 @@ const P384_PUBLIC: &str = include_str!("../tests/keys/p384-public.pem");
 const ED_PRIVATE: &str = include_str!("../tests/keys/ed25519-private.pem");
 const ED_PUBLIC: &str = include_str!("../tests/keys/ed25519-public.pem");
 
+/// Distinct tokens cycled through to time cache misses, and the cache's size for that:
+/// far fewer entries than tokens, so nearly every one is a miss.
+const FRESH_TOKENS: usize = 256;
+const CACHE_CAPACITY: usize = 16;
+
 /// A realistic small set of access-token claims.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Claims {
     sub: String,
     iss: String,
@@ -65,6 +72,10 @@ struct Case {
     name: &'static str,
     token: String,
     ours: Verifier<Claims>,
+    /// The same rules with the cache on, already holding `token`.
+    cached: Verifier<Claims>,
+    /// More distinct tokens than `cached` keeps, for misses.
+    fresh_tokens: Vec<String>,
     decoding_key: DecodingKey,
     validation: Validation,
     floor: Floor,
@@ -150,13 +161,26 @@ fn case(name: &'static str, alg: Algorithm) -> Case {
         scope: "orders:read orders:write profile".to_owned(),
     };
     let token = jsonwebtoken::encode(&Header::new(alg), &claims, &encoding_key).unwrap();
+    let fresh_tokens = (0..FRESH_TOKENS)
+        .map(|n| {
+            let claims = Claims {
+                sub: format!("user-{n:08}"),
+                ..claims.clone()
+            };
+            jsonwebtoken::encode(&Header::new(alg), &claims, &encoding_key).unwrap()
+        })
+        .collect();
 
-    let ours = Verifier::<Claims>::builder(ours_key)
-        .algorithms([alg])
-        .issuer(ISSUER)
-        .audience(AUDIENCE)
-        .build()
-        .unwrap();
+    let builder = || {
+        Verifier::<Claims>::builder(ours_key.clone())
+            .algorithms([alg])
+            .issuer(ISSUER)
+            .audience(AUDIENCE)
+    };
+    let ours = builder().build().unwrap();
+    // Room for the hit token, not for the fresh ones cycling through.
+    let cached = builder().cache(CACHE_CAPACITY).build().unwrap();
+    cached.verify(&token).expect("jwt-tower verifies");
 
     let mut validation = Validation::new(alg);
     validation.set_issuer(&[ISSUER]);
@@ -167,6 +191,8 @@ fn case(name: &'static str, alg: Algorithm) -> Case {
         name,
         token,
         ours,
+        cached,
+        fresh_tokens,
         decoding_key,
         validation,
         floor,
@@ -200,6 +226,16 @@ fn verify(c: &mut Criterion) {
         let mut group = c.benchmark_group(case.name);
         group.bench_function("jwt_tower", |b| {
             b.iter(|| case.ours.verify(black_box(token)).unwrap());
+        });
+        group.bench_function("cache_hit", |b| {
+            b.iter(|| case.cached.verify(black_box(token)).unwrap());
+        });
+        group.bench_function("cache_miss", |b| {
+            let mut next = case.fresh_tokens.iter().cycle();
+            b.iter(|| {
+                let token = next.next().unwrap();
+                case.cached.verify(black_box(token)).unwrap()
+            });
         });
         group.bench_function("jsonwebtoken", |b| {
             b.iter(|| {
@@ -235,8 +271,9 @@ fn min_of_batches(only: &str) {
     }
 
     println!(
-        "alg     jwt_tower  jsonwebtoken     floor   ours/jsonwebtoken  ours/floor   (ns per verify)"
+        "alg     jwt_tower  jsonwebtoken     floor  cache_hit cache_miss   ours/jsonwebtoken  ours/floor  hit/HS256 miss/floor   (ns per verify)"
     );
+    let mut hs256 = None;
     for case in cases() {
         if only != "1" && only != case.name {
             continue;
@@ -261,9 +298,20 @@ fn min_of_batches(only: &str) {
                     .verify(black_box(signing_input.as_bytes()), black_box(&sig))
             )
         };
-        let contenders: [&dyn Fn(); 3] = [&ours, &theirs, &floor];
+        let hit = || drop(black_box(case.cached.verify(black_box(token)).unwrap()));
+        let next = std::cell::Cell::new(0usize);
+        let miss = || {
+            let i = next.get();
+            next.set((i + 1) % case.fresh_tokens.len());
+            drop(black_box(
+                case.cached
+                    .verify(black_box(&case.fresh_tokens[i]))
+                    .unwrap(),
+            ));
+        };
+        let contenders: [&dyn Fn(); 5] = [&ours, &theirs, &floor, &hit, &miss];
 
-        let mut best = [f64::INFINITY; 3];
+        let mut best = [f64::INFINITY; 5];
         let iterations: Vec<u32> = contenders
             .iter()
             .map(|f| {
@@ -278,14 +326,25 @@ fn min_of_batches(only: &str) {
                 best[i] = best[i].min(per);
             }
         }
+        // The hit's cost against a full HS256 verify (the cheapest algorithm), measured
+        // in this same run.
+        let hs256 = *hs256.get_or_insert(if case.name == "HS256" {
+            best[0]
+        } else {
+            f64::NAN
+        });
         println!(
-            "{:6} {:10.0} {:13.0} {:9.0} {:19.3} {:11.3}",
+            "{:6} {:10.0} {:13.0} {:9.0} {:10.0} {:10.0} {:19.3} {:11.3} {:10.3} {:10.3}",
             case.name,
             best[0],
             best[1],
             best[2],
+            best[3],
+            best[4],
             best[0] / best[1],
-            best[0] / best[2]
+            best[0] / best[2],
+            best[3] / hs256,
+            best[4] / best[2],
         );
     }
 }
