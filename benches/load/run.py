@@ -1,0 +1,665 @@
+#!/usr/bin/env python3
+"""End-to-end load harness for jwt-tower (see BENCHMARKS.md).
+
+Starts `examples/load_target.rs` (one axum route, `GET /me`, answering the verified `sub`)
+once per configuration, on loopback, and loads it with wrk: a no-auth baseline, and
+HS256, RS256, ES256 and EdDSA through `JwtLayer` with the verified-token cache off and on.
+Also loads the `resource_server` example (HS256, claims as JSON) and a stream of tokens
+with a bad signature (401s). Every figure is reported as a ratio to the baseline taken
+in the same run: the baseline is run between every two configurations and each run is
+compared with the mean of the baselines just before and after it; over rounds, the
+median is kept.
+
+One core: the server is pinned to CPU 0 with one tokio worker, wrk to CPU 1 (taskset).
+N cores (N = os.cpu_count()): the server has N workers and is not pinned, nor is wrk,
+so on a small machine the load generator competes with the server for the same cores.
+
+    python3 benches/load/run.py                 # full run (about 15 minutes)
+    python3 benches/load/run.py --quick         # smoke run (about 1 minute)
+    python3 benches/load/run.py --duration 20 --rounds 5 --out /tmp/results
+
+Writes DIR/results.json (every run, raw), DIR/summary.csv, DIR/summary.md (the tables)
+and DIR/load.png (the plot). Traffic goes to 127.0.0.1 only; every run is bounded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import csv
+import datetime as dt
+import hashlib
+import hmac
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+DEFAULT_OUT = os.path.join(ROOT, "benches", "load", "results")
+TARGET = os.path.join(ROOT, "target", "release", "examples", "load_target")
+RESOURCE_SERVER = os.path.join(ROOT, "target", "release", "examples", "resource_server")
+SUBJECT = "load-user-7f3a9c2e"
+ALGORITHMS = ["HS256", "RS256", "ES256", "EdDSA"]
+# For the resource_server example (JWT_HS256_SECRET); the harness mints its token.
+RS_SECRET = "resource-server-load-secret-0123456789abcdef0123456789abcdef"
+RS_ISSUER = "https://auth.load.test"
+RS_AUDIENCE = "load-api"
+
+
+def log(*args: object) -> None:
+    print(*args, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- tools and machine
+
+
+def ensure_tools(need_plot: bool) -> bool:
+    """wrk and taskset must be there (wrk is installed if missing); returns whether
+    matplotlib can be used (installed with pip if missing)."""
+    if shutil.which("wrk") is None:
+        log("wrk not found: installing it (apt-get install -y wrk)")
+        sudo = [] if os.geteuid() == 0 else ["sudo"]
+        subprocess.run(sudo + ["apt-get", "update", "-qq"], check=False)
+        subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+    if shutil.which("taskset") is None:
+        sys.exit("taskset not found (util-linux)")
+    if not need_plot:
+        return False
+    try:
+        import matplotlib  # noqa: F401
+
+        return True
+    except ImportError:
+        log("matplotlib not found: installing it (pip install matplotlib)")
+        r = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "matplotlib"])
+        if r.returncode != 0:
+            log("could not install matplotlib: no plot")
+            return False
+        return True
+
+
+def command_output(cmd: list[str]) -> str:
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+        return (r.stdout or r.stderr).strip().splitlines()[0]
+    except (OSError, IndexError):
+        return "unknown"
+
+
+def machine() -> dict:
+    model = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem_gib = None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal"):
+                    mem_gib = round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "memory_gib": mem_gib,
+        "kernel": platform.release(),
+        "rustc": command_output(["rustc", "-V"]),
+        "wrk": command_output(["wrk", "-v"]),
+        "commit": command_output(["git", "rev-parse", "--short", "HEAD"]),
+    }
+
+
+def loadavg() -> str:
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "unknown"
+
+
+def build() -> None:
+    cmd = [
+        "cargo", "build", "--release",
+        "--example", "load_target", "--example", "resource_server",
+    ]
+    log("$ " + " ".join(cmd))
+    subprocess.run(cmd, cwd=ROOT, check=True)
+
+
+# ---------------------------------------------------------------- servers
+
+
+@dataclass(frozen=True)
+class Config:
+    """One server configuration to load."""
+
+    name: str  # row label
+    auth: str = "none"  # LOAD_AUTH, or "resource_server"
+    cache: bool = False
+    bad_token: bool = False  # send a token with a bad signature: every answer a 401
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.auth == "none"
+
+
+BASELINE = Config("baseline (no auth)")
+
+
+def main_configs() -> list[Config]:
+    configs = []
+    for alg in ALGORITHMS:
+        configs.append(Config(f"{alg}", alg, cache=False))
+        configs.append(Config(f"{alg} + cache", alg, cache=True))
+    configs.append(Config("HS256, bad signature (401)", "HS256", bad_token=True))
+    configs.append(Config("resource_server example, HS256", "resource_server"))
+    return configs
+
+
+def scaling_configs() -> list[Config]:
+    return [BASELINE, Config("HS256", "HS256"), Config("ES256", "ES256")]
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def hs256_token(secret: str, claims: dict) -> str:
+    header = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    payload = b64url(json.dumps(claims, separators=(",", ":")).encode())
+    signing_input = f"{header}.{payload}".encode()
+    sig = hmac.new(secret.encode(), signing_input, hashlib.sha256).digest()
+    return f"{header}.{payload}.{b64url(sig)}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def read_lines(stream, into: dict[str, str], count: int) -> None:
+    """Reads `count` lines of `KEY VALUE` from `stream` into `into`."""
+    for _ in range(count):
+        line = stream.readline()
+        if not line:
+            return
+        key, _, value = line.strip().partition(" ")
+        into[key] = value
+
+
+class Server:
+    """A server process for one configuration; stops on exit from `with`."""
+
+    def __init__(self, config: Config, threads: int, pin_cpu: int | None):
+        self.config = config
+        self.threads = threads
+        self.pin_cpu = pin_cpu
+        self.proc: subprocess.Popen | None = None
+        self.addr = ""
+        self.token = ""
+
+    def __enter__(self) -> "Server":
+        pin = ["taskset", "-c", str(self.pin_cpu)] if self.pin_cpu is not None else []
+        env = dict(os.environ, RUST_LOG="warn")
+        if self.config.auth == "resource_server":
+            port = free_port()
+            self.addr = f"127.0.0.1:{port}"
+            env.update(
+                BIND=self.addr,
+                JWT_HS256_SECRET=RS_SECRET,
+                JWT_ALGORITHMS="HS256",
+                JWT_ISSUER=RS_ISSUER,
+                JWT_AUDIENCE=RS_AUDIENCE,
+                TOKIO_WORKER_THREADS=str(self.threads),
+            )
+            env.pop("REDIS_URL", None)
+            self.proc = subprocess.Popen(
+                pin + [RESOURCE_SERVER], env=env,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+            now = int(time.time())
+            self.token = hs256_token(RS_SECRET, {
+                "iss": RS_ISSUER, "aud": RS_AUDIENCE, "sub": SUBJECT,
+                "iat": now, "nbf": now, "exp": now + 3600, "scope": "orders:read profile",
+            })
+            deadline = time.time() + 10
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    break
+                except OSError:
+                    if time.time() > deadline or self.proc.poll() is not None:
+                        raise RuntimeError(f"{self.config.name}: server did not start")
+                    time.sleep(0.05)
+        else:
+            env.update(
+                LOAD_AUTH=self.config.auth,
+                LOAD_CACHE="1" if self.config.cache else "0",
+                LOAD_THREADS=str(self.threads),
+                BIND="127.0.0.1:0",
+            )
+            self.proc = subprocess.Popen(
+                pin + [TARGET], env=env, stdout=subprocess.PIPE, text=True,
+            )
+            # Read the three lines in a thread: readline() on the pipe cannot time out.
+            lines: dict[str, str] = {}
+            reader = threading.Thread(target=read_lines, args=(self.proc.stdout, lines, 3),
+                                      daemon=True)
+            reader.start()
+            reader.join(timeout=10)
+            if "listening" not in lines or "token" not in lines:
+                self.stop()
+                raise RuntimeError(f"{self.config.name}: server did not start")
+            self.addr = lines["listening"].removeprefix("on ").strip()
+            self.token = lines["bad_token"] if self.config.bad_token else lines["token"]
+        self.check()
+        return self
+
+    def url(self) -> str:
+        return f"http://{self.addr}/me"
+
+    def check(self) -> None:
+        """One request before the load: the answer must be the expected one."""
+        req = urllib.request.Request(self.url(), headers={"Authorization": f"Bearer {self.token}"})
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                status, body = r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            status, body = e.code, e.read().decode()
+        want = 401 if self.config.bad_token else 200
+        if status != want or (want == 200 and SUBJECT not in body):
+            self.stop()
+            raise RuntimeError(f"{self.config.name}: expected {want}, got {status} {body!r}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# ---------------------------------------------------------------- wrk
+
+
+UNITS_MS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
+
+
+def to_ms(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text.strip())
+    if not m:
+        raise ValueError(f"latency {text!r}")
+    return float(m.group(1)) * UNITS_MS[m.group(2)]
+
+
+@dataclass
+class Run:
+    config: str
+    cores: str  # "1" or "N"
+    round: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    non_2xx: int
+    socket_errors: int
+    baseline_rps: float | None = None  # mean of the neighbouring baselines
+    baseline_p99_ms: float | None = None
+    loadavg: str = ""
+
+
+def parse_wrk(out: str) -> dict:
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M)
+    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
+    total = re.search(r"(\d+) requests in", out)
+    if not (rps and p50 and p99 and total):
+        raise RuntimeError("cannot parse wrk output:\n" + out)
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    sock = re.search(r"Socket errors:.*?(\d+).*?(\d+).*?(\d+).*?(\d+)", out)
+    return {
+        "rps": float(rps.group(1)),
+        "p50_ms": to_ms(p50.group(1)),
+        "p99_ms": to_ms(p99.group(1)),
+        "requests": int(total.group(1)),
+        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+        "socket_errors": sum(int(g) for g in sock.groups()) if sock else 0,
+    }
+
+
+def wrk(server: Server, seconds: int, connections: int, pin_cpu: int | None) -> dict:
+    pin = ["taskset", "-c", str(pin_cpu)] if pin_cpu is not None else []
+    cmd = pin + [
+        "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
+        "-H", f"Authorization: Bearer {server.token}", server.url(),
+    ]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30)
+    if r.returncode != 0:
+        raise RuntimeError(f"wrk failed: {r.stderr}")
+    return parse_wrk(r.stdout)
+
+
+# ---------------------------------------------------------------- the plan
+
+
+@dataclass
+class Harness:
+    args: argparse.Namespace
+    ncpu: int
+    runs: list[Run] = field(default_factory=list)
+
+    def placement(self, cores: str) -> tuple[int, int | None, int | None]:
+        """(server threads, server CPU, wrk CPU)."""
+        if cores == "1" and self.ncpu >= 2:
+            return 1, 0, 1
+        if cores == "1":
+            return 1, None, None
+        return self.ncpu, None, None
+
+    def measure(self, config: Config, cores: str, rnd: int) -> Run:
+        threads, server_cpu, wrk_cpu = self.placement(cores)
+        with Server(config, threads, server_cpu) as server:
+            if self.args.warmup > 0:
+                wrk(server, self.args.warmup, self.args.connections, wrk_cpu)
+            result = wrk(server, self.args.duration, self.args.connections, wrk_cpu)
+        run = Run(config=config.name, cores=cores, round=rnd, loadavg=loadavg(), **result)
+        expected_errors = run.requests if config.bad_token else 0
+        if config.bad_token and run.non_2xx < run.requests:
+            log(f"  warning: {run.requests - run.non_2xx} requests were not refused")
+        elif not config.bad_token and run.non_2xx != expected_errors:
+            log(f"  warning: {run.non_2xx} non-2xx answers")
+        log(f"  round {rnd + 1} {cores}-core {config.name:32} {run.rps:10.0f} req/s  p99 {run.p99_ms:.2f} ms")
+        return run
+
+    def block(self, configs: list[Config], cores: str, rnd: int) -> None:
+        """Baseline, two configurations, baseline, two more, ..., baseline; each run gets
+        the mean of the baselines on either side as its reference."""
+        # Rotate the order per round so no configuration always runs first.
+        shift = rnd % len(configs) if configs else 0
+        configs = configs[shift:] + configs[:shift]
+        sequence: list[Config] = [BASELINE]
+        for i, c in enumerate(configs):
+            sequence.append(c)
+            if i % 2 == 1 or i == len(configs) - 1:
+                sequence.append(BASELINE)
+        done: list[tuple[Config, Run]] = [(c, self.measure(c, cores, rnd)) for c in sequence]
+        for i, (c, run) in enumerate(done):
+            if c.is_baseline:
+                run.baseline_rps, run.baseline_p99_ms = run.rps, run.p99_ms
+                continue
+            before = next(r for cc, r in reversed(done[:i]) if cc.is_baseline)
+            after = next(r for cc, r in done[i + 1:] if cc.is_baseline)
+            run.baseline_rps = (before.rps + after.rps) / 2
+            run.baseline_p99_ms = (before.p99_ms + after.p99_ms) / 2
+        self.runs.extend(r for _, r in done)
+
+    def scaling(self, rnd: int) -> None:
+        """Each configuration at 1 core then N cores, back to back."""
+        for c in scaling_configs():
+            for cores in ("1", "N"):
+                self.runs.append(self.measure(c, cores, rnd))
+
+
+# ---------------------------------------------------------------- reporting
+
+
+def median(xs: list[float]) -> float:
+    return statistics.median(xs) if xs else float("nan")
+
+
+def summarize(runs: list[Run], ncpu: int) -> tuple[list[dict], list[dict]]:
+    main = [r for r in runs if r.baseline_rps is not None]
+    rows = []
+    for name in [BASELINE.name] + [c.name for c in main_configs()]:
+        rs = [r for r in main if r.config == name]
+        if not rs:
+            continue
+        rows.append({
+            "config": name,
+            "rps": median([r.rps for r in rs]),
+            "p99_ms": median([r.p99_ms for r in rs]),
+            "rps_ratio": median([r.rps / r.baseline_rps for r in rs]),
+            "p99_ratio": median([r.p99_ms / r.baseline_p99_ms for r in rs]),
+            "runs": len(rs),
+        })
+    scale = [r for r in runs if r.baseline_rps is None]
+    srows = []
+    rounds = sorted({r.round for r in scale})
+    base = {(r.round, r.cores): r.rps for r in scale if r.config == BASELINE.name}
+    for c in scaling_configs():
+        pairs = []
+        for rnd in rounds:
+            one = [r for r in scale if r.config == c.name and r.round == rnd and r.cores == "1"]
+            many = [r for r in scale if r.config == c.name and r.round == rnd and r.cores == "N"]
+            if one and many:
+                pairs.append((one[0], many[0]))
+        if not pairs:
+            continue
+        srows.append({
+            "config": c.name,
+            "rps_1": median([a.rps for a, _ in pairs]),
+            "rps_n": median([b.rps for _, b in pairs]),
+            "p99_1_ms": median([a.p99_ms for a, _ in pairs]),
+            "p99_n_ms": median([b.p99_ms for _, b in pairs]),
+            "factor": median([b.rps / a.rps for a, b in pairs]),
+            "ratio_1": median([a.rps / base[(a.round, "1")] for a, _ in pairs]),
+            "ratio_n": median([b.rps / base[(b.round, "N")] for _, b in pairs]),
+            "n": ncpu,
+        })
+    return rows, srows
+
+
+def tables(rows: list[dict], srows: list[dict], ncpu: int) -> str:
+    out = [
+        "One core (server pinned to CPU 0 with 1 tokio worker; wrk -t1 -c32 on CPU 1):",
+        "",
+        "| configuration | req/s | p99 (ms) | req/s / baseline | p99 / baseline |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        out.append(
+            f"| {r['config']} | {r['rps']:,.0f} | {r['p99_ms']:.2f} | "
+            f"{r['rps_ratio']:.2f} | {r['p99_ratio']:.2f} |"
+        )
+    if srows:
+        out += [
+            "",
+            f"Scaling, 1 core vs N = {ncpu} (N: server unpinned with {ncpu} workers, wrk unpinned "
+            "on the same cores):",
+            "",
+            "| configuration | req/s, 1 core | req/s, N cores | factor | p99 1 / N (ms) "
+            "| vs baseline, 1 / N |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for r in srows:
+            out.append(
+                f"| {r['config']} | {r['rps_1']:,.0f} | {r['rps_n']:,.0f} | {r['factor']:.2f}x | "
+                f"{r['p99_1_ms']:.2f} / {r['p99_n_ms']:.2f} | {r['ratio_1']:.2f} / {r['ratio_n']:.2f} |"
+            )
+    return "\n".join(out)
+
+
+def targets(rows: list[dict], srows: list[dict]) -> list[str]:
+    by = {r["config"]: r for r in rows}
+    lines = []
+
+    def check(what: str, ok: bool | None, detail: str) -> None:
+        mark = "n/a" if ok is None else ("met" if ok else "NOT met")
+        lines.append(f"- {what}: {mark} ({detail})")
+
+    hs = by.get("HS256")
+    if hs:
+        check("HS256 through the layer >= 90% of the baseline's req/s",
+              hs["rps_ratio"] >= 0.9, f"{hs['rps_ratio']:.2f}")
+    cached = [by[f"{a} + cache"] for a in ALGORITHMS if f"{a} + cache" in by]
+    if cached:
+        worst = min(cached, key=lambda r: r["rps_ratio"])
+        check("cache on, token reused: every algorithm >= 90% of the baseline",
+              worst["rps_ratio"] >= 0.9, ", ".join(
+                  f"{r['config']} {r['rps_ratio']:.2f}" for r in cached))
+    for r in srows:
+        check(f"{r['config']}: throughput grows from 1 to {r['n']} cores",
+              r["factor"] > 1.0, f"factor {r['factor']:.2f}")
+    return lines
+
+
+def plot(rows: list[dict], srows: list[dict], ncpu: int, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by = {r["config"]: r for r in rows}
+    fig, axes = plt.subplots(1, 2 if srows else 1, figsize=(13 if srows else 8, 5),
+                             gridspec_kw={"width_ratios": [3, 2]} if srows else None)
+    ax = axes[0] if srows else axes
+    xs = range(len(ALGORITHMS))
+    width = 0.38
+    off = [by[a]["rps"] if a in by else 0 for a in ALGORITHMS]
+    on = [by[f"{a} + cache"]["rps"] if f"{a} + cache" in by else 0 for a in ALGORITHMS]
+    b1 = ax.bar([x - width / 2 for x in xs], off, width, label="cache off", color="#4c72b0")
+    b2 = ax.bar([x + width / 2 for x in xs], on, width, label="cache on (token reused)",
+                color="#55a868")
+    ratios_off = [by[a]["rps_ratio"] if a in by else 0 for a in ALGORITHMS]
+    ratios_on = [by[f"{a} + cache"]["rps_ratio"] if f"{a} + cache" in by else 0
+                 for a in ALGORITHMS]
+    for bars, ratios in ((b1, ratios_off), (b2, ratios_on)):
+        for b, ratio in zip(bars, ratios):
+            ax.annotate(f"{b.get_height() / 1000:.1f}k\n{ratio:.0%}",
+                        (b.get_x() + b.get_width() / 2, b.get_height()),
+                        ha="center", va="bottom", fontsize=8)
+    if BASELINE.name in by:
+        base = by[BASELINE.name]["rps"]
+        ax.axhline(base, color="black", linestyle="-", linewidth=1.2,
+                   label=f"no-auth baseline ({base / 1000:.1f}k)")
+        ax.axhline(0.9 * base, color="gray", linestyle="--", linewidth=1,
+                   label="90% of baseline")
+    ax.set_xticks(list(xs), ALGORITHMS)
+    ax.set_ylabel("req/s (median over rounds); % = of the baseline, same run")
+    ax.set_title("GET /me through JwtLayer, 1 server core, wrk -c32")
+    ax.legend(fontsize=8, loc="upper right")
+    ax.set_ylim(0, max([*off, *on, by.get(BASELINE.name, {"rps": 0})["rps"]]) * 1.25)
+    if srows:
+        ax2 = axes[1]
+        xs2 = range(len(srows))
+        one = [r["rps_1"] for r in srows]
+        many = [r["rps_n"] for r in srows]
+        ax2.bar([x - width / 2 for x in xs2], one, width, label="1 core", color="#8172b2")
+        bars = ax2.bar([x + width / 2 for x in xs2], many, width, label=f"{ncpu} cores",
+                       color="#c44e52")
+        for b, r in zip(bars, srows):
+            ax2.annotate(f"x{r['factor']:.2f}", (b.get_x() + b.get_width() / 2, b.get_height()),
+                         ha="center", va="bottom", fontsize=8)
+        ax2.set_xticks(list(xs2), [r["config"].replace(" (no auth)", "") for r in srows])
+        ax2.set_title(f"Scaling 1 -> {ncpu} cores (load generator shares the cores)")
+        ax2.legend(fontsize=8)
+        ax2.set_ylim(0, max(one + many) * 1.2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------- main
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--duration", type=int, default=10, help="seconds per measured run (10)")
+    p.add_argument("--warmup", type=int, default=2, help="seconds of load before each run (2)")
+    p.add_argument("--rounds", type=int, default=3, help="rounds; medians are kept (3)")
+    p.add_argument("--connections", type=int, default=32, help="wrk connections (32)")
+    p.add_argument("--quick", action="store_true", help="smoke run: 2 s runs, 1 round")
+    p.add_argument("--out", default=DEFAULT_OUT, help="output folder (benches/load/results)")
+    p.add_argument("--no-build", action="store_true", help="use the binaries already built")
+    p.add_argument("--no-scaling", action="store_true", help="skip the 1 vs N cores runs")
+    p.add_argument("--no-plot", action="store_true", help="no PNG")
+    args = p.parse_args()
+    if args.quick:
+        args.duration, args.warmup, args.rounds = 2, 1, 1
+
+    can_plot = ensure_tools(not args.no_plot)
+    if not args.no_build:
+        build()
+    os.makedirs(args.out, exist_ok=True)
+    ncpu = os.cpu_count() or 1
+    info = machine()
+    started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    log(f"machine: {info}")
+    log(f"load average before: {loadavg()}")
+
+    h = Harness(args, ncpu)
+    for rnd in range(args.rounds):
+        log(f"round {rnd + 1}/{args.rounds}")
+        h.block(main_configs(), "1", rnd)
+        if not args.no_scaling:
+            h.scaling(rnd)
+    load_after = loadavg()
+    log(f"load average after: {load_after}")
+
+    rows, srows = summarize(h.runs, ncpu)
+    text = tables(rows, srows, ncpu)
+    goals = targets(rows, srows)
+    header = (
+        f"Run of {started}, commit {info['commit']}: {args.rounds} round(s) of "
+        f"{args.duration} s runs after {args.warmup} s warm-up, wrk -t1 -c{args.connections}; "
+        f"{info['cpus']} x {info['cpu_model']}, {info['memory_gib']} GiB, Linux {info['kernel']}, "
+        f"{info['rustc']}, {info['wrk']}. Load average at the end: {load_after}."
+    )
+    summary = "\n".join([header, "", text, "", "Targets:", "", *goals]) + "\n"
+    print(summary)
+
+    with open(os.path.join(args.out, "summary.md"), "w") as f:
+        f.write(summary)
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump({
+            "started": started,
+            "args": vars(args),
+            "machine": info,
+            "summary": rows,
+            "scaling": srows,
+            "targets": goals,
+            "runs": [r.__dict__ for r in h.runs],
+        }, f, indent=1)
+        f.write("\n")
+    with open(os.path.join(args.out, "summary.csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["section", "config", "rps", "p99_ms", "rps_ratio", "p99_ratio",
+                    "rps_1", "rps_n", "factor"])
+        for r in rows:
+            w.writerow(["1-core", r["config"], f"{r['rps']:.0f}", f"{r['p99_ms']:.3f}",
+                        f"{r['rps_ratio']:.3f}", f"{r['p99_ratio']:.3f}", "", "", ""])
+        for r in srows:
+            w.writerow(["scaling", r["config"], "", "", "", "",
+                        f"{r['rps_1']:.0f}", f"{r['rps_n']:.0f}", f"{r['factor']:.3f}"])
+    if can_plot:
+        path = os.path.join(args.out, "load.png")
+        plot(rows, srows, ncpu, path)
+        log(f"plot: {path}")
+
+
+if __name__ == "__main__":
+    main()
