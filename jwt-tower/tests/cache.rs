@@ -391,3 +391,30 @@ fn concurrent_hits_and_rotations_never_serve_a_retired_key() {
         let _ = refused;
     }
 }
+
+/// More distinct tokens than the capacity, in turn: nearly every lookup misses (the bound
+/// holds per entry, not per shard or generation).
+#[test]
+fn cycling_more_tokens_than_the_capacity_misses() {
+    let verifier = Verifier::<RegisteredClaims>::builder(verification_key(HS))
+        .algorithms([HS])
+        .cache(16)
+        .build()
+        .unwrap();
+    let tokens: Vec<String> = (0..256)
+        .map(|i| mint(HS, None, &with(json!({"jti": format!("t-{i}")}))))
+        .collect();
+    for _ in 0..4 {
+        for token in &tokens {
+            verifier.verify(token).unwrap();
+        }
+    }
+    let m = verifier.metrics();
+    assert!(m.cached_tokens <= 20, "{} held", m.cached_tokens);
+    assert!(
+        m.cache_hits < m.verified / 10,
+        "{} hits of {}",
+        m.cache_hits,
+        m.verified
+    );
+}
