@@ -5,7 +5,10 @@
 //!
 //! Environment:
 //! - `LOAD_AUTH`: `none` (the baseline: the same router and a handler answering a fixed
-//!   `sub`, no layer), `HS256`, `RS256`, `ES256` or `EdDSA` (default `none`);
+//!   `sub`, no layer), `HS256`, `RS256`, `ES256` or `EdDSA` (default `none`); or
+//!   `jsonwebtoken-HS256` (and the other three): no jwt-tower on the request path but a
+//!   hand-written axum middleware calling `jsonwebtoken::decode`, the issue's reference
+//!   point, so that it is measured in the same run;
 //! - `LOAD_CACHE`: `1` to turn on the verifier's verified-token cache (default `0`);
 //! - `LOAD_THREADS`: tokio worker threads (default: the CPUs this process may run on);
 //! - `BIND`: listen address (default `127.0.0.1:0`).
@@ -14,7 +17,14 @@
 //! test keys of `jwt-tower/tests/keys`) and `bad_token JWT` (the same token with a wrong
 //! signature); nothing else. With `LOAD_AUTH=none` the tokens are HS256 ones, ignored.
 
-use axum::{Router, routing::get};
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header::AUTHORIZATION};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Router, routing::get};
+use jsonwebtoken::{DecodingKey, Validation};
 use jwt_axum::CurrentIdentity;
 use jwt_tower::issue::{SigningKey, TokenIssuer};
 use jwt_tower::{Algorithm, JwtLayer, RegisteredClaims, Verifier};
@@ -23,6 +33,9 @@ const HMAC_SECRET: &[u8; 64] = b"load-target-hmac-secret-0123456789abcdef0123456
 const RSA_PRIVATE: &str = include_str!("../jwt-tower/tests/keys/rsa2048-private.pem");
 const P256_PRIVATE: &str = include_str!("../jwt-tower/tests/keys/p256-private.pem");
 const ED25519_PRIVATE: &str = include_str!("../jwt-tower/tests/keys/ed25519-private.pem");
+const RSA_PUBLIC: &str = include_str!("../jwt-tower/tests/keys/rsa2048-public.pem");
+const P256_PUBLIC: &str = include_str!("../jwt-tower/tests/keys/p256-public.pem");
+const ED25519_PUBLIC: &str = include_str!("../jwt-tower/tests/keys/ed25519-public.pem");
 const ISSUER: &str = "https://auth.load.test";
 const AUDIENCE: &str = "load-api";
 const SUBJECT: &str = "load-user-7f3a9c2e";
@@ -35,6 +48,72 @@ async fn me(CurrentIdentity(identity): CurrentIdentity) -> String {
 
 async fn me_baseline() -> String {
     SUBJECT.to_owned()
+}
+
+/// The hand-written middleware of `LOAD_AUTH=jsonwebtoken-*`, as an application would
+/// write it without jwt-tower: `Bearer` token, `jsonwebtoken::decode`, claims in the
+/// request's extensions, a bare 401 otherwise.
+#[derive(Clone)]
+struct Decoder {
+    key: Arc<DecodingKey>,
+    validation: Arc<Validation>,
+}
+
+#[derive(Clone, serde::Deserialize)]
+struct Subject {
+    sub: String,
+}
+
+async fn jsonwebtoken_auth(
+    State(decoder): State<Decoder>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let token = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match token.map(|t| jsonwebtoken::decode::<Subject>(t, &decoder.key, &decoder.validation)) {
+        Some(Ok(data)) => {
+            req.extensions_mut().insert(data.claims);
+            next.run(req).await
+        }
+        _ => StatusCode::UNAUTHORIZED.into_response(),
+    }
+}
+
+async fn me_jsonwebtoken(Extension(subject): Extension<Subject>) -> String {
+    subject.sub
+}
+
+fn decoder(alg: Algorithm) -> Result<Decoder, jsonwebtoken::errors::Error> {
+    let (key, alg) = match alg {
+        Algorithm::HS256 => (
+            DecodingKey::from_secret(HMAC_SECRET),
+            jsonwebtoken::Algorithm::HS256,
+        ),
+        Algorithm::RS256 => (
+            DecodingKey::from_rsa_pem(RSA_PUBLIC.as_bytes())?,
+            jsonwebtoken::Algorithm::RS256,
+        ),
+        Algorithm::ES256 => (
+            DecodingKey::from_ec_pem(P256_PUBLIC.as_bytes())?,
+            jsonwebtoken::Algorithm::ES256,
+        ),
+        _ => (
+            DecodingKey::from_ed_pem(ED25519_PUBLIC.as_bytes())?,
+            jsonwebtoken::Algorithm::EdDSA,
+        ),
+    };
+    let mut validation = Validation::new(alg);
+    validation.set_issuer(&[ISSUER]);
+    validation.set_audience(&[AUDIENCE]);
+    validation.leeway = 30;
+    Ok(Decoder {
+        key: Arc::new(key),
+        validation: Arc::new(validation),
+    })
 }
 
 fn env(name: &str) -> Option<String> {
@@ -96,7 +175,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     };
     let bind = env("BIND").unwrap_or_else(|| "127.0.0.1:0".to_owned());
 
-    let (alg, key) = signing_key(&auth)?;
+    let hand_written = auth.strip_prefix("jsonwebtoken-");
+    if hand_written == Some("none") {
+        return Err("configuration error: LOAD_AUTH: jsonwebtoken-none is not a mode".into());
+    }
+    let (alg, key) = signing_key(hand_written.unwrap_or(&auth))?;
     let issuer = TokenIssuer::builder(ISSUER, key)
         .audience(AUDIENCE)
         .ttl(std::time::Duration::from_secs(3600))
@@ -105,6 +188,13 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     let app = if auth == "none" {
         Router::new().route("/me", get(me_baseline))
+    } else if hand_written.is_some() {
+        Router::new()
+            .route("/me", get(me_jsonwebtoken))
+            .layer(middleware::from_fn_with_state(
+                decoder(alg)?,
+                jsonwebtoken_auth,
+            ))
     } else {
         let mut builder = Verifier::<RegisteredClaims>::builder(issuer.keys())
             .algorithms([alg])

@@ -4,8 +4,11 @@
 Starts `examples/load_target.rs` (one axum route, `GET /me`, answering the verified `sub`)
 once per configuration, on loopback, and loads it with wrk: a no-auth baseline, and
 HS256, RS256, ES256 and EdDSA through `JwtLayer` with the verified-token cache off and on.
-Also loads the `resource_server` example (HS256, claims as JSON) and a stream of tokens
-with a bad signature (401s). Every figure is reported as a ratio to the baseline taken
+Also loads the `resource_server` example (HS256, claims as JSON), a stream of tokens
+with a bad signature (401s), and, for reference, the same route behind a hand-written
+middleware calling `jsonwebtoken::decode` (HS256, RS256). Besides req/s and p99, the
+server's CPU time per request (from /proc) shows what the layer costs when the request
+rate is limited by something else. Every figure is reported as a ratio to the baseline taken
 in the same run: the baseline is run between every two configurations and each run is
 compared with the mean of the baselines just before and after it; over rounds, the
 median is kept.
@@ -171,6 +174,10 @@ def main_configs() -> list[Config]:
         configs.append(Config(f"{alg} + cache", alg, cache=True))
     configs.append(Config("HS256, bad signature (401)", "HS256", bad_token=True))
     configs.append(Config("resource_server example, HS256", "resource_server"))
+    # The issue's reference point, measured in the same run: axum + a hand-written
+    # middleware calling jsonwebtoken::decode, no jwt-tower on the request path.
+    configs.append(Config("hand-written jsonwebtoken middleware, HS256", "jsonwebtoken-HS256"))
+    configs.append(Config("hand-written jsonwebtoken middleware, RS256", "jsonwebtoken-RS256"))
     return configs
 
 
@@ -194,6 +201,9 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def read_lines(stream, into: dict[str, str], count: int) -> None:
@@ -274,6 +284,12 @@ class Server:
         self.check()
         return self
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the server has used so far, from /proc."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
     def url(self) -> str:
         return f"http://{self.addr}/me"
 
@@ -327,6 +343,8 @@ class Run:
     requests: int
     non_2xx: int
     socket_errors: int
+    server_cpu_s: float = 0.0  # CPU time the server used during the measured run
+    cpu_us_per_req: float = 0.0
     baseline_rps: float | None = None  # mean of the neighbouring baselines
     baseline_p99_ms: float | None = None
     loadavg: str = ""
@@ -385,14 +403,19 @@ class Harness:
         with Server(config, threads, server_cpu) as server:
             if self.args.warmup > 0:
                 wrk(server, self.args.warmup, self.args.connections, wrk_cpu)
+            cpu_before = server.cpu_seconds()
             result = wrk(server, self.args.duration, self.args.connections, wrk_cpu)
-        run = Run(config=config.name, cores=cores, round=rnd, loadavg=loadavg(), **result)
+            cpu = server.cpu_seconds() - cpu_before
+        run = Run(config=config.name, cores=cores, round=rnd, loadavg=loadavg(),
+                  server_cpu_s=cpu, cpu_us_per_req=cpu / max(result["requests"], 1) * 1e6,
+                  **result)
         expected_errors = run.requests if config.bad_token else 0
         if config.bad_token and run.non_2xx < run.requests:
             log(f"  warning: {run.requests - run.non_2xx} requests were not refused")
         elif not config.bad_token and run.non_2xx != expected_errors:
             log(f"  warning: {run.non_2xx} non-2xx answers")
-        log(f"  round {rnd + 1} {cores}-core {config.name:32} {run.rps:10.0f} req/s  p99 {run.p99_ms:.2f} ms")
+        log(f"  round {rnd + 1} {cores}-core {config.name:32} {run.rps:10.0f} req/s  p99 {run.p99_ms:6.2f} ms  "
+            f"server CPU {run.cpu_us_per_req:5.1f} us/req ({run.server_cpu_s / self.args.duration:.0%})")
         return run
 
     def block(self, configs: list[Config], cores: str, rnd: int) -> None:
@@ -444,6 +467,7 @@ def summarize(runs: list[Run], ncpu: int) -> tuple[list[dict], list[dict]]:
             "p99_ms": median([r.p99_ms for r in rs]),
             "rps_ratio": median([r.rps / r.baseline_rps for r in rs]),
             "p99_ratio": median([r.p99_ms / r.baseline_p99_ms for r in rs]),
+            "cpu_us_per_req": median([r.cpu_us_per_req for r in rs]),
             "runs": len(rs),
         })
     scale = [r for r in runs if r.baseline_rps is None]
@@ -477,13 +501,16 @@ def tables(rows: list[dict], srows: list[dict], ncpu: int) -> str:
     out = [
         "One core (server pinned to CPU 0 with 1 tokio worker; wrk -t1 -c32 on CPU 1):",
         "",
-        "| configuration | req/s | p99 (ms) | req/s / baseline | p99 / baseline |",
-        "|---|---:|---:|---:|---:|",
+        "| configuration | req/s | p99 (ms) | req/s / baseline | p99 / baseline "
+        "| server CPU per request (us) | over the baseline (us) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
+    base_cpu = next((r["cpu_us_per_req"] for r in rows if r["config"] == BASELINE.name), None)
     for r in rows:
+        extra = "" if base_cpu is None else f"{r['cpu_us_per_req'] - base_cpu:+.1f}"
         out.append(
             f"| {r['config']} | {r['rps']:,.0f} | {r['p99_ms']:.2f} | "
-            f"{r['rps_ratio']:.2f} | {r['p99_ratio']:.2f} |"
+            f"{r['rps_ratio']:.2f} | {r['p99_ratio']:.2f} | {r['cpu_us_per_req']:.1f} | {extra} |"
         )
     if srows:
         out += [
@@ -648,12 +675,13 @@ def main() -> None:
     with open(os.path.join(args.out, "summary.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["section", "config", "rps", "p99_ms", "rps_ratio", "p99_ratio",
-                    "rps_1", "rps_n", "factor"])
+                    "cpu_us_per_req", "rps_1", "rps_n", "factor"])
         for r in rows:
             w.writerow(["1-core", r["config"], f"{r['rps']:.0f}", f"{r['p99_ms']:.3f}",
-                        f"{r['rps_ratio']:.3f}", f"{r['p99_ratio']:.3f}", "", "", ""])
+                        f"{r['rps_ratio']:.3f}", f"{r['p99_ratio']:.3f}",
+                        f"{r['cpu_us_per_req']:.2f}", "", "", ""])
         for r in srows:
-            w.writerow(["scaling", r["config"], "", "", "", "",
+            w.writerow(["scaling", r["config"], "", "", "", "", "",
                         f"{r['rps_1']:.0f}", f"{r['rps_n']:.0f}", f"{r['factor']:.3f}"])
     if can_plot:
         path = os.path.join(args.out, "load.png")
