@@ -37,6 +37,8 @@ async fn hs256_secret_routes_and_rejections() {
             ("JWT_ALGORITHMS", "HS256"),
             ("JWT_ISSUER", ISSUER),
             ("JWT_AUDIENCE", "orders,billing"),
+            // The same token on several routes: cache hits must answer as verifies do.
+            ("JWT_CACHE_ENTRIES", "1000"),
         ]),
     )
     .await;
@@ -226,6 +228,14 @@ fn bad_configuration_exits_with_one_line_naming_the_variable() {
                 ("JWT_LEEWAY_SECONDS", "soon"),
             ]),
             "JWT_LEEWAY_SECONDS",
+        ),
+        (
+            env(&[
+                ("JWT_ALGORITHMS", "HS256"),
+                ("JWT_HS256_SECRET", secret),
+                ("JWT_CACHE_ENTRIES", "lots"),
+            ]),
+            "JWT_CACHE_ENTRIES",
         ),
     ];
     for (env, variable) in cases {

@@ -1,6 +1,6 @@
 //! The `JWT_*` environment contract shared by the examples (`resource_server`, and the
-//! gRPC service and gateway): keys, issuers, audiences, algorithms, leeway, `typ`, and the
-//! remote-JWKS timings. A bad value stops the program with one line naming the variable.
+//! gRPC service and gateway): keys, issuers, audiences, algorithms, leeway, `typ`, the
+//! remote-JWKS timings and the verified-token cache. A bad value stops the program with one line naming the variable.
 #![allow(dead_code)]
 
 use std::time::Duration;
@@ -162,6 +162,17 @@ pub fn from_env_with(
     }
     if let Some(revocations) = revocations {
         builder = builder.revocations(revocations);
+    }
+    if let Some(entries) = var("JWT_CACHE_ENTRIES") {
+        match entries.trim().parse::<usize>() {
+            Ok(entries) => builder = builder.cache(entries),
+            Err(_) => {
+                return fail(
+                    "JWT_CACHE_ENTRIES",
+                    format!("{entries:?} is not a whole number of tokens"),
+                );
+            }
+        }
     }
     let verifier = match builder.build() {
         Ok(v) => v,
