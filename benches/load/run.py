@@ -347,6 +347,7 @@ class Run:
     cpu_us_per_req: float = 0.0
     baseline_rps: float | None = None  # mean of the neighbouring baselines
     baseline_p99_ms: float | None = None
+    baseline_cpu_us: float | None = None
     loadavg: str = ""
 
 
@@ -433,11 +434,13 @@ class Harness:
         for i, (c, run) in enumerate(done):
             if c.is_baseline:
                 run.baseline_rps, run.baseline_p99_ms = run.rps, run.p99_ms
+                run.baseline_cpu_us = run.cpu_us_per_req
                 continue
             before = next(r for cc, r in reversed(done[:i]) if cc.is_baseline)
             after = next(r for cc, r in done[i + 1:] if cc.is_baseline)
             run.baseline_rps = (before.rps + after.rps) / 2
             run.baseline_p99_ms = (before.p99_ms + after.p99_ms) / 2
+            run.baseline_cpu_us = (before.cpu_us_per_req + after.cpu_us_per_req) / 2
         self.runs.extend(r for _, r in done)
 
     def scaling(self, rnd: int) -> None:
@@ -468,6 +471,9 @@ def summarize(runs: list[Run], ncpu: int) -> tuple[list[dict], list[dict]]:
             "rps_ratio": median([r.rps / r.baseline_rps for r in rs]),
             "p99_ratio": median([r.p99_ms / r.baseline_p99_ms for r in rs]),
             "cpu_us_per_req": median([r.cpu_us_per_req for r in rs]),
+            "cpu_over_baseline_us": median([r.cpu_us_per_req - r.baseline_cpu_us for r in rs]),
+            # What the req/s ratio would be if the server's core were the only limit.
+            "cpu_bound_ratio": median([r.baseline_cpu_us / r.cpu_us_per_req for r in rs]),
             "runs": len(rs),
         })
     scale = [r for r in runs if r.baseline_rps is None]
@@ -502,16 +508,20 @@ def tables(rows: list[dict], srows: list[dict], ncpu: int) -> str:
         "One core (server pinned to CPU 0 with 1 tokio worker; wrk -t1 -c32 on CPU 1):",
         "",
         "| configuration | req/s | p99 (ms) | req/s / baseline | p99 / baseline "
-        "| server CPU per request (us) | over the baseline (us) |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| server CPU per request (us) | over the baseline (us) | CPU-bound ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    base_cpu = next((r["cpu_us_per_req"] for r in rows if r["config"] == BASELINE.name), None)
     for r in rows:
-        extra = "" if base_cpu is None else f"{r['cpu_us_per_req'] - base_cpu:+.1f}"
         out.append(
             f"| {r['config']} | {r['rps']:,.0f} | {r['p99_ms']:.2f} | "
-            f"{r['rps_ratio']:.2f} | {r['p99_ratio']:.2f} | {r['cpu_us_per_req']:.1f} | {extra} |"
+            f"{r['rps_ratio']:.2f} | {r['p99_ratio']:.2f} | {r['cpu_us_per_req']:.1f} | "
+            f"{r['cpu_over_baseline_us']:+.1f} | {r['cpu_bound_ratio']:.2f} |"
         )
+    out += [
+        "",
+        "CPU-bound ratio: the baseline's server CPU per request over this one's, i.e. the "
+        "req/s ratio a server saturating its core would show.",
+    ]
     if srows:
         out += [
             "",
