@@ -28,7 +28,6 @@ pub type ClaimsProjection = verify::Projection;
 /// The claims view of `text` as the plain-JSON fast path reads it (`None` when the text
 /// leaves its subset) and as serde reads it (`Err` with serde's message), with
 /// `required` claims and roles read from `roles_claim`.
-#[must_use]
 pub fn claims_views(
     text: &str,
     required: &[&str],
