@@ -121,16 +121,24 @@ struct Config<C> {
     revocations: Option<crate::revoke::Revocations>,
     /// Set for a verifier that routes by `iss` to one verifier per issuer.
     routes: Option<HashMap<Box<str>, Verifier<C>>>,
-    /// The last header that passed [`Verifier::check_header`] in a token whose signature
-    /// verified, by its base64 text.
+    /// Recent headers that passed [`Verifier::check_header`] in a token whose signature
+    /// verified, by their base64 text, in a few slots chosen by a hash of that text.
     /// Tokens from one issuer carry byte-identical headers (same `alg`, `kid`, `typ`),
     /// so this spares decoding and parsing nearly every header; only what the header
     /// checks concluded is kept, and the key is still looked up on every verify.
-    last_header: ArcSwapOption<CheckedHeader>,
+    /// Several slots: after a rotation, tokens of the old and the new `kid` are in use
+    /// together for a token lifetime, and one slot would be rewritten on every request.
+    recent_headers: [ArcSwapOption<CheckedHeader>; HEADER_SLOTS],
+    /// Picks a header's slot.
+    header_hasher: ahash::RandomState,
     /// Tokens that verified, answered without a signature check while valid (see `cache`).
     cache: Option<TokenCache<C>>,
     _claims: PhantomData<fn() -> C>,
 }
+
+/// How many distinct headers `Config::recent_headers` keeps (at most; two can share a
+/// slot).
+const HEADER_SLOTS: usize = 4;
 
 /// A token that just passed the full verification.
 struct Fresh<C> {
@@ -174,7 +182,8 @@ impl<C> Verifier<C> {
                 metrics: Metrics::new(),
                 revocations: None,
                 routes: None,
-                last_header: ArcSwapOption::empty(),
+                recent_headers: Default::default(),
+                header_hasher: ahash::RandomState::new(),
                 cache: None,
                 _claims: PhantomData,
             },
@@ -622,9 +631,11 @@ impl<C: DeserializeOwned> Verifier<C> {
             });
         }
 
-        // Header: the one checked last time when the bytes are the same (see
-        // `Config::last_header`), else decoded and checked now.
-        let last = c.last_header.load();
+        // Header: the one checked before when the bytes are the same (see
+        // `Config::recent_headers`), else decoded and checked now.
+        let slot = &c.recent_headers
+            [(c.header_hasher.hash_one(header_b64.as_bytes()) as usize) % HEADER_SLOTS];
+        let last = slot.load();
         let fresh = match last.as_deref() {
             Some(last) if *last.b64 == *header_b64 => None,
             _ => Some(Arc::new(self.check_header(header_b64)?)),
@@ -664,7 +675,7 @@ impl<C: DeserializeOwned> Verifier<C> {
         // Remembered only once its signature verified: tokens nobody signed cannot push
         // the issuer's header out.
         if let Some(fresh) = &fresh {
-            c.last_header.store(Some(Arc::clone(fresh)));
+            slot.store(Some(Arc::clone(fresh)));
         }
         drop(keys);
 
