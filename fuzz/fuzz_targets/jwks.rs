@@ -227,15 +227,13 @@ fuzz_target!(|input: &[u8]| {
     };
 
     // One JWK.
-    if let Ok(key) = VerificationKey::from_jwk_str(text) {
-        if let Some(jwk) = serde_json::from_str::<Entries>(text)
+    if let Ok(key) = VerificationKey::from_jwk_str(text)
+        && let Some(jwk) = serde_json::from_str::<Entries>(text)
             .ok()
             .and_then(Entries::unique)
-        {
-            if let Err(why) = check_key(&key, &jwk) {
-                panic!("{why}\n{text}");
-            }
-        }
+        && let Err(why) = check_key(&key, &jwk)
+    {
+        panic!("{why}\n{text}");
     }
 
     // A JWKS document, each key as its raw text.

@@ -1,7 +1,7 @@
-//! `verify`: token text through `Verifier::<serde_json::Value>`,
-//! `Verifier::<RegisteredClaims>` (with issuer, audience and required claims) and a
-//! `Verifier::by_issuer` router, over one key set holding an HS256 secret, an ES256, an
-//! EdDSA and an RS256 key (the fixed test keys of `jwt-tower/tests/keys/`).
+//! `verify`: token text through `Verifier::<serde_json::Value>` (with and without the
+//! verified-token cache), `Verifier::<RegisteredClaims>` (with issuer, audience and
+//! required claims) and a `Verifier::by_issuer` router, over one key set holding an HS256
+//! secret, an ES256, an EdDSA and an RS256 key (the test keys of `jwt-tower/tests/keys/`).
 //!
 //! The first input byte picks a mode:
 //! - raw: the rest of the input, if UTF-8, is the token;
@@ -23,8 +23,11 @@
 //!   checked, and only where jsonwebtoken's reading is comparable: a header it can parse
 //!   and `exp`/`nbf` as non-negative integers (it rounds fractional dates and refuses
 //!   negative ones, where we floor and accept);
-//! - the three verifiers agree: the router accepts exactly what its one verifier does,
-//!   and the strict verifier accepts only what the lenient one does, with the same claims.
+//! - the verifiers agree: one with a verified-token cache answers exactly as the same one
+//!   without (outside the instants a token expires or becomes valid); the router accepts
+//!   exactly what its one verifier does; the strict verifier accepts only what the
+//!   lenient one does, with the same claims, unless the claims hold something no
+//!   `serde_json::Value` can (which `RegisteredClaims` skips).
 #![no_main]
 
 use std::sync::LazyLock;
@@ -32,7 +35,7 @@ use std::sync::LazyLock;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
-use jwt_tower::{Algorithm, KeySet, RegisteredClaims, VerificationKey, Verifier};
+use jwt_tower::{Algorithm, KeySet, RegisteredClaims, RejectionKind, VerificationKey, Verifier};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
 
@@ -81,6 +84,8 @@ fn decoding_key(alg: Algorithm) -> DecodingKey {
 
 struct Fixture {
     lenient: Verifier<Value>,
+    /// As `lenient`, with a verified-token cache.
+    cached: Verifier<Value>,
     strict: Verifier<RegisteredClaims>,
     routed: Verifier<RegisteredClaims>,
     /// Genuinely signed tokens, and their algorithm.
@@ -109,6 +114,11 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
     ]);
     let lenient = Verifier::builder(keys.clone())
         .algorithms(ALGS)
+        .build()
+        .unwrap();
+    let cached = Verifier::builder(keys.clone())
+        .algorithms(ALGS)
+        .cache(64)
         .build()
         .unwrap();
     let strict: Verifier<RegisteredClaims> = Verifier::builder(keys)
@@ -143,6 +153,7 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         .collect();
     Fixture {
         lenient,
+        cached,
         strict,
         routed,
         originals,
@@ -181,6 +192,22 @@ fn check(token: &str, genuine: bool) {
     let lenient = f.lenient.verify(token);
     let strict = f.strict.verify(token);
     let routed = f.routed.verify(token);
+    let cached = f.cached.verify(token);
+    let time_bound = |r: &Result<_, jwt_tower::AuthError>| {
+        r.as_ref().is_err_and(|e| {
+            matches!(
+                e.kind(),
+                RejectionKind::Expired | RejectionKind::NotYetValid
+            )
+        })
+    };
+    if !time_bound(&lenient) && !time_bound(&cached) {
+        assert_eq!(
+            cached.as_ref().map(|v| v.claims()).map_err(|e| e.kind()),
+            lenient.as_ref().map(|v| v.claims()).map_err(|e| e.kind()),
+            "the cached verifier disagrees on {token:?}"
+        );
+    }
     // Error kinds may differ (the router refuses a token without `iss` before its
     // signature is checked); what is accepted may not.
     assert_eq!(
