@@ -336,3 +336,54 @@ async fn a_set_older_than_the_maximum_staleness_stops_being_trusted() {
         "trusted again after a good fetch"
     );
 }
+
+/// `refresh_interval` is taken as given (the bounds apply to `Cache-Control` only), and a
+/// refresh that brings the same document keeps the set in use, so a verifier's token
+/// cache survives it; a changed document replaces the set and empties the cache.
+#[tokio::test]
+async fn an_unchanged_document_keeps_the_set_and_the_token_cache() {
+    let server = JwksServer::start(document(vec![jwk(JwtAlg::ES256, "ec-1")])).await;
+    let jwks = RemoteJwks::builder(server.url())
+        .refresh_interval(Duration::from_millis(100))
+        .start()
+        .unwrap();
+    let verifier = Verifier::<RegisteredClaims>::builder(jwks.keys())
+        .algorithms([Algorithm::ES256, Algorithm::RS256])
+        .issuer(ISSUER)
+        .cache(100)
+        .build()
+        .unwrap();
+    let loaded = eventually(Duration::from_secs(5), async || {
+        jwks.keys().snapshot().is_some()
+    })
+    .await;
+    assert!(loaded);
+    let ec = token("ec-1");
+    verifier.verify(&ec).unwrap();
+    let first_set = jwks.keys().snapshot().unwrap();
+
+    let refreshed = eventually(Duration::from_secs(5), async || server.fetches() >= 5).await;
+    assert!(refreshed, "a 100 ms interval: {} fetches", server.fetches());
+    let same_set = jwks.keys().snapshot().unwrap();
+    assert!(
+        std::sync::Arc::ptr_eq(&first_set, &same_set),
+        "the same document kept the same set"
+    );
+    verifier.verify(&ec).unwrap();
+    assert_eq!(verifier.metrics().cache_hits, 1, "the cache survived");
+
+    server.set_document(document(vec![
+        jwk(JwtAlg::ES256, "ec-1"),
+        jwk(JwtAlg::RS256, "rsa-2"),
+    ]));
+    let replaced = eventually(Duration::from_secs(5), async || {
+        jwks.keys().snapshot().is_some_and(|set| set.len() == 2)
+    })
+    .await;
+    assert!(replaced);
+    verifier.verify(&ec).unwrap();
+    let m = verifier.metrics();
+    assert_eq!(m.cache_hits, 1, "verified afresh under the new set");
+    verifier.verify(&ec).unwrap();
+    assert_eq!(verifier.metrics().cache_hits, 2);
+}

@@ -27,6 +27,8 @@ pub enum FetchError {
 
 pub(crate) struct Fetched {
     pub(crate) set: KeySet,
+    /// The document as received, to tell an unchanged one from a new one.
+    pub(crate) document: Vec<u8>,
     /// `Cache-Control: max-age`, if the endpoint sent one.
     pub(crate) max_age: Option<Duration>,
 }
@@ -120,7 +122,11 @@ pub(crate) async fn fetch_jwks(
     let text = std::str::from_utf8(&body).map_err(|_| FetchError::Invalid("not UTF-8".into()))?;
     let (set, _skipped) = KeySet::from_jwks_filtered(text, allowed)
         .map_err(|e| FetchError::Invalid(e.to_string()))?;
-    Ok(Fetched { set, max_age })
+    Ok(Fetched {
+        set,
+        document: body,
+        max_age,
+    })
 }
 
 #[cfg(test)]

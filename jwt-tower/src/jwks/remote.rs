@@ -52,7 +52,8 @@ impl RemoteJwksBuilder {
     }
 
     /// How often the set is refreshed when the endpoint sends no `Cache-Control:
-    /// max-age` (default 5 minutes).
+    /// max-age` (default 5 minutes). Taken as given: [`refresh_bounds`](Self::refresh_bounds)
+    /// apply to the endpoint's `max-age` only.
     pub fn refresh_interval(mut self, interval: Duration) -> Self {
         self.settings.refresh = interval;
         self
@@ -66,7 +67,8 @@ impl RemoteJwksBuilder {
     }
 
     /// After a fetch triggered by an unknown `kid`, no other such fetch for this long
-    /// (default 30 s); tokens with unknown `kid`s meanwhile are refused at once.
+    /// (default 30 s); tokens with unknown `kid`s meanwhile wait for a fetch already in
+    /// flight, if any, and are refused otherwise.
     pub fn cooldown(mut self, cooldown: Duration) -> Self {
         self.settings.cooldown = cooldown;
         self
@@ -147,7 +149,12 @@ impl RemoteJwksBuilder {
 /// - Refreshes on an interval, honouring `Cache-Control: max-age` within bounds; the new
 ///   set is swapped in atomically.
 /// - A token with an unknown `kid` triggers one fetch (single-flight, at most one per
-///   cooldown); that request waits for it, others with unknown `kid`s are refused at once.
+///   cooldown); that request waits for it, and so does any request with an unknown `kid`
+///   arriving while a fetch (this one or a scheduled refresh) is in flight, so a rotation
+///   fails no request. Within the cooldown and with no fetch in flight, unknown `kid`s are
+///   refused at once. Every wait is bounded by the fetch timeout.
+/// - A refresh that returns the same document keeps the current set (and so the
+///   verifiers' token caches).
 /// - When the endpoint fails (down, slow, 5xx, garbage, oversized, no usable key) the
 ///   last good set keeps serving, fetches back off, and the change is logged once.
 /// - Before the first success, requests wait up to the start-up wait, then get 503.
@@ -224,7 +231,7 @@ impl RemoteJwks {
     /// # Errors
     /// The [`FetchError`] of the fetch; the last good set stays in use.
     pub async fn refresh(&self) -> Result<(), FetchError> {
-        if self.shared.try_begin(false) {
+        if self.shared.try_begin() {
             return Arc::clone(&self.shared).fetch_once().await;
         }
         let mut rx = self.shared.done.subscribe();
@@ -249,6 +256,18 @@ struct State {
     failing: bool,
     backoff: Duration,
     last_success: Option<Instant>,
+    /// The document the current set was built from.
+    last_document: Option<Vec<u8>>,
+}
+
+/// What an unknown `kid` may do about it.
+enum KidFetch {
+    /// It claimed the fetch slot: start the fetch and wait for it.
+    Start,
+    /// A fetch is already running: wait for it.
+    Join,
+    /// Nothing running and within the cooldown: refuse now.
+    Refuse,
 }
 
 struct Shared {
@@ -287,24 +306,32 @@ impl Shared {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Claims the single fetch slot. With `kid_cooldown`, also refuses within the cooldown
-    /// of the last unknown-`kid` fetch, and starts a new cooldown.
-    fn try_begin(&self, kid_cooldown: bool) -> bool {
+    /// Claims the single fetch slot, unless a fetch is in flight.
+    fn try_begin(&self) -> bool {
         let mut state = self.state();
         if state.in_flight {
             return false;
         }
-        if kid_cooldown {
-            if state
-                .last_kid_fetch
-                .is_some_and(|at| at.elapsed() < self.settings.cooldown)
-            {
-                return false;
-            }
-            state.last_kid_fetch = Some(Instant::now());
-        }
         state.in_flight = true;
         true
+    }
+
+    /// For an unknown `kid`: join the fetch in flight, or claim the slot and start a new
+    /// cooldown, or (within the cooldown) nothing.
+    fn begin_for_kid(&self) -> KidFetch {
+        let mut state = self.state();
+        if state.in_flight {
+            return KidFetch::Join;
+        }
+        if state
+            .last_kid_fetch
+            .is_some_and(|at| at.elapsed() < self.settings.cooldown)
+        {
+            return KidFetch::Refuse;
+        }
+        state.last_kid_fetch = Some(Instant::now());
+        state.in_flight = true;
+        KidFetch::Start
     }
 
     async fn jwks_uri(&self) -> Result<String, FetchError> {
@@ -341,7 +368,14 @@ impl Shared {
         let outcome = match result {
             Ok(fetched) => {
                 let keys = fetched.set.len();
-                self.current.store(Some(Arc::new(fetched.set)));
+                // The same document again: keep the set in use. A new one would be a new
+                // key-set generation and empty every verifier's token cache for nothing.
+                let unchanged = state.last_document.as_deref() == Some(&fetched.document[..])
+                    && self.current.load().is_some();
+                if !unchanged {
+                    self.current.store(Some(Arc::new(fetched.set)));
+                    state.last_document = Some(fetched.document);
+                }
                 self.fetches_ok.fetch_add(1, Ordering::Relaxed);
                 let unix = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
@@ -352,10 +386,10 @@ impl Shared {
                 } else {
                     tracing::debug!(keys, "JWKS refreshed");
                 }
-                let interval = fetched
-                    .max_age
-                    .unwrap_or(s.refresh)
-                    .clamp(s.min_refresh, s.max_refresh);
+                let interval = match fetched.max_age {
+                    Some(max_age) => max_age.clamp(s.min_refresh, s.max_refresh),
+                    None => s.refresh,
+                };
                 state.failing = false;
                 state.backoff = Duration::ZERO;
                 state.last_success = Some(now);
@@ -394,24 +428,37 @@ impl Shared {
 
     /// A wait on the next finished fetch, bounded by `limit`.
     fn wait_for_next(&self, limit: Duration) -> KeysWait {
-        let mut rx = self.done.subscribe();
-        Box::pin(async move {
-            let _ = tokio::time::timeout(limit, rx.changed()).await;
-        })
+        wait_on(self.done.subscribe(), limit)
     }
+}
+
+/// Resolves when `rx` sees the next finished fetch, or after `limit`.
+fn wait_on(mut rx: watch::Receiver<u64>, limit: Duration) -> KeysWait {
+    Box::pin(async move {
+        let _ = tokio::time::timeout(limit, rx.changed()).await;
+    })
 }
 
 impl KeySource for Shared {
     fn unknown_kid(&self) -> Option<KeysWait> {
-        if !self.try_begin(true) {
-            return None;
+        // Subscribed before looking at the state: a fetch seen in flight cannot finish
+        // unnoticed in between.
+        let rx = self.done.subscribe();
+        let wait = wait_on(rx, self.settings.timeout + Duration::from_millis(100));
+        match self.begin_for_kid() {
+            KidFetch::Refuse => None,
+            KidFetch::Join => Some(wait),
+            KidFetch::Start => {
+                let Some(this) = self.me.upgrade() else {
+                    self.state().in_flight = false;
+                    return None;
+                };
+                self.runtime.spawn(async move {
+                    let _ = this.fetch_once().await;
+                });
+                Some(wait)
+            }
         }
-        let wait = self.wait_for_next(self.settings.timeout + Duration::from_millis(100));
-        let this = self.me.upgrade()?;
-        self.runtime.spawn(async move {
-            let _ = this.fetch_once().await;
-        });
-        Some(wait)
     }
 
     fn stats(&self) -> SourceStats {
@@ -447,7 +494,7 @@ async fn background(weak: Weak<Shared>) {
                 tokio::time::sleep_until(due.into()).await;
             }
             _ => {
-                if shared.try_begin(false) {
+                if shared.try_begin() {
                     let _ = shared.fetch_once().await;
                 } else {
                     drop(shared);

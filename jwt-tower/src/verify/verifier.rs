@@ -207,10 +207,29 @@ impl<C> Verifier<C> {
         }
         let source = self.inner.keys.source()?;
         match error.kind() {
+            // A fetch may have brought the key between this token's verify and now: then
+            // verify again at once rather than refuse within the cooldown.
+            RejectionKind::UnknownKey if self.knows_kid_now(token) => {
+                Some(Box::pin(std::future::ready(())))
+            }
             RejectionKind::UnknownKey => source.unknown_kid(),
             RejectionKind::KeysUnavailable => source.unloaded(),
             _ => None,
         }
+    }
+
+    /// Whether the current key set holds the key `token`'s header names.
+    fn knows_kid_now(&self, token: &str) -> bool {
+        let Some((header_b64, _)) = token.split_once('.') else {
+            return false;
+        };
+        let Ok(header) = self.check_header(header_b64) else {
+            return false;
+        };
+        let keys = self.inner.keys.load();
+        keys.as_deref()
+            .and_then(|set| set.get(header.kid.as_deref()))
+            .is_some()
     }
 
     /// Counts, in [`metrics`](Self::metrics), a refusal decided outside
@@ -568,6 +587,51 @@ fn now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
+impl<C> Verifier<C> {
+    /// Decodes and checks a header: JSON, not encrypted, `alg` allowed, no `crit`, the
+    /// required `typ`. The outcome depends on the header's bytes and this verifier's
+    /// (fixed) rules only, which is what lets `verify` reuse it for identical bytes.
+    fn check_header(&self, header_b64: &str) -> Result<CheckedHeader, AuthError> {
+        let c = &*self.inner;
+        let mut header_stack = [0u8; HEADER_STACK_LEN];
+        let header_json = decode_part(header_b64, &mut header_stack)?;
+        let raw: RawHeader<'_> = Json::new(&header_json)
+            .parse()
+            .map_err(|_| described(RejectionKind::Malformed, "the token header is not valid"))?;
+        if raw.enc.is_some() {
+            return Err(reject(RejectionKind::Encrypted));
+        }
+        let alg = raw
+            .alg
+            .as_ref()
+            .and_then(|name| algorithm::from_header(&name.0))
+            .filter(|alg| c.algorithms.contains(*alg))
+            .ok_or_else(|| reject(RejectionKind::AlgorithmNotAllowed))?;
+        if raw.crit.is_some() {
+            // We implement no JWS extension, so any listed one is unknown (RFC 7515 §4.1.11);
+            // an empty list is forbidden outright.
+            return Err(reject(RejectionKind::UnsupportedCritical));
+        }
+        if let Some(required) = &c.required_typ {
+            let ok = raw
+                .typ
+                .as_ref()
+                .is_some_and(|typ| header::typ_matches(&typ.0, required));
+            if !ok {
+                return Err(reject(RejectionKind::InvalidType));
+            }
+        }
+        let owned = |s: &Option<BorrowedStr<'_>>| s.as_ref().map(|s| Box::<str>::from(&*s.0));
+        Ok(CheckedHeader {
+            b64: header_b64.into(),
+            alg,
+            kid: owned(&raw.kid),
+            typ: owned(&raw.typ),
+            cty: owned(&raw.cty),
+        })
+    }
+}
+
 impl<C: DeserializeOwned> Verifier<C> {
     /// Verifies `token` and returns its claims.
     ///
@@ -743,49 +807,6 @@ impl<C: DeserializeOwned> Verifier<C> {
         Some(Window {
             not_before,
             valid_until,
-        })
-    }
-
-    /// Decodes and checks a header: JSON, not encrypted, `alg` allowed, no `crit`, the
-    /// required `typ`. The outcome depends on the header's bytes and this verifier's
-    /// (fixed) rules only, which is what lets `verify` reuse it for identical bytes.
-    fn check_header(&self, header_b64: &str) -> Result<CheckedHeader, AuthError> {
-        let c = &*self.inner;
-        let mut header_stack = [0u8; HEADER_STACK_LEN];
-        let header_json = decode_part(header_b64, &mut header_stack)?;
-        let raw: RawHeader<'_> = Json::new(&header_json)
-            .parse()
-            .map_err(|_| described(RejectionKind::Malformed, "the token header is not valid"))?;
-        if raw.enc.is_some() {
-            return Err(reject(RejectionKind::Encrypted));
-        }
-        let alg = raw
-            .alg
-            .as_ref()
-            .and_then(|name| algorithm::from_header(&name.0))
-            .filter(|alg| c.algorithms.contains(*alg))
-            .ok_or_else(|| reject(RejectionKind::AlgorithmNotAllowed))?;
-        if raw.crit.is_some() {
-            // We implement no JWS extension, so any listed one is unknown (RFC 7515 §4.1.11);
-            // an empty list is forbidden outright.
-            return Err(reject(RejectionKind::UnsupportedCritical));
-        }
-        if let Some(required) = &c.required_typ {
-            let ok = raw
-                .typ
-                .as_ref()
-                .is_some_and(|typ| header::typ_matches(&typ.0, required));
-            if !ok {
-                return Err(reject(RejectionKind::InvalidType));
-            }
-        }
-        let owned = |s: &Option<BorrowedStr<'_>>| s.as_ref().map(|s| Box::<str>::from(&*s.0));
-        Ok(CheckedHeader {
-            b64: header_b64.into(),
-            alg,
-            kid: owned(&raw.kid),
-            typ: owned(&raw.typ),
-            cty: owned(&raw.cty),
         })
     }
 
