@@ -12,11 +12,11 @@ pub type KeysWait = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 /// Where a live key set comes from, when it can be refreshed (a remote JWKS).
 ///
 /// The verifier calls these only on its slow paths; each returns `None` when the request
-/// must not wait (a fetch is already in flight, or the cooldown has not passed), and the
-/// request is then refused at once.
+/// must not wait (for a remote JWKS: no fetch in flight and the cooldown has not passed),
+/// and the request is then refused at once.
 pub trait KeySource: Send + Sync + std::fmt::Debug {
-    /// A token named a key the set does not hold. The source may start a fetch; the
-    /// request that started it may wait for it.
+    /// A token named a key the set does not hold. The source may start a fetch, or let
+    /// the request join one in flight; the request waits, then is verified again.
     fn unknown_kid(&self) -> Option<KeysWait>;
 
     /// No set has been loaded yet. The request may wait for the first load, up to the
