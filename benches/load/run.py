@@ -598,8 +598,8 @@ def plot(rows: list[dict], srows: list[dict], ncpu: int, path: str) -> None:
     ax.set_xticks(list(xs), ALGORITHMS)
     ax.set_ylabel("req/s (median over rounds); % = of the baseline, same run")
     ax.set_title("GET /me through JwtLayer, 1 server core, wrk -c32")
-    ax.legend(fontsize=8, loc="upper right")
-    ax.set_ylim(0, max([*off, *on, by.get(BASELINE.name, {"rps": 0})["rps"]]) * 1.25)
+    ax.legend(fontsize=8, loc="upper center", ncol=2)
+    ax.set_ylim(0, max([*off, *on, by.get(BASELINE.name, {"rps": 0})["rps"]]) * 1.45)
     if srows:
         ax2 = axes[1]
         xs2 = range(len(srows))
@@ -634,9 +634,21 @@ def main() -> None:
     p.add_argument("--no-build", action="store_true", help="use the binaries already built")
     p.add_argument("--no-scaling", action="store_true", help="skip the 1 vs N cores runs")
     p.add_argument("--no-plot", action="store_true", help="no PNG")
+    p.add_argument("--replot", action="store_true",
+                   help="measure nothing: redo the tables and the plot from OUT/results.json")
     args = p.parse_args()
     if args.quick:
         args.duration, args.warmup, args.rounds = 2, 1, 1
+
+    if args.replot:
+        with open(os.path.join(args.out, "results.json")) as f:
+            saved = json.load(f)
+        ncpu = saved["machine"]["cpus"]
+        rows, srows = summarize([Run(**r) for r in saved["runs"]], ncpu)
+        if not args.no_plot:
+            plot(rows, srows, ncpu, os.path.join(args.out, "load.png"))
+        print(tables(rows, srows, ncpu))
+        return
 
     can_plot = ensure_tools(not args.no_plot)
     if not args.no_build:
