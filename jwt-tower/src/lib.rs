@@ -43,14 +43,14 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub mod algorithm;
-pub mod auth;
-mod crypto;
-mod error;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 #[path = "fuzzing.rs"]
 pub mod __fuzz;
+pub mod algorithm;
+pub mod auth;
+mod crypto;
+mod error;
 #[cfg(feature = "aws_lc_rs")]
 #[cfg_attr(docsrs, doc(cfg(feature = "aws_lc_rs")))]
 pub mod issue;
