@@ -17,8 +17,8 @@ One core: the server is pinned to CPU 0 with one tokio worker, wrk to CPU 1 (tas
 N cores (N = os.cpu_count()): the server has N workers and is not pinned, nor is wrk,
 so on a small machine the load generator competes with the server for the same cores.
 
-    python3 benches/load/run.py                 # full run (about 15 minutes)
-    python3 benches/load/run.py --quick         # smoke run (about 1 minute)
+    python3 benches/load/run.py                 # full run (about 16 minutes)
+    python3 benches/load/run.py --quick         # smoke run (about 1.5 minutes), to a temp dir
     python3 benches/load/run.py --duration 20 --rounds 5 --out /tmp/results
 
 Writes DIR/results.json (every run, raw), DIR/summary.csv, DIR/summary.md (the tables)
@@ -43,6 +43,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -630,7 +631,8 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3, help="rounds; medians are kept (3)")
     p.add_argument("--connections", type=int, default=32, help="wrk connections (32)")
     p.add_argument("--quick", action="store_true", help="smoke run: 2 s runs, 1 round")
-    p.add_argument("--out", default=DEFAULT_OUT, help="output folder (benches/load/results)")
+    p.add_argument("--out", default=None,
+                   help="output folder (benches/load/results; with --quick, a temp folder)")
     p.add_argument("--no-build", action="store_true", help="use the binaries already built")
     p.add_argument("--no-scaling", action="store_true", help="skip the 1 vs N cores runs")
     p.add_argument("--no-plot", action="store_true", help="no PNG")
@@ -639,6 +641,10 @@ def main() -> None:
     args = p.parse_args()
     if args.quick:
         args.duration, args.warmup, args.rounds = 2, 1, 1
+    if args.out is None:
+        # A smoke run must not overwrite the committed results.
+        args.out = (os.path.join(tempfile.gettempdir(), "jwt-tower-load-quick")
+                    if args.quick else DEFAULT_OUT)
 
     if args.replot:
         with open(os.path.join(args.out, "results.json")) as f:
