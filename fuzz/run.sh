@@ -3,6 +3,9 @@
 #
 #   fuzz/run.sh [SECONDS_PER_TARGET] [TARGET...]      (default: $FUZZ_SECONDS or 20 s, all)
 #
+# FUZZ_CODEGEN_UNITS (default 1, cargo-fuzz's own default): 16 builds about twice as
+# fast from scratch and runs somewhat slower, the better trade for brief runs (CI).
+#
 # Prints, per target, libFuzzer's executions and coverage; exits non-zero when a target
 # crashed (a panic, a failed assertion, a timeout, running out of memory), after running
 # the others. A crashing input is kept in fuzz/artifacts/<target>/; replay it with
@@ -32,7 +35,7 @@ fi
 cargo fuzz --version
 
 fuzz=(cargo fuzz)
-opts=(--sanitizer none)
+opts=(--sanitizer none --codegen-units "${FUZZ_CODEGEN_UNITS:-1}")
 if (($# > 0)); then
   targets=("$@")
 else
