@@ -20,9 +20,9 @@
 //!   the same key, algorithm and a validation no stricter than ours, and it reads the same
 //!   claims. We are stricter in places (non-canonical base64, duplicate or mistyped
 //!   registered claims, `crit`, `typ`, key selection by `kid`), so only this direction is
-//!   checked, and only where jsonwebtoken's reading is comparable: a header it can parse
-//!   and `exp`/`nbf` as non-negative integers (it rounds fractional dates and refuses
-//!   negative ones, where we floor and accept);
+//!   checked, and only where jsonwebtoken's reading is comparable: a header it can parse,
+//!   and no `exp`/`nbf` that is a number but not a non-negative integer (it rounds
+//!   fractional dates and refuses negative ones, where we floor and accept);
 //! - the verifiers agree: one with a verified-token cache answers exactly as the same one
 //!   without (outside the instants a token expires or becomes valid); the router accepts
 //!   exactly what its one verifier does; the strict verifier accepts only what the
@@ -180,9 +180,13 @@ fn comparable(token: &str) -> bool {
     let Some(Ok(Value::Object(claims))) = payload(token).map(|p| serde_json::from_slice(&p)) else {
         return false;
     };
-    ["exp", "nbf"]
-        .iter()
-        .all(|date| claims.get(*date).is_none_or(|v| v.as_u64().is_some()))
+    // Only numbers it cannot take as a u64 are left out: a date of another type (a
+    // string, say) is refused by both.
+    ["exp", "nbf"].iter().all(|date| {
+        claims
+            .get(*date)
+            .is_none_or(|v| !v.is_number() || v.as_u64().is_some())
+    })
 }
 
 /// Verifies `token` with all three verifiers and checks what they accept. `genuine`:
