@@ -33,7 +33,7 @@ use crate::AuthRejection;
 #[derive(Debug, Clone)]
 pub struct StateClaims<C>(pub C);
 
-fn verify<C: DeserializeOwned + Clone>(
+fn verify<C: DeserializeOwned + Clone + 'static>(
     parts: &Parts,
     verifier: &Verifier<C>,
 ) -> Result<Option<C>, AuthRejection> {

@@ -1704,3 +1704,36 @@ fn crit_null_is_malformed_and_enc_null_is_still_a_jwe() {
         RejectionKind::Encrypted
     );
 }
+
+/// `RegisteredClaims` is built from the verifier's own reading of the claims, not parsed a
+/// second time: it must equal what serde makes of the same payload, on plain and unusual
+/// JSON alike, and trailing data is still refused.
+#[test]
+fn registered_claims_equal_serdes_reading() {
+    let verifier = hs256();
+    let exp = now() + 3600;
+    for payload in [
+        format!(r#"{{"exp":{exp},"sub":"alice","aud":"api","scope":"a b","jti":"j1"}}"#),
+        format!(r#"{{"exp":{exp},"aud":["api","web"],"iss":"https://i.test/","nbf":1,"iat":2}}"#),
+        format!(r#"{{"exp":{exp}.75,"sub":"al\u0069ce","aud":["a\"pi"],"extra":{{"x":[1,2]}}}}"#),
+        format!(" {{ \"exp\" : {exp} , \"sub\" : \"bob\" }} \n"),
+        format!(r#"{{"exp":{exp},"sub":null,"aud":null,"scope":"x"}}"#),
+    ] {
+        let verified = verifier
+            .verify(&hs_raw(&payload))
+            .unwrap_or_else(|e| panic!("{payload}: {e}"));
+        let expected: RegisteredClaims = serde_json::from_str(&payload).unwrap();
+        assert_eq!(verified.claims(), &expected, "{payload}");
+    }
+    for trailing in [
+        format!(r#"{{"exp":{exp}}}x"#),
+        format!(r#"{{"exp":{exp}}}{{}}"#),
+        format!(r#"{{"exp":{exp},"a":"\n"}} 1"#),
+    ] {
+        assert_eq!(
+            kind(verifier.verify(&hs_raw(&trailing))),
+            RejectionKind::Malformed,
+            "{trailing}"
+        );
+    }
+}

@@ -9,8 +9,9 @@
 //! errors and unusual tokens are judged exactly as before. Where it does return a view,
 //! it is the one `ViewSeed` would build: the tests compare the two on generated tokens.
 //!
-//! Like `ViewSeed`, it reads up to the object's closing brace and ignores what follows:
-//! the caller's claims type is parsed from the whole text afterwards, which refuses it.
+//! Anything but whitespace after the object's closing brace leaves the subset too (the
+//! serde path then refuses it): a view it returns stands for the whole text, which is
+//! what lets `RegisteredClaims` be built from the view with no second parse.
 
 use std::borrow::Cow;
 
@@ -199,7 +200,11 @@ pub(crate) fn view<'a>(text: &'a str, seed: &ViewSeed<'_>) -> Option<ClaimsView<
         s.skip_ws();
         match s.peek()? {
             b',' => s.at += 1,
-            b'}' => return Some(view),
+            b'}' => {
+                s.at += 1;
+                s.skip_ws();
+                return (s.at == text.len()).then_some(view);
+            }
             _ => return None,
         }
     }

@@ -1,5 +1,6 @@
 //! `Verifier<C>`: token text in, verified claims (or a precise rejection) out. No HTTP.
 
+use std::any::{Any, TypeId};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::marker::PhantomData;
@@ -14,7 +15,7 @@ use serde::de::{DeserializeOwned, DeserializeSeed};
 use super::base64url;
 use super::cache::{TokenCache, Window};
 use super::claims::BorrowedStr;
-use super::claims::{ClaimsView, ViewSeed};
+use super::claims::{ClaimsView, RegisteredClaims, ViewSeed};
 use super::header::{self, CheckedHeader, RawHeader};
 use super::scan;
 use super::verified::{Facts, VerifiedToken};
@@ -517,6 +518,19 @@ fn described(kind: RejectionKind, description: &'static str) -> AuthError {
     AuthError::with_description(kind, description)
 }
 
+/// `C` built from the view when `C` is [`RegisteredClaims`]: the view holds every one of
+/// its fields, read from the whole payload, so parsing the JSON again would only repeat
+/// it. `None` for any other type.
+fn registered_from_view<C: 'static>(view: &ClaimsView<'_>) -> Option<C> {
+    if TypeId::of::<C>() != TypeId::of::<RegisteredClaims>() {
+        return None;
+    }
+    let mut claims = Some(RegisteredClaims::from_view(view));
+    (&mut claims as &mut dyn Any)
+        .downcast_mut::<Option<C>>()
+        .and_then(Option::take)
+}
+
 /// Maps a JSON error: wrong types are `InvalidClaim`, anything else `Malformed`.
 fn json_error(e: &serde_json::Error, what: &'static str) -> AuthError {
     match e.classify() {
@@ -569,13 +583,18 @@ impl<'a> Json<'a> {
         }
     }
 
-    /// The value read by `seed` from the start of the text (what follows it is left to
-    /// [`parse`](Self::parse) to refuse).
+    /// The value read by `seed` from the whole text (trailing characters are an error).
     fn parse_seed<S: DeserializeSeed<'a>>(self, seed: S) -> serde_json::Result<S::Value> {
         match self {
-            Self::Text(text) => seed.deserialize(&mut serde_json::Deserializer::from_str(text)),
+            Self::Text(text) => {
+                let mut de = serde_json::Deserializer::from_str(text);
+                let value = seed.deserialize(&mut de)?;
+                de.end().map(|()| value)
+            }
             Self::Bytes(bytes) => {
-                seed.deserialize(&mut serde_json::Deserializer::from_slice(bytes))
+                let mut de = serde_json::Deserializer::from_slice(bytes);
+                let value = seed.deserialize(&mut de)?;
+                de.end().map(|()| value)
             }
         }
     }
@@ -632,7 +651,7 @@ impl<C> Verifier<C> {
     }
 }
 
-impl<C: DeserializeOwned> Verifier<C> {
+impl<C: DeserializeOwned + 'static> Verifier<C> {
     /// Verifies `token` and returns its claims.
     ///
     /// The order is fixed: size, shape, header (`alg` allow-list, `crit`, `typ`), key by
@@ -764,9 +783,12 @@ impl<C: DeserializeOwned> Verifier<C> {
             })?,
         };
         self.check_claims(&view)?;
-        let claims: C = payload
-            .parse()
-            .map_err(|e| json_error(&e, "the claims do not have the expected shape"))?;
+        let claims: C = match registered_from_view(&view) {
+            Some(claims) => claims,
+            None => payload
+                .parse()
+                .map_err(|e| json_error(&e, "the claims do not have the expected shape"))?,
+        };
         self.run_checks(&claims)?;
 
         Ok(Fresh {
