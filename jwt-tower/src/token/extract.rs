@@ -52,26 +52,21 @@ fn bad_authorization() -> AuthError {
 fn is_b64token(token: &[u8]) -> bool {
     let end = token.iter().rposition(|&b| b != b'=').map_or(0, |i| i + 1);
     let body = &token[..end];
-    // Every byte of every request's token passes here: a table and no early exit keep
-    // the loop free of branches (a third of the cost of a per-byte `match`).
+    // Every byte of every request's token passes here. Comparisons only, folded without
+    // an early exit: the compiler turns this into SIMD, 16 bytes a step.
     !body.is_empty()
-        && body
-            .iter()
-            .fold(true, |ok, &b| ok & B64TOKEN[usize::from(b)])
+        && body.iter().fold(true, |ok, &b| {
+            ok & ((b.wrapping_sub(b'a') < 26)
+                | (b.wrapping_sub(b'A') < 26)
+                | (b.wrapping_sub(b'0') < 10)
+                | (b == b'-')
+                | (b == b'.')
+                | (b == b'_')
+                | (b == b'~')
+                | (b == b'+')
+                | (b == b'/'))
+        })
 }
-
-/// The bytes a `b64token` is made of, `=` aside.
-static B64TOKEN: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        table[b] =
-            c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
-        b += 1;
-    }
-    table
-};
 
 /// Keeps the one token found so far; a different second one is an error.
 fn merge<'a>(found: &mut Option<Cow<'a, str>>, next: Cow<'a, str>) -> Result<(), AuthError> {
