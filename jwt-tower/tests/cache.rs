@@ -11,10 +11,8 @@ use std::time::Duration;
 
 use common::*;
 use jwt_tower::revoke::{Revocation, Revocations};
-use jwt_tower::{
-    Algorithm, AuthError, KeySet, Keys, RegisteredClaims, RejectionKind, VerifiedToken, Verifier,
-};
-use serde_json::{Value, json};
+use jwt_tower::{Algorithm, KeySet, Keys, RegisteredClaims, RejectionKind, Verifier};
+use serde_json::json;
 
 const HS: Algorithm = Algorithm::HS256;
 
@@ -24,21 +22,6 @@ fn cached(keys: impl Into<Keys>, alg: Algorithm) -> Verifier<RegisteredClaims> {
         .cache(1000)
         .build()
         .unwrap()
-}
-
-fn kind<C>(result: Result<VerifiedToken<C>, AuthError>) -> RejectionKind {
-    match result {
-        Ok(_) => panic!("the token was accepted"),
-        Err(e) => e.kind(),
-    }
-}
-
-fn with(extra: Value) -> Value {
-    let mut c = claims();
-    for (k, v) in extra.as_object().unwrap() {
-        c[k] = v.clone();
-    }
-    c
 }
 
 /// A token seen again is answered by the cache, with the same claims, for every algorithm.
@@ -53,7 +36,11 @@ fn a_reused_token_is_a_hit_for_every_algorithm() {
         Algorithm::EdDSA,
     ] {
         let verifier = cached(verification_key(alg), alg);
-        let token = mint(alg, None, &with(json!({"jti": "t-1", "scope": "a b"})));
+        let token = mint(
+            alg,
+            None,
+            &claims_with(json!({"jti": "t-1", "scope": "a b"})),
+        );
         let first = verifier.verify(&token).unwrap();
         let second = verifier.verify(&token).unwrap();
         assert_eq!(second.claims().sub.as_deref(), Some("alice"), "{alg:?}");
@@ -91,7 +78,7 @@ fn a_token_differing_in_one_byte_is_not_served() {
 #[test]
 fn refusals_are_never_cached() {
     let verifier = cached(verification_key(HS), HS);
-    let expired = mint(HS, None, &with(json!({"exp": now() - 3600})));
+    let expired = mint(HS, None, &claims_with(json!({"exp": now() - 3600})));
     for _ in 0..3 {
         assert_eq!(kind(verifier.verify(&expired)), RejectionKind::Expired);
     }
@@ -108,7 +95,7 @@ fn an_entry_expires_with_its_token() {
         .build()
         .unwrap();
     // Two seconds: a clock tick between minting and verifying cannot expire it early.
-    let token = mint(HS, None, &with(json!({"exp": now() + 2})));
+    let token = mint(HS, None, &claims_with(json!({"exp": now() + 2})));
     verifier.verify(&token).unwrap();
     verifier.verify(&token).unwrap();
     assert_eq!(verifier.metrics().cache_hits, 1);
@@ -131,7 +118,7 @@ fn an_entry_ends_with_max_age() {
         .cache(10)
         .build()
         .unwrap();
-    let token = mint(HS, None, &with(json!({"iat": now()})));
+    let token = mint(HS, None, &claims_with(json!({"iat": now()})));
     verifier.verify(&token).unwrap();
     verifier.verify(&token).unwrap();
     assert_eq!(verifier.metrics().cache_hits, 1);
@@ -149,7 +136,7 @@ fn a_not_yet_valid_token_is_not_cached_until_valid() {
         .cache(10)
         .build()
         .unwrap();
-    let token = mint(HS, None, &with(json!({"nbf": now() + 2})));
+    let token = mint(HS, None, &claims_with(json!({"nbf": now() + 2})));
     assert_eq!(kind(verifier.verify(&token)), RejectionKind::NotYetValid);
     assert_eq!(verifier.metrics().cached_tokens, 0);
     std::thread::sleep(Duration::from_millis(3100));
@@ -241,8 +228,12 @@ fn revocations_apply_to_cached_tokens() {
         .cache(10)
         .build()
         .unwrap();
-    let by_jti = mint(HS, None, &with(json!({"jti": "j-1", "sub": "bob"})));
-    let by_sub = mint(HS, None, &with(json!({"jti": "j-2", "iat": now() - 10})));
+    let by_jti = mint(HS, None, &claims_with(json!({"jti": "j-1", "sub": "bob"})));
+    let by_sub = mint(
+        HS,
+        None,
+        &claims_with(json!({"jti": "j-2", "iat": now() - 10})),
+    );
     for token in [&by_jti, &by_sub] {
         verifier.verify(token).unwrap();
         verifier.verify(token).unwrap();
@@ -313,7 +304,7 @@ fn the_cache_is_bounded() {
         .build()
         .unwrap();
     for i in 0..2000 {
-        let token = mint(HS, None, &with(json!({"jti": format!("t-{i}")})));
+        let token = mint(HS, None, &claims_with(json!({"jti": format!("t-{i}")})));
         verifier.verify(&token).unwrap();
     }
     let held = verifier.metrics().cached_tokens;
@@ -402,7 +393,7 @@ fn cycling_more_tokens_than_the_capacity_misses() {
         .build()
         .unwrap();
     let tokens: Vec<String> = (0..256)
-        .map(|i| mint(HS, None, &with(json!({"jti": format!("t-{i}")}))))
+        .map(|i| mint(HS, None, &claims_with(json!({"jti": format!("t-{i}")}))))
         .collect();
     for _ in 0..4 {
         for token in &tokens {

@@ -11,8 +11,7 @@ use common::*;
 use jsonwebtoken::EncodingKey;
 use jwt_tower::algorithm::SUPPORTED;
 use jwt_tower::{
-    Algorithm, AuthError, ConfigError, KeySet, RegisteredClaims, RejectionKind, VerificationKey,
-    VerifiedToken, Verifier,
+    Algorithm, ConfigError, KeySet, RegisteredClaims, RejectionKind, VerificationKey, Verifier,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -27,14 +26,6 @@ fn hs256() -> Verifier<RegisteredClaims> {
         .unwrap()
 }
 
-/// The kind of the rejection, panicking with context if the token was accepted.
-fn kind<C>(result: Result<VerifiedToken<C>, AuthError>) -> RejectionKind {
-    match result {
-        Ok(_) => panic!("the token was accepted"),
-        Err(e) => e.kind(),
-    }
-}
-
 /// An HS256 token with exactly these claims (as given, no defaults added).
 fn hs_token(claims: &Value) -> String {
     mint(HS, None, claims)
@@ -43,15 +34,6 @@ fn hs_token(claims: &Value) -> String {
 /// An HS256 token with exactly this payload text (for duplicate members and odd JSON).
 fn hs_raw(payload: &str) -> String {
     sign_raw(HS, r#"{"alg":"HS256","typ":"JWT"}"#, payload)
-}
-
-/// Valid claims plus `extra` members (overriding).
-fn claims_with(extra: Value) -> Value {
-    let mut c = claims();
-    for (k, v) in extra.as_object().unwrap() {
-        c[k] = v.clone();
-    }
-    c
 }
 
 /// Valid claims without `name`.

@@ -63,7 +63,6 @@ pub(crate) struct TokenCache<C> {
     entries: Entries<C>,
     /// The key-set generation the entries were verified under (the latest seen).
     generation: AtomicU64,
-    capacity: usize,
 }
 
 impl<C> TokenCache<C> {
@@ -79,7 +78,6 @@ impl<C> TokenCache<C> {
                 Default::default(),
             ),
             generation: AtomicU64::new(0),
-            capacity,
         }
     }
 
@@ -151,7 +149,7 @@ impl<C> TokenCache<C> {
     }
 
     /// The most tokens it holds.
-    pub(crate) fn capacity(&self) -> usize {
-        self.capacity
+    pub(crate) fn capacity(&self) -> u64 {
+        self.entries.capacity()
     }
 }

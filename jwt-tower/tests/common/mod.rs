@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use jsonwebtoken::{EncodingKey, Header};
-use jwt_tower::{Algorithm, VerificationKey};
+use jwt_tower::{Algorithm, AuthError, RejectionKind, VerificationKey, VerifiedToken};
 use serde_json::Value;
 
 /// An HMAC secret long enough for HS512.
@@ -73,6 +73,23 @@ pub fn now() -> i64 {
 /// Claims valid for an hour.
 pub fn claims() -> Value {
     serde_json::json!({ "sub": "alice", "iat": now(), "exp": now() + 3600 })
+}
+
+/// Valid claims plus `extra` members (overriding).
+pub fn claims_with(extra: Value) -> Value {
+    let mut c = claims();
+    for (k, v) in extra.as_object().unwrap() {
+        c[k] = v.clone();
+    }
+    c
+}
+
+/// The kind of the rejection, panicking with context if the token was accepted.
+pub fn kind<C>(result: Result<VerifiedToken<C>, AuthError>) -> RejectionKind {
+    match result {
+        Ok(_) => panic!("the token was accepted"),
+        Err(e) => e.kind(),
+    }
 }
 
 /// Signs `claims` with `alg` (and `kid`, if given).
