@@ -449,3 +449,76 @@ async fn keys_rotate_under_load_without_failing_a_valid_request() {
     // The key retired during the run no longer verifies.
     assert_eq!(send(bearer(&url, &retired)).await.status, 401);
 }
+
+/// With the verified-token cache, the layer answers a reused `Bearer` token from the cache
+/// before checking its characters: every answer must still be the one the full path
+/// gives (spelling of the scheme, two headers, a changed byte, the layer's policy,
+/// revocation after the token was cached).
+#[tokio::test]
+async fn cache_hits_through_the_layer_answer_as_the_full_path_does() {
+    use jwt_tower::revoke::{Revocation, Revocations};
+    let revocations = Revocations::new();
+    let verifier = Verifier::<RegisteredClaims>::builder(hs256_key("k1"))
+        .algorithms([Algorithm::HS256])
+        .revocations(revocations.clone())
+        .cache(100)
+        .build()
+        .unwrap();
+    let layer = JwtLayer::new(verifier.clone()).require_scopes(["read"]);
+    let base = start(layer).await;
+    let url = format!("{base}/me");
+    let token = mint_hs256(
+        "k1",
+        &json!({"sub": "alice", "scope": "read", "jti": "t-1", "exp": now() + 600}),
+    );
+
+    // First the full path (a miss that stores the token), then hits, however the
+    // header spells the scheme and pads the space.
+    for header in [
+        format!("Bearer {token}"),
+        format!("Bearer {token}"),
+        format!("bearer   {token}"),
+        format!("BEARER {token}"),
+    ] {
+        let reply = send(client().get(&url).header("authorization", &header)).await;
+        assert_eq!(reply.status, 200, "{header}: {reply:?}");
+        assert_eq!(reply.json()["sub"], "alice");
+    }
+    let metrics = verifier.metrics();
+    assert_eq!((metrics.verified, metrics.cache_hits), (4, 3), "{metrics:?}");
+
+    // What the full path refuses stays refused, the cached token inside it or not.
+    let two_headers = client()
+        .get(&url)
+        .header("authorization", format!("Bearer {token}"))
+        .header("authorization", format!("Bearer {token}"));
+    assert_refused(&send(two_headers).await, 400, Some("invalid_request"), &token);
+    for (header, status, code) in [
+        (format!("Bearer {token}x"), 401, "invalid_token"),
+        (format!("Bearer {token}!"), 400, "invalid_request"),
+        (format!("Token {token}"), 400, "invalid_request"),
+        (format!("Bearer{token}"), 400, "invalid_request"),
+    ] {
+        let reply = send(client().get(&url).header("authorization", &header)).await;
+        assert_refused(&reply, status, Some(code), &token);
+    }
+    // The layer's scope policy applies to hits too.
+    let write_only = mint_hs256(
+        "k1",
+        &json!({"sub": "bob", "scope": "write", "exp": now() + 600}),
+    );
+    for _ in 0..2 {
+        let reply = send(bearer(&url, &write_only)).await;
+        assert_refused(&reply, 403, Some("insufficient_scope"), &write_only);
+    }
+    // A revocation reaches a token already in the cache.
+    revocations.apply(Revocation::Token {
+        jti: "t-1".into(),
+        exp: now() + 600,
+    });
+    let reply = send(bearer(&url, &token)).await;
+    assert_refused(&reply, 401, Some("invalid_token"), &token);
+    // Hits served: the three above and bob's second request (refused by the policy after
+    // the cache answered); the revoked token was found but not served.
+    assert_eq!(verifier.metrics().cache_hits, 4);
+}

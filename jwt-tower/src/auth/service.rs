@@ -42,6 +42,17 @@ impl<C: DeserializeOwned + Send + Sync + 'static, R> JwtLayer<C, R> {
             self.verifier.record_rejection(error.kind());
             error
         };
+        // A client reusing its token (the common case) is answered from the verifier's
+        // cache, if it has one, before any check of the token's characters: a cached
+        // token passed them all (see `Verifier::verify_if_cached`). Anything else takes
+        // the full path below, which finds the same token or the same error.
+        if let Some(raw) = self.extractor.sole_bearer_unchecked(req.headers())
+            && let Some(result) = self.verifier.verify_if_cached(raw)
+        {
+            let verified = result?;
+            self.policy.check(&verified).map_err(outside_verify)?;
+            return Ok(Some(verified));
+        }
         let token = self
             .extractor
             .extract(req.headers(), req.uri())

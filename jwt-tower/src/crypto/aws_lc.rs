@@ -1,8 +1,10 @@
-//! aws-lc-rs backend: keys parsed once into `hmac::Key` / `ParsedPublicKey`.
+//! aws-lc-rs backend: public keys parsed once into `ParsedPublicKey`; HMAC secrets keyed
+//! once by [`HmacKey`](super::hmac::HmacKey), shared with the RustCrypto backend.
 
 use super::Material;
+use super::hmac::HmacKey;
 use crate::{Algorithm, ConfigError};
-use aws_lc_rs::{hmac, signature};
+use aws_lc_rs::signature;
 
 /// A key ready to verify signatures of one algorithm.
 ///
@@ -10,7 +12,7 @@ use aws_lc_rs::{hmac, signature};
 /// key's shared slice: boxing it would only add an indirection to every verification.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Prepared {
-    Hmac(hmac::Key),
+    Hmac(HmacKey),
     Public(signature::ParsedPublicKey),
 }
 
@@ -36,13 +38,9 @@ impl Prepared {
             reason: reason.to_owned(),
         };
         if let Material::Secret(secret) = material {
-            let hmac_alg = match alg {
-                Algorithm::HS256 => hmac::HMAC_SHA256,
-                Algorithm::HS384 => hmac::HMAC_SHA384,
-                Algorithm::HS512 => hmac::HMAC_SHA512,
-                _ => return Err(invalid("an HMAC secret can only verify HS256/384/512")),
-            };
-            return Ok(Self::Hmac(hmac::Key::new(hmac_alg, secret)));
+            return HmacKey::new(alg, secret)
+                .map(Self::Hmac)
+                .ok_or_else(|| invalid("an HMAC secret can only verify HS256/384/512"));
         }
         let bytes = match material {
             Material::RsaPkcs1(b) | Material::Ec(b) | Material::Ed(b) => b,
@@ -58,7 +56,7 @@ impl Prepared {
     #[inline]
     pub(crate) fn verify(&self, message: &[u8], sig: &[u8]) -> bool {
         match self {
-            Self::Hmac(key) => hmac::verify(key, message, sig).is_ok(),
+            Self::Hmac(key) => key.verify(message, sig),
             Self::Public(key) => key.verify_sig(message, sig).is_ok(),
         }
     }

@@ -1,7 +1,9 @@
 //! The signature check, on keys parsed once when they are loaded.
 //!
-//! One backend is compiled in: aws-lc-rs (feature `aws_lc_rs`, the default and the fast
-//! path: every key is held as a parsed `ParsedPublicKey` or `hmac::Key`), or RustCrypto
+//! HMAC secrets are keyed once with RustCrypto's `hmac` whichever backend is compiled in
+//! (see `hmac.rs` for why). For public keys one backend is compiled in: aws-lc-rs
+//! (feature `aws_lc_rs`, the default and the fast path: every key is held as a parsed
+//! `ParsedPublicKey`), or RustCrypto
 //! (feature `rust_crypto`, through jsonwebtoken's provider, which keeps HMAC, ECDSA and
 //! Ed25519 keys parsed but re-reads RSA keys on each call). With both enabled,
 //! aws-lc-rs is used. With neither, the crate does not compile, rather than panicking
@@ -23,6 +25,7 @@ mod rust_crypto;
 pub(crate) use rust_crypto::Prepared;
 
 pub(crate) mod der;
+mod hmac;
 
 /// Public (or secret) key material, normalised from whatever it was loaded from.
 #[derive(Clone)]

@@ -95,6 +95,16 @@ impl TokenExtractor {
         &self.sources
     }
 
+    /// The `Authorization: Bearer` token's bytes, unchecked, when that header is the only
+    /// configured source (the default); `None` otherwise, or when the header is missing
+    /// or misshapen. [`extract`](Self::extract) still gives the answer, and the error.
+    pub(crate) fn sole_bearer_unchecked<'a>(&self, headers: &'a HeaderMap) -> Option<&'a [u8]> {
+        match *self.sources {
+            [TokenSource::Bearer] => bearer_unchecked(headers).ok().flatten(),
+            _ => None,
+        }
+    }
+
     /// The request's token, `None` when there is none.
     ///
     /// # Errors
@@ -137,6 +147,19 @@ impl TokenExtractor {
 }
 
 fn bearer(headers: &HeaderMap) -> Result<Option<&str>, AuthError> {
+    let Some(token) = bearer_unchecked(headers)? else {
+        return Ok(None);
+    };
+    if !is_b64token(token) {
+        return Err(bad_authorization());
+    }
+    std::str::from_utf8(token)
+        .map(Some)
+        .map_err(|_| bad_authorization())
+}
+
+/// The token of the one `Authorization: Bearer` header, its characters not checked yet.
+pub(crate) fn bearer_unchecked(headers: &HeaderMap) -> Result<Option<&[u8]>, AuthError> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Ok(None);
@@ -155,13 +178,7 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&str>, AuthError> {
         return Err(bad_authorization());
     }
     let rest = &value[space + 1..];
-    let token = &rest[rest.iter().take_while(|&&b| b == b' ').count()..];
-    if !is_b64token(token) {
-        return Err(bad_authorization());
-    }
-    std::str::from_utf8(token)
-        .map(Some)
-        .map_err(|_| bad_authorization())
+    Ok(Some(&rest[rest.iter().take_while(|&&b| b == b' ').count()..]))
 }
 
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, AuthError> {

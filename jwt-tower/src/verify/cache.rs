@@ -56,7 +56,7 @@ impl<C> Clone for Entry<C> {
     }
 }
 
-type Entries<C> = Cache<Box<str>, Entry<C>, UnitWeighter, ahash::RandomState>;
+type Entries<C> = Cache<Box<[u8]>, Entry<C>, UnitWeighter, ahash::RandomState>;
 
 /// A bounded map from token text to its verified form.
 pub(crate) struct TokenCache<C> {
@@ -84,7 +84,7 @@ impl<C> TokenCache<C> {
     /// The verified token for exactly `token`, if it was verified under the key set of
     /// `generation` and `now` is inside its window.
     #[inline]
-    pub(crate) fn get(&self, token: &str, generation: u64, now: i64) -> Option<VerifiedToken<C>> {
+    pub(crate) fn get(&self, token: &[u8], generation: u64, now: i64) -> Option<VerifiedToken<C>> {
         if self.generation.load(Ordering::Relaxed) != generation {
             self.key_set_changed(generation);
             return None;
@@ -106,7 +106,7 @@ impl<C> TokenCache<C> {
     /// Remembers a token that verified under the key set of `generation`.
     pub(crate) fn insert(
         &self,
-        token: &str,
+        token: &[u8],
         verified: &VerifiedToken<C>,
         generation: u64,
         window: Window,

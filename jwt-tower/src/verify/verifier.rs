@@ -682,21 +682,53 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
         };
         let generation = c.keys.load().as_deref().map(KeySet::generation);
         if let Some(generation) = generation
-            && let Some(hit) = cache.get(token, generation, now())
+            && let Some(hit) = cache.get(token.as_bytes(), generation, now())
         {
-            // Revocations and custom checks can change their answer for the same token;
-            // everything else the cache skips cannot.
-            let (jti, sub, iat) = hit.revocation_facts();
-            self.check_revocations(jti, sub, iat)?;
-            self.run_checks(hit.claims())?;
-            c.metrics.cache_hit();
-            return Ok(hit);
+            return self.serve_hit(hit);
         }
         let fresh = self.verify_signed(token)?;
         if let Some(window) = fresh.window {
-            cache.insert(token, &fresh.token, fresh.generation, window);
+            cache.insert(token.as_bytes(), &fresh.token, fresh.generation, window);
         }
         Ok(fresh.token)
+    }
+
+    /// The answer for `token` when the verified-token cache holds it, counted like
+    /// [`verify`](Self::verify)'s; `None` (nothing counted) when there is no cache, no
+    /// entry, or several issuers (each route has its own cache: `verify` picks it).
+    ///
+    /// Takes the token's bytes as they came, unchecked: [`JwtLayer`](crate::JwtLayer)
+    /// looks here before checking that an `Authorization` value is a well-formed
+    /// `b64token`. That is sound because an entry matches only the exact bytes of a token
+    /// that verified, and a token that verifies is base64url and dots only (its
+    /// characters are a subset of `b64token`'s), so a hit is a well-formed token.
+    pub(crate) fn verify_if_cached(
+        &self,
+        token: &[u8],
+    ) -> Option<Result<VerifiedToken<C>, AuthError>> {
+        let c = &*self.inner;
+        if c.routes.is_some() {
+            return None;
+        }
+        let generation = c.keys.load().as_deref().map(KeySet::generation)?;
+        let hit = c.cache.as_ref()?.get(token, generation, now())?;
+        let result = self.serve_hit(hit);
+        match &result {
+            Ok(_) => c.metrics.verified(),
+            Err(e) => c.metrics.rejected(e.kind()),
+        }
+        Some(result)
+    }
+
+    /// A cache hit, checked again where the answer can change for the same token.
+    fn serve_hit(&self, hit: VerifiedToken<C>) -> Result<VerifiedToken<C>, AuthError> {
+        // Revocations and custom checks can change their answer for the same token;
+        // everything else the cache skips cannot.
+        let (jti, sub, iat) = hit.revocation_facts();
+        self.check_revocations(jti, sub, iat)?;
+        self.run_checks(hit.claims())?;
+        self.inner.metrics.cache_hit();
+        Ok(hit)
     }
 
     /// The full verification: header, key, signature, claims. Also says under which key
