@@ -485,14 +485,23 @@ async fn cache_hits_through_the_layer_answer_as_the_full_path_does() {
         assert_eq!(reply.json()["sub"], "alice");
     }
     let metrics = verifier.metrics();
-    assert_eq!((metrics.verified, metrics.cache_hits), (4, 3), "{metrics:?}");
+    assert_eq!(
+        (metrics.verified, metrics.cache_hits),
+        (4, 3),
+        "{metrics:?}"
+    );
 
     // What the full path refuses stays refused, the cached token inside it or not.
     let two_headers = client()
         .get(&url)
         .header("authorization", format!("Bearer {token}"))
         .header("authorization", format!("Bearer {token}"));
-    assert_refused(&send(two_headers).await, 400, Some("invalid_request"), &token);
+    assert_refused(
+        &send(two_headers).await,
+        400,
+        Some("invalid_request"),
+        &token,
+    );
     for (header, status, code) in [
         (format!("Bearer {token}x"), 401, "invalid_token"),
         (format!("Bearer {token}!"), 400, "invalid_request"),

@@ -79,8 +79,14 @@ mod tests {
                 .collect();
             let key = HmacKey::new(alg, b"Jefe").unwrap();
             assert!(key.verify(message, &tag), "{alg:?}");
-            assert!(!key.verify(b"what do ya want for nothing!", &tag), "{alg:?}");
-            assert!(!key.verify(message, &tag[..tag.len() - 1]), "{alg:?}: short tag");
+            assert!(
+                !key.verify(b"what do ya want for nothing!", &tag),
+                "{alg:?}"
+            );
+            assert!(
+                !key.verify(message, &tag[..tag.len() - 1]),
+                "{alg:?}: short tag"
+            );
         }
         assert!(HmacKey::new(Algorithm::RS256, b"Jefe").is_none());
     }

@@ -20,12 +20,12 @@ impl Prepared {
     pub(crate) fn new(alg: Algorithm, material: &Material) -> Result<Self, ConfigError> {
         let key = match material {
             Material::Secret(s) => {
-                return HmacKey::new(alg, s)
-                    .map(Self::Hmac)
-                    .ok_or_else(|| ConfigError::InvalidKey {
+                return HmacKey::new(alg, s).map(Self::Hmac).ok_or_else(|| {
+                    ConfigError::InvalidKey {
                         alg,
                         reason: "an HMAC secret can only verify HS256/384/512".to_owned(),
-                    });
+                    }
+                });
             }
             Material::RsaPkcs1(b) => DecodingKey::from_rsa_der(b),
             Material::Ec(b) => DecodingKey::from_ec_der(b),

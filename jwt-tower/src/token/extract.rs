@@ -178,7 +178,9 @@ pub(crate) fn bearer_unchecked(headers: &HeaderMap) -> Result<Option<&[u8]>, Aut
         return Err(bad_authorization());
     }
     let rest = &value[space + 1..];
-    Ok(Some(&rest[rest.iter().take_while(|&&b| b == b' ').count()..]))
+    Ok(Some(
+        &rest[rest.iter().take_while(|&&b| b == b' ').count()..],
+    ))
 }
 
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, AuthError> {
