@@ -4,8 +4,11 @@
 //!
 //! What keeps it sound:
 //! - The key is the whole token text, compared in full on a hit: two tokens share an
-//!   entry only if they are the same bytes. The hasher is randomly keyed per cache, so
-//!   nobody can aim tokens at one bucket.
+//!   entry only if they are the same bytes. The bucket is chosen by a hash of the
+//!   token's last [`HASHED_TAIL`] bytes (inside the signature of any token that
+//!   verified), with a hasher randomly keyed per cache, so nobody can aim tokens at one
+//!   bucket; and only verified tokens are stored, so a forged token sharing a stored
+//!   one's tail costs one failed comparison, nothing more.
 //! - Only tokens that verified are stored; refusals never are.
 //! - An entry carries the window in which the time checks passed (`nbf`, `exp`, max age,
 //!   all with the leeway) and is not served outside it. Tokens without `exp` are not
@@ -18,12 +21,47 @@
 //! The cache is bounded by entries and evicts with quick_cache's S3-FIFO policy (no
 //! background thread, sharded locks taken for reads only briefly).
 
+use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use quick_cache::UnitWeighter;
 use quick_cache::sync::Cache;
+use quick_cache::{Equivalent, UnitWeighter};
 
 use super::VerifiedToken;
+
+/// How many bytes at the end of a token choose its bucket. Hashing the whole token (300
+/// to 1000 bytes) was the largest cost of a hit; its last bytes are signature bytes,
+/// already as unpredictable as a hash, and the full comparison decides anyway.
+const HASHED_TAIL: usize = 32;
+
+fn tail(token: &[u8]) -> &[u8] {
+    &token[token.len().saturating_sub(HASHED_TAIL)..]
+}
+
+/// A stored token: the whole text, compared in full.
+#[derive(PartialEq, Eq)]
+struct Stored(Box<[u8]>);
+
+/// A token looked up, borrowed from the request.
+struct Lookup<'a>(&'a [u8]);
+
+impl Hash for Stored {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        tail(&self.0).hash(state);
+    }
+}
+
+impl Hash for Lookup<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        tail(self.0).hash(state);
+    }
+}
+
+impl Equivalent<Stored> for Lookup<'_> {
+    fn equivalent(&self, stored: &Stored) -> bool {
+        *self.0 == *stored.0
+    }
+}
 
 /// When a verified token may be served from the cache: `not_before <= now < valid_until`
 /// (seconds since the epoch), the window in which every time check passes.
@@ -56,7 +94,7 @@ impl<C> Clone for Entry<C> {
     }
 }
 
-type Entries<C> = Cache<Box<[u8]>, Entry<C>, UnitWeighter, ahash::RandomState>;
+type Entries<C> = Cache<Stored, Entry<C>, UnitWeighter, ahash::RandomState>;
 
 /// A bounded map from token text to its verified form.
 pub(crate) struct TokenCache<C> {
@@ -89,14 +127,14 @@ impl<C> TokenCache<C> {
             self.key_set_changed(generation);
             return None;
         }
-        let entry = self.entries.get(token)?;
+        let entry = self.entries.get(&Lookup(token))?;
         if entry.generation != generation {
             return None;
         }
         if !entry.window.contains(now) {
             if now >= entry.window.valid_until {
                 // Expired for good: free its room now rather than at eviction.
-                self.entries.remove(token);
+                self.entries.remove(&Lookup(token));
             }
             return None;
         }
@@ -117,7 +155,7 @@ impl<C> TokenCache<C> {
             return;
         }
         self.entries.insert(
-            token.into(),
+            Stored(token.into()),
             Entry {
                 token: verified.clone(),
                 generation,
