@@ -58,10 +58,11 @@ impl<'a> Scanner<'a> {
         self.eat(b'"')?;
         let start = self.at;
         let rest = &self.text.as_bytes()[start..];
-        let len = rest
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
-        if rest[len] != b'"' {
+        // The first quote or backslash by memchr, then the control characters before it
+        // by comparisons folded without an early exit (vectorised): two passes, each
+        // several bytes a step, instead of three tests per byte.
+        let len = memchr::memchr2(b'"', b'\\', rest)?;
+        if rest[len] != b'"' || rest[..len].iter().fold(false, |bad, &b| bad | (b < 0x20)) {
             return None;
         }
         self.at = start + len + 1;
