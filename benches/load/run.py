@@ -20,6 +20,7 @@ so on a small machine the load generator competes with the server for the same c
     python3 benches/load/run.py                 # full run (about 16 minutes)
     python3 benches/load/run.py --quick         # smoke run (about 1.5 minutes), to a temp dir
     python3 benches/load/run.py --duration 20 --rounds 5 --out /tmp/results
+    python3 benches/load/run.py --only cache --rounds 9 --out /tmp/cache   # a subset, more rounds
 
 Writes DIR/results.json (every run, raw), DIR/summary.csv, DIR/summary.md (the tables)
 and DIR/load.png (the plot). Traffic goes to 127.0.0.1 only; every run is bounded.
@@ -635,12 +636,18 @@ def main() -> None:
                    help="output folder (benches/load/results; with --quick, a temp folder)")
     p.add_argument("--no-build", action="store_true", help="use the binaries already built")
     p.add_argument("--no-scaling", action="store_true", help="skip the 1 vs N cores runs")
+    p.add_argument("--only", default=None, metavar="REGEX",
+                   help="one-core configurations whose name matches REGEX (with the "
+                        "baselines between them), e.g. 'cache' for more rounds of those; "
+                        "implies --no-scaling")
     p.add_argument("--no-plot", action="store_true", help="no PNG")
     p.add_argument("--replot", action="store_true",
                    help="measure nothing: redo the tables and the plot from OUT/results.json")
     args = p.parse_args()
     if args.quick:
         args.duration, args.warmup, args.rounds = 2, 1, 1
+    if args.only is not None:
+        args.no_scaling = True
     if args.out is None:
         # A smoke run must not overwrite the committed results.
         args.out = (os.path.join(tempfile.gettempdir(), "jwt-tower-load-quick")
@@ -669,7 +676,10 @@ def main() -> None:
     h = Harness(args, ncpu)
     for rnd in range(args.rounds):
         log(f"round {rnd + 1}/{args.rounds}")
-        h.block(main_configs(), "1", rnd)
+        configs = main_configs()
+        if args.only is not None:
+            configs = [c for c in configs if re.search(args.only, c.name)]
+        h.block(configs, "1", rnd)
         if not args.no_scaling:
             h.scaling(rnd)
     load_after = loadavg()
