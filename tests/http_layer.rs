@@ -531,3 +531,85 @@ async fn cache_hits_through_the_layer_answer_as_the_full_path_does() {
     // the cache answered); the revoked token was found but not served.
     assert_eq!(verifier.metrics().cache_hits, 4);
 }
+
+/// The cache-first path in optional mode, with a custom check that starts refusing after
+/// the token was cached, and behind a multi-issuer verifier (whose routes keep their own
+/// caches, so the layer takes the full path): each answers as without a cache.
+#[tokio::test]
+async fn cache_hits_in_optional_mode_custom_checks_and_several_issuers() {
+    let allowed = Arc::new(AtomicBool::new(true));
+    let flag = Arc::clone(&allowed);
+    let checked = Verifier::<RegisteredClaims>::builder(hs256_key("k1"))
+        .algorithms([Algorithm::HS256])
+        .validate(move |_| {
+            if flag.load(Ordering::SeqCst) {
+                Ok(())
+            } else {
+                Err("tenant suspended".into())
+            }
+        })
+        .cache(100)
+        .build()
+        .unwrap();
+    let open = Router::new()
+        .route(
+            "/who",
+            get(|CurrentIdentity(id): CurrentIdentity| async move {
+                id.subject().unwrap_or("?").to_owned()
+            }),
+        )
+        .route("/anyone", get(|| async { "anyone" }))
+        .layer(JwtLayer::new(checked.clone()).optional());
+    let open = format!("http://{}", serve(open).await);
+    let token = mint_hs256("k1", &claims("alice", "read"));
+    for _ in 0..3 {
+        let reply = send(bearer(&format!("{open}/who"), &token)).await;
+        assert_eq!(
+            (reply.status, reply.body.as_str()),
+            (200, "alice"),
+            "{reply:?}"
+        );
+    }
+    assert_eq!(checked.metrics().cache_hits, 2);
+    // Anonymous requests still pass in optional mode; a bad token still does not.
+    assert_eq!(
+        send(client().get(format!("{open}/anyone"))).await.status,
+        200
+    );
+    let reply = send(bearer(&format!("{open}/anyone"), &format!("{token}x"))).await;
+    assert_refused(&reply, 401, Some("invalid_token"), &token);
+    // The custom check runs on the hit and now refuses.
+    allowed.store(false, Ordering::SeqCst);
+    let reply = send(bearer(&format!("{open}/who"), &token)).await;
+    assert_refused(&reply, 401, Some("invalid_token"), &token);
+
+    // Two issuers, each with its cache: the layer verifies through the router.
+    let per_issuer = |kid: &str, iss: &str| {
+        Verifier::<RegisteredClaims>::builder(hs256_key(kid))
+            .algorithms([Algorithm::HS256])
+            .issuer(iss)
+            .cache(100)
+            .build()
+            .unwrap()
+    };
+    let a = per_issuer("k1", "https://a.test");
+    let b = per_issuer("k2", "https://b.test");
+    let both = Verifier::by_issuer([("https://a.test", a.clone()), ("https://b.test", b)]).unwrap();
+    let base = start(JwtLayer::new(both)).await;
+    let from_a = mint_hs256(
+        "k1",
+        &json!({"sub": "carol", "iss": "https://a.test", "exp": now() + 600}),
+    );
+    let forged = mint_hs256(
+        "k1",
+        &json!({"sub": "mallory", "iss": "https://b.test", "exp": now() + 600}),
+    );
+    for _ in 0..3 {
+        let reply = send(bearer(&format!("{base}/me"), &from_a)).await;
+        assert_eq!(reply.status, 200, "{reply:?}");
+        assert_eq!(reply.json()["sub"], "carol");
+        let reply = send(bearer(&format!("{base}/me"), &forged)).await;
+        assert_refused(&reply, 401, Some("invalid_token"), &forged);
+    }
+    assert_eq!(a.metrics().cache_hits, 2);
+}

@@ -46,7 +46,8 @@ impl<C: DeserializeOwned + Send + Sync + 'static, R> JwtLayer<C, R> {
         // cache, if it has one, before any check of the token's characters: a cached
         // token passed them all (see `Verifier::verify_if_cached`). Anything else takes
         // the full path below, which finds the same token or the same error.
-        if let Some(raw) = self.extractor.sole_bearer_unchecked(req.headers())
+        if self.verifier.answers_from_cache()
+            && let Some(raw) = self.extractor.sole_bearer_unchecked(req.headers())
             && let Some(result) = self.verifier.verify_if_cached(raw)
         {
             let verified = result?;

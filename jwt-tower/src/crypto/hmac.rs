@@ -22,11 +22,14 @@ pub(crate) enum HmacKey {
 impl HmacKey {
     /// `None` when `alg` is not an HMAC algorithm.
     pub(crate) fn new(alg: Algorithm, secret: &[u8]) -> Option<Self> {
-        // HMAC takes keys of any length (a long one is hashed first), so this never fails.
+        // HMAC takes keys of any length (a long one is hashed first): `new_from_slice`
+        // cannot fail for these hashes. (The minimum length is enforced where keys are
+        // built, `crypto::min_secret_len`.)
+        const ANY_LENGTH: &str = "HMAC accepts keys of any length";
         let keyed = match alg {
-            Algorithm::HS256 => Self::Sha256(Hmac::new_from_slice(secret).ok()?),
-            Algorithm::HS384 => Self::Sha384(Hmac::new_from_slice(secret).ok()?),
-            Algorithm::HS512 => Self::Sha512(Hmac::new_from_slice(secret).ok()?),
+            Algorithm::HS256 => Self::Sha256(Hmac::new_from_slice(secret).expect(ANY_LENGTH)),
+            Algorithm::HS384 => Self::Sha384(Hmac::new_from_slice(secret).expect(ANY_LENGTH)),
+            Algorithm::HS512 => Self::Sha512(Hmac::new_from_slice(secret).expect(ANY_LENGTH)),
             _ => return None,
         };
         Some(keyed)

@@ -3,9 +3,9 @@
 //! HMAC secrets are keyed once with RustCrypto's `hmac` whichever backend is compiled in
 //! (see `hmac.rs` for why). For public keys one backend is compiled in: aws-lc-rs
 //! (feature `aws_lc_rs`, the default and the fast path: every key is held as a parsed
-//! `ParsedPublicKey`), or RustCrypto
-//! (feature `rust_crypto`, through jsonwebtoken's provider, which keeps HMAC, ECDSA and
-//! Ed25519 keys parsed but re-reads RSA keys on each call). With both enabled,
+//! `ParsedPublicKey`), or RustCrypto (feature `rust_crypto`, through jsonwebtoken's
+//! provider, which keeps ECDSA and Ed25519 keys parsed but re-reads RSA keys on each
+//! call). With both enabled,
 //! aws-lc-rs is used. With neither, the crate does not compile, rather than panicking
 //! at the first verification as jsonwebtoken 10+ does.
 

@@ -246,7 +246,60 @@ fn query<'a>(uri: &'a Uri, name: &str) -> Result<Option<Cow<'a, str>>, AuthError
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::Request;
+    use http::{HeaderValue, Request};
+
+    /// The layer's cache-first path reads the token with `bearer_unchecked`: whatever
+    /// `bearer` accepts, it must find the same bytes, and what it finds must be exactly
+    /// what `bearer` accepts once the characters pass.
+    #[test]
+    fn bearer_unchecked_finds_what_bearer_accepts() {
+        let values: &[&[u8]] = &[
+            b"Bearer abc.def.ghi",
+            b"bearer   abc.def.ghi",
+            b"BEARER a",
+            b"Bearer ",
+            b"Bearer",
+            b"Bearerabc",
+            b"Token abc",
+            b"Bearer abc def",
+            b"Bearer abc\tdef",
+            b"Bearer ab=c",
+            b"Bearer abc==",
+            b"Bearer a~b+c/d-e_f.g",
+            b"Bearer \xc3\xa9t\xc3\xa9",
+            b"Bearer abc!",
+            b" Bearer abc",
+        ];
+        for &value in values {
+            let mut headers = HeaderMap::new();
+            let Ok(value) = HeaderValue::from_bytes(value) else {
+                continue;
+            };
+            headers.insert(AUTHORIZATION, value.clone());
+            let checked = bearer(&headers).ok().flatten();
+            let unchecked = bearer_unchecked(&headers).ok().flatten();
+            if let Some(token) = checked {
+                assert_eq!(unchecked, Some(token.as_bytes()), "{value:?}");
+            }
+            if let Some(raw) = unchecked {
+                let passes = is_b64token(raw) && std::str::from_utf8(raw).is_ok();
+                assert_eq!(passes, checked.is_some(), "{value:?}");
+            }
+            // Two headers: neither reads a token.
+            headers.append(AUTHORIZATION, value.clone());
+            assert!(bearer(&headers).is_err(), "{value:?}");
+            assert!(bearer_unchecked(&headers).is_err(), "{value:?}");
+        }
+        let only_bearer = TokenExtractor::default();
+        let mixed = TokenExtractor::new([TokenSource::Bearer, TokenSource::cookie("at")]);
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer a.b.c"));
+        assert_eq!(
+            only_bearer.sole_bearer_unchecked(&headers),
+            Some(&b"a.b.c"[..])
+        );
+        assert_eq!(mixed.sole_bearer_unchecked(&headers), None);
+    }
 
     fn run(extractor: &TokenExtractor, req: &Request<()>) -> Result<Option<String>, RejectionKind> {
         extractor

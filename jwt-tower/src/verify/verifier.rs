@@ -707,17 +707,26 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
         token: &[u8],
     ) -> Option<Result<VerifiedToken<C>, AuthError>> {
         let c = &*self.inner;
+        let cache = c.cache.as_ref()?;
         if c.routes.is_some() {
             return None;
         }
         let generation = c.keys.load().as_deref().map(KeySet::generation)?;
-        let hit = c.cache.as_ref()?.get(token, generation, now())?;
+        // A miss is looked up once more by `verify`: one hash and probe, next to the full
+        // verification that follows it.
+        let hit = cache.get(token, generation, now())?;
         let result = self.serve_hit(hit);
         match &result {
             Ok(_) => c.metrics.verified(),
             Err(e) => c.metrics.rejected(e.kind()),
         }
         Some(result)
+    }
+
+    /// Whether [`verify_if_cached`](Self::verify_if_cached) can ever answer: a cache, and
+    /// a single issuer.
+    pub(crate) fn answers_from_cache(&self) -> bool {
+        self.inner.cache.is_some() && self.inner.routes.is_none()
     }
 
     /// A cache hit, checked again where the answer can change for the same token.
