@@ -819,6 +819,15 @@ impl World {
             token: issued.token,
             truth: Truth::Valid { jti: issued.jti },
         };
+        let short = |issued: Issued, cat| Probe {
+            cat,
+            kid: issued.kid,
+            token: issued.token,
+            truth: Truth::Short {
+                jti: issued.jti,
+                exp: issued.exp,
+            },
+        };
         let invalid = |token: String, kid: String, cat, kinds| Probe {
             cat,
             token,
@@ -839,15 +848,7 @@ impl World {
             Cat::ShortFresh => {
                 let issued = self.issue_short();
                 push(&mut lock(&self.pools).short, issued.clone());
-                Probe {
-                    cat,
-                    kid: issued.kid,
-                    token: issued.token,
-                    truth: Truth::Short {
-                        jti: issued.jti,
-                        exp: issued.exp,
-                    },
-                }
+                short(issued, cat)
             }
             Cat::Expired => {
                 let now = unix_now();
@@ -858,15 +859,7 @@ impl World {
                     .filter(|s| s.exp + LEEWAY < now)
                     .collect();
                 let issued = (*ready.get(rng.below(ready.len().max(1)))?).clone();
-                Probe {
-                    cat,
-                    kid: issued.kid,
-                    token: issued.token,
-                    truth: Truth::Short {
-                        jti: issued.jti,
-                        exp: issued.exp,
-                    },
-                }
+                short(issued, cat)
             }
             Cat::BadSignature => {
                 let issued = self.issue("forged");
