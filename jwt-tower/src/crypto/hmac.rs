@@ -9,7 +9,7 @@
 use hmac::{Hmac, Mac};
 use sha2::{Sha256, Sha384, Sha512};
 
-use crate::Algorithm;
+use crate::{Algorithm, ConfigError};
 
 /// An HMAC secret, keyed once for one hash.
 #[derive(Clone)]
@@ -20,8 +20,9 @@ pub(crate) enum HmacKey {
 }
 
 impl HmacKey {
-    /// `None` when `alg` is not an HMAC algorithm.
-    pub(crate) fn new(alg: Algorithm, secret: &[u8]) -> Option<Self> {
+    /// # Errors
+    /// [`ConfigError::InvalidKey`] when `alg` is not an HMAC algorithm.
+    pub(crate) fn new(alg: Algorithm, secret: &[u8]) -> Result<Self, ConfigError> {
         // HMAC takes keys of any length (a long one is hashed first): `new_from_slice`
         // cannot fail for these hashes. (The minimum length is enforced where keys are
         // built, `crypto::min_secret_len`.)
@@ -30,9 +31,14 @@ impl HmacKey {
             Algorithm::HS256 => Self::Sha256(Hmac::new_from_slice(secret).expect(ANY_LENGTH)),
             Algorithm::HS384 => Self::Sha384(Hmac::new_from_slice(secret).expect(ANY_LENGTH)),
             Algorithm::HS512 => Self::Sha512(Hmac::new_from_slice(secret).expect(ANY_LENGTH)),
-            _ => return None,
+            _ => {
+                return Err(ConfigError::InvalidKey {
+                    alg,
+                    reason: "an HMAC secret can only verify HS256/384/512".to_owned(),
+                });
+            }
         };
-        Some(keyed)
+        Ok(keyed)
     }
 
     /// Whether `tag` is the MAC of `message`, compared in constant time.
@@ -91,6 +97,6 @@ mod tests {
                 "{alg:?}: short tag"
             );
         }
-        assert!(HmacKey::new(Algorithm::RS256, b"Jefe").is_none());
+        assert!(HmacKey::new(Algorithm::RS256, b"Jefe").is_err());
     }
 }

@@ -159,7 +159,7 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&str>, AuthError> {
 }
 
 /// The token of the one `Authorization: Bearer` header, its characters not checked yet.
-pub(crate) fn bearer_unchecked(headers: &HeaderMap) -> Result<Option<&[u8]>, AuthError> {
+fn bearer_unchecked(headers: &HeaderMap) -> Result<Option<&[u8]>, AuthError> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Ok(None);

@@ -45,15 +45,16 @@ struct Stored(Box<[u8]>);
 /// A token looked up, borrowed from the request.
 struct Lookup<'a>(&'a [u8]);
 
-impl Hash for Stored {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        tail(&self.0).hash(state);
-    }
-}
-
 impl Hash for Lookup<'_> {
     fn hash<H: Hasher>(&self, state: &mut H) {
         tail(self.0).hash(state);
+    }
+}
+
+impl Hash for Stored {
+    /// As its lookup hashes, which `Equivalent` requires.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        Lookup(&self.0).hash(state);
     }
 }
 

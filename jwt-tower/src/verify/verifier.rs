@@ -665,11 +665,16 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
             Some(routes) => route(routes, token).and_then(|v| v.verify_uncounted(token)),
             None => self.verify_uncounted(token),
         };
-        match &result {
+        self.count(&result);
+        result
+    }
+
+    /// Counts an answer in the metrics.
+    fn count(&self, result: &Result<VerifiedToken<C>, AuthError>) {
+        match result {
             Ok(_) => self.inner.metrics.verified(),
             Err(e) => self.inner.metrics.rejected(e.kind()),
         }
-        result
     }
 
     fn verify_uncounted(&self, token: &str) -> Result<VerifiedToken<C>, AuthError> {
@@ -680,10 +685,7 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
         let Some(cache) = &c.cache else {
             return self.verify_signed(token).map(|fresh| fresh.token);
         };
-        let generation = c.keys.load().as_deref().map(KeySet::generation);
-        if let Some(generation) = generation
-            && let Some(hit) = cache.get(token.as_bytes(), generation, now())
-        {
+        if let Some(hit) = self.cached(cache, token.as_bytes()) {
             return self.serve_hit(hit);
         }
         let fresh = self.verify_signed(token)?;
@@ -711,16 +713,17 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
         if c.routes.is_some() {
             return None;
         }
-        let generation = c.keys.load().as_deref().map(KeySet::generation)?;
         // A miss is looked up once more by `verify`: one hash and probe, next to the full
         // verification that follows it.
-        let hit = cache.get(token, generation, now())?;
-        let result = self.serve_hit(hit);
-        match &result {
-            Ok(_) => c.metrics.verified(),
-            Err(e) => c.metrics.rejected(e.kind()),
-        }
+        let result = self.serve_hit(self.cached(cache, token)?);
+        self.count(&result);
         Some(result)
+    }
+
+    /// The cache's entry for `token` under the key set in use, if any.
+    fn cached(&self, cache: &TokenCache<C>, token: &[u8]) -> Option<VerifiedToken<C>> {
+        let generation = self.inner.keys.load().as_deref().map(KeySet::generation)?;
+        cache.get(token, generation, now())
     }
 
     /// Whether [`verify_if_cached`](Self::verify_if_cached) can ever answer: a cache, and
