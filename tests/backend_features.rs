@@ -6,7 +6,11 @@ use std::process::Command;
 
 fn cargo_check(features: &[&str]) -> (bool, String) {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let target = concat!(env!("CARGO_MANIFEST_DIR"), "/target/backend-features");
+    // Beside the outer build (which may have been moved, e.g. by `.ci/run` to a bigger
+    // disk), in a directory of its own so that the two builds do not wait on each other.
+    let outer = std::env::var("CARGO_TARGET_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target").to_owned());
+    let target = format!("{outer}/backend-features");
     let mut command = Command::new(cargo);
     command
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -18,7 +22,7 @@ fn cargo_check(features: &[&str]) -> (bool, String) {
             "--lib",
             "--no-default-features",
         ])
-        .env("CARGO_TARGET_DIR", target);
+        .env("CARGO_TARGET_DIR", &target);
     if !features.is_empty() {
         command.args(["--features", &features.join(",")]);
     }
