@@ -10,6 +10,9 @@
 //!   hand-written axum middleware calling `jsonwebtoken::decode`, the issue's reference
 //!   point, so that it is measured in the same run;
 //! - `LOAD_CACHE`: `1` to turn on the verifier's verified-token cache (default `0`);
+//! - `LOAD_SPIN_NS`: with `LOAD_AUTH=none` only, the baseline's handler first busy-waits
+//!   this many nanoseconds (default 0): a control, showing what any fixed amount of work
+//!   per request (say, as long as one HS256 verify) costs in req/s on this machine;
 //! - `LOAD_THREADS`: tokio worker threads (default: the CPUs this process may run on);
 //! - `BIND`: listen address (default `127.0.0.1:0`).
 //!
@@ -18,6 +21,8 @@
 //! signature); nothing else. With `LOAD_AUTH=none` the tokens are HS256 ones, ignored.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header::AUTHORIZATION};
@@ -46,7 +51,17 @@ async fn me(CurrentIdentity(identity): CurrentIdentity) -> String {
     identity.subject().unwrap_or_default().to_owned()
 }
 
+/// `LOAD_SPIN_NS`, read once at start.
+static SPIN_NS: AtomicU64 = AtomicU64::new(0);
+
 async fn me_baseline() -> String {
+    let spin = Duration::from_nanos(SPIN_NS.load(Ordering::Relaxed));
+    if !spin.is_zero() {
+        let start = Instant::now();
+        while start.elapsed() < spin {
+            std::hint::spin_loop();
+        }
+    }
     SUBJECT.to_owned()
 }
 
@@ -173,6 +188,15 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             return Err(format!("configuration error: LOAD_CACHE: {other:?} is not 0 or 1").into());
         }
     };
+    if let Some(spin) = env("LOAD_SPIN_NS") {
+        let ns = spin.trim().parse::<u64>().map_err(|_| {
+            format!("configuration error: LOAD_SPIN_NS: {spin:?} is not a number of nanoseconds")
+        })?;
+        if auth != "none" && ns > 0 {
+            return Err("configuration error: LOAD_SPIN_NS applies to LOAD_AUTH=none only".into());
+        }
+        SPIN_NS.store(ns, Ordering::Relaxed);
+    }
     let bind = env("BIND").unwrap_or_else(|| "127.0.0.1:0".to_owned());
 
     let hand_written = auth.strip_prefix("jsonwebtoken-");
@@ -182,7 +206,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (alg, key) = signing_key(hand_written.unwrap_or(&auth))?;
     let issuer = TokenIssuer::builder(ISSUER, key)
         .audience(AUDIENCE)
-        .ttl(std::time::Duration::from_secs(3600))
+        .ttl(Duration::from_secs(3600))
         .build();
     let token = issuer.issue(SUBJECT, serde_json::json!({"scope": "orders:read profile"}))?;
 

@@ -61,6 +61,8 @@ ALGORITHMS = ["HS256", "RS256", "ES256", "EdDSA"]
 RS_SECRET = "resource-server-load-secret-0123456789abcdef0123456789abcdef"
 RS_ISSUER = "https://auth.load.test"
 RS_AUDIENCE = "load-api"
+# The control row's busy-wait: about one HS256 verify in `cargo bench --bench verify`.
+CONTROL_SPIN_NS = 1250
 
 
 def log(*args: object) -> None:
@@ -160,10 +162,11 @@ class Config:
     auth: str = "none"  # LOAD_AUTH, or "resource_server"
     cache: bool = False
     bad_token: bool = False  # send a token with a bad signature: every answer a 401
+    spin_ns: int = 0  # LOAD_SPIN_NS: busy-wait in the no-auth handler (a control)
 
     @property
     def is_baseline(self) -> bool:
-        return self.auth == "none"
+        return self.auth == "none" and self.spin_ns == 0
 
 
 BASELINE = Config("baseline (no auth)")
@@ -180,6 +183,11 @@ def main_configs() -> list[Config]:
     # middleware calling jsonwebtoken::decode, no jwt-tower on the request path.
     configs.append(Config("hand-written jsonwebtoken middleware, HS256", "jsonwebtoken-HS256"))
     configs.append(Config("hand-written jsonwebtoken middleware, RS256", "jsonwebtoken-RS256"))
+    # A control: no auth, the handler busy-waits about as long as one HS256 verify takes
+    # in the micro-benchmark. What this row loses is what any such work loses on this
+    # machine, whoever does it (see BENCHMARKS.md, "Why a microsecond costs more here").
+    configs.append(Config(f"control: baseline + {CONTROL_SPIN_NS} ns busy-wait", "none",
+                          spin_ns=CONTROL_SPIN_NS))
     return configs
 
 
@@ -266,6 +274,7 @@ class Server:
             env.update(
                 LOAD_AUTH=self.config.auth,
                 LOAD_CACHE="1" if self.config.cache else "0",
+                LOAD_SPIN_NS=str(self.config.spin_ns),
                 LOAD_THREADS=str(self.threads),
                 BIND="127.0.0.1:0",
             )
@@ -597,6 +606,11 @@ def plot(rows: list[dict], srows: list[dict], ncpu: int, path: str) -> None:
                    label=f"no-auth baseline ({base / 1000:.1f}k)")
         ax.axhline(0.9 * base, color="gray", linestyle="--", linewidth=1,
                    label="90% of baseline")
+    control = next((r for r in rows if r["config"].startswith("control:")), None)
+    if control:
+        ax.axhline(control["rps"], color="#dd8452", linestyle=":", linewidth=1.5,
+                   label=f"control: no auth + {CONTROL_SPIN_NS} ns busy-wait "
+                         f"({control['rps_ratio']:.0%})")
     ax.set_xticks(list(xs), ALGORITHMS)
     ax.set_ylabel("req/s (median over rounds); % = of the baseline, same run")
     ax.set_title("GET /me through JwtLayer, 1 server core, wrk -c32")
