@@ -1,5 +1,6 @@
 //! [`JwtService`]: extract, verify, authorize, then call the inner service.
 
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
@@ -13,10 +14,10 @@ use crate::{AuthError, RejectionKind, VerifiedToken};
 /// The service made by [`JwtLayer`].
 pub struct JwtService<S, C, R> {
     pub(crate) inner: S,
-    pub(crate) layer: JwtLayer<C, R>,
+    pub(crate) layer: Arc<JwtLayer<C, R>>,
 }
 
-impl<S: Clone, C, R: Clone> Clone for JwtService<S, C, R> {
+impl<S: Clone, C, R> Clone for JwtService<S, C, R> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
