@@ -185,7 +185,7 @@ def main_configs() -> list[Config]:
     configs.append(Config("hand-written jsonwebtoken middleware, RS256", "jsonwebtoken-RS256"))
     # A control: no auth, the handler busy-waits about as long as one HS256 verify takes
     # in the micro-benchmark. What this row loses is what any such work loses on this
-    # machine, whoever does it (see BENCHMARKS.md, "Why a microsecond costs more here").
+    # machine, whoever does it (see BENCHMARKS.md, "What the control row says").
     configs.append(Config(f"control: baseline + {CONTROL_SPIN_NS} ns busy-wait", "none",
                           spin_ns=CONTROL_SPIN_NS))
     return configs
