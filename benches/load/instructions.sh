@@ -23,7 +23,7 @@ trap 'rm -rf "$work"' EXIT
 total() { # AUTH CACHE REQUESTS -> instructions
   rm -f "$work"/cg.* "$work"/stdout
   LOAD_AUTH=$1 LOAD_CACHE=$2 LOAD_THREADS=1 valgrind --tool=callgrind \
-    --callgrind-out-file="$work/cg.%p" target/release/examples/load_target \
+    --callgrind-out-file="$work/cg.%p" "${CARGO_TARGET_DIR:-target}/release/examples/load_target" \
     >"$work/stdout" 2>/dev/null &
   local pid=$!
   for _ in $(seq 300); do grep -q '^token ' "$work/stdout" 2>/dev/null && break; sleep 0.1; done

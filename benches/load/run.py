@@ -53,8 +53,10 @@ from dataclasses import dataclass, field
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DEFAULT_OUT = os.path.join(ROOT, "benches", "load", "results")
-TARGET = os.path.join(ROOT, "target", "release", "examples", "load_target")
-RESOURCE_SERVER = os.path.join(ROOT, "target", "release", "examples", "resource_server")
+# Where `cargo build` puts them: CARGO_TARGET_DIR (relative to the workspace) when set.
+BUILD_DIR = os.path.join(ROOT, os.environ.get("CARGO_TARGET_DIR") or "target")
+TARGET = os.path.join(BUILD_DIR, "release", "examples", "load_target")
+RESOURCE_SERVER = os.path.join(BUILD_DIR, "release", "examples", "resource_server")
 SUBJECT = "load-user-7f3a9c2e"
 ALGORITHMS = ["HS256", "RS256", "ES256", "EdDSA"]
 # For the resource_server example (JWT_HS256_SECRET); the harness mints its token.
