@@ -21,7 +21,6 @@
 //! signature); nothing else. With `LOAD_AUTH=none` the tokens are HS256 ones, ignored.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
@@ -51,18 +50,18 @@ async fn me(CurrentIdentity(identity): CurrentIdentity) -> String {
     identity.subject().unwrap_or_default().to_owned()
 }
 
-/// `LOAD_SPIN_NS`, read once at start.
-static SPIN_NS: AtomicU64 = AtomicU64::new(0);
-
 async fn me_baseline() -> String {
-    let spin = Duration::from_nanos(SPIN_NS.load(Ordering::Relaxed));
-    if !spin.is_zero() {
-        let start = Instant::now();
-        while start.elapsed() < spin {
-            std::hint::spin_loop();
-        }
-    }
     SUBJECT.to_owned()
+}
+
+/// The control of `LOAD_SPIN_NS`: the baseline after `spin` of busy-waiting. A handler
+/// of its own, so that the baseline's stays exactly the plain one.
+async fn me_spinning(spin: Duration) -> String {
+    let start = Instant::now();
+    while start.elapsed() < spin {
+        std::hint::spin_loop();
+    }
+    me_baseline().await
 }
 
 /// The hand-written middleware of `LOAD_AUTH=jsonwebtoken-*`, as an application would
@@ -188,14 +187,14 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             return Err(format!("configuration error: LOAD_CACHE: {other:?} is not 0 or 1").into());
         }
     };
-    if let Some(spin) = env("LOAD_SPIN_NS") {
-        let ns = spin.trim().parse::<u64>().map_err(|_| {
-            format!("configuration error: LOAD_SPIN_NS: {spin:?} is not a number of nanoseconds")
-        })?;
-        if auth != "none" && ns > 0 {
-            return Err("configuration error: LOAD_SPIN_NS applies to LOAD_AUTH=none only".into());
-        }
-        SPIN_NS.store(ns, Ordering::Relaxed);
+    let spin = match env("LOAD_SPIN_NS") {
+        None => Duration::ZERO,
+        Some(ns) => Duration::from_nanos(ns.trim().parse::<u64>().map_err(|_| {
+            format!("configuration error: LOAD_SPIN_NS: {ns:?} is not a number of nanoseconds")
+        })?),
+    };
+    if auth != "none" && !spin.is_zero() {
+        return Err("configuration error: LOAD_SPIN_NS applies to LOAD_AUTH=none only".into());
     }
     let bind = env("BIND").unwrap_or_else(|| "127.0.0.1:0".to_owned());
 
@@ -210,7 +209,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         .build();
     let token = issuer.issue(SUBJECT, serde_json::json!({"scope": "orders:read profile"}))?;
 
-    let app = if auth == "none" {
+    let app = if auth == "none" && !spin.is_zero() {
+        Router::new().route("/me", get(move || me_spinning(spin)))
+    } else if auth == "none" {
         Router::new().route("/me", get(me_baseline))
     } else if hand_written.is_some() {
         Router::new()

@@ -172,6 +172,10 @@ class Config:
 
 
 BASELINE = Config("baseline (no auth)")
+# A control: no auth, the handler busy-waits about as long as one HS256 verify takes in
+# the micro-benchmark. What this row loses is what any such work loses on this machine,
+# whoever does it (see BENCHMARKS.md, "What the control row says").
+CONTROL = Config(f"control: baseline + {CONTROL_SPIN_NS} ns busy-wait", spin_ns=CONTROL_SPIN_NS)
 
 
 def main_configs() -> list[Config]:
@@ -185,11 +189,7 @@ def main_configs() -> list[Config]:
     # middleware calling jsonwebtoken::decode, no jwt-tower on the request path.
     configs.append(Config("hand-written jsonwebtoken middleware, HS256", "jsonwebtoken-HS256"))
     configs.append(Config("hand-written jsonwebtoken middleware, RS256", "jsonwebtoken-RS256"))
-    # A control: no auth, the handler busy-waits about as long as one HS256 verify takes
-    # in the micro-benchmark. What this row loses is what any such work loses on this
-    # machine, whoever does it (see BENCHMARKS.md, "What the control row says").
-    configs.append(Config(f"control: baseline + {CONTROL_SPIN_NS} ns busy-wait", "none",
-                          spin_ns=CONTROL_SPIN_NS))
+    configs.append(CONTROL)
     return configs
 
 
@@ -608,7 +608,7 @@ def plot(rows: list[dict], srows: list[dict], ncpu: int, path: str) -> None:
                    label=f"no-auth baseline ({base / 1000:.1f}k)")
         ax.axhline(0.9 * base, color="gray", linestyle="--", linewidth=1,
                    label="90% of baseline")
-    control = next((r for r in rows if r["config"].startswith("control:")), None)
+    control = by.get(CONTROL.name)
     if control:
         ax.axhline(control["rps"], color="#dd8452", linestyle=":", linewidth=1.5,
                    label=f"control: no auth + {CONTROL_SPIN_NS} ns busy-wait "
