@@ -14,7 +14,8 @@ use axum::{Json, Router, routing::get};
 use http::HeaderName;
 use jwt_axum::{Authenticated, Claims, CurrentIdentity, RequireScopes, StateClaims};
 use jwt_tower::{
-    Algorithm, AuthError, JwtLayer, KeySet, Keys, RegisteredClaims, TokenSource, Verifier,
+    Algorithm, AuthError, JwtLayer, KeySet, Keys, RegisteredClaims, RejectionKind, TokenSource,
+    Verifier,
 };
 use serde_json::{Value, json};
 use support::*;
@@ -530,6 +531,52 @@ async fn cache_hits_through_the_layer_answer_as_the_full_path_does() {
     // Hits served: the three above and bob's second request (refused by the policy after
     // the cache answered); the revoked token was found but not served.
     assert_eq!(verifier.metrics().cache_hits, 4);
+}
+
+/// Without a cache, the layer verifies a lone `Authorization: Bearer` token before
+/// checking its characters: every refusal must still blame the same party as checking
+/// first did (400 for a header that is not `Bearer <b64token>`, 401 for a bad token), and
+/// be counted once, under that kind.
+#[tokio::test]
+async fn unchecked_bearer_tokens_are_refused_and_counted_as_the_full_path_does() {
+    let verifier = verifier(hs256_key("k1"));
+    let base = start(JwtLayer::new(verifier.clone())).await;
+    let url = format!("{base}/me");
+    let token = mint_hs256("k1", &claims("alice", "read"));
+    let cases = [
+        (format!("Bearer {token}"), 200, None),
+        (format!("bearer   {token}"), 200, None),
+        (format!("Bearer {token}x"), 401, Some("invalid_token")),
+        (format!("Bearer {token}!"), 400, Some("invalid_request")),
+        (format!("Bearer {token}~"), 401, Some("invalid_token")),
+        (format!("Bearer {token}=="), 401, Some("invalid_token")),
+        ("Bearer ".to_owned(), 400, Some("invalid_request")),
+        ("Bearer a.b".to_owned(), 401, Some("invalid_token")),
+        ("Bearer a b.c.d".to_owned(), 400, Some("invalid_request")),
+    ];
+    for (header, status, code) in &cases {
+        let reply = send(client().get(&url).header("authorization", header)).await;
+        match code {
+            None => assert_eq!(reply.status, *status, "{header}: {reply:?}"),
+            Some(code) => assert_refused(&reply, *status, Some(code), &token),
+        }
+    }
+    // Not valid UTF-8 (nor a b64token): the header's fault, as before.
+    let mut raw = format!("Bearer {token}").into_bytes();
+    raw.push(0xE9);
+    let value = http::HeaderValue::from_bytes(&raw).unwrap();
+    let reply = send(client().get(&url).header("authorization", value)).await;
+    assert_refused(&reply, 400, Some("invalid_request"), &token);
+
+    let metrics = verifier.metrics();
+    assert_eq!(metrics.verified, 2, "{metrics:?}");
+    assert_eq!(
+        metrics.rejected(RejectionKind::InvalidAuthorizationHeader),
+        4,
+        "{metrics:?}"
+    );
+    let all: u64 = metrics.rejected.iter().map(|(_, n)| n).sum();
+    assert_eq!(all, 8, "one count per refusal: {metrics:?}");
 }
 
 /// The cache-first path in optional mode, with a custom check that starts refusing after

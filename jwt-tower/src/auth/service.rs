@@ -9,6 +9,7 @@ use tower_service::Service;
 
 use super::{JwtLayer, Mode, ResponseFuture};
 use crate::reject::OnRejection;
+use crate::token::TokenExtractor;
 use crate::{AuthError, RejectionKind, VerifiedToken};
 
 /// The service made by [`JwtLayer`].
@@ -43,15 +44,19 @@ impl<C: DeserializeOwned + Send + Sync + 'static, R> JwtLayer<C, R> {
             self.verifier.record_rejection(error.kind());
             error
         };
-        // A client reusing its token (the common case) is answered from the verifier's
-        // cache, if it has one, before any check of the token's characters: a cached
-        // token passed them all (see `Verifier::verify_if_cached`). Anything else takes
-        // the full path below, which finds the same token or the same error.
-        if self.verifier.answers_from_cache()
-            && let Some(raw) = self.extractor.sole_bearer_unchecked(req.headers())
-            && let Some(result) = self.verifier.verify_if_cached(raw)
-        {
-            let verified = result?;
+        // With the default source, `Authorization: Bearer` alone, the token is verified
+        // before any check of its characters: a token that verifies has only base64url
+        // characters and dots, so it passed them all (see `Verifier::verify_if_cached`),
+        // and they are checked only to blame the right party when it fails. A client
+        // reusing its token (the common case) is answered from the verifier's cache, if
+        // it has one. Every other request takes the full path below.
+        if let Some(raw) = self.extractor.sole_bearer_unchecked(req.headers()) {
+            let verified = match self.verifier.verify_if_cached(raw) {
+                Some(result) => result?,
+                None => self
+                    .verifier
+                    .verify_unchecked(raw, |e| TokenExtractor::blame_unchecked(raw, e))?,
+            };
             self.policy.check(&verified).map_err(outside_verify)?;
             return Ok(Some(verified));
         }

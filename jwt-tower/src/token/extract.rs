@@ -105,6 +105,18 @@ impl TokenExtractor {
         }
     }
 
+    /// The error to give for a token taken by
+    /// [`sole_bearer_unchecked`](Self::sole_bearer_unchecked) that failed verification
+    /// with `error`: the `Authorization` header's own when the token is not a
+    /// `b64token` (as [`extract`](Self::extract) would have said), else `error`.
+    pub(crate) fn blame_unchecked(token: &[u8], error: AuthError) -> AuthError {
+        if is_b64token(token) {
+            error
+        } else {
+            bad_authorization()
+        }
+    }
+
     /// The request's token, `None` when there is none.
     ///
     /// # Errors
