@@ -105,30 +105,6 @@ pub struct RegisteredClaims {
     pub scope: Option<String>,
 }
 
-impl RegisteredClaims {
-    /// The claims a verified token's view already holds (every field of this type is in
-    /// it): the verifier builds `RegisteredClaims` from the view instead of parsing the
-    /// JSON a second time.
-    pub(crate) fn from_view(view: &ClaimsView<'_>) -> Self {
-        let owned = |s: &Option<Cow<'_, str>>| s.as_deref().map(str::to_owned);
-        Self {
-            iss: owned(&view.iss),
-            sub: owned(&view.sub),
-            aud: view.aud.as_ref().map(|aud| match aud {
-                StrOrList::One(one) => Audience::One(one.to_string()),
-                StrOrList::Many(many) => {
-                    Audience::Many(many.iter().map(|a| a.to_string()).collect())
-                }
-            }),
-            exp: view.exp,
-            nbf: view.nbf,
-            iat: view.iat,
-            jti: owned(&view.jti),
-            scope: owned(&view.scope),
-        }
-    }
-}
-
 /// An optional NumericDate read as the verifier reads it (RFC 7519 §2 allows
 /// non-integers): an integer, or a finite number floored.
 fn numeric_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {

@@ -3,9 +3,9 @@
 
 use std::sync::{Arc, OnceLock};
 
-use super::claims::ClaimsView;
+use super::claims::{ClaimsView, StrOrList};
 use super::header::{CheckedHeader, TokenHeader};
-use crate::Algorithm;
+use crate::{Algorithm, Audience, RegisteredClaims};
 
 /// Where a string fact sits inside [`Facts::text`].
 #[derive(Clone, Copy, Default)]
@@ -14,13 +14,31 @@ pub(crate) struct Span {
     end: usize,
 }
 
-/// The roles' spans: up to three inline (no allocation), more on the heap.
-enum RoleSpans {
+/// A list of spans (the roles, an `aud` array): up to three inline (no allocation), more
+/// on the heap.
+enum SpanList {
     Inline { len: u8, spans: [Span; 3] },
     Heap(Box<[Span]>),
 }
 
-impl RoleSpans {
+impl SpanList {
+    /// Pushes every string of `items` into `text`: inline when there are at most three.
+    fn push<'s>(text: &mut TextBuilder, items: impl Iterator<Item = &'s str> + Clone) -> Self {
+        let count = items.clone().count();
+        if count <= 3 {
+            let mut spans = [Span::default(); 3];
+            for (slot, item) in spans.iter_mut().zip(items) {
+                *slot = text.push(item);
+            }
+            Self::Inline {
+                len: count as u8,
+                spans,
+            }
+        } else {
+            Self::Heap(items.map(|item| text.push(item)).collect())
+        }
+    }
+
     fn as_slice(&self) -> &[Span] {
         match self {
             Self::Inline { len, spans } => &spans[..usize::from(*len)],
@@ -30,14 +48,15 @@ impl RoleSpans {
 }
 
 /// The facts of a verified token that do not depend on the claims type: header, raw
-/// token, `sub`, `iss`, `jti`, times, scopes and roles.
+/// token, `sub`, `iss`, `jti`, times, scopes and roles, and `aud`, so that
+/// [`RegisteredClaims`] can be built from them alone.
 ///
 /// Built on every successful verify, so it is laid out to cost two allocations at most
 /// (usually one): every string — the raw token first, then the header's `kid`/`typ`/`cty`,
-/// `sub`, `iss`, `jti`, the scopes and the roles — is copied once into `text`, and the
-/// facts are spans into it. The public shapes ([`TokenHeader`], the scope and role
-/// lists) are built on first use only: most requests only ask `has_scope`/`has_role`,
-/// which read `text` directly.
+/// `sub`, `iss`, `jti`, the scopes, the roles and the audiences — is copied once into
+/// `text`, and the facts are spans into it. The public shapes ([`TokenHeader`], the scope
+/// and role lists, `RegisteredClaims`) are built on first use only: most requests only
+/// ask `subject`/`has_scope`/`has_role`, which read `text` directly.
 pub(crate) struct Facts {
     text: Box<str>,
     token_len: usize,
@@ -50,13 +69,23 @@ pub(crate) struct Facts {
     token_id: Option<Span>,
     expires_at: Option<i64>,
     issued_at: Option<i64>,
+    not_before: Option<i64>,
     /// Every scope, space-separated: `scope` as is, then each `scp` item. Splitting it on
     /// spaces (skipping empty pieces) gives exactly the scopes granted.
     scopes: Span,
-    roles: RoleSpans,
+    /// The `scope` claim itself: the start of `scopes`, when the claim is present.
+    scope_claim: Option<Span>,
+    roles: SpanList,
+    audience: Option<AudienceSpans>,
     header: OnceLock<TokenHeader>,
     scope_list: OnceLock<Box<[Box<str>]>>,
     role_list: OnceLock<Box<[Box<str>]>>,
+}
+
+/// `aud` as the token wrote it: one string or an array.
+enum AudienceSpans {
+    One(Span),
+    Many(SpanList),
 }
 
 /// Appends strings to the one buffer, handing back where each went.
@@ -89,6 +118,7 @@ impl Facts {
         let cty = header.cty.as_deref();
         let scp = view.scp.iter().flat_map(|list| list.iter());
         let roles = view.roles.iter().flat_map(|list| list.iter());
+        let audiences = view.aud.iter().flat_map(|list| list.iter());
 
         // The exact size up front: one allocation, and `into_boxed_str` need not shrink.
         let size = token.len()
@@ -100,7 +130,8 @@ impl Facts {
             + len(view.jti.as_deref())
             + len(view.scope.as_deref())
             + scp.clone().map(|s| s.len() + 1).sum::<usize>()
-            + roles.clone().map(str::len).sum::<usize>();
+            + roles.clone().map(str::len).sum::<usize>()
+            + audiences.map(str::len).sum::<usize>();
         let mut text = TextBuilder(String::with_capacity(size));
         text.push(token);
         let kid = text.push_opt(kid);
@@ -110,9 +141,7 @@ impl Facts {
         let issuer = text.push_opt(view.iss.as_deref());
         let token_id = text.push_opt(view.jti.as_deref());
         let scopes_start = text.0.len();
-        if let Some(scope) = &view.scope {
-            text.0.push_str(scope);
-        }
+        let scope_claim = text.push_opt(view.scope.as_deref());
         for item in scp {
             // A separator before each item keeps it apart from what precedes it; the
             // empty pieces this can make are skipped when splitting, as they always were.
@@ -123,19 +152,13 @@ impl Facts {
             start: scopes_start,
             end: text.0.len(),
         };
-        let role_count = roles.clone().count();
-        let roles = if role_count <= 3 {
-            let mut spans = [Span::default(); 3];
-            for (slot, role) in spans.iter_mut().zip(roles) {
-                *slot = text.push(role);
+        let roles = SpanList::push(&mut text, roles);
+        let audience = view.aud.as_ref().map(|aud| match aud {
+            StrOrList::One(one) => AudienceSpans::One(text.push(one)),
+            StrOrList::Many(many) => {
+                AudienceSpans::Many(SpanList::push(&mut text, many.iter().map(|a| &**a)))
             }
-            RoleSpans::Inline {
-                len: role_count as u8,
-                spans,
-            }
-        } else {
-            RoleSpans::Heap(roles.map(|role| text.push(role)).collect())
-        };
+        });
         debug_assert_eq!(text.0.len(), size);
 
         Self {
@@ -150,8 +173,11 @@ impl Facts {
             token_id,
             expires_at: view.exp,
             issued_at: view.iat,
+            not_before: view.nbf,
             scopes,
+            scope_claim,
             roles,
+            audience,
             header: OnceLock::new(),
             scope_list: OnceLock::new(),
             role_list: OnceLock::new(),
@@ -209,6 +235,33 @@ impl Facts {
             .get_or_init(|| self.roles().map(Into::into).collect())
     }
 
+    /// The claims as [`RegisteredClaims`]: every field of it is here, copied from the
+    /// claims view (read from the whole payload), so this is what parsing the payload
+    /// as `RegisteredClaims` gives (a test in `verifier` compares the two).
+    pub(crate) fn registered_claims(&self) -> RegisteredClaims {
+        let owned = |span: Option<Span>| self.opt(span).map(str::to_owned);
+        let list = |spans: &SpanList| {
+            spans
+                .as_slice()
+                .iter()
+                .map(|span| self.str(*span).to_owned())
+                .collect()
+        };
+        RegisteredClaims {
+            iss: owned(self.issuer),
+            sub: owned(self.subject),
+            aud: self.audience.as_ref().map(|aud| match aud {
+                AudienceSpans::One(one) => Audience::One(self.str(*one).to_owned()),
+                AudienceSpans::Many(many) => Audience::Many(list(many)),
+            }),
+            exp: self.expires_at,
+            nbf: self.not_before,
+            iat: self.issued_at,
+            jti: owned(self.token_id),
+            scope: owned(self.scope_claim),
+        }
+    }
+
     fn has_scope(&self, scope: &str) -> bool {
         self.scopes().any(|s| s == scope)
     }
@@ -220,7 +273,22 @@ impl Facts {
 
 pub(crate) struct Inner<C> {
     pub(crate) facts: Facts,
-    pub(crate) claims: C,
+    /// Set at verification, or on first use by `build` (see [`VerifiedToken::lazy`]).
+    claims: OnceLock<C>,
+    build: Option<fn(&Facts) -> C>,
+}
+
+impl<C> Inner<C> {
+    fn claims(&self) -> &C {
+        self.claims.get_or_init(|| self.build_claims())
+    }
+
+    fn build_claims(&self) -> C {
+        let build = self
+            .build
+            .expect("claims without a builder are set at verification");
+        build(&self.facts)
+    }
 }
 
 trait HasFacts: Send + Sync {
@@ -268,7 +336,7 @@ impl<C: std::fmt::Debug> std::fmt::Debug for VerifiedToken<C> {
         // The raw token is a credential: never in logs.
         f.debug_struct("VerifiedToken")
             .field("header", self.inner.facts.header())
-            .field("claims", &self.inner.claims)
+            .field("claims", self.claims())
             .finish_non_exhaustive()
     }
 }
@@ -276,14 +344,31 @@ impl<C: std::fmt::Debug> std::fmt::Debug for VerifiedToken<C> {
 impl<C> VerifiedToken<C> {
     pub(crate) fn new(facts: Facts, claims: C) -> Self {
         Self {
-            inner: Arc::new(Inner { facts, claims }),
+            inner: Arc::new(Inner {
+                facts,
+                claims: OnceLock::from(claims),
+                build: None,
+            }),
+        }
+    }
+
+    /// A token whose claims `build` makes from its facts on first use: for
+    /// [`RegisteredClaims`], whose every field the facts hold. Most requests never ask
+    /// (an identity, a scope check), and those spare the claims' five allocations.
+    pub(crate) fn lazy(facts: Facts, build: fn(&Facts) -> C) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                facts,
+                claims: OnceLock::new(),
+                build: Some(build),
+            }),
         }
     }
 
     /// The claims, deserialized once into `C`.
     #[must_use]
     pub fn claims(&self) -> &C {
-        &self.inner.claims
+        self.inner.claims()
     }
 
     /// The claims by value, without a clone when this is the only handle on the token;
@@ -293,7 +378,10 @@ impl<C> VerifiedToken<C> {
     /// `Err(self)` when the token is shared (cloned, or its [`Identity`] is alive).
     pub fn try_into_claims(self) -> Result<C, Self> {
         Arc::try_unwrap(self.inner)
-            .map(|inner| inner.claims)
+            .map(|mut inner| match inner.claims.take() {
+                Some(claims) => claims,
+                None => inner.build_claims(),
+            })
             .map_err(|inner| Self { inner })
     }
 

@@ -518,17 +518,21 @@ fn described(kind: RejectionKind, description: &'static str) -> AuthError {
     AuthError::with_description(kind, description)
 }
 
-/// `C` built from the view when `C` is [`RegisteredClaims`]: the view holds every one of
-/// its fields, read from the whole payload, so parsing the JSON again would only repeat
-/// it. `None` for any other type.
-fn registered_from_view<C: 'static>(view: &ClaimsView<'_>) -> Option<C> {
-    if TypeId::of::<C>() != TypeId::of::<RegisteredClaims>() {
-        return None;
-    }
-    let mut claims = Some(RegisteredClaims::from_view(view));
+/// Whether `C` is [`RegisteredClaims`]: then every one of its fields is in the token's
+/// facts (the claims view, read from the whole payload), so parsing the JSON again would
+/// only repeat it, and the claims are built from the facts on first use only.
+fn is_registered<C: 'static>() -> bool {
+    TypeId::of::<C>() == TypeId::of::<RegisteredClaims>()
+}
+
+/// The claims of `facts` as `C`, which [`is_registered`] (the builder of
+/// [`VerifiedToken::lazy`] for it).
+fn registered_from_facts<C: 'static>(facts: &Facts) -> C {
+    let mut claims = Some(facts.registered_claims());
     (&mut claims as &mut dyn Any)
         .downcast_mut::<Option<C>>()
         .and_then(Option::take)
+        .expect("only used when `C` is `RegisteredClaims`")
 }
 
 /// Maps a JSON error: wrong types are `InvalidClaim`, anything else `Malformed`.
@@ -755,7 +759,7 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
         // everything else the cache skips cannot.
         let (jti, sub, iat) = hit.revocation_facts();
         self.check_revocations(jti, sub, iat)?;
-        self.run_checks(hit.claims())?;
+        self.run_checks(&hit)?;
         self.inner.metrics.cache_hit();
         Ok(hit)
     }
@@ -853,24 +857,34 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
             })?,
         };
         self.check_claims(&view)?;
-        let claims: C = match registered_from_view(&view) {
-            Some(claims) => claims,
-            None => payload
-                .parse()
-                .map_err(|e| json_error(&e, "the claims do not have the expected shape"))?,
+        let claims: Option<C> = if is_registered::<C>() {
+            None
+        } else {
+            Some(
+                payload
+                    .parse()
+                    .map_err(|e| json_error(&e, "the claims do not have the expected shape"))?,
+            )
         };
-        self.run_checks(&claims)?;
+        let facts = Facts::new(token, header, &view);
+        let verified = match claims {
+            Some(claims) => VerifiedToken::new(facts, claims),
+            None => VerifiedToken::lazy(facts, registered_from_facts::<C>),
+        };
+        self.run_checks(&verified)?;
 
         Ok(Fresh {
-            token: VerifiedToken::new(Facts::new(token, header, &view), claims),
+            token: verified,
             generation,
             window: c.cache.as_ref().and_then(|_| self.valid_window(&view)),
         })
     }
 
-    fn run_checks(&self, claims: &C) -> Result<(), AuthError> {
+    /// The custom checks, on the claims (built now if they are built lazily and there is
+    /// a check to read them).
+    fn run_checks(&self, verified: &VerifiedToken<C>) -> Result<(), AuthError> {
         for check in &self.inner.checks {
-            check(claims)
+            check(verified.claims())
                 .map_err(|why| AuthError::with_description(RejectionKind::Rejected, why))?;
         }
         Ok(())
@@ -1150,6 +1164,40 @@ mod tests {
         assert_eq!(verified.header().alg, Algorithm::HS256);
         assert_eq!(verified.header().typ.as_deref(), Some("JWT"));
         assert_eq!(verified.header().kid, None);
+    }
+
+    /// `RegisteredClaims` built lazily from a token's facts are what serde reads from its
+    /// payload, for every shape of `aud` and `scope`, through the scanner and through
+    /// serde (escapes), whether asked by reference or taken by value.
+    #[test]
+    fn registered_claims_from_the_facts_are_what_serde_reads() {
+        let secret = [1u8; 32];
+        let verifier = Verifier::<RegisteredClaims>::builder(
+            VerificationKey::hmac(Algorithm::HS256, secret).unwrap(),
+        )
+        .algorithms([Algorithm::HS256])
+        .roles_claim("groups")
+        .require_exp(false)
+        .build()
+        .unwrap();
+        let payloads = [
+            r#"{}"#,
+            r#"{"sub":"alice","aud":"api","exp":4000000000,"nbf":1700000000,"iat":1700000001}"#,
+            r#"{"aud":["a"],"scope":"read write","jti":"t-1","iss":"https://i"}"#,
+            r#"{"aud":["a","b","c"],"scope":"","scp":["x","y"]}"#,
+            r#"{"aud":["a","b","c","d","e"],"scp":"x","groups":["g1","g2","g3","g4"]}"#,
+            r#"{"aud":[],"sub":null,"scope":null,"groups":"g"}"#,
+            r#"{"sub":"al\u00efce","aud":["w\"x","y"],"scope":"r\tw","exp":4000000000.5}"#,
+            r#"{"iss":"i","sub":"s","aud":"a","exp":4000000000,"nbf":1,"iat":2,"jti":"j","scope":"s","other":{"nested":[1,2]}}"#,
+        ];
+        for payload in payloads {
+            let token = mint_bytes(payload.as_bytes(), &secret);
+            let expected: RegisteredClaims = serde_json::from_str(payload).unwrap();
+            let verified = verifier.verify(&token).unwrap();
+            assert_eq!(verified.claims(), &expected, "{payload}");
+            let verified = verifier.verify(&token).unwrap();
+            assert_eq!(verified.try_into_claims().unwrap(), expected, "{payload}");
+        }
     }
 
     /// The remembered header spares only the header's decoding and checks: a token with
