@@ -51,10 +51,12 @@ impl SpanList {
 /// token, `sub`, `iss`, `jti`, times, scopes and roles, and `aud`, so that
 /// [`RegisteredClaims`] can be built from them alone.
 ///
-/// Built on every successful verify, so it is laid out to cost two allocations at most
-/// (usually one): every string — the raw token first, then the header's `kid`/`typ`/`cty`,
-/// `sub`, `iss`, `jti`, the scopes, the roles and the audiences — is copied once into
-/// `text`, and the facts are spans into it. The public shapes ([`TokenHeader`], the scope
+/// Built on every verification that gets past the claims checks (before any custom
+/// check), so it is laid out to cost one allocation (three at most: more than three
+/// roles, or an `aud` array of more than three, put their spans on the heap): every
+/// string — the raw token first, then the header's `kid`/`typ`/`cty`, `sub`, `iss`,
+/// `jti`, the scopes, the roles and the audiences — is copied once into `text`, and the
+/// facts are spans into it. The public shapes ([`TokenHeader`], the scope
 /// and role lists, `RegisteredClaims`) are built on first use only: most requests only
 /// ask `subject`/`has_scope`/`has_role`, which read `text` directly.
 pub(crate) struct Facts {

@@ -525,8 +525,8 @@ fn is_registered<C: 'static>() -> bool {
     TypeId::of::<C>() == TypeId::of::<RegisteredClaims>()
 }
 
-/// The claims of `facts` as `C`, which [`is_registered`] (the builder of
-/// [`VerifiedToken::lazy`] for it).
+/// The claims of `facts` as `C`, for a `C` that [`is_registered`]: the builder handed to
+/// [`VerifiedToken::lazy`] for it.
 fn registered_from_facts<C: 'static>(facts: &Facts) -> C {
     let mut claims = Some(facts.registered_claims());
     (&mut claims as &mut dyn Any)
