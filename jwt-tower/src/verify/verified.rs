@@ -223,8 +223,12 @@ impl Facts {
         self.str(self.scopes).split(' ').filter(|s| !s.is_empty())
     }
 
+    fn strs<'s>(&'s self, spans: &'s SpanList) -> impl Iterator<Item = &'s str> {
+        spans.as_slice().iter().map(|span| self.str(*span))
+    }
+
     fn roles(&self) -> impl Iterator<Item = &str> {
-        self.roles.as_slice().iter().map(|span| self.str(*span))
+        self.strs(&self.roles)
     }
 
     fn scope_list(&self) -> &[Box<str>] {
@@ -242,19 +246,14 @@ impl Facts {
     /// as `RegisteredClaims` gives (a test in `verifier` compares the two).
     pub(crate) fn registered_claims(&self) -> RegisteredClaims {
         let owned = |span: Option<Span>| self.opt(span).map(str::to_owned);
-        let list = |spans: &SpanList| {
-            spans
-                .as_slice()
-                .iter()
-                .map(|span| self.str(*span).to_owned())
-                .collect()
-        };
         RegisteredClaims {
             iss: owned(self.issuer),
             sub: owned(self.subject),
             aud: self.audience.as_ref().map(|aud| match aud {
                 AudienceSpans::One(one) => Audience::One(self.str(*one).to_owned()),
-                AudienceSpans::Many(many) => Audience::Many(list(many)),
+                AudienceSpans::Many(many) => {
+                    Audience::Many(self.strs(many).map(str::to_owned).collect())
+                }
             }),
             exp: self.expires_at,
             nbf: self.not_before,

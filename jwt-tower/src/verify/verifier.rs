@@ -740,8 +740,8 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
         if c.routes.is_some() {
             return None;
         }
-        // A miss is looked up once more by `verify`: one hash and probe, next to the full
-        // verification that follows it.
+        // A miss is looked up once more by the verification that follows it (`verify`,
+        // `verify_unchecked`): one hash and probe, next to a full verification.
         let result = self.serve_hit(self.cached(cache, token)?);
         self.count(&result);
         Some(result)
@@ -857,19 +857,13 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
             })?,
         };
         self.check_claims(&view)?;
-        let claims: Option<C> = if is_registered::<C>() {
-            None
+        let verified = if is_registered::<C>() {
+            VerifiedToken::lazy(Facts::new(token, header, &view), registered_from_facts::<C>)
         } else {
-            Some(
-                payload
-                    .parse()
-                    .map_err(|e| json_error(&e, "the claims do not have the expected shape"))?,
-            )
-        };
-        let facts = Facts::new(token, header, &view);
-        let verified = match claims {
-            Some(claims) => VerifiedToken::new(facts, claims),
-            None => VerifiedToken::lazy(facts, registered_from_facts::<C>),
+            let claims: C = payload
+                .parse()
+                .map_err(|e| json_error(&e, "the claims do not have the expected shape"))?;
+            VerifiedToken::new(Facts::new(token, header, &view), claims)
         };
         self.run_checks(&verified)?;
 
