@@ -6,7 +6,10 @@ once per configuration, on loopback, and loads it with wrk: a no-auth baseline, 
 HS256, RS256, ES256 and EdDSA through `JwtLayer` with the verified-token cache off and on.
 Also loads the `resource_server` example (HS256, claims as JSON), a stream of tokens
 with a bad signature (401s), and, for reference, the same route behind a hand-written
-middleware calling `jsonwebtoken::decode` (HS256, RS256). Besides req/s and p99, the
+middleware calling `jsonwebtoken::decode` (HS256, RS256), and the peers the issue names
+(HS256, RS256): jwt-authorizer 0.15 and axum-jwt-auth 0.7 (`benches/peers`, built here
+with cargo) and Express + express-jwt (`benches/peers/express`, installed with npm),
+each sent the same token as jwt-tower (skip them with --no-peers). Besides req/s and p99, the
 server's CPU time per request (from /proc) shows what the layer costs when the request
 rate is limited by something else. Every figure is reported as a ratio to the baseline taken
 in the same run: the baseline is run between every two configurations and each run is
@@ -17,7 +20,7 @@ One core: the server is pinned to CPU 0 with one tokio worker, wrk to CPU 1 (tas
 N cores (N = os.cpu_count()): the server has N workers and is not pinned, nor is wrk,
 so on a small machine the load generator competes with the server for the same cores.
 
-    python3 benches/load/run.py                 # full run (about 16 minutes)
+    python3 benches/load/run.py                 # full run (about 22 minutes)
     python3 benches/load/run.py --quick         # smoke run (about 1.5 minutes), to a temp dir
     python3 benches/load/run.py --duration 20 --rounds 5 --out /tmp/results
     python3 benches/load/run.py --only cache --rounds 9 --out /tmp/cache   # a subset, more rounds
@@ -57,6 +60,21 @@ DEFAULT_OUT = os.path.join(ROOT, "benches", "load", "results")
 BUILD_DIR = os.path.join(ROOT, os.environ.get("CARGO_TARGET_DIR") or "target")
 TARGET = os.path.join(BUILD_DIR, "release", "examples", "load_target")
 RESOURCE_SERVER = os.path.join(BUILD_DIR, "release", "examples", "resource_server")
+# The peers: a crate of its own (not in the workspace), built into a folder of its own.
+PEERS_DIR = os.path.join(ROOT, "benches", "peers")
+PEERS_BUILD_DIR = os.path.join(BUILD_DIR, "peers")
+EXPRESS_DIR = os.path.join(PEERS_DIR, "express")
+# Peer name -> (row label, command). The Rust peers run with LOAD_THREADS workers like
+# load_target; Node is one thread whatever the core count.
+PEERS = {
+    "jwt-authorizer": ("jwt-authorizer 0.15 (axum 0.7)",
+                       [os.path.join(PEERS_BUILD_DIR, "release", "jwt_authorizer")]),
+    "axum-jwt-auth": ("axum-jwt-auth 0.7",
+                      [os.path.join(PEERS_BUILD_DIR, "release", "axum_jwt_auth")]),
+    "express-jwt": ("Express 4 + express-jwt 8 (Node)",
+                    ["node", os.path.join(EXPRESS_DIR, "server.js")]),
+}
+PEER_ALGORITHMS = ["HS256", "RS256"]
 SUBJECT = "load-user-7f3a9c2e"
 ALGORITHMS = ["HS256", "RS256", "ES256", "EdDSA"]
 # For the resource_server example (JWT_HS256_SECRET); the harness mints its token.
@@ -132,6 +150,7 @@ def machine() -> dict:
         "kernel": platform.release(),
         "rustc": command_output(["rustc", "-V"]),
         "wrk": command_output(["wrk", "-v"]),
+        "node": command_output(["node", "-v"]),
         "commit": command_output(["git", "rev-parse", "--short", "HEAD"]),
     }
 
@@ -153,6 +172,37 @@ def build() -> None:
     subprocess.run(cmd, cwd=ROOT, check=True)
 
 
+def build_peers() -> set[str]:
+    """Builds the Rust peers and installs the Node one; returns the peers that are ready
+    (a peer that cannot be built is left out of the run, with a warning)."""
+    ready = set()
+    cmd = ["cargo", "build", "--release", "--locked", "--manifest-path",
+           os.path.join(PEERS_DIR, "Cargo.toml"), "--target-dir", PEERS_BUILD_DIR]
+    log("$ " + " ".join(cmd))
+    if subprocess.run(cmd, cwd=ROOT).returncode == 0:
+        ready |= {"jwt-authorizer", "axum-jwt-auth"}
+    else:
+        log("warning: the Rust peers did not build: left out")
+    if shutil.which("node") and shutil.which("npm"):
+        cmd = ["npm", "ci", "--no-audit", "--no-fund", "--silent"]
+        log("$ " + " ".join(cmd) + "   # in benches/peers/express")
+        if subprocess.run(cmd, cwd=EXPRESS_DIR).returncode == 0:
+            ready.add("express-jwt")
+        else:
+            log("warning: npm ci failed in benches/peers/express: Express left out")
+    else:
+        log("warning: node or npm not found: Express left out")
+    return ready
+
+
+def peers_built() -> set[str]:
+    """The peers already built (for --no-build)."""
+    ready = {p for p in ("jwt-authorizer", "axum-jwt-auth") if os.path.exists(PEERS[p][1][0])}
+    if os.path.isdir(os.path.join(EXPRESS_DIR, "node_modules")) and shutil.which("node"):
+        ready.add("express-jwt")
+    return ready
+
+
 # ---------------------------------------------------------------- servers
 
 
@@ -165,6 +215,7 @@ class Config:
     cache: bool = False
     bad_token: bool = False  # send a token with a bad signature: every answer a 401
     spin_ns: int = 0  # LOAD_SPIN_NS: busy-wait in the no-auth handler (a control)
+    peer: str = ""  # a key of PEERS: that server instead of load_target (auth: the alg)
 
     @property
     def is_baseline(self) -> bool:
@@ -178,7 +229,15 @@ BASELINE = Config("baseline (no auth)")
 CONTROL = Config(f"control: baseline + {CONTROL_SPIN_NS} ns busy-wait", spin_ns=CONTROL_SPIN_NS)
 
 
-def main_configs() -> list[Config]:
+def peer_configs(peers: set[str] | None = None) -> list[Config]:
+    """The peers' rows (all of them when `peers` is None), in PEERS' order."""
+    return [Config(f"{label}, {alg}", alg, peer=peer)
+            for peer, (label, _) in PEERS.items() if peers is None or peer in peers
+            for alg in PEER_ALGORITHMS]
+
+
+def main_configs(peers: set[str] | None = None) -> list[Config]:
+    """Every one-core row; the peers' only for those in `peers` (all when None)."""
     configs = []
     for alg in ALGORITHMS:
         configs.append(Config(f"{alg}", alg, cache=False))
@@ -189,6 +248,7 @@ def main_configs() -> list[Config]:
     # middleware calling jsonwebtoken::decode, no jwt-tower on the request path.
     configs.append(Config("hand-written jsonwebtoken middleware, HS256", "jsonwebtoken-HS256"))
     configs.append(Config("hand-written jsonwebtoken middleware, RS256", "jsonwebtoken-RS256"))
+    configs += peer_configs(peers)
     configs.append(CONTROL)
     return configs
 
@@ -226,6 +286,41 @@ def read_lines(stream, into: dict[str, str], count: int) -> None:
             return
         key, _, value = line.strip().partition(" ")
         into[key] = value
+
+
+def announced(proc: subprocess.Popen, count: int) -> dict[str, str]:
+    """The first `count` lines a server prints (`KEY VALUE`), waiting at most 10 s."""
+    # Read in a thread: readline() on the pipe cannot time out.
+    lines: dict[str, str] = {}
+    reader = threading.Thread(target=read_lines, args=(proc.stdout, lines, count), daemon=True)
+    reader.start()
+    reader.join(timeout=10)
+    return lines
+
+
+def stop_process(proc: subprocess.Popen | None) -> None:
+    """SIGINT (the servers shut down on it), then SIGKILL after 5 s."""
+    if proc and proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def minted_token(alg: str, env: dict[str, str]) -> str:
+    """A fresh token from load_target for `alg`: what jwt-tower's rows are sent."""
+    proc = subprocess.Popen([TARGET], stdout=subprocess.PIPE, text=True, env=dict(
+        env, LOAD_AUTH=alg, LOAD_CACHE="0", LOAD_SPIN_NS="0", LOAD_THREADS="1",
+        BIND="127.0.0.1:0"))
+    try:
+        lines = announced(proc, 3)
+    finally:
+        stop_process(proc)
+    if "token" not in lines:
+        raise RuntimeError(f"load_target did not print a token for {alg}")
+    return lines["token"]
 
 
 class Server:
@@ -272,6 +367,19 @@ class Server:
                     if time.time() > deadline or self.proc.poll() is not None:
                         raise RuntimeError(f"{self.config.name}: server did not start")
                     time.sleep(0.05)
+        elif self.config.peer:
+            # The peer is sent the very token jwt-tower's row for the algorithm is sent.
+            self.token = minted_token(self.config.auth, env)
+            env.update(LOAD_AUTH=self.config.auth, LOAD_THREADS=str(self.threads),
+                       BIND="127.0.0.1:0")
+            self.proc = subprocess.Popen(
+                pin + PEERS[self.config.peer][1], env=env, stdout=subprocess.PIPE, text=True,
+            )
+            lines = announced(self.proc, 1)
+            if "listening" not in lines:
+                self.stop()
+                raise RuntimeError(f"{self.config.name}: server did not start")
+            self.addr = lines["listening"].removeprefix("on ").strip()
         else:
             env.update(
                 LOAD_AUTH=self.config.auth,
@@ -283,12 +391,7 @@ class Server:
             self.proc = subprocess.Popen(
                 pin + [TARGET], env=env, stdout=subprocess.PIPE, text=True,
             )
-            # Read the three lines in a thread: readline() on the pipe cannot time out.
-            lines: dict[str, str] = {}
-            reader = threading.Thread(target=read_lines, args=(self.proc.stdout, lines, 3),
-                                      daemon=True)
-            reader.start()
-            reader.join(timeout=10)
+            lines = announced(self.proc, 3)
             if "listening" not in lines or "token" not in lines:
                 self.stop()
                 raise RuntimeError(f"{self.config.name}: server did not start")
@@ -320,13 +423,7 @@ class Server:
             raise RuntimeError(f"{self.config.name}: expected {want}, got {status} {body!r}")
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
@@ -473,7 +570,7 @@ def median(xs: list[float]) -> float:
 def summarize(runs: list[Run], ncpu: int) -> tuple[list[dict], list[dict]]:
     main = [r for r in runs if r.baseline_rps is not None]
     rows = []
-    for name in [BASELINE.name] + [c.name for c in main_configs()]:
+    for name in [BASELINE.name] + [c.name for c in main_configs(peers=None)]:
         rs = [r for r in main if r.config == name]
         if not rs:
             continue
@@ -571,6 +668,14 @@ def targets(rows: list[dict], srows: list[dict]) -> list[str]:
         check("cache on, token reused: every algorithm >= 90% of the baseline",
               worst["rps_ratio"] >= 0.9, ", ".join(
                   f"{r['config']} {r['rps_ratio']:.2f}" for r in cached))
+    for alg in PEER_ALGORITHMS:
+        ours = by.get(alg)
+        theirs = [by[c.name] for c in peer_configs() if c.auth == alg and c.name in by]
+        if ours and theirs:
+            best = max(theirs, key=lambda r: r["rps"])
+            check(f"{alg}, cache off: jwt-tower ahead of every peer", ours["rps"] > best["rps"],
+                  f"{ours['rps']:,.0f} req/s; best peer {best['config']} "
+                  f"{best['rps']:,.0f} ({ours['rps'] / best['rps']:.2f}x)")
     for r in srows:
         check(f"{r['config']}: throughput grows from 1 to {r['n']} cores",
               r["factor"] > 1.0, f"factor {r['factor']:.2f}")
@@ -584,9 +689,18 @@ def plot(rows: list[dict], srows: list[dict], ncpu: int, path: str) -> None:
     import matplotlib.pyplot as plt
 
     by = {r["config"]: r for r in rows}
-    fig, axes = plt.subplots(1, 2 if srows else 1, figsize=(13 if srows else 8, 5),
-                             gridspec_kw={"width_ratios": [3, 2]} if srows else None)
-    ax = axes[0] if srows else axes
+    # The peers' panel: every server measured with both of PEER_ALGORITHMS.
+    contenders = [("jwt-tower", "{alg}"), ("jwt-tower, cache", "{alg} + cache"),
+                  ("jsonwebtoken, by hand", "hand-written jsonwebtoken middleware, {alg}")]
+    contenders += [(label.split(" (")[0], f"{label}, {{alg}}") for label, _ in PEERS.values()]
+    contenders = [(label, row) for label, row in contenders
+                  if all(row.format(alg=a) in by for a in PEER_ALGORITHMS)]
+    has_peers = len(contenders) > 3
+    ratios = [3] + ([3] if has_peers else []) + ([2] if srows else [])
+    fig, axes = plt.subplots(1, len(ratios), figsize=(4.5 * len(ratios) + 0.5, 5),
+                             gridspec_kw={"width_ratios": ratios}, squeeze=False)
+    axes = list(axes[0])
+    ax = axes.pop(0)
     xs = range(len(ALGORITHMS))
     width = 0.38
     off = [by[a]["rps"] if a in by else 0 for a in ALGORITHMS]
@@ -618,8 +732,31 @@ def plot(rows: list[dict], srows: list[dict], ncpu: int, path: str) -> None:
     ax.set_title("GET /me through JwtLayer, 1 server core, wrk -c32")
     ax.legend(fontsize=8, loc="upper center", ncol=2)
     ax.set_ylim(0, max([*off, *on, by.get(BASELINE.name, {"rps": 0})["rps"]]) * 1.45)
+    if has_peers:
+        axp = axes.pop(0)
+        xs3 = range(len(PEER_ALGORITHMS))
+        w = 0.8 / len(contenders)
+        colors = ["#4c72b0", "#55a868", "#8c8c8c", "#dd8452", "#c44e52", "#937860"]
+        for i, (label, row) in enumerate(contenders):
+            values = [by[row.format(alg=a)]["rps"] for a in PEER_ALGORITHMS]
+            bars = axp.bar([x - 0.4 + w * (i + 0.5) for x in xs3], values, w, label=label,
+                           color=colors[i % len(colors)])
+            for b in bars:
+                axp.annotate(f"{b.get_height() / 1000:.1f}k",
+                             (b.get_x() + b.get_width() / 2, b.get_height()),
+                             ha="center", va="bottom", fontsize=6, rotation=90)
+        if BASELINE.name in by:
+            axp.axhline(by[BASELINE.name]["rps"], color="black", linewidth=1.2,
+                        label="no-auth baseline")
+        axp.set_yscale("log")
+        axp.set_xticks(list(xs3), PEER_ALGORITHMS)
+        axp.set_ylabel("req/s (log scale), same run")
+        axp.set_title("Against the peers, 1 server core")
+        low, high = axp.get_ylim()
+        axp.set_ylim(low, high * 12)  # room for the legend above the bars
+        axp.legend(fontsize=7, loc="upper center", ncol=2)
     if srows:
-        ax2 = axes[1]
+        ax2 = axes.pop(0)
         xs2 = range(len(srows))
         one = [r["rps_1"] for r in srows]
         many = [r["rps_n"] for r in srows]
@@ -656,6 +793,8 @@ def main() -> None:
                    help="one-core configurations whose name matches REGEX (with the "
                         "baselines between them), e.g. 'cache' for more rounds of those; "
                         "implies --no-scaling")
+    p.add_argument("--no-peers", action="store_true",
+                   help="leave out the peers (jwt-authorizer, axum-jwt-auth, express-jwt)")
     p.add_argument("--no-plot", action="store_true", help="no PNG")
     p.add_argument("--replot", action="store_true",
                    help="measure nothing: redo the tables and the plot from OUT/results.json")
@@ -682,6 +821,7 @@ def main() -> None:
     can_plot = ensure_tools(not args.no_plot)
     if not args.no_build:
         build()
+    peers = set() if args.no_peers else (peers_built() if args.no_build else build_peers())
     os.makedirs(args.out, exist_ok=True)
     ncpu = os.cpu_count() or 1
     info = machine()
@@ -692,7 +832,7 @@ def main() -> None:
     h = Harness(args, ncpu)
     for rnd in range(args.rounds):
         log(f"round {rnd + 1}/{args.rounds}")
-        configs = main_configs()
+        configs = main_configs(peers)
         if args.only is not None:
             configs = [c for c in configs if re.search(args.only, c.name)]
         h.block(configs, "1", rnd)
