@@ -16,10 +16,22 @@ async fn me(user: Claims<Subject>) -> String {
 
 fn key(alg: &str) -> Result<(DecodingKey, Algorithm), jsonwebtoken10::errors::Error> {
     Ok(match alg {
-        "HS256" => (DecodingKey::from_secret(HMAC_SECRET.as_bytes()), Algorithm::HS256),
-        "RS256" => (DecodingKey::from_rsa_pem(RSA_PUBLIC.as_bytes())?, Algorithm::RS256),
-        "ES256" => (DecodingKey::from_ec_pem(P256_PUBLIC.as_bytes())?, Algorithm::ES256),
-        _ => (DecodingKey::from_ed_pem(ED25519_PUBLIC.as_bytes())?, Algorithm::EdDSA),
+        "HS256" => (
+            DecodingKey::from_secret(HMAC_SECRET.as_bytes()),
+            Algorithm::HS256,
+        ),
+        "RS256" => (
+            DecodingKey::from_rsa_pem(RSA_PUBLIC.as_bytes())?,
+            Algorithm::RS256,
+        ),
+        "ES256" => (
+            DecodingKey::from_ec_pem(P256_PUBLIC.as_bytes())?,
+            Algorithm::ES256,
+        ),
+        _ => (
+            DecodingKey::from_ed_pem(ED25519_PUBLIC.as_bytes())?,
+            Algorithm::EdDSA,
+        ),
     })
 }
 

@@ -17,9 +17,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     jwt_tower_peers::serve(|listener| async move {
         let (builder, algorithm) = match alg.as_str() {
             "HS256" => (JwtAuthorizer::from_secret(HMAC_SECRET), Algorithm::HS256),
-            "RS256" => (JwtAuthorizer::from_rsa_pem_text(RSA_PUBLIC), Algorithm::RS256),
-            "ES256" => (JwtAuthorizer::from_ec_pem_text(P256_PUBLIC), Algorithm::ES256),
-            _ => (JwtAuthorizer::from_ed_pem_text(ED25519_PUBLIC), Algorithm::EdDSA),
+            "RS256" => (
+                JwtAuthorizer::from_rsa_pem_text(RSA_PUBLIC),
+                Algorithm::RS256,
+            ),
+            "ES256" => (
+                JwtAuthorizer::from_ec_pem_text(P256_PUBLIC),
+                Algorithm::ES256,
+            ),
+            _ => (
+                JwtAuthorizer::from_ed_pem_text(ED25519_PUBLIC),
+                Algorithm::EdDSA,
+            ),
         };
         let validation = Validation::new()
             .iss(&[ISSUER])
@@ -31,9 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .build()
             .await
             .map_err(std::io::Error::other)?;
-        let app = Router::new()
-            .route("/me", get(me))
-            .layer(auth.into_layer());
+        let app = Router::new().route("/me", get(me)).layer(auth.into_layer());
         axum07::serve(listener, app)
             .with_graceful_shutdown(jwt_tower_peers::interrupted())
             .await
