@@ -20,7 +20,7 @@ One core: the server is pinned to CPU 0 with one tokio worker, wrk to CPU 1 (tas
 N cores (N = os.cpu_count()): the server has N workers and is not pinned, nor is wrk,
 so on a small machine the load generator competes with the server for the same cores.
 
-    python3 benches/load/run.py                 # full run (about 22 minutes)
+    python3 benches/load/run.py                 # full run (about 24 minutes)
     python3 benches/load/run.py --quick         # smoke run (about 1.5 minutes), to a temp dir
     python3 benches/load/run.py --duration 20 --rounds 5 --out /tmp/results
     python3 benches/load/run.py --only cache --rounds 9 --out /tmp/cache   # a subset, more rounds
@@ -697,7 +697,7 @@ def plot(rows: list[dict], srows: list[dict], ncpu: int, path: str) -> None:
                   if all(row.format(alg=a) in by for a in PEER_ALGORITHMS)]
     has_peers = len(contenders) > 3
     ratios = [3] + ([3] if has_peers else []) + ([2] if srows else [])
-    fig, axes = plt.subplots(1, len(ratios), figsize=(4.5 * len(ratios) + 0.5, 5),
+    fig, axes = plt.subplots(1, len(ratios), figsize=(2.3 * sum(ratios) + 1, 5.5),
                              gridspec_kw={"width_ratios": ratios}, squeeze=False)
     axes = list(axes[0])
     ax = axes.pop(0)
@@ -767,7 +767,7 @@ def plot(rows: list[dict], srows: list[dict], ncpu: int, path: str) -> None:
             ax2.annotate(f"x{r['factor']:.2f}", (b.get_x() + b.get_width() / 2, b.get_height()),
                          ha="center", va="bottom", fontsize=8)
         ax2.set_xticks(list(xs2), [r["config"].replace(" (no auth)", "") for r in srows])
-        ax2.set_title(f"Scaling 1 -> {ncpu} cores (load generator shares the cores)")
+        ax2.set_title(f"Scaling 1 -> {ncpu} cores\n(the load generator shares the cores)")
         ax2.legend(fontsize=8)
         ax2.set_ylim(0, max(one + many) * 1.2)
     fig.tight_layout()
