@@ -123,6 +123,8 @@ fn decoder(alg: Algorithm) -> Result<Decoder, jsonwebtoken::errors::Error> {
     let mut validation = Validation::new(alg);
     validation.set_issuer(&[ISSUER]);
     validation.set_audience(&[AUDIENCE]);
+    // As `JwtLayer` (and the peers in `benches/peers`): `nbf` checked too.
+    validation.validate_nbf = true;
     validation.leeway = 30;
     Ok(Decoder {
         key: Arc::new(key),

@@ -9,7 +9,7 @@ with a bad signature (401s), and, for reference, the same route behind a hand-wr
 middleware calling `jsonwebtoken::decode` (HS256, RS256), and the peers the issue names
 (HS256, RS256): jwt-authorizer 0.15 and axum-jwt-auth 0.7 (`benches/peers`, built here
 with cargo) and Express + express-jwt (`benches/peers/express`, installed with npm),
-each sent the same token as jwt-tower (skip them with --no-peers). Besides req/s and p99, the
+each sent a token minted as jwt-tower's (skip them with --no-peers). Besides req/s and p99, the
 server's CPU time per request (from /proc) shows what the layer costs when the request
 rate is limited by something else. Every figure is reported as a ratio to the baseline taken
 in the same run: the baseline is run between every two configurations and each run is
@@ -318,6 +318,7 @@ def minted_token(alg: str, env: dict[str, str]) -> str:
         lines = announced(proc, 3)
     finally:
         stop_process(proc)
+        proc.stdout.close()
     if "token" not in lines:
         raise RuntimeError(f"load_target did not print a token for {alg}")
     return lines["token"]
@@ -335,6 +336,14 @@ class Server:
         self.token = ""
 
     def __enter__(self) -> "Server":
+        try:
+            return self.start()
+        except BaseException:
+            # `__exit__` does not run when `__enter__` raises: stop the server here.
+            self.stop()
+            raise
+
+    def start(self) -> "Server":
         pin = ["taskset", "-c", str(self.pin_cpu)] if self.pin_cpu is not None else []
         env = dict(os.environ, RUST_LOG="warn")
         if self.config.auth == "resource_server":
@@ -368,7 +377,7 @@ class Server:
                         raise RuntimeError(f"{self.config.name}: server did not start")
                     time.sleep(0.05)
         elif self.config.peer:
-            # The peer is sent the very token jwt-tower's row for the algorithm is sent.
+            # The peer is sent a token minted as jwt-tower's row for the algorithm is sent.
             self.token = minted_token(self.config.auth, env)
             env.update(LOAD_AUTH=self.config.auth, LOAD_THREADS=str(self.threads),
                        BIND="127.0.0.1:0")
@@ -695,7 +704,8 @@ def plot(rows: list[dict], srows: list[dict], ncpu: int, path: str) -> None:
     contenders += [(label.split(" (")[0], f"{label}, {{alg}}") for label, _ in PEERS.values()]
     contenders = [(label, row) for label, row in contenders
                   if all(row.format(alg=a) in by for a in PEER_ALGORITHMS)]
-    has_peers = len(contenders) > 3
+    peer_rows = {f"{label}, {{alg}}" for label, _ in PEERS.values()}
+    has_peers = any(row in peer_rows for _, row in contenders)
     ratios = [3] + ([3] if has_peers else []) + ([2] if srows else [])
     fig, axes = plt.subplots(1, len(ratios), figsize=(2.3 * sum(ratios) + 1, 5.5),
                              gridspec_kw={"width_ratios": ratios}, squeeze=False)
@@ -787,7 +797,8 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="smoke run: 2 s runs, 1 round")
     p.add_argument("--out", default=None,
                    help="output folder (benches/load/results; with --quick, a temp folder)")
-    p.add_argument("--no-build", action="store_true", help="use the binaries already built")
+    p.add_argument("--no-build", action="store_true",
+                   help="use the binaries already built (the peers' too), as they are")
     p.add_argument("--no-scaling", action="store_true", help="skip the 1 vs N cores runs")
     p.add_argument("--only", default=None, metavar="REGEX",
                    help="one-core configurations whose name matches REGEX (with the "
@@ -821,7 +832,12 @@ def main() -> None:
     can_plot = ensure_tools(not args.no_plot)
     if not args.no_build:
         build()
-    peers = set() if args.no_peers else (peers_built() if args.no_build else build_peers())
+    # Peers are built only when a row of theirs is to run.
+    wanted = [c for c in peer_configs() if args.only is None or re.search(args.only, c.name)]
+    if args.no_peers or not wanted:
+        peers: set[str] = set()
+    else:
+        peers = peers_built() if args.no_build else build_peers()
     os.makedirs(args.out, exist_ok=True)
     ncpu = os.cpu_count() or 1
     info = machine()

@@ -1,24 +1,25 @@
-//! What the peer servers share: the keys of `examples/load_target.rs` (the harness signs
-//! every token with them, so each server checks the same bytes), the expected claims, the
-//! environment, and the serving loop's prologue.
+//! What the peer servers share: the keys of `examples/load_target.rs` (the harness sends
+//! each peer a token that `load_target` mints with them), the issuer and audience, the
+//! environment, and the runtime.
 //!
 //! Environment, as `load_target`'s: `LOAD_AUTH` (`HS256`, `RS256`, `ES256` or `EdDSA`),
-//! `LOAD_THREADS` (tokio workers) and `BIND` (default `127.0.0.1:0`). On stdout:
-//! `listening on ADDR`, nothing else.
+//! `LOAD_THREADS` (tokio workers) and `BIND` (default `127.0.0.1:0`). On stdout, once the
+//! server is ready: `listening on ADDR`, nothing else.
 
 /// `load_target`'s HMAC secret.
 pub const HMAC_SECRET: &str = "load-target-hmac-secret-0123456789abcdef0123456789abcdef01234567";
-/// `load_target`'s public keys (the test keys of `jwt-tower/tests/keys`).
+/// `load_target`'s RSA-2048 public key (the test keys of `jwt-tower/tests/keys`).
 pub const RSA_PUBLIC: &str = include_str!("../../../jwt-tower/tests/keys/rsa2048-public.pem");
-/// P-256.
+/// `load_target`'s P-256 public key.
 pub const P256_PUBLIC: &str = include_str!("../../../jwt-tower/tests/keys/p256-public.pem");
-/// Ed25519.
+/// `load_target`'s Ed25519 public key.
 pub const ED25519_PUBLIC: &str = include_str!("../../../jwt-tower/tests/keys/ed25519-public.pem");
-/// The issuer and audience `load_target` issues for and requires.
+/// The issuer `load_target` issues as and jwt-tower's rows require.
 pub const ISSUER: &str = "https://auth.load.test";
-/// See [`ISSUER`].
+/// The audience `load_target` issues for and jwt-tower's rows require.
 pub const AUDIENCE: &str = "load-api";
-/// Leeway, as the hand-written middleware of `load_target` (jwt-tower's default is 30 s).
+/// Leeway for `exp` and `nbf`, as jwt-tower's default and `load_target`'s hand-written
+/// middleware.
 pub const LEEWAY_SECS: u64 = 30;
 
 /// The claims the handler reads.
@@ -42,7 +43,8 @@ pub fn algorithm() -> Result<String, String> {
     }
 }
 
-/// A runtime with `LOAD_THREADS` workers, the listener on `BIND`, announced on stdout.
+/// Runs `run` on a runtime with `LOAD_THREADS` workers, given a listener on `BIND`; `run`
+/// calls [`announce`] once it is ready to answer.
 pub fn serve<F, Fut>(run: F) -> Result<(), Box<dyn std::error::Error>>
 where
     F: FnOnce(tokio::net::TcpListener) -> Fut,
@@ -56,16 +58,25 @@ where
             .parse()
             .ok()
             .filter(|n| *n > 0)
-            .ok_or_else(|| format!("configuration error: LOAD_THREADS: {threads:?}"))?;
+            .ok_or_else(|| {
+                format!("configuration error: LOAD_THREADS: {threads:?} is not a positive number")
+            })?;
         runtime.worker_threads(n);
     }
     let bind = env("BIND").unwrap_or_else(|| "127.0.0.1:0".to_owned());
     runtime.build()?.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&bind).await?;
-        println!("listening on {}", listener.local_addr()?);
+        let listener = tokio::net::TcpListener::bind(&bind)
+            .await
+            .map_err(|e| format!("configuration error: BIND: cannot listen on {bind:?}: {e}"))?;
         run(listener).await?;
-        Ok(())
+        Ok::<_, Box<dyn std::error::Error>>(())
     })
+}
+
+/// Tells the harness where the server listens: the line it waits for.
+pub fn announce(listener: &tokio::net::TcpListener) -> std::io::Result<()> {
+    println!("listening on {}", listener.local_addr()?);
+    Ok(())
 }
 
 /// Resolves on Ctrl-C (the harness stops a server with SIGINT).

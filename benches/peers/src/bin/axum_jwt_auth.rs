@@ -1,5 +1,8 @@
-//! `GET /me` behind axum-jwt-auth 0.7 (axum 0.8, jsonwebtoken 10 with RustCrypto), as its
-//! README sets it up: a `LocalDecoder` in the router's state, claims through `Claims`.
+//! `GET /me` behind axum-jwt-auth 0.7 (axum 0.8; jsonwebtoken 10 with the RustCrypto
+//! backend, which axum-jwt-auth itself selects), as its crate documentation sets it up: a
+//! `LocalDecoder` as the router's state (its README's `JwtDecoderState` is gone in 0.7),
+//! claims through `Claims`. Validation as jwt-tower's rows: issuer, audience, `exp` and
+//! `nbf` with 30 s of leeway, the one algorithm.
 
 use std::sync::Arc;
 
@@ -40,6 +43,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut validation = Validation::new(alg);
     validation.set_issuer(&[ISSUER]);
     validation.set_audience(&[AUDIENCE]);
+    validation.validate_nbf = true;
     validation.leeway = LEEWAY_SECS;
     let decoder: Decoder<Subject> = Arc::new(
         LocalDecoder::builder()
@@ -49,6 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     jwt_tower_peers::serve(|listener| async move {
         let app = Router::new().route("/me", get(me)).with_state(decoder);
+        jwt_tower_peers::announce(&listener)?;
         axum::serve(listener, app)
             .with_graceful_shutdown(jwt_tower_peers::interrupted())
             .await

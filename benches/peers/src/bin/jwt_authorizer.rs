@@ -1,5 +1,7 @@
 //! `GET /me` behind jwt-authorizer 0.15 (axum 0.7), as its README sets it up: an
-//! `Authorizer` from the key, `into_layer()`, claims through `JwtClaims`.
+//! `Authorizer` from the key, `into_layer()`, claims through `JwtClaims`. Validation as
+//! jwt-tower's rows: issuer, audience, `exp` and `nbf` with 30 s of leeway, the one
+//! algorithm.
 
 use axum07::{Router, routing::get};
 use jsonwebtoken9::Algorithm;
@@ -33,6 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let validation = Validation::new()
             .iss(&[ISSUER])
             .aud(&[AUDIENCE])
+            .nbf(true)
             .leeway(LEEWAY_SECS)
             .algs(vec![algorithm]);
         let auth: Authorizer<Subject> = builder
@@ -41,6 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await
             .map_err(std::io::Error::other)?;
         let app = Router::new().route("/me", get(me)).layer(auth.into_layer());
+        jwt_tower_peers::announce(&listener)?;
         axum07::serve(listener, app)
             .with_graceful_shutdown(jwt_tower_peers::interrupted())
             .await
