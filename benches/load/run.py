@@ -762,8 +762,9 @@ def plot(rows: list[dict], srows: list[dict], ncpu: int, path: str) -> None:
         axp.set_xticks(list(xs3), PEER_ALGORITHMS)
         axp.set_ylabel("req/s (log scale), same run")
         axp.set_title("Against the peers, 1 server core")
-        low, high = axp.get_ylim()
-        axp.set_ylim(low, high * 12)  # room for the legend above the bars
+        lowest = min(by[row.format(alg=a)]["rps"] for _, row in contenders for a in PEER_ALGORITHMS)
+        _, high = axp.get_ylim()
+        axp.set_ylim(lowest / 3, high * 12)  # every bar visible; room for the legend
         axp.legend(fontsize=7, loc="upper center", ncol=2)
     if srows:
         ax2 = axes.pop(0)
