@@ -381,14 +381,7 @@ class Server:
             self.token = minted_token(self.config.auth, env)
             env.update(LOAD_AUTH=self.config.auth, LOAD_THREADS=str(self.threads),
                        BIND="127.0.0.1:0")
-            self.proc = subprocess.Popen(
-                pin + PEERS[self.config.peer][1], env=env, stdout=subprocess.PIPE, text=True,
-            )
-            lines = announced(self.proc, 1)
-            if "listening" not in lines:
-                self.stop()
-                raise RuntimeError(f"{self.config.name}: server did not start")
-            self.addr = lines["listening"].removeprefix("on ").strip()
+            self.launch(pin + PEERS[self.config.peer][1], env, ["listening"])
         else:
             env.update(
                 LOAD_AUTH=self.config.auth,
@@ -397,17 +390,21 @@ class Server:
                 LOAD_THREADS=str(self.threads),
                 BIND="127.0.0.1:0",
             )
-            self.proc = subprocess.Popen(
-                pin + [TARGET], env=env, stdout=subprocess.PIPE, text=True,
-            )
-            lines = announced(self.proc, 3)
-            if "listening" not in lines or "token" not in lines:
-                self.stop()
-                raise RuntimeError(f"{self.config.name}: server did not start")
-            self.addr = lines["listening"].removeprefix("on ").strip()
+            lines = self.launch(pin + [TARGET], env, ["listening", "token", "bad_token"])
             self.token = lines["bad_token"] if self.config.bad_token else lines["token"]
         self.check()
         return self
+
+    def launch(self, cmd: list[str], env: dict[str, str], keys: list[str]) -> dict[str, str]:
+        """Starts a server that announces itself with the lines `keys` (`listening on
+        ADDR` among them) on stdout; returns those lines. (A failure raises; `__enter__`
+        stops the process.)"""
+        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
+        lines = announced(self.proc, len(keys))
+        if any(key not in lines for key in keys):
+            raise RuntimeError(f"{self.config.name}: server did not start")
+        self.addr = lines["listening"].removeprefix("on ").strip()
+        return lines
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system) the server has used so far, from /proc."""
@@ -428,7 +425,6 @@ class Server:
             status, body = e.code, e.read().decode()
         want = 401 if self.config.bad_token else 200
         if status != want or (want == 200 and SUBJECT not in body):
-            self.stop()
             raise RuntimeError(f"{self.config.name}: expected {want}, got {status} {body!r}")
 
     def stop(self) -> None:
