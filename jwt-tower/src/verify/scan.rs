@@ -127,9 +127,10 @@ impl<'a> Scanner<'a> {
 }
 
 /// Where a string's characters end: the index of the first quote, backslash or control
-/// character (a byte below 0x20) in `bytes`. Eight bytes a step, as one `u64` (SWAR): the strings of a
-/// token's claims are short (a key is three letters, a value a few dozen), too short for
-/// a SIMD search to pay for its set-up, and one pass finds all three kinds of byte.
+/// character (a byte below 0x20) in `bytes`. Eight bytes a step, as one `u64` (SWAR): the
+/// strings of a token's claims are short (a key is three letters, a value a few dozen),
+/// too short for a SIMD search to pay for its set-up, and one pass finds all three kinds
+/// of byte.
 fn string_end(bytes: &[u8]) -> Option<usize> {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
