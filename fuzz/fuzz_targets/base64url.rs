@@ -1,4 +1,4 @@
-//! `base64url`: the verifier's hand-written strict base64url decoder against the `base64`
+//! `base64url`: the verifier's strict base64url decoder (`base64-simd`) against the `base64`
 //! crate's `URL_SAFE_NO_PAD` engine (strict: no padding, no non-zero trailing bits).
 //!
 //! Asserts, for arbitrary bytes: both accept exactly the same inputs and decode them to
