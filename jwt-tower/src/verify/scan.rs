@@ -69,24 +69,31 @@ impl<'a> Scanner<'a> {
 
     /// An integer as JSON writes it (`-`, then `0` or digits not starting with `0`), of
     /// at most 18 digits so that it fits an `i64` whichever way serde_json reads it.
-    /// A fraction or an exponent leaves the subset.
+    /// A fraction or an exponent leaves the subset. One pass: each digit is checked and
+    /// added as it is read (a token's dates are ten digits, three times a token).
     fn integer(&mut self) -> Option<i64> {
+        const MAX_DIGITS: usize = 18;
         let negative = self.eat(b'-').is_some();
+        let bytes = self.text.as_bytes();
         let start = self.at;
-        while let Some(b'0'..=b'9') = self.peek() {
-            self.at += 1;
+        let mut at = start;
+        let mut magnitude = 0i64;
+        while let Some(&digit @ b'0'..=b'9') = bytes.get(at) {
+            if at - start == MAX_DIGITS {
+                return None;
+            }
+            // At most 18 digits: no overflow, so no checks.
+            magnitude = magnitude * 10 + i64::from(digit - b'0');
+            at += 1;
         }
-        let digits = &self.text[start..self.at];
-        if digits.is_empty() || digits.len() > 18 || (digits.len() > 1 && digits.starts_with('0')) {
+        let digits = at - start;
+        if digits == 0 || (digits > 1 && bytes[start] == b'0') {
             return None;
         }
+        self.at = at;
         if let Some(b'.' | b'e' | b'E') = self.peek() {
             return None;
         }
-        // At most 18 digits: no overflow, so no checks.
-        let magnitude = digits
-            .bytes()
-            .fold(0i64, |n, digit| n * 10 + i64::from(digit - b'0'));
         Some(if negative { -magnitude } else { magnitude })
     }
 
