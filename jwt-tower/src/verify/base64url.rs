@@ -1,9 +1,9 @@
 //! Strict base64url decoding (RFC 4648 §5, no padding) into a caller's buffer.
 //!
 //! The verifier decodes the payload and the signature of every token. `base64-simd`
-//! decodes them with vector instructions whose constants live in registers; the table
-//! decoder this replaced read up to 4 KiB of tables, cold in a server's cache between two
-//! requests. It accepts exactly what `base64::engine::general_purpose::URL_SAFE_NO_PAD`
+//! decodes them with vector instructions, 32 characters a step, and only the last few
+//! through a 256-byte table; the decoder this replaced looked every character up in 4 KiB
+//! of tables, cold in a server's cache between two requests. It accepts exactly what `base64::engine::general_purpose::URL_SAFE_NO_PAD`
 //! accepts: the url-safe alphabet, no `=`, no length of the form 4n+1, and no non-zero
 //! bits left over in the last character (so every byte string has a single encoding).
 //! The tests and the `base64url` fuzz target check this against the `base64` crate.
@@ -85,17 +85,19 @@ mod tests {
         }
     }
 
-    /// Long inputs go through the vector loop, not only its tail: one character outside
-    /// the alphabet at any position of a 200-character token part is refused, as the
-    /// `base64` crate refuses it, and the part decodes alike when it is left alone.
+    /// Long inputs go through the vector loop, not only its tail: any byte outside the
+    /// alphabet at any position of a 200-character token part is refused, as the `base64`
+    /// crate refuses it, and the part decodes alike when it is left alone.
     #[test]
     fn refuses_a_bad_character_anywhere_in_a_long_input() {
         let data: Vec<u8> = (0..150u8).map(|b| b.wrapping_mul(37)).collect();
         let encoded = URL_SAFE_NO_PAD.encode(&data);
         assert_eq!(encoded.len(), 200);
         assert_eq!(ours(encoded.as_bytes()).as_deref(), Some(&data[..]));
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let outside: Vec<u8> = (0..=255u8).filter(|b| !alphabet.contains(b)).collect();
         for at in 0..encoded.len() {
-            for bad in [b'+', b'/', b'=', b'.', b' ', b'\0', 0x80, 0xff] {
+            for &bad in &outside {
                 let mut input = encoded.clone().into_bytes();
                 input[at] = bad;
                 assert_eq!(ours(&input), None, "{bad:#x} at {at}");
