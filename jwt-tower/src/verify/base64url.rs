@@ -3,10 +3,11 @@
 //! The verifier decodes the payload and the signature of every token. `base64-simd`
 //! decodes them with vector instructions, 32 characters a step, and only the last few
 //! through a 256-byte table; the decoder this replaced looked every character up in 4 KiB
-//! of tables, cold in a server's cache between two requests. It accepts exactly what `base64::engine::general_purpose::URL_SAFE_NO_PAD`
-//! accepts: the url-safe alphabet, no `=`, no length of the form 4n+1, and no non-zero
-//! bits left over in the last character (so every byte string has a single encoding).
-//! The tests and the `base64url` fuzz target check this against the `base64` crate.
+//! of tables, cold in a server's cache between two requests. It accepts exactly what
+//! `base64::engine::general_purpose::URL_SAFE_NO_PAD` accepts: the url-safe alphabet, no
+//! `=`, no length of the form 4n+1, and no non-zero bits left over in the last character
+//! (so every byte string has a single encoding). The tests and the `base64url` fuzz target
+//! check this against the `base64` crate.
 
 /// How many bytes `encoded_len` characters decode to, `None` for an impossible length.
 pub(crate) fn decoded_len(encoded_len: usize) -> Option<usize> {
