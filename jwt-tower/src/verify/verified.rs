@@ -274,21 +274,38 @@ impl Facts {
 
 pub(crate) struct Inner<C> {
     pub(crate) facts: Facts,
-    /// Set at verification, or on first use by `build` (see [`VerifiedToken::lazy`]).
-    claims: OnceLock<C>,
-    build: Option<fn(&Facts) -> C>,
+    claims: Claims<C>,
+}
+
+/// A token's claims: deserialized at verification, or built from the facts on first use
+/// (see [`VerifiedToken::lazy`]).
+///
+/// Two variants rather than a `OnceLock` set at once: setting a `OnceLock` goes through
+/// std's `Once` slow path (a call and an atomic exchange), on every verification of a
+/// token with typed claims.
+enum Claims<C> {
+    Ready(C),
+    Lazy {
+        built: OnceLock<C>,
+        build: fn(&Facts) -> C,
+    },
 }
 
 impl<C> Inner<C> {
     fn claims(&self) -> &C {
-        self.claims.get_or_init(|| self.build_claims())
+        match &self.claims {
+            Claims::Ready(claims) => claims,
+            Claims::Lazy { built, build } => built.get_or_init(|| build(&self.facts)),
+        }
     }
 
-    fn build_claims(&self) -> C {
-        let build = self
-            .build
-            .expect("claims without a builder are set at verification");
-        build(&self.facts)
+    fn into_claims(self) -> C {
+        match self.claims {
+            Claims::Ready(claims) => claims,
+            Claims::Lazy { built, build } => {
+                built.into_inner().unwrap_or_else(|| build(&self.facts))
+            }
+        }
     }
 }
 
@@ -347,8 +364,7 @@ impl<C> VerifiedToken<C> {
         Self {
             inner: Arc::new(Inner {
                 facts,
-                claims: OnceLock::from(claims),
-                build: None,
+                claims: Claims::Ready(claims),
             }),
         }
     }
@@ -360,8 +376,10 @@ impl<C> VerifiedToken<C> {
         Self {
             inner: Arc::new(Inner {
                 facts,
-                claims: OnceLock::new(),
-                build: Some(build),
+                claims: Claims::Lazy {
+                    built: OnceLock::new(),
+                    build,
+                },
             }),
         }
     }
@@ -379,10 +397,7 @@ impl<C> VerifiedToken<C> {
     /// `Err(self)` when the token is shared (cloned, or its [`Identity`] is alive).
     pub fn try_into_claims(self) -> Result<C, Self> {
         Arc::try_unwrap(self.inner)
-            .map(|mut inner| match inner.claims.take() {
-                Some(claims) => claims,
-                None => inner.build_claims(),
-            })
+            .map(Inner::into_claims)
             .map_err(|inner| Self { inner })
     }
 

@@ -1189,9 +1189,42 @@ mod tests {
             let expected: RegisteredClaims = serde_json::from_str(payload).unwrap();
             let verified = verifier.verify(&token).unwrap();
             assert_eq!(verified.claims(), &expected, "{payload}");
+            // Built by `claims`, then taken by value: the same claims.
+            assert_eq!(verified.try_into_claims().unwrap(), expected, "{payload}");
+            // Taken by value without being built first.
             let verified = verifier.verify(&token).unwrap();
             assert_eq!(verified.try_into_claims().unwrap(), expected, "{payload}");
         }
+    }
+
+    /// Typed claims are deserialized at verification: read by reference, taken by value
+    /// when the token is not shared, and handed back when it is.
+    #[test]
+    fn typed_claims_by_reference_and_by_value() {
+        #[derive(Debug, PartialEq, serde::Deserialize)]
+        struct Mine {
+            sub: String,
+            tenant: String,
+        }
+        let secret = [1u8; 32];
+        let verifier =
+            Verifier::<Mine>::builder(VerificationKey::hmac(Algorithm::HS256, secret).unwrap())
+                .algorithms([Algorithm::HS256])
+                .require_exp(false)
+                .build()
+                .unwrap();
+        let token = mint_bytes(br#"{"sub":"alice","tenant":"acme"}"#, &secret);
+        let expected = Mine {
+            sub: "alice".to_owned(),
+            tenant: "acme".to_owned(),
+        };
+
+        let verified = verifier.verify(&token).unwrap();
+        assert_eq!(verified.claims(), &expected);
+        let shared = verified.clone();
+        let verified = verified.try_into_claims().unwrap_err();
+        drop(shared);
+        assert_eq!(verified.try_into_claims().unwrap(), expected);
     }
 
     /// The remembered header spares only the header's decoding and checks: a token with
