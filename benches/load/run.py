@@ -584,6 +584,9 @@ def summarize(runs: list[Run], ncpu: int) -> tuple[list[dict], list[dict]]:
             "rps": median([r.rps for r in rs]),
             "p99_ms": median([r.p99_ms for r in rs]),
             "rps_ratio": median([r.rps / r.baseline_rps for r in rs]),
+            # The spread of the per-round ratios: how far one round's verdict can be trusted.
+            "rps_ratio_min": min(r.rps / r.baseline_rps for r in rs),
+            "rps_ratio_max": max(r.rps / r.baseline_rps for r in rs),
             "p99_ratio": median([r.p99_ms / r.baseline_p99_ms for r in rs]),
             "cpu_us_per_req": median([r.cpu_us_per_req for r in rs]),
             "cpu_over_baseline_us": median([r.cpu_us_per_req - r.baseline_cpu_us for r in rs]),
@@ -622,17 +625,23 @@ def tables(rows: list[dict], srows: list[dict], ncpu: int) -> str:
     out = [
         "One core (server pinned to CPU 0 with 1 tokio worker; wrk -t1 -c32 on CPU 1):",
         "",
-        "| configuration | req/s | p99 (ms) | req/s / baseline | p99 / baseline "
-        "| server CPU per request (us) | over the baseline (us) | CPU-bound ratio |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| configuration | req/s | p99 (ms) | req/s / baseline | rounds' min-max "
+        "| p99 / baseline | server CPU per request (us) | over the baseline (us) "
+        "| CPU-bound ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         out.append(
-            f"| {r['config']} | {r['rps']:,.0f} | {r['p99_ms']:.2f} | "
-            f"{r['rps_ratio']:.2f} | {r['p99_ratio']:.2f} | {r['cpu_us_per_req']:.1f} | "
+            f"| {r['config']} | {r['rps']:,.0f} | {r['p99_ms']:.2f} | {r['rps_ratio']:.2f} | "
+            f"{r['rps_ratio_min']:.2f}-{r['rps_ratio_max']:.2f} | "
+            f"{r['p99_ratio']:.2f} | {r['cpu_us_per_req']:.1f} | "
             f"{r['cpu_over_baseline_us']:+.1f} | {r['cpu_bound_ratio']:.2f} |"
         )
     out += [
+        "",
+        "Req/s / baseline: the median over the rounds of each run's ratio to the mean of "
+        "the baseline runs on either side of it; rounds' min-max: the lowest and highest "
+        "of those per-round ratios.",
         "",
         "CPU-bound ratio: the baseline's server CPU per request over this one's, i.e. the "
         "req/s ratio a server saturating its core would show.",
