@@ -8,7 +8,8 @@
 //!   `sub`, no layer), `HS256`, `RS256`, `ES256` or `EdDSA` (default `none`); or
 //!   `jsonwebtoken-HS256` (and the other three): no jwt-tower on the request path but a
 //!   hand-written axum middleware calling `jsonwebtoken::decode`, the issue's reference
-//!   point, so that it is measured in the same run;
+//!   point, so that it is measured in the same run; or `floor-HS256` / `floor-RS256`: the
+//!   crypto floor, only the bare signature check of the token (see [`Floor`]);
 //! - `LOAD_CACHE`: `1` to turn on the verifier's verified-token cache (default `0`);
 //! - `LOAD_SPIN_NS`: with `LOAD_AUTH=none` only, the baseline's handler first busy-waits
 //!   this many nanoseconds (default 0): a control, showing what any fixed amount of work
@@ -23,12 +24,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use aws_lc_rs::{hmac, signature};
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header::AUTHORIZATION};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router, routing::get};
-use jsonwebtoken::{DecodingKey, Validation};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{DecodingKey, DecodingKeyKind, Validation};
 use jwt_axum::CurrentIdentity;
 use jwt_tower::issue::{SigningKey, TokenIssuer};
 use jwt_tower::{Algorithm, JwtLayer, RegisteredClaims, Verifier};
@@ -99,6 +103,78 @@ async fn jsonwebtoken_auth(
 
 async fn me_jsonwebtoken(Extension(subject): Extension<Subject>) -> String {
     subject.sub
+}
+
+/// `LOAD_AUTH=floor-HS256` / `floor-RS256`: the crypto floor through the same server. The
+/// Bearer token's signature is checked over its signing input by aws-lc-rs with the key
+/// parsed once, as the micro-benchmark's floor does, and nothing else is done: no header,
+/// no claims, no times, no `kid`. Whatever verifies a JWT of this algorithm spends at
+/// least this. Then the baseline's handler answers; a bare 401 otherwise.
+#[derive(Clone)]
+struct Floor(Arc<FloorKey>);
+
+enum FloorKey {
+    // Boxed as the micro-benchmark's floor is (an HMAC key holds two hash states).
+    Hmac(Box<hmac::Key>),
+    Public(signature::ParsedPublicKey),
+}
+
+impl Floor {
+    fn new(alg: Algorithm) -> Result<Self, Box<dyn std::error::Error>> {
+        let key = match alg {
+            Algorithm::HS256 => {
+                FloorKey::Hmac(Box::new(hmac::Key::new(hmac::HMAC_SHA256, HMAC_SECRET)))
+            }
+            Algorithm::RS256 => {
+                let key = DecodingKey::from_rsa_pem(RSA_PUBLIC.as_bytes())?;
+                let DecodingKeyKind::SecretOrDer(der) = key.kind() else {
+                    return Err("a PEM key decodes to DER".into());
+                };
+                FloorKey::Public(
+                    signature::ParsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, der)
+                        .map_err(|e| format!("the RSA test key: {e}"))?,
+                )
+            }
+            other => {
+                return Err(format!(
+                    "configuration error: LOAD_AUTH: floor-{other:?} is not a mode (floor-HS256 or floor-RS256)"
+                )
+                .into());
+            }
+        };
+        Ok(Self(Arc::new(key)))
+    }
+
+    /// Whether `token`'s signature verifies: the last part, base64url-decoded onto the
+    /// stack, over everything before the last dot.
+    fn verifies(&self, token: &str) -> bool {
+        let Some((signing_input, encoded)) = token.rsplit_once('.') else {
+            return false;
+        };
+        let mut decoded = [0u8; 512];
+        let Ok(len) = URL_SAFE_NO_PAD.decode_slice(encoded, &mut decoded) else {
+            return false;
+        };
+        let (message, tag) = (signing_input.as_bytes(), &decoded[..len]);
+        match &*self.0 {
+            FloorKey::Hmac(key) => hmac::verify(key, message, tag).is_ok(),
+            FloorKey::Public(key) => key.verify_sig(message, tag).is_ok(),
+        }
+    }
+}
+
+async fn floor_auth(State(floor): State<Floor>, req: Request, next: Next) -> Response {
+    let verified = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|token| floor.verifies(token));
+    if verified {
+        next.run(req).await
+    } else {
+        StatusCode::UNAUTHORIZED.into_response()
+    }
 }
 
 fn decoder(alg: Algorithm) -> Result<Decoder, jsonwebtoken::errors::Error> {
@@ -201,10 +277,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let bind = env("BIND").unwrap_or_else(|| "127.0.0.1:0".to_owned());
 
     let hand_written = auth.strip_prefix("jsonwebtoken-");
-    if hand_written == Some("none") {
-        return Err("configuration error: LOAD_AUTH: jsonwebtoken-none is not a mode".into());
+    let floor = auth.strip_prefix("floor-");
+    if hand_written == Some("none") || floor == Some("none") {
+        return Err(format!("configuration error: LOAD_AUTH: {auth} is not a mode").into());
     }
-    let (alg, key) = signing_key(hand_written.unwrap_or(&auth))?;
+    let (alg, key) = signing_key(hand_written.or(floor).unwrap_or(&auth))?;
     let issuer = TokenIssuer::builder(ISSUER, key)
         .audience(AUDIENCE)
         .ttl(Duration::from_secs(3600))
@@ -215,6 +292,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         Router::new().route("/me", get(move || me_spinning(spin)))
     } else if auth == "none" {
         Router::new().route("/me", get(me_baseline))
+    } else if floor.is_some() {
+        Router::new()
+            .route("/me", get(me_baseline))
+            .layer(middleware::from_fn_with_state(Floor::new(alg)?, floor_auth))
     } else if hand_written.is_some() {
         Router::new()
             .route("/me", get(me_jsonwebtoken))
