@@ -46,17 +46,14 @@ impl<C: DeserializeOwned + Send + Sync + 'static, R> JwtLayer<C, R> {
         };
         // With the default source, `Authorization: Bearer` alone, the token is verified
         // before any check of its characters: a token that verifies has only base64url
-        // characters and dots, so it passed them all (see `Verifier::verify_if_cached`),
+        // characters and dots, so it passed them all (see `Verifier::verify_unchecked`),
         // and they are checked only to blame the right party when it fails. A client
         // reusing its token (the common case) is answered from the verifier's cache, if
         // it has one. Every other request takes the full path below.
         if let Some(raw) = self.extractor.sole_bearer_unchecked(req.headers()) {
-            let verified = match self.verifier.verify_if_cached(raw) {
-                Some(result) => result?,
-                None => self
-                    .verifier
-                    .verify_unchecked(raw, |e| TokenExtractor::blame_unchecked(raw, e))?,
-            };
+            let verified = self
+                .verifier
+                .verify_unchecked(raw, |e| TokenExtractor::blame_unchecked(raw, e))?;
             self.policy.check(&verified).map_err(outside_verify)?;
             return Ok(Some(verified));
         }

@@ -670,20 +670,38 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
         result
     }
 
-    /// [`verify`](Self::verify) for a token whose characters nobody checked yet (see
-    /// [`verify_if_cached`](Self::verify_if_cached) for why that is sound): `blame`
-    /// turns a failure into the error to give, which may be the request's rather than
-    /// the token's, and that one is counted. Spares the layer a pass over every valid
+    /// [`verify`](Self::verify) for a token whose characters nobody checked yet: the bytes
+    /// of an `Authorization` value, as they came. Spares the layer a pass over every valid
     /// token to prove what verifying it proves anyway.
+    ///
+    /// That is sound because a token that verifies is base64url and dots only (its
+    /// characters are a subset of `b64token`'s), and a cache entry matches only the exact
+    /// bytes of a token that verified: a hit is a well-formed token. A failure is handed
+    /// to `blame`, which turns it into the error to give (it may be the request's rather
+    /// than the token's), and that one is counted; a hit's refusal (revoked, a custom
+    /// check) is the token's, as is.
+    ///
+    /// With a cache (and one issuer), the token is looked up once: a miss goes straight
+    /// on to the full verification, which stores it.
     pub(crate) fn verify_unchecked(
         &self,
         token: &[u8],
         blame: impl FnOnce(AuthError) -> AuthError,
     ) -> Result<VerifiedToken<C>, AuthError> {
-        let result = std::str::from_utf8(token)
-            .map_err(|_| reject(RejectionKind::Malformed))
-            .and_then(|token| self.verify_routed(token))
-            .map_err(blame);
+        let c = &*self.inner;
+        let text = |token| std::str::from_utf8(token).map_err(|_| reject(RejectionKind::Malformed));
+        // Several issuers: each route has its own cache, and `verify_routed` picks it.
+        let result = match c.cache.as_ref().filter(|_| c.routes.is_none()) {
+            Some(cache) => match self.cached(cache, token) {
+                Some(hit) => self.serve_hit(hit),
+                None => text(token)
+                    .and_then(|token| self.verify_and_store(cache, token))
+                    .map_err(blame),
+            },
+            None => text(token)
+                .and_then(|token| self.verify_routed(token))
+                .map_err(blame),
+        };
         self.count(&result);
         result
     }
@@ -715,36 +733,25 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
         if let Some(hit) = self.cached(cache, token.as_bytes()) {
             return self.serve_hit(hit);
         }
+        self.verify_and_store(cache, token)
+    }
+
+    /// The full verification of a token the cache does not hold, then stored in it while
+    /// the time checks keep passing. (Checks the size itself: `verify_unchecked` comes
+    /// here straight from a miss.)
+    fn verify_and_store(
+        &self,
+        cache: &TokenCache<C>,
+        token: &str,
+    ) -> Result<VerifiedToken<C>, AuthError> {
+        if token.len() > self.inner.max_token_len {
+            return Err(reject(RejectionKind::TokenTooLarge));
+        }
         let fresh = self.verify_signed(token)?;
         if let Some(window) = fresh.window {
             cache.insert(token.as_bytes(), &fresh.token, fresh.generation, window);
         }
         Ok(fresh.token)
-    }
-
-    /// The answer for `token` when the verified-token cache holds it, counted like
-    /// [`verify`](Self::verify)'s; `None` (nothing counted) when there is no cache, no
-    /// entry, or several issuers (each route has its own cache: `verify` picks it).
-    ///
-    /// Takes the token's bytes as they came, unchecked: [`JwtLayer`](crate::JwtLayer)
-    /// looks here before checking that an `Authorization` value is a well-formed
-    /// `b64token`. That is sound because an entry matches only the exact bytes of a token
-    /// that verified, and a token that verifies is base64url and dots only (its
-    /// characters are a subset of `b64token`'s), so a hit is a well-formed token.
-    pub(crate) fn verify_if_cached(
-        &self,
-        token: &[u8],
-    ) -> Option<Result<VerifiedToken<C>, AuthError>> {
-        let c = &*self.inner;
-        let cache = c.cache.as_ref()?;
-        if c.routes.is_some() {
-            return None;
-        }
-        // A miss is looked up once more by the verification that follows it (`verify`,
-        // `verify_unchecked`): one hash and probe, next to a full verification.
-        let result = self.serve_hit(self.cached(cache, token)?);
-        self.count(&result);
-        Some(result)
     }
 
     /// The cache's entry for `token` under the key set in use, if any.
