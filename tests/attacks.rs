@@ -1509,36 +1509,50 @@ fn one_mebibyte_token_verifies_under_a_raised_limit() {
     );
 }
 
-/// Through the HTTP layer the 8 KiB limit is a 401 `invalid_token` that does not echo the token; hyper stops 1 MiB headers first.
+/// Through the HTTP layer the 8 KiB limit is a 401 `invalid_token` that does not echo the
+/// token, with the verified-token cache off and on (with it, the layer looks a token up
+/// before anything else, and a miss goes straight to the full verification); hyper stops
+/// 1 MiB headers first.
 #[tokio::test]
 async fn large_tokens_through_the_http_layer_are_refused() {
-    let layer = JwtLayer::new(hs256_verifier());
+    let cached = Verifier::builder(VerificationKey::hmac(Algorithm::HS256, SECRET).unwrap())
+        .algorithms([Algorithm::HS256])
+        .cache(100)
+        .build()
+        .unwrap();
+    for verifier in [hs256_verifier(), cached] {
+        let app = Router::new()
+            .route("/me", get(|| async { "ok" }))
+            .layer(JwtLayer::<RegisteredClaims>::new(verifier.clone()));
+        let small = hs256(&claims());
+        for (token, status) in [
+            (small.clone(), 200),
+            (small.clone(), 200),
+            (token_of_len(8 * 1024 + 1), 401),
+            (token_of_len(1 << 20), 401),
+        ] {
+            let request = http::Request::get("/me")
+                .header("authorization", format!("Bearer {token}"))
+                .body(axum::body::Body::empty())
+                .unwrap();
+            let response = app.clone().oneshot(request).await.unwrap();
+            assert_eq!(response.status().as_u16(), status, "{}", token.len());
+            if status == 401 {
+                let challenge = response.headers()["www-authenticate"].to_str().unwrap();
+                assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+                let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+                    .await
+                    .unwrap();
+                let body = String::from_utf8(body.to_vec()).unwrap();
+                assert!(body.contains("larger"), "{body}");
+                assert!(!body.contains(&token[..64]));
+            }
+        }
+        assert_eq!(verifier.metrics().rejected(K::TokenTooLarge), 2);
+    }
     let app = Router::new()
         .route("/me", get(|| async { "ok" }))
-        .layer(layer);
-    let small = hs256(&claims());
-    for (token, status) in [
-        (small.clone(), 200),
-        (token_of_len(8 * 1024 + 1), 401),
-        (token_of_len(1 << 20), 401),
-    ] {
-        let request = http::Request::get("/me")
-            .header("authorization", format!("Bearer {token}"))
-            .body(axum::body::Body::empty())
-            .unwrap();
-        let response = app.clone().oneshot(request).await.unwrap();
-        assert_eq!(response.status().as_u16(), status, "{}", token.len());
-        if status == 401 {
-            let challenge = response.headers()["www-authenticate"].to_str().unwrap();
-            assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
-            let body = axum::body::to_bytes(response.into_body(), 1 << 16)
-                .await
-                .unwrap();
-            let body = String::from_utf8(body.to_vec()).unwrap();
-            assert!(body.contains("larger"), "{body}");
-            assert!(!body.contains(&token[..64]));
-        }
-    }
+        .layer(JwtLayer::new(hs256_verifier()));
     // Over a real connection: 16 KiB reaches the layer and is refused by it; hyper itself
     // refuses 1 MiB of headers before any service runs.
     let url = format!("http://{}/me", support::serve(app).await);

@@ -274,7 +274,7 @@ impl Facts {
 
 pub(crate) struct Inner<C> {
     pub(crate) facts: Facts,
-    claims: Claims<C>,
+    claims: ClaimsSlot<C>,
 }
 
 /// A token's claims: deserialized at verification, or built from the facts on first use
@@ -283,7 +283,7 @@ pub(crate) struct Inner<C> {
 /// Two variants rather than a `OnceLock` set at once: setting a `OnceLock` goes through
 /// std's `Once` slow path (a call and an atomic exchange), on every verification of a
 /// token with typed claims.
-enum Claims<C> {
+enum ClaimsSlot<C> {
     Ready(C),
     Lazy {
         built: OnceLock<C>,
@@ -294,15 +294,15 @@ enum Claims<C> {
 impl<C> Inner<C> {
     fn claims(&self) -> &C {
         match &self.claims {
-            Claims::Ready(claims) => claims,
-            Claims::Lazy { built, build } => built.get_or_init(|| build(&self.facts)),
+            ClaimsSlot::Ready(claims) => claims,
+            ClaimsSlot::Lazy { built, build } => built.get_or_init(|| build(&self.facts)),
         }
     }
 
     fn into_claims(self) -> C {
         match self.claims {
-            Claims::Ready(claims) => claims,
-            Claims::Lazy { built, build } => {
+            ClaimsSlot::Ready(claims) => claims,
+            ClaimsSlot::Lazy { built, build } => {
                 built.into_inner().unwrap_or_else(|| build(&self.facts))
             }
         }
@@ -364,7 +364,7 @@ impl<C> VerifiedToken<C> {
         Self {
             inner: Arc::new(Inner {
                 facts,
-                claims: Claims::Ready(claims),
+                claims: ClaimsSlot::Ready(claims),
             }),
         }
     }
@@ -376,7 +376,7 @@ impl<C> VerifiedToken<C> {
         Self {
             inner: Arc::new(Inner {
                 facts,
-                claims: Claims::Lazy {
+                claims: ClaimsSlot::Lazy {
                     built: OnceLock::new(),
                     build,
                 },
