@@ -815,6 +815,37 @@ def plot(rows: list[dict], srows: list[dict], ncpu: int, path: str) -> None:
     plt.close(fig)
 
 
+def write_reports(out: str, header: str, rows: list[dict], srows: list[dict], ncpu: int,
+                  saved: dict) -> None:
+    """summary.md (printed too), results.json (`saved`, with the tables and targets put
+    in) and summary.csv, in `out`."""
+    goals = targets(rows, srows)
+    summary = "\n".join([header, "", tables(rows, srows, ncpu), "", "Targets:", "",
+                         *goals]) + "\n"
+    print(summary)
+    with open(os.path.join(out, "summary.md"), "w") as f:
+        f.write(summary)
+    saved.update(summary=rows, scaling=srows, targets=goals)
+    order = ["started", "args", "machine", "summary", "scaling", "targets", "runs"]
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump({k: saved[k] for k in order if k in saved}, f, indent=1)
+        f.write("\n")
+    with open(os.path.join(out, "summary.csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["section", "config", "rps", "p99_ms", "rps_ratio", "p99_ratio",
+                    "cpu_us_per_req", "rps_1", "rps_n", "factor",
+                    "rps_ratio_min", "rps_ratio_max"])
+        for r in rows:
+            w.writerow(["1-core", r["config"], f"{r['rps']:.0f}", f"{r['p99_ms']:.3f}",
+                        f"{r['rps_ratio']:.3f}", f"{r['p99_ratio']:.3f}",
+                        f"{r['cpu_us_per_req']:.2f}", "", "", "",
+                        f"{r['rps_ratio_min']:.3f}", f"{r['rps_ratio_max']:.3f}"])
+        for r in srows:
+            w.writerow(["scaling", r["config"], "", "", "", "", "",
+                        f"{r['rps_1']:.0f}", f"{r['rps_n']:.0f}", f"{r['factor']:.3f}",
+                        "", ""])
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -838,7 +869,8 @@ def main() -> None:
                    help="leave out the peers (jwt-authorizer, axum-jwt-auth, express-jwt)")
     p.add_argument("--no-plot", action="store_true", help="no PNG")
     p.add_argument("--replot", action="store_true",
-                   help="measure nothing: redo the tables and the plot from OUT/results.json")
+                   help="measure nothing: redo the summaries (summary.md, summary.csv, "
+                        "results.json's tables) and the plot from OUT/results.json")
     args = p.parse_args()
     if args.quick:
         args.duration, args.warmup, args.rounds = 2, 1, 1
@@ -854,9 +886,12 @@ def main() -> None:
             saved = json.load(f)
         ncpu = saved["machine"]["cpus"]
         rows, srows = summarize([Run(**r) for r in saved["runs"]], ncpu)
+        # The run's header line (when, where, the load average) is kept as it was.
+        with open(os.path.join(args.out, "summary.md")) as f:
+            header = f.readline().rstrip("\n")
+        write_reports(args.out, header, rows, srows, ncpu, dict(saved))
         if not args.no_plot:
             plot(rows, srows, ncpu, os.path.join(args.out, "load.png"))
-        print(tables(rows, srows, ncpu))
         return
 
     can_plot = ensure_tools(not args.no_plot)
@@ -888,44 +923,18 @@ def main() -> None:
     log(f"load average after: {load_after}")
 
     rows, srows = summarize(h.runs, ncpu)
-    text = tables(rows, srows, ncpu)
-    goals = targets(rows, srows)
     header = (
         f"Run of {started}, commit {info['commit']}: {args.rounds} round(s) of "
         f"{args.duration} s runs after {args.warmup} s warm-up, wrk -t1 -c{args.connections}; "
         f"{info['cpus']} x {info['cpu_model']}, {info['memory_gib']} GiB, Linux {info['kernel']}, "
         f"{info['rustc']}, {info['wrk']}. Load average at the end: {load_after}."
     )
-    summary = "\n".join([header, "", text, "", "Targets:", "", *goals]) + "\n"
-    print(summary)
-
-    with open(os.path.join(args.out, "summary.md"), "w") as f:
-        f.write(summary)
-    with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump({
-            "started": started,
-            "args": vars(args),
-            "machine": info,
-            "summary": rows,
-            "scaling": srows,
-            "targets": goals,
-            "runs": [r.__dict__ for r in h.runs],
-        }, f, indent=1)
-        f.write("\n")
-    with open(os.path.join(args.out, "summary.csv"), "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["section", "config", "rps", "p99_ms", "rps_ratio", "p99_ratio",
-                    "cpu_us_per_req", "rps_1", "rps_n", "factor",
-                    "rps_ratio_min", "rps_ratio_max"])
-        for r in rows:
-            w.writerow(["1-core", r["config"], f"{r['rps']:.0f}", f"{r['p99_ms']:.3f}",
-                        f"{r['rps_ratio']:.3f}", f"{r['p99_ratio']:.3f}",
-                        f"{r['cpu_us_per_req']:.2f}", "", "", "",
-                        f"{r['rps_ratio_min']:.3f}", f"{r['rps_ratio_max']:.3f}"])
-        for r in srows:
-            w.writerow(["scaling", r["config"], "", "", "", "", "",
-                        f"{r['rps_1']:.0f}", f"{r['rps_n']:.0f}", f"{r['factor']:.3f}",
-                        "", ""])
+    write_reports(args.out, header, rows, srows, ncpu, {
+        "started": started,
+        "args": vars(args),
+        "machine": info,
+        "runs": [r.__dict__ for r in h.runs],
+    })
     if can_plot:
         path = os.path.join(args.out, "load.png")
         plot(rows, srows, ncpu, path)
