@@ -10,7 +10,8 @@
 //!   hand-written axum middleware calling `jsonwebtoken::decode`, the reference
 //!   point, so that it is measured in the same run; or `floor-HS256` / `floor-RS256`: the
 //!   crypto floor, only the bare signature check of the token (see [`Floor`]);
-//! - `LOAD_CACHE`: `1` to turn on the verifier's verified-token cache (default `0`);
+//! - `LOAD_CACHE`: `1` to turn on the verifier's verified-token cache (default `0`), with
+//!   jwt-tower's modes only;
 //! - `LOAD_SPIN_NS`: with `LOAD_AUTH=none` only, the baseline's handler first busy-waits
 //!   this many nanoseconds (default 0): a control, showing what any fixed amount of work
 //!   per request (say, as long as one HS256 verify) costs in req/s on this machine;
@@ -274,6 +275,14 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     };
     if auth != "none" && !spin.is_zero() {
         return Err("configuration error: LOAD_SPIN_NS applies to LOAD_AUTH=none only".into());
+    }
+    // The cache is jwt-tower's: the baseline, the floor and the hand-written middleware
+    // have none, and must not seem to measure one.
+    if cache && !matches!(auth.as_str(), "HS256" | "RS256" | "ES256" | "EdDSA") {
+        return Err(format!(
+            "configuration error: LOAD_CACHE=1 applies to LOAD_AUTH=HS256, RS256, ES256 or EdDSA only, not {auth}"
+        )
+        .into());
     }
     let bind = env("BIND").unwrap_or_else(|| "127.0.0.1:0".to_owned());
 

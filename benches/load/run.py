@@ -38,6 +38,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import math
 import os
 import platform
 import re
@@ -738,8 +739,10 @@ def plot(rows: list[dict], srows: list[dict], ncpu: int, path: str) -> None:
     ax = axes.pop(0)
     xs = range(len(ALGORITHMS))
     width = 0.38
-    off = [by[a]["rps"] if a in by else 0 for a in ALGORITHMS]
-    on = [by[f"{a} + cache"]["rps"] if f"{a} + cache" in by else 0 for a in ALGORITHMS]
+    # A row not measured (`--only`) gets no bar, rather than a bar of zero.
+    nan = float("nan")
+    off = [by[a]["rps"] if a in by else nan for a in ALGORITHMS]
+    on = [by[f"{a} + cache"]["rps"] if f"{a} + cache" in by else nan for a in ALGORITHMS]
     b1 = ax.bar([x - width / 2 for x in xs], off, width, label="cache off", color="#4c72b0")
     b2 = ax.bar([x + width / 2 for x in xs], on, width, label="cache on (token reused)",
                 color="#55a868")
@@ -748,6 +751,8 @@ def plot(rows: list[dict], srows: list[dict], ncpu: int, path: str) -> None:
                  for a in ALGORITHMS]
     for bars, ratios in ((b1, ratios_off), (b2, ratios_on)):
         for b, ratio in zip(bars, ratios):
+            if math.isnan(b.get_height()):
+                continue
             ax.annotate(f"{b.get_height() / 1000:.1f}k\n{ratio:.0%}",
                         (b.get_x() + b.get_width() / 2, b.get_height()),
                         ha="center", va="bottom", fontsize=8)
@@ -770,7 +775,8 @@ def plot(rows: list[dict], srows: list[dict], ncpu: int, path: str) -> None:
     ax.set_ylabel("req/s (median over rounds); % = of the baseline, same run")
     ax.set_title("GET /me through JwtLayer, 1 server core, wrk -c32")
     ax.legend(fontsize=8, loc="upper center", ncol=2)
-    ax.set_ylim(0, max([*off, *on, by.get(BASELINE.name, {"rps": 0})["rps"]]) * 1.45)
+    measured = [v for v in (*off, *on) if not math.isnan(v)]
+    ax.set_ylim(0, max([*measured, by.get(BASELINE.name, {"rps": 0})["rps"]]) * 1.45)
     if has_peers:
         axp = axes.pop(0)
         xs3 = range(len(PEER_ALGORITHMS))
