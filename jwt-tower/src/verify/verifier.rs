@@ -695,6 +695,7 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
             Some(cache) => match self.cached(cache, token) {
                 Some(hit) => self.serve_hit(hit),
                 None => text(token)
+                    .and_then(|token| self.within_limit(token))
                     .and_then(|token| self.verify_and_store(cache, token))
                     .map_err(blame),
             },
@@ -722,11 +723,17 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
         }
     }
 
-    fn verify_uncounted(&self, token: &str) -> Result<VerifiedToken<C>, AuthError> {
-        let c = &*self.inner;
-        if token.len() > c.max_token_len {
+    /// `token`, unless it is longer than the limit: checked first, before any work.
+    fn within_limit<'t>(&self, token: &'t str) -> Result<&'t str, AuthError> {
+        if token.len() > self.inner.max_token_len {
             return Err(reject(RejectionKind::TokenTooLarge));
         }
+        Ok(token)
+    }
+
+    fn verify_uncounted(&self, token: &str) -> Result<VerifiedToken<C>, AuthError> {
+        let c = &*self.inner;
+        let token = self.within_limit(token)?;
         let Some(cache) = &c.cache else {
             return self.verify_signed(token).map(|fresh| fresh.token);
         };
@@ -736,17 +743,13 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
         self.verify_and_store(cache, token)
     }
 
-    /// The full verification of a token the cache does not hold, then stored in it while
-    /// the time checks keep passing. (Checks the size itself: `verify_unchecked` comes
-    /// here straight from a miss.)
+    /// The full verification of a token within the size limit that the cache does not
+    /// hold, then stored in it while the time checks keep passing.
     fn verify_and_store(
         &self,
         cache: &TokenCache<C>,
         token: &str,
     ) -> Result<VerifiedToken<C>, AuthError> {
-        if token.len() > self.inner.max_token_len {
-            return Err(reject(RejectionKind::TokenTooLarge));
-        }
         let fresh = self.verify_signed(token)?;
         if let Some(window) = fresh.window {
             cache.insert(token.as_bytes(), &fresh.token, fresh.generation, window);
