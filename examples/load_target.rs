@@ -9,7 +9,11 @@
 //!   `jsonwebtoken-HS256` (and the other three): no jwt-tower on the request path but a
 //!   hand-written axum middleware calling `jsonwebtoken::decode`, the issue's reference
 //!   point, so that it is measured in the same run; or `floor-HS256` / `floor-RS256`: the
-//!   crypto floor, only the bare signature check of the token (see [`Floor`]);
+//!   crypto floor, only the bare signature check of the token (see [`Floor`]); or
+//!   `empty-layer`: the floor without its check, a tower layer placed as `JwtLayer` is
+//!   that only finds the token (see [`find_token`]), what any such layer costs before it
+//!   does any work; or `empty-middleware`: the hand-written middleware without its
+//!   `jsonwebtoken::decode`, an axum `from_fn` middleware that only finds the token;
 //! - `LOAD_CACHE`: `1` to turn on the verifier's verified-token cache (default `0`), with
 //!   jwt-tower's modes only;
 //! - `LOAD_SPIN_NS`: with `LOAD_AUTH=none` only, the baseline's handler first busy-waits
@@ -22,7 +26,11 @@
 //! test keys of `jwt-tower/tests/keys`) and `bad_token JWT` (the same token with a wrong
 //! signature); nothing else. With `LOAD_AUTH=none` the tokens are HS256 ones, ignored.
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use aws_lc_rs::{hmac, signature};
@@ -37,6 +45,8 @@ use jsonwebtoken::{DecodingKey, DecodingKeyKind, Validation};
 use jwt_axum::CurrentIdentity;
 use jwt_tower::issue::{SigningKey, TokenIssuer};
 use jwt_tower::{Algorithm, JwtLayer, RegisteredClaims, Verifier};
+use tower::util::MapRequestLayer;
+use tower::{Layer, Service};
 
 const HMAC_SECRET: &[u8; 64] = b"load-target-hmac-secret-0123456789abcdef0123456789abcdef01234567";
 const RSA_PRIVATE: &str = include_str!("../jwt-tower/tests/keys/rsa2048-private.pem");
@@ -117,7 +127,9 @@ async fn me_jsonwebtoken(Extension(subject): Extension<Subject>) -> String {
 /// parsed once, as the micro-benchmark's floor does, and nothing else is done: no header,
 /// no claims, no times, no `kid`. A verifier without a cache does this and more, so the
 /// layer's rows are read against it. Then the baseline's handler answers; a bare 401
-/// otherwise.
+/// otherwise. It runs in a tower layer of its own ([`FloorService`]), placed and shaped
+/// as `JwtLayer` is: an axum `from_fn` middleware costs more than the check itself here
+/// (see the `empty-middleware` mode).
 #[derive(Clone)]
 struct Floor(Arc<FloorKey>);
 
@@ -171,13 +183,87 @@ impl Floor {
     }
 }
 
-async fn floor_auth(State(floor): State<Floor>, req: Request, next: Next) -> Response {
-    let verified = bearer(&req).is_some_and(|token| floor.verifies(token));
-    if verified {
+impl<S> Layer<S> for Floor {
+    type Service = FloorService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        FloorService {
+            inner,
+            floor: self.clone(),
+        }
+    }
+}
+
+/// The floor's service: the inner service's future when the signature verifies, a ready
+/// 401 otherwise.
+#[derive(Clone)]
+struct FloorService<S> {
+    inner: S,
+    floor: Floor,
+}
+
+impl<S> Service<Request> for FloorService<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+    S::Future: Unpin,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = FloorFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        if bearer(&req).is_some_and(|token| self.floor.verifies(token)) {
+            FloorFuture::Inner(self.inner.call(req))
+        } else {
+            FloorFuture::Rejected(Some(StatusCode::UNAUTHORIZED.into_response()))
+        }
+    }
+}
+
+/// [`FloorService`]'s future. The inner future is `Unpin` (axum's route futures are), so
+/// it is polled in place without pin projection.
+enum FloorFuture<F> {
+    Inner(F),
+    Rejected(Option<Response>),
+}
+
+impl<F> Future for FloorFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>> + Unpin,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            Self::Inner(future) => Pin::new(future).poll(cx),
+            Self::Rejected(response) => {
+                Poll::Ready(Ok(response.take().expect("polled after completion")))
+            }
+        }
+    }
+}
+
+/// An axum `from_fn` middleware that only finds the Bearer token, then calls the handler:
+/// the hand-written middleware's shape without its `jsonwebtoken::decode`. Against the
+/// baseline, what such a middleware costs before it does any work.
+async fn empty_middleware(req: Request, next: Next) -> Response {
+    if bearer(&req).is_some() {
         next.run(req).await
     } else {
         StatusCode::UNAUTHORIZED.into_response()
     }
+}
+
+/// The request, after finding its Bearer token and doing nothing with it: the whole of
+/// the `empty-layer` mode's layer (`tower::util::MapRequestLayer`, a tower layer placed
+/// where `JwtLayer` is, whose service calls the inner one and returns its future as is).
+fn find_token(req: Request) -> Request {
+    std::hint::black_box(bearer(&req));
+    req
 }
 
 fn decoder(alg: Algorithm) -> Result<Decoder, jsonwebtoken::errors::Error> {
@@ -284,15 +370,23 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     if hand_written == Some("none") || floor == Some("none") {
         return Err(format!("configuration error: LOAD_AUTH: {auth} is not a mode").into());
     }
-    // The cache is jwt-tower's: the baseline, the floor and the hand-written middleware
-    // have none, and must not seem to measure one.
-    if cache && (auth == "none" || hand_written.is_some() || floor.is_some()) {
+    let empty = auth == "empty-middleware";
+    let empty_layer = auth == "empty-layer";
+    // The cache is jwt-tower's: the baseline, the floor, the empty middleware and layer
+    // and the hand-written middleware have none, and must not seem to measure one.
+    if cache
+        && (auth == "none" || empty || empty_layer || hand_written.is_some() || floor.is_some())
+    {
         return Err(format!(
             "configuration error: LOAD_CACHE=1 applies to jwt-tower's modes only, not {auth}"
         )
         .into());
     }
-    let (alg, key) = signing_key(hand_written.or(floor).unwrap_or(&auth))?;
+    let (alg, key) = signing_key(if empty || empty_layer {
+        "HS256"
+    } else {
+        hand_written.or(floor).unwrap_or(&auth)
+    })?;
     let issuer = TokenIssuer::builder(ISSUER, key)
         .audience(AUDIENCE)
         .ttl(Duration::from_secs(3600))
@@ -303,10 +397,18 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         Router::new().route("/me", get(move || me_spinning(spin)))
     } else if auth == "none" {
         Router::new().route("/me", get(me_baseline))
+    } else if empty_layer {
+        Router::new()
+            .route("/me", get(me_baseline))
+            .layer(MapRequestLayer::new(find_token))
+    } else if empty {
+        Router::new()
+            .route("/me", get(me_baseline))
+            .layer(middleware::from_fn(empty_middleware))
     } else if floor.is_some() {
         Router::new()
             .route("/me", get(me_baseline))
-            .layer(middleware::from_fn_with_state(Floor::new(alg)?, floor_auth))
+            .layer(Floor::new(alg)?)
     } else if hand_written.is_some() {
         Router::new()
             .route("/me", get(me_jsonwebtoken))

@@ -15,7 +15,7 @@ command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq
 N1=${N1:-500}
 N2=${N2:-2500}
 configs=("$@")
-((${#configs[@]})) || configs=(none HS256 HS256+cache RS256 RS256+cache ES256+cache EdDSA+cache floor-HS256)
+((${#configs[@]})) || configs=(none HS256 HS256+cache RS256 RS256+cache ES256+cache EdDSA+cache floor-HS256 empty-layer)
 cargo build --release --example load_target --quiet
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

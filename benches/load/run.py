@@ -9,7 +9,9 @@ with a bad signature (401s), and, for reference, the same route behind a hand-wr
 middleware calling `jsonwebtoken::decode` (HS256, RS256), and the peers the issue names
 (HS256, RS256): jwt-authorizer 0.15 and axum-jwt-auth 0.7 (`benches/peers`, built here
 with cargo) and Express + express-jwt (`benches/peers/express`, installed with npm),
-each sent a token minted as jwt-tower's (skip them with --no-peers). Besides req/s and p99, the
+each sent a token minted as jwt-tower's (skip them with --no-peers); and the crypto floor
+(the bare signature check in a tower layer where `JwtLayer` sits), the same layer without
+the check, and an axum `from_fn` middleware without one. Besides req/s and p99, the
 server's CPU time per request (from /proc) shows what the layer costs when the request
 rate is limited by something else. Every figure is reported as a ratio to the baseline taken
 in the same run: the baseline is run between every two configurations and each run is
@@ -232,6 +234,12 @@ CONTROL = Config(f"control: baseline + {CONTROL_SPIN_NS} ns busy-wait", spin_ns=
 
 FLOOR_HS256 = Config("crypto floor: signature check only, HS256", "floor-HS256")
 FLOOR_RS256 = Config("crypto floor: signature check only, RS256", "floor-RS256")
+# What a layer costs before it does any work: the floor without its check (a tower layer
+# placed as `JwtLayer` is, that only finds the token); and the hand-written middleware
+# without its `jsonwebtoken::decode` (an axum `from_fn` middleware that only finds it).
+EMPTY_LAYER = Config("empty layer: the floor without its check", "empty-layer")
+EMPTY_MIDDLEWARE = Config("empty from_fn middleware: the hand-written one without decode",
+                          "empty-middleware")
 
 
 def peer_configs(peers: set[str] | None = None) -> list[Config]:
@@ -256,7 +264,7 @@ def main_configs(peers: set[str] | None = None) -> list[Config]:
     # The crypto floor through the same server: the bare signature check of the token
     # (aws-lc-rs, key parsed once) in an axum middleware, no JWT handling at all. A
     # verifier without a cache does this and more; the layer's rows are read against it.
-    configs += [FLOOR_HS256, FLOOR_RS256]
+    configs += [FLOOR_HS256, FLOOR_RS256, EMPTY_LAYER, EMPTY_MIDDLEWARE]
     configs += peer_configs(peers)
     configs.append(CONTROL)
     return configs
@@ -698,6 +706,21 @@ def targets(rows: list[dict], srows: list[dict]) -> list[str]:
                 f"{ours['cpu_over_baseline_us'] - bare['cpu_over_baseline_us']:+.1f} us "
                 f"of CPU per request more")
     cached = [by[f"{a} + cache"] for a in ALGORITHMS if f"{a} + cache" in by]
+    layer = by.get(EMPTY_LAYER.name)
+    if layer:
+        over = [(r["config"], r["rps_ratio"]) for r in
+                [by.get(FLOOR_HS256.name), by.get("HS256"), *cached] if r]
+        lines.append(
+            f"- for reference, a tower layer in JwtLayer's place that only finds the token "
+            f"reads {layer['rps_ratio']:.2f} of the baseline"
+            + ("; over it: " + ", ".join(f"{name} {ratio / layer['rps_ratio']:.2f}x"
+                                         for name, ratio in over) if over else ""))
+    middleware = by.get(EMPTY_MIDDLEWARE.name)
+    if middleware:
+        lines.append(
+            f"- for reference, an axum from_fn middleware that only finds the token (the "
+            f"hand-written middleware's shape) reads {middleware['rps_ratio']:.2f} of the "
+            f"baseline")
     if cached:
         worst = min(cached, key=lambda r: r["rps_ratio"])
         check("cache on, token reused: every algorithm >= 90% of the baseline",
