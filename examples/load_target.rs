@@ -9,11 +9,14 @@
 //!   `jsonwebtoken-HS256` (and the other three): no jwt-tower on the request path but a
 //!   hand-written axum middleware calling `jsonwebtoken::decode`, the issue's reference
 //!   point, so that it is measured in the same run; or `floor-HS256` / `floor-RS256`: the
-//!   crypto floor, only the bare signature check of the token (see [`Floor`]); or
-//!   `empty-layer`: the floor without its check, a tower layer placed as `JwtLayer` is
-//!   that only finds the token (see [`find_token`]), what any such layer costs before it
+//!   crypto floor, only the bare signature check of the token, in a tower layer (see
+//!   [`Floor`]); or `floor-from_fn-HS256` / `floor-from_fn-RS256`: the same check in an
+//!   axum `from_fn` middleware, as the floor ran until `782fa9c`; or `empty-layer`: the
+//!   floor without its check, a tower layer placed as `JwtLayer` is that only finds the
+//!   token (see [`find_token`]) and never refuses, what any such layer costs before it
 //!   does any work; or `empty-middleware`: the hand-written middleware without its
-//!   `jsonwebtoken::decode`, an axum `from_fn` middleware that only finds the token;
+//!   `jsonwebtoken::decode`, an axum `from_fn` middleware that only finds the token (a
+//!   401 without one);
 //! - `LOAD_CACHE`: `1` to turn on the verifier's verified-token cache (default `0`), with
 //!   jwt-tower's modes only;
 //! - `LOAD_SPIN_NS`: with `LOAD_AUTH=none` only, the baseline's handler first busy-waits
@@ -24,7 +27,8 @@
 //!
 //! On stdout: `listening on ADDR`, then `token JWT` (valid for an hour, signed with the
 //! test keys of `jwt-tower/tests/keys`) and `bad_token JWT` (the same token with a wrong
-//! signature); nothing else. With `LOAD_AUTH=none` the tokens are HS256 ones, ignored.
+//! signature); nothing else. With `LOAD_AUTH=none`, `empty-layer` and `empty-middleware`
+//! the tokens are HS256 ones, never verified (`bad_token` gets a 200 too).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -93,8 +97,9 @@ struct Subject {
     sub: String,
 }
 
-/// The token of `Authorization: Bearer <token>`, as the hand-written middlewares (the
-/// reference point, the floor) read it: one exact spelling, nothing more.
+/// The token of `Authorization: Bearer <token>`, as the modes without jwt-tower (the
+/// hand-written middleware, the floors, the empty layer and middleware) read it: one
+/// exact spelling, nothing more.
 fn bearer(req: &Request) -> Option<&str> {
     req.headers()
         .get(AUTHORIZATION)
@@ -128,8 +133,8 @@ async fn me_jsonwebtoken(Extension(subject): Extension<Subject>) -> String {
 /// no claims, no times, no `kid`. A verifier without a cache does this and more, so the
 /// layer's rows are read against it. Then the baseline's handler answers; a bare 401
 /// otherwise. It runs in a tower layer of its own ([`FloorService`]), placed and shaped
-/// as `JwtLayer` is: an axum `from_fn` middleware costs more than the check itself here
-/// (see the `empty-middleware` mode).
+/// as `JwtLayer` is, since an axum `from_fn` middleware adds a boxed future and a `Next`
+/// per request (`floor-from_fn-*` runs the same check in one, [`floor_auth`]).
 #[derive(Clone)]
 struct Floor(Arc<FloorKey>);
 
@@ -157,7 +162,7 @@ impl Floor {
             }
             other => {
                 return Err(format!(
-                    "configuration error: LOAD_AUTH: floor-{other:?} is not a mode (floor-HS256 or floor-RS256)"
+                    "configuration error: LOAD_AUTH: no floor for {other:?} (the floors are HS256 and RS256)"
                 )
                 .into());
             }
@@ -247,6 +252,16 @@ where
     }
 }
 
+/// `LOAD_AUTH=floor-from_fn-HS256` / `floor-from_fn-RS256`: the floor's check in an axum
+/// `from_fn` middleware, as the floor rows ran until `782fa9c`.
+async fn floor_auth(State(floor): State<Floor>, req: Request, next: Next) -> Response {
+    if bearer(&req).is_some_and(|token| floor.verifies(token)) {
+        next.run(req).await
+    } else {
+        StatusCode::UNAUTHORIZED.into_response()
+    }
+}
+
 /// An axum `from_fn` middleware that only finds the Bearer token, then calls the handler:
 /// the hand-written middleware's shape without its `jsonwebtoken::decode`. Against the
 /// baseline, what such a middleware costs before it does any work.
@@ -321,7 +336,9 @@ fn signing_key(auth: &str) -> Result<(Algorithm, SigningKey), String> {
         ),
         other => {
             return Err(format!(
-                "configuration error: LOAD_AUTH: {other:?} is not none, HS256, RS256, ES256 or EdDSA"
+                "configuration error: LOAD_AUTH: {other:?} is not a mode: none, HS256, RS256, ES256 or EdDSA, \
+                 jsonwebtoken- or floor- or floor-from_fn- and one of those four, empty-layer or \
+                 empty-middleware"
             ));
         }
     };
@@ -366,17 +383,16 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let bind = env("BIND").unwrap_or_else(|| "127.0.0.1:0".to_owned());
 
     let hand_written = auth.strip_prefix("jsonwebtoken-");
-    let floor = auth.strip_prefix("floor-");
+    let floor_from_fn = auth.strip_prefix("floor-from_fn-");
+    let floor = floor_from_fn.or_else(|| auth.strip_prefix("floor-"));
     if hand_written == Some("none") || floor == Some("none") {
         return Err(format!("configuration error: LOAD_AUTH: {auth} is not a mode").into());
     }
     let empty = auth == "empty-middleware";
     let empty_layer = auth == "empty-layer";
-    // The cache is jwt-tower's: the baseline, the floor, the empty middleware and layer
-    // and the hand-written middleware have none, and must not seem to measure one.
-    if cache
-        && (auth == "none" || empty || empty_layer || hand_written.is_some() || floor.is_some())
-    {
+    // The cache is jwt-tower's: every other mode has none, and must not seem to measure
+    // one.
+    if cache && !matches!(auth.as_str(), "HS256" | "RS256" | "ES256" | "EdDSA") {
         return Err(format!(
             "configuration error: LOAD_CACHE=1 applies to jwt-tower's modes only, not {auth}"
         )
@@ -405,6 +421,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         Router::new()
             .route("/me", get(me_baseline))
             .layer(middleware::from_fn(empty_middleware))
+    } else if floor_from_fn.is_some() {
+        Router::new()
+            .route("/me", get(me_baseline))
+            .layer(middleware::from_fn_with_state(Floor::new(alg)?, floor_auth))
     } else if floor.is_some() {
         Router::new()
             .route("/me", get(me_baseline))
