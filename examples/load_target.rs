@@ -170,6 +170,11 @@ impl Floor {
         Ok(Self(Arc::new(key)))
     }
 
+    /// Whether `req` carries a Bearer token whose signature verifies.
+    fn admits(&self, req: &Request) -> bool {
+        bearer(req).is_some_and(|token| self.verifies(token))
+    }
+
     /// Whether `token`'s signature verifies: the last part, base64url-decoded onto the
     /// stack, over everything before the last dot.
     fn verifies(&self, token: &str) -> bool {
@@ -221,7 +226,7 @@ where
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        if bearer(&req).is_some_and(|token| self.floor.verifies(token)) {
+        if self.floor.admits(&req) {
             FloorFuture::Inner(self.inner.call(req))
         } else {
             FloorFuture::Rejected(Some(StatusCode::UNAUTHORIZED.into_response()))
@@ -255,7 +260,7 @@ where
 /// `LOAD_AUTH=floor-from_fn-HS256` / `floor-from_fn-RS256`: the floor's check in an axum
 /// `from_fn` middleware, as the floor rows ran until `782fa9c`.
 async fn floor_auth(State(floor): State<Floor>, req: Request, next: Next) -> Response {
-    if bearer(&req).is_some_and(|token| floor.verifies(token)) {
+    if floor.admits(&req) {
         next.run(req).await
     } else {
         StatusCode::UNAUTHORIZED.into_response()
@@ -310,6 +315,54 @@ fn decoder(alg: Algorithm) -> Result<Decoder, jsonwebtoken::errors::Error> {
         key: Arc::new(key),
         validation: Arc::new(validation),
     })
+}
+
+/// What `LOAD_AUTH` puts on the request path (see the module's docs), with the
+/// algorithm named where the mode has one (checked when its keys are made).
+enum Mode<'a> {
+    Baseline,
+    JwtTower(&'a str),
+    HandWritten(&'a str),
+    Floor { alg: &'a str, from_fn: bool },
+    EmptyLayer,
+    EmptyMiddleware,
+}
+
+impl<'a> Mode<'a> {
+    fn parse(auth: &'a str) -> Result<Self, String> {
+        let mode = if auth == "none" {
+            Self::Baseline
+        } else if auth == "empty-layer" {
+            Self::EmptyLayer
+        } else if auth == "empty-middleware" {
+            Self::EmptyMiddleware
+        } else if let Some(alg) = auth.strip_prefix("jsonwebtoken-") {
+            Self::HandWritten(alg)
+        } else if let Some(alg) = auth.strip_prefix("floor-from_fn-") {
+            Self::Floor { alg, from_fn: true }
+        } else if let Some(alg) = auth.strip_prefix("floor-") {
+            Self::Floor {
+                alg,
+                from_fn: false,
+            }
+        } else {
+            Self::JwtTower(auth)
+        };
+        match mode {
+            Self::HandWritten("none") | Self::Floor { alg: "none", .. } => Err(format!(
+                "configuration error: LOAD_AUTH: {auth} is not a mode"
+            )),
+            mode => Ok(mode),
+        }
+    }
+
+    /// The algorithm of the tokens it is sent (HS256 for the modes that verify none).
+    fn algorithm(&self) -> &'a str {
+        match *self {
+            Self::JwtTower(alg) | Self::HandWritten(alg) | Self::Floor { alg, .. } => alg,
+            Self::Baseline | Self::EmptyLayer | Self::EmptyMiddleware => "HS256",
+        }
+    }
 }
 
 fn env(name: &str) -> Option<String> {
@@ -377,77 +430,56 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             format!("configuration error: LOAD_SPIN_NS: {ns:?} is not a number of nanoseconds")
         })?),
     };
-    if auth != "none" && !spin.is_zero() {
+    let mode = Mode::parse(&auth)?;
+    if !matches!(mode, Mode::Baseline) && !spin.is_zero() {
         return Err("configuration error: LOAD_SPIN_NS applies to LOAD_AUTH=none only".into());
     }
     let bind = env("BIND").unwrap_or_else(|| "127.0.0.1:0".to_owned());
 
-    let hand_written = auth.strip_prefix("jsonwebtoken-");
-    let floor_from_fn = auth.strip_prefix("floor-from_fn-");
-    let floor = floor_from_fn.or_else(|| auth.strip_prefix("floor-"));
-    if hand_written == Some("none") || floor == Some("none") {
-        return Err(format!("configuration error: LOAD_AUTH: {auth} is not a mode").into());
-    }
-    let empty = auth == "empty-middleware";
-    let empty_layer = auth == "empty-layer";
     // The cache is jwt-tower's: every other mode has none, and must not seem to measure
     // one.
-    if cache && !matches!(auth.as_str(), "HS256" | "RS256" | "ES256" | "EdDSA") {
+    if cache && !matches!(mode, Mode::JwtTower(_)) {
         return Err(format!(
             "configuration error: LOAD_CACHE=1 applies to jwt-tower's modes only, not {auth}"
         )
         .into());
     }
-    let (alg, key) = signing_key(if empty || empty_layer {
-        "HS256"
-    } else {
-        hand_written.or(floor).unwrap_or(&auth)
-    })?;
+    let (alg, key) = signing_key(mode.algorithm())?;
     let issuer = TokenIssuer::builder(ISSUER, key)
         .audience(AUDIENCE)
         .ttl(Duration::from_secs(3600))
         .build();
     let token = issuer.issue(SUBJECT, serde_json::json!({"scope": "orders:read profile"}))?;
 
-    let app = if auth == "none" && !spin.is_zero() {
-        Router::new().route("/me", get(move || me_spinning(spin)))
-    } else if auth == "none" {
-        Router::new().route("/me", get(me_baseline))
-    } else if empty_layer {
-        Router::new()
-            .route("/me", get(me_baseline))
-            .layer(MapRequestLayer::new(find_token))
-    } else if empty {
-        Router::new()
-            .route("/me", get(me_baseline))
-            .layer(middleware::from_fn(empty_middleware))
-    } else if floor_from_fn.is_some() {
-        Router::new()
-            .route("/me", get(me_baseline))
-            .layer(middleware::from_fn_with_state(Floor::new(alg)?, floor_auth))
-    } else if floor.is_some() {
-        Router::new()
-            .route("/me", get(me_baseline))
-            .layer(Floor::new(alg)?)
-    } else if hand_written.is_some() {
-        Router::new()
-            .route("/me", get(me_jsonwebtoken))
-            .layer(middleware::from_fn_with_state(
-                decoder(alg)?,
-                jsonwebtoken_auth,
-            ))
-    } else {
-        let mut builder = Verifier::<RegisteredClaims>::builder(issuer.keys())
-            .algorithms([alg])
-            .issuer(ISSUER)
-            .audience(AUDIENCE);
-        if cache {
-            builder = builder.cache(CACHE_CAPACITY);
-        }
-        Router::new()
-            .route("/me", get(me))
-            .layer(JwtLayer::new(builder.build()?))
-    };
+    let baseline = Router::new().route("/me", get(me_baseline));
+    let app =
+        match mode {
+            Mode::Baseline if !spin.is_zero() => {
+                Router::new().route("/me", get(move || me_spinning(spin)))
+            }
+            Mode::Baseline => baseline,
+            Mode::EmptyLayer => baseline.layer(MapRequestLayer::new(find_token)),
+            Mode::EmptyMiddleware => baseline.layer(middleware::from_fn(empty_middleware)),
+            Mode::Floor { from_fn: true, .. } => {
+                baseline.layer(middleware::from_fn_with_state(Floor::new(alg)?, floor_auth))
+            }
+            Mode::Floor { from_fn: false, .. } => baseline.layer(Floor::new(alg)?),
+            Mode::HandWritten(_) => Router::new().route("/me", get(me_jsonwebtoken)).layer(
+                middleware::from_fn_with_state(decoder(alg)?, jsonwebtoken_auth),
+            ),
+            Mode::JwtTower(_) => {
+                let mut builder = Verifier::<RegisteredClaims>::builder(issuer.keys())
+                    .algorithms([alg])
+                    .issuer(ISSUER)
+                    .audience(AUDIENCE);
+                if cache {
+                    builder = builder.cache(CACHE_CAPACITY);
+                }
+                Router::new()
+                    .route("/me", get(me))
+                    .layer(JwtLayer::new(builder.build()?))
+            }
+        };
 
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     runtime.enable_all();
