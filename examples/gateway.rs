@@ -161,8 +161,12 @@ fn upstream() -> Result<Upstream, String> {
         .map_err(|e| problem(format!("{url:?}: {e}")))?
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(30));
-    // The caller's token goes upstream with every call made while handling its request.
-    let channel = jwt_tonic::propagate::forward_caller().layer(endpoint.connect_lazy());
+    // The caller's token goes upstream with every call made while handling its request,
+    // to the upstream's origin only; a call made outside a request fails, unsent.
+    let channel = jwt_tonic::propagate::forward_caller()
+        .to_fixed_origin(endpoint.uri())
+        .map_err(|e| problem(e.to_string()))?
+        .layer(endpoint.connect_lazy());
     Ok(IdentityClient::new(channel))
 }
 

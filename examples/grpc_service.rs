@@ -92,7 +92,10 @@ fn downstream() -> Result<Option<Downstream>, String> {
     };
     let endpoint = grpc_endpoint(&url)
         .map_err(|problem| format!("configuration error: DOWNSTREAM_URL: {problem}"))?;
-    let channel = jwt_tonic::propagate::forward_caller().layer(endpoint.connect_lazy());
+    let channel = jwt_tonic::propagate::forward_caller()
+        .to_fixed_origin(endpoint.uri())
+        .map_err(|e| format!("configuration error: DOWNSTREAM_URL: {e}"))?
+        .layer(endpoint.connect_lazy());
     Ok(Some(IdentityClient::new(channel)))
 }
 

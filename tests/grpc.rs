@@ -336,10 +336,11 @@ async fn the_interceptor_answers_the_same() {
 }
 
 fn forwarding(addr: SocketAddr) -> Downstream {
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect_lazy();
-    IdentityClient::new(jwt_tonic::propagate::forward_caller().layer(channel))
+    let endpoint = Channel::from_shared(format!("http://{addr}")).unwrap();
+    let layer = jwt_tonic::propagate::forward_caller()
+        .to_fixed_origin(endpoint.uri())
+        .unwrap();
+    IdentityClient::new(layer.layer(endpoint.connect_lazy()))
 }
 
 #[tokio::test]
@@ -392,6 +393,47 @@ async fn the_caller_is_forwarded_with_no_code_in_the_handler() {
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
 }
 
+/// A `Channel` always calls its endpoint; the layer is bound to that origin. A client
+/// built `with_origin` another one is refused locally: neither the channel's server nor
+/// the other receives the call.
+#[tokio::test]
+async fn a_channel_layer_refuses_calls_naming_another_origin() {
+    let bound = Svc::default();
+    let bound_calls = bound.calls.clone();
+    let bound_addr = serve_grpc(layer(Keys::from(hs256_key("k1"))), bound).await;
+    let other = Svc::default();
+    let other_calls = other.calls.clone();
+    let other_addr = serve_grpc(layer(Keys::from(hs256_key("k1"))), other).await;
+
+    let endpoint = Channel::from_shared(format!("http://{bound_addr}")).unwrap();
+    let channel = jwt_tonic::propagate::forward_caller()
+        .to_fixed_origin(endpoint.uri())
+        .unwrap()
+        .layer(endpoint.connect_lazy());
+    let identity = verifier(Keys::from(hs256_key("k1")))
+        .verify(&user())
+        .unwrap()
+        .identity();
+
+    let (to_bound, to_other) = jwt_tower::propagate::scope(identity, async {
+        let to_bound = IdentityClient::new(channel.clone())
+            .who_am_i(WhoAmIRequest {})
+            .await;
+        let origin = format!("http://{other_addr}").parse().unwrap();
+        let to_other = IdentityClient::with_origin(channel, origin)
+            .who_am_i(WhoAmIRequest {})
+            .await;
+        (to_bound, to_other)
+    })
+    .await;
+    assert_eq!(to_bound.unwrap().into_inner().subject, "alice");
+    let status = to_other.unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert!(status.message().contains("destination"), "{status:?}");
+    assert_eq!(bound_calls.load(Ordering::SeqCst), 1);
+    assert_eq!(other_calls.load(Ordering::SeqCst), 0);
+}
+
 #[tokio::test]
 async fn a_service_token_when_there_is_no_caller() {
     let last = Svc::default();
@@ -405,15 +447,14 @@ async fn a_service_token_when_there_is_no_caller() {
             Ok::<_, std::io::Error>(ServiceToken::new(token))
         }
     });
-    let channel = Channel::from_shared(format!("http://{last_addr}"))
-        .unwrap()
-        .connect_lazy();
-    let layer = jwt_tonic::propagate::propagation()
-        .forward()
-        .service_token(source);
-    let mut c = IdentityClient::new(layer.layer(channel));
+    let endpoint = Channel::from_shared(format!("http://{last_addr}")).unwrap();
+    let layer = jwt_tonic::propagate::forward_caller()
+        .or_service_token(source)
+        .to_fixed_origin(endpoint.uri())
+        .unwrap();
+    let mut c = IdentityClient::new(layer.layer(endpoint.connect_lazy()));
 
-    // Outside a request: the service token, fetched once, then cached.
+    // Outside a request, chosen explicitly: the service token, fetched once, then cached.
     for _ in 0..3 {
         let me = c.who_am_i(WhoAmIRequest {}).await.unwrap().into_inner();
         assert_eq!(me.subject, "svc:batch");
@@ -425,13 +466,12 @@ async fn a_service_token_when_there_is_no_caller() {
         tokio::time::sleep(Duration::from_millis(5)).await;
         Err::<ServiceToken, _>(std::io::Error::other("issuer down"))
     });
-    let channel = Channel::from_shared(format!("http://{last_addr}"))
-        .unwrap()
-        .connect_lazy();
+    let endpoint = Channel::from_shared(format!("http://{last_addr}")).unwrap();
     let mut c = IdentityClient::new(
-        jwt_tonic::propagate::propagation()
-            .service_token(failing)
-            .layer(channel),
+        jwt_tonic::propagate::service_token(failing)
+            .to_fixed_origin(endpoint.uri())
+            .unwrap()
+            .layer(endpoint.connect_lazy()),
     );
     let status = c.who_am_i(WhoAmIRequest {}).await.unwrap_err();
     assert_eq!(status.code(), Code::Unavailable);

@@ -1,12 +1,21 @@
-//! Propagation for tonic clients: [`forward_caller`] and [`propagation`] build the core
+//! Propagation for tonic clients: [`forward_caller`] and [`service_token`] start the core
 //! [`PropagateLayer`] with its errors shaped as `tonic::Status`.
+//!
+//! A tonic `Channel` sends every call to its `Endpoint`'s origin, whatever the request
+//! says, so the layer is bound to that origin with
+//! [`to_fixed_origin`](PropagateBuilder::to_fixed_origin)`(endpoint.uri())`: one layer
+//! per channel, and a call whose request names another origin (a client built
+//! `with_origin` something else) is refused rather than sent.
 
-use jwt_tower::propagate::{BoxError, PropagateError, PropagateLayer};
+use jwt_tower::propagate::{
+    BoxError, Complete, Forward, PropagateBuilder, PropagateError, PropagateLayer, TokenSource,
+};
 use tonic::{Code, Status};
 
 /// The status a tonic client reports when [`PropagateLayer`] did not send a call:
 /// `UNAUTHENTICATED` when there was no credential to send, `UNAVAILABLE` when the token
-/// source failed.
+/// source failed, `FAILED_PRECONDITION` when the call was not for the layer's destination
+/// (a configuration error of the client).
 ///
 /// ```
 /// use jwt_tower::propagate::PropagateError;
@@ -17,6 +26,9 @@ use tonic::{Code, Status};
 pub fn status(error: &PropagateError) -> Status {
     let code = match error {
         PropagateError::TokenSource(_) => Code::Unavailable,
+        PropagateError::DestinationNotAllowed { .. } | PropagateError::NoDestination => {
+            Code::FailedPrecondition
+        }
         _ => Code::Unauthenticated,
     };
     Status::new(code, error.to_string())
@@ -26,25 +38,28 @@ fn boxed_status(error: PropagateError) -> BoxError {
     Box::new(status(&error))
 }
 
-/// A [`PropagateLayer`] with no credential yet, whose errors are `tonic::Status`es: add
-/// [`forward`](PropagateLayer::forward) and
-/// [`service_token`](PropagateLayer::service_token) in the order to try them.
-pub fn propagation() -> PropagateLayer {
-    PropagateLayer::new().map_error(boxed_status)
-}
-
 /// A client layer forwarding the caller's token on every call made while handling a
-/// verified request, for a tonic `Channel`. Outside such a request, calls fail with
-/// `UNAUTHENTICATED` and are not sent.
+/// verified request, for a tonic `Channel`, once bound to the channel's origin. Outside
+/// such a request, calls fail with `UNAUTHENTICATED` and are not sent, unless a service
+/// token is chosen for them with
+/// [`or_service_token`](PropagateBuilder::or_service_token).
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// use tower_layer::Layer;
-/// let channel = tonic::transport::Channel::from_static("http://orders:50051").connect_lazy();
-/// let channel = jwt_tonic::propagate::forward_caller().layer(channel);
+/// let endpoint = tonic::transport::Endpoint::from_static("http://orders:50051");
+/// let channel = jwt_tonic::propagate::forward_caller()
+///     .to_fixed_origin(endpoint.uri())?
+///     .layer(endpoint.connect_lazy());
 /// // let client = OrdersClient::new(channel);  // generated code
 /// # let _ = channel; Ok(()) }
 /// ```
-pub fn forward_caller() -> PropagateLayer {
-    propagation().forward()
+pub fn forward_caller() -> PropagateBuilder<Forward> {
+    PropagateLayer::forward().map_error(boxed_status)
+}
+
+/// A client layer sending the service's own token from `source` on every call, for a
+/// tonic `Channel`, once bound to the channel's origin (as [`forward_caller`]).
+pub fn service_token(source: TokenSource) -> PropagateBuilder<Complete> {
+    PropagateLayer::service_token(source).map_error(boxed_status)
 }

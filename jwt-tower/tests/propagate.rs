@@ -14,6 +14,7 @@ use tower::{Service, ServiceExt};
 use tower_layer::Layer;
 
 const SECRET: &[u8] = b"propagation-test-secret-32-bytes";
+const ORDERS: &str = "https://orders.internal/v1/orders";
 
 fn verifier() -> Verifier<RegisteredClaims> {
     Verifier::builder(VerificationKey::hmac(Algorithm::HS256, SECRET).unwrap())
@@ -32,8 +33,9 @@ fn token(sub: &str) -> String {
     .unwrap()
 }
 
+/// A request to the orders service (the destination of every test client).
 fn request(token: Option<&str>) -> Request<()> {
-    let mut builder = Request::builder();
+    let mut builder = Request::builder().uri(ORDERS);
     if let Some(token) = token {
         builder = builder.header("authorization", format!("Bearer {token}"));
     }
@@ -94,7 +96,10 @@ async fn the_identity_is_in_scope_for_the_inner_service_per_request() {
 
 #[tokio::test]
 async fn a_client_called_in_the_handler_forwards_the_caller() {
-    let client = PropagateLayer::new().forward().layer(echo_client());
+    let client = PropagateLayer::forward()
+        .to(["https://orders.internal"])
+        .unwrap()
+        .layer(echo_client());
     let handler = tower::service_fn(move |_req: Request<()>| {
         let client = client.clone();
         async move {
@@ -109,53 +114,68 @@ async fn a_client_called_in_the_handler_forwards_the_caller() {
     assert_eq!(sent.into_body(), format!("Bearer {alice}").as_str());
 }
 
+fn to_orders<S>(builder: jwt_tower::propagate::PropagateBuilder<S>) -> PropagateLayer {
+    builder.to(["https://orders.internal"]).unwrap()
+}
+
 #[tokio::test]
-async fn credentials_in_the_order_configured() {
+async fn the_service_token_only_when_chosen_and_only_outside_the_callers_scope() {
     let service_token = TokenSource::fixed(ServiceToken::new("svc-token"));
     let alice = token("alice");
     let identity = verifier().verify(&alice).unwrap().identity();
 
-    let forward_first = PropagateLayer::new()
-        .forward()
-        .service_token(service_token.clone())
-        .layer(echo_client());
-    let source_first = PropagateLayer::new()
-        .service_token(service_token)
-        .forward()
-        .layer(echo_client());
+    let forward_only = to_orders(PropagateLayer::forward()).layer(echo_client());
+    let with_fallback =
+        to_orders(PropagateLayer::forward().or_service_token(service_token.clone()))
+            .layer(echo_client());
+    let service_only = to_orders(PropagateLayer::service_token(service_token)).layer(echo_client());
 
-    // In a request's scope.
-    let (a, b) = propagate::scope(identity, async {
+    // In a request's scope: the caller's token, unless the client is the service's own.
+    let sent = propagate::scope(identity.clone(), async {
         (
-            forward_first.clone().oneshot(request(None)).await.unwrap(),
-            source_first.clone().oneshot(request(None)).await.unwrap(),
+            forward_only.clone().oneshot(request(None)).await.unwrap(),
+            with_fallback.clone().oneshot(request(None)).await.unwrap(),
+            service_only.clone().oneshot(request(None)).await.unwrap(),
         )
     })
     .await;
-    assert_eq!(a, Some(format!("Bearer {alice}")));
-    assert_eq!(b.as_deref(), Some("Bearer svc-token"));
+    let caller = Some(format!("Bearer {alice}"));
+    let service = Some("Bearer svc-token".to_owned());
+    assert_eq!(sent, (caller.clone(), caller, service.clone()));
 
-    // Outside: the service token either way.
-    let a = forward_first.oneshot(request(None)).await.unwrap();
-    assert_eq!(a.as_deref(), Some("Bearer svc-token"));
+    // In a task spawned from that scope: no caller. Refused by default, the service token
+    // only where chosen.
+    let (default, fallback) = propagate::scope(identity, async {
+        let default = tokio::spawn(forward_only.clone().oneshot(request(None)));
+        let fallback = tokio::spawn(with_fallback.clone().oneshot(request(None)));
+        (default.await.unwrap(), fallback.await.unwrap())
+    })
+    .await;
+    let error = default.unwrap_err();
+    assert!(
+        matches!(
+            error.downcast_ref(),
+            Some(propagate::PropagateError::NoCredentials)
+        ),
+        "{error}"
+    );
+    assert_eq!(fallback.unwrap(), service);
 
     // A request that already has credentials is sent as it is.
-    let explicit = source_first
+    let explicit = service_only
         .oneshot(request(Some("explicit")))
         .await
         .unwrap();
     assert_eq!(explicit.as_deref(), Some("Bearer explicit"));
 
-    // Nothing configured available: an error, and the client is never called.
+    // Nothing available: an error, and the client is never called.
     let called = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flag = called.clone();
     let client =
-        PropagateLayer::new()
-            .forward()
-            .layer(tower::service_fn(move |_req: Request<()>| {
-                flag.store(true, std::sync::atomic::Ordering::SeqCst);
-                async { Ok::<_, Infallible>(()) }
-            }));
+        to_orders(PropagateLayer::forward()).layer(tower::service_fn(move |_req: Request<()>| {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            async { Ok::<_, Infallible>(()) }
+        }));
     let error = client.oneshot(request(None)).await.unwrap_err();
     assert!(
         error
@@ -164,4 +184,52 @@ async fn credentials_in_the_order_configured() {
         "{error}"
     );
     assert!(!called.load(std::sync::atomic::Ordering::SeqCst));
+}
+
+#[tokio::test]
+async fn requests_to_other_destinations_are_refused_before_the_client_is_called() {
+    let called = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = called.clone();
+    let client =
+        to_orders(PropagateLayer::forward()).layer(tower::service_fn(move |_req: Request<()>| {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async { Ok::<_, Infallible>(()) }
+        }));
+    let identity = verifier().verify(&token("alice")).unwrap().identity();
+    let to = |uri: &str| Request::get(uri).body(()).unwrap();
+    let outcomes = propagate::scope(identity, async {
+        let mut outcomes = Vec::new();
+        for uri in [
+            "https://orders.internal/v1",
+            "https://orders.internal.evil.example/v1",
+            "http://orders.internal/v1",
+            "https://orders.internal:8443/v1",
+            "/v1/orders",
+        ] {
+            let outcome = client.clone().oneshot(to(uri)).await;
+            outcomes.push(match outcome {
+                Ok(()) => "sent".to_owned(),
+                Err(error) => match error.downcast_ref() {
+                    Some(propagate::PropagateError::DestinationNotAllowed { origin }) => {
+                        format!("refused {origin}")
+                    }
+                    Some(propagate::PropagateError::NoDestination) => "no destination".into(),
+                    _ => error.to_string(),
+                },
+            });
+        }
+        outcomes
+    })
+    .await;
+    assert_eq!(
+        outcomes,
+        [
+            "sent",
+            "refused https://orders.internal.evil.example:443",
+            "refused http://orders.internal:80",
+            "refused https://orders.internal:8443",
+            "no destination",
+        ]
+    );
+    assert_eq!(called.load(std::sync::atomic::Ordering::SeqCst), 1);
 }

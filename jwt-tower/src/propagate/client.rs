@@ -1,4 +1,5 @@
-//! [`PropagateLayer`]: the client side, setting `authorization` on outgoing requests.
+//! [`PropagateLayer`]: the client side, setting `authorization` on outgoing requests to
+//! the destinations it is bound to.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,6 +13,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::TokenSource;
+use super::destination::{Destinations, InvalidOrigin, Origin};
 use super::source::TokenSourceError;
 
 /// The error type of [`PropagateService`]: the inner service's error, boxed as it was, or
@@ -22,10 +24,11 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum PropagateError {
-    /// No credential configured was available: no caller identity in scope (the call is
-    /// made outside a verified request) and no service token source configured.
+    /// No caller identity in scope (the call is made outside a verified request, e.g. in
+    /// a spawned task) and no service-token fallback configured
+    /// ([`or_service_token`](PropagateBuilder::or_service_token)).
     #[error(
-        "no credentials for the outgoing call: no caller identity in scope and no service token source"
+        "no credentials for the outgoing call: no caller identity in scope (outside a verified request, or in a spawned task without propagate::scope) and no service-token fallback configured"
     )]
     NoCredentials,
     /// The caller's token cannot be sent as a header value.
@@ -34,11 +37,30 @@ pub enum PropagateError {
     /// The [`TokenSource`] could not provide a token.
     #[error(transparent)]
     TokenSource(#[from] TokenSourceError),
+    /// The request goes to an origin the layer was not bound to: its credentials are not
+    /// sent there, and neither is the request.
+    #[error("refused to send a request to {origin}: not one of this client's destinations")]
+    DestinationNotAllowed {
+        /// The request's scheme and host (and port, when it is an origin).
+        origin: String,
+    },
+    /// The request URI names no origin (no scheme and authority) and the layer has an
+    /// allow-list to check it against ([`to`](PropagateBuilder::to)): use absolute URIs,
+    /// or [`to_fixed_origin`](PropagateBuilder::to_fixed_origin) for a client bound to one
+    /// origin.
+    #[error(
+        "refused to send a request without a scheme and host: its destination cannot be checked"
+    )]
+    NoDestination,
 }
 
+/// Which token an outgoing request gets.
 #[derive(Clone, Debug)]
-enum Credential {
-    Forward,
+enum Credentials {
+    /// The caller's; outside a caller's scope, the fallback's if one was chosen, else an
+    /// error.
+    Caller { fallback: Option<TokenSource> },
+    /// The service's own, always.
     Service(TokenSource),
 }
 
@@ -46,19 +68,33 @@ fn boxed(error: PropagateError) -> BoxError {
     Box::new(error)
 }
 
-/// A client-side layer that authenticates outgoing requests with the caller's token or a
-/// service token, in the order configured.
+/// A client-side layer that authenticates outgoing requests to the destinations it was
+/// bound to, with the caller's token or a service token.
 ///
-/// - [`forward`](Self::forward): the token of the request being handled (see
-///   [`current`](super::current)), if this call is made in its scope;
-/// - [`service_token`](Self::service_token): a token from a [`TokenSource`].
+/// Built in two steps, both required: which token
+/// ([`forward`](Self::forward), optionally
+/// [`or_service_token`](PropagateBuilder::or_service_token); or
+/// [`service_token`](Self::service_token)), then where it may go
+/// ([`to`](PropagateBuilder::to) an allow-list of origins, or
+/// [`to_fixed_origin`](PropagateBuilder::to_fixed_origin) for a client bound to one origin,
+/// such as a tonic `Channel`). Build one layer per downstream client.
 ///
-/// The first available wins; with none, the call fails with
-/// [`PropagateError::NoCredentials`] and nothing is sent. A request that already carries
-/// `authorization` is sent as it is.
+/// A request is refused with an error, and not sent, when:
+/// - its URI names another origin ([`PropagateError::DestinationNotAllowed`]), or no origin
+///   while the layer has an allow-list ([`PropagateError::NoDestination`]). This holds for
+///   every request, including one that already carries `authorization` (sent as it is
+///   otherwise);
+/// - there is no credential: [`forward`](Self::forward) alone, called outside a verified
+///   request's scope ([`PropagateError::NoCredentials`]); the service token is sent
+///   instead only if chosen with [`or_service_token`](PropagateBuilder::or_service_token).
+///
+/// Redirects: the layer checks the requests it sees. A client that follows redirects
+/// *inside* it (reqwest, tower-http's `FollowRedirect`) must drop `authorization` on a
+/// redirect to another origin (both do by default); a redirect follower placed *outside*
+/// the layer has each new request checked here.
 ///
 /// ```
-/// use jwt_tower::propagate::{self, PropagateLayer};
+/// use jwt_tower::propagate::{self, PropagateError, PropagateLayer};
 /// use jwt_tower::{Algorithm, RegisteredClaims, Verifier, VerificationKey};
 /// use tower::{Service, ServiceExt};
 /// use tower_layer::Layer;
@@ -69,31 +105,38 @@ fn boxed(error: PropagateError) -> BoxError {
 /// # let token = jsonwebtoken::encode(&jsonwebtoken::Header::default(),
 /// #     &serde_json::json!({"sub": "alice", "exp": 4_000_000_000u64}),
 /// #     &jsonwebtoken::EncodingKey::from_secret(&secret)).unwrap();
-/// // A stand-in for a tonic Channel or a hyper client: answers with the header it got.
+/// // A stand-in for a hyper client: answers with the header it got.
 /// let client = tower::service_fn(|req: http::Request<()>| async move {
 ///     Ok::<_, std::convert::Infallible>(req.headers().get("authorization").cloned())
 /// });
-/// let mut client = PropagateLayer::new().forward().layer(client);
+/// let mut client = PropagateLayer::forward()
+///     .to(["https://orders.internal"])?
+///     .layer(client);
+/// let to = |uri: &str| http::Request::get(uri).body(()).unwrap();
 ///
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// // Outside a request: refused, nothing sent.
-/// let error = client.ready().await.unwrap().call(http::Request::new(())).await.unwrap_err();
-/// assert!(error.to_string().contains("no credentials"));
+/// let error = client.ready().await.unwrap().call(to("https://orders.internal/v1")).await.unwrap_err();
+/// assert!(matches!(error.downcast_ref(), Some(PropagateError::NoCredentials)));
 ///
 /// // In the scope of a verified request (as inside a JwtLayer's inner service):
 /// let identity = verifier.verify(&token).unwrap().identity();
-/// let sent = propagate::scope(identity, async {
-///     client.ready().await.unwrap().call(http::Request::new(())).await.unwrap()
+/// propagate::scope(identity, async {
+///     let sent = client.ready().await.unwrap().call(to("https://orders.internal/v1")).await;
+///     assert_eq!(sent.unwrap().unwrap(), format!("Bearer {token}").as_str());
+///     // Another origin: refused, nothing sent.
+///     let error = client.ready().await.unwrap().call(to("https://elsewhere.example/")).await.unwrap_err();
+///     assert!(matches!(error.downcast_ref(), Some(PropagateError::DestinationNotAllowed { .. })));
 /// })
 /// .await;
-/// assert_eq!(sent.unwrap(), format!("Bearer {token}").as_str());
 /// # });
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
 #[must_use]
 pub struct PropagateLayer {
-    credentials: Arc<Vec<Credential>>,
+    credentials: Credentials,
+    destinations: Arc<Destinations>,
     map_error: fn(PropagateError) -> BoxError,
 }
 
@@ -101,35 +144,52 @@ impl std::fmt::Debug for PropagateLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PropagateLayer")
             .field("credentials", &self.credentials)
+            .field("destinations", &self.destinations)
             .finish_non_exhaustive()
     }
 }
 
-impl Default for PropagateLayer {
-    fn default() -> Self {
-        Self::new()
+impl PropagateLayer {
+    /// The caller's token, when the call is made in the scope of a verified request;
+    /// outside it, the call fails with [`PropagateError::NoCredentials`] unless a fallback
+    /// is chosen with [`or_service_token`](PropagateBuilder::or_service_token).
+    pub fn forward() -> PropagateBuilder<Forward> {
+        PropagateBuilder::new(Credentials::Caller { fallback: None })
+    }
+
+    /// Always the service's own token from `source`, for calls made on the service's own
+    /// behalf.
+    pub fn service_token(source: TokenSource) -> PropagateBuilder<Complete> {
+        PropagateBuilder::new(Credentials::Service(source))
     }
 }
 
-impl PropagateLayer {
-    /// A layer with no credential yet: add them in the order they are to be tried.
-    pub fn new() -> Self {
+/// Builder state of [`PropagateLayer::forward`]: the caller's token only, a fallback can
+/// still be chosen.
+#[derive(Clone, Copy, Debug)]
+pub struct Forward(());
+
+/// Builder state once the credentials are settled.
+#[derive(Clone, Copy, Debug)]
+pub struct Complete(());
+
+/// Builds a [`PropagateLayer`]: the credentials are chosen, the destinations come next
+/// ([`to`](Self::to) or [`to_fixed_origin`](Self::to_fixed_origin)).
+#[derive(Clone, Debug)]
+#[must_use = "a PropagateBuilder does nothing until bound to its destinations with `to` or `to_fixed_origin`"]
+pub struct PropagateBuilder<State> {
+    credentials: Credentials,
+    map_error: fn(PropagateError) -> BoxError,
+    state: std::marker::PhantomData<State>,
+}
+
+impl<State> PropagateBuilder<State> {
+    fn new(credentials: Credentials) -> Self {
         Self {
-            credentials: Arc::new(Vec::new()),
+            credentials,
             map_error: boxed,
+            state: std::marker::PhantomData,
         }
-    }
-
-    /// Next, the caller's token, when the call is made in the scope of a verified request.
-    pub fn forward(mut self) -> Self {
-        Arc::make_mut(&mut self.credentials).push(Credential::Forward);
-        self
-    }
-
-    /// Next, a service token from `source`.
-    pub fn service_token(mut self, source: TokenSource) -> Self {
-        Arc::make_mut(&mut self.credentials).push(Credential::Service(source));
-        self
     }
 
     /// How a [`PropagateError`] is reported (default: boxed as it is). Adapters use it
@@ -137,6 +197,86 @@ impl PropagateLayer {
     pub fn map_error(mut self, map: fn(PropagateError) -> BoxError) -> Self {
         self.map_error = map;
         self
+    }
+
+    /// Binds the layer to `origins` (scheme, host and port, see [`Origin`]), for a client
+    /// that takes absolute URIs (a hyper client, reqwest behind a tower service): a
+    /// request to any other origin, or with a relative URI, is refused.
+    ///
+    /// ```
+    /// # use jwt_tower::propagate::PropagateLayer;
+    /// let layer = PropagateLayer::forward().to(["https://orders.internal", "https://stock.internal:8443"])?;
+    /// assert!(PropagateLayer::forward().to(["https://orders.internal/v1"]).is_err());
+    /// assert!(PropagateLayer::forward().to(Vec::<&str>::new()).is_err());
+    /// # let _ = layer;
+    /// # Ok::<(), jwt_tower::propagate::InvalidOrigin>(())
+    /// ```
+    ///
+    /// # Errors
+    /// If an entry is not an `http`/`https` origin, or there is none.
+    pub fn to<I>(self, origins: I) -> Result<PropagateLayer, InvalidOrigin>
+    where
+        I: IntoIterator,
+        I::Item: TryInto<Origin>,
+        InvalidOrigin: From<<I::Item as TryInto<Origin>>::Error>,
+    {
+        let origins = origins
+            .into_iter()
+            .map(|origin| origin.try_into().map_err(InvalidOrigin::from))
+            .collect::<Result<Box<[Origin]>, _>>()?;
+        if origins.is_empty() {
+            return Err(InvalidOrigin::no_destination());
+        }
+        Ok(self.build(Destinations::AllowList(origins)))
+    }
+
+    /// Binds the layer to the one origin the wrapped client always sends to, whatever a
+    /// request's URI says: a tonic `Channel`, whose requests carry only a path and go to
+    /// its `Endpoint`. Give it that endpoint's URI (`endpoint.uri()`); a request naming
+    /// another origin is refused.
+    ///
+    /// ```
+    /// # use jwt_tower::propagate::PropagateLayer;
+    /// // let endpoint = tonic::transport::Endpoint::from_static("http://orders:50051");
+    /// let endpoint_uri = http::Uri::from_static("http://orders:50051");
+    /// let layer = PropagateLayer::forward().to_fixed_origin(&endpoint_uri)?;
+    /// # let _ = layer;
+    /// # Ok::<(), jwt_tower::propagate::InvalidOrigin>(())
+    /// ```
+    ///
+    /// # Errors
+    /// If `origin` is not an `http`/`https` origin.
+    pub fn to_fixed_origin<O>(self, origin: O) -> Result<PropagateLayer, InvalidOrigin>
+    where
+        O: TryInto<Origin>,
+        InvalidOrigin: From<O::Error>,
+    {
+        let origin = origin.try_into()?;
+        Ok(self.build(Destinations::Fixed(origin)))
+    }
+
+    fn build(self, destinations: Destinations) -> PropagateLayer {
+        PropagateLayer {
+            credentials: self.credentials,
+            destinations: Arc::new(destinations),
+            map_error: self.map_error,
+        }
+    }
+}
+
+impl PropagateBuilder<Forward> {
+    /// Outside a caller's scope (a call made on the service's own behalf, or from a task
+    /// spawned without [`scope`](super::scope)), sends the service's own token from
+    /// `source` instead of failing. That token is usually more privileged than a caller's:
+    /// choose this only for clients whose every call may be made as the service.
+    pub fn or_service_token(self, source: TokenSource) -> PropagateBuilder<Complete> {
+        PropagateBuilder {
+            credentials: Credentials::Caller {
+                fallback: Some(source),
+            },
+            map_error: self.map_error,
+            state: std::marker::PhantomData,
+        }
     }
 }
 
@@ -196,27 +336,41 @@ where
     }
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        let layer = &self.layer;
+        if let Err(error) = layer.destinations.check(req.uri()) {
+            return PropagateFuture::failed((layer.map_error)(error));
+        }
         if req.headers().contains_key(AUTHORIZATION) {
             return PropagateFuture::inner(self.inner.call(req));
         }
-        for credential in self.layer.credentials.iter() {
-            let header = match credential {
-                Credential::Forward => match forwarded() {
-                    None => continue,
-                    Some(Ok(header)) => header,
-                    Some(Err(error)) => {
-                        return PropagateFuture::failed((self.layer.map_error)(error));
-                    }
-                },
-                Credential::Service(source) => match source.fresh_header() {
-                    Some(header) => header,
-                    None => return self.fetch_then_call(source.clone(), req),
-                },
-            };
-            req.headers_mut().insert(AUTHORIZATION, header);
-            return PropagateFuture::inner(self.inner.call(req));
+        let source = match &layer.credentials {
+            Credentials::Caller { fallback } => match (forwarded(), fallback) {
+                (Some(Ok(header)), _) => {
+                    req.headers_mut().insert(AUTHORIZATION, header);
+                    return PropagateFuture::inner(self.inner.call(req));
+                }
+                (Some(Err(error)), _) => {
+                    return PropagateFuture::failed((layer.map_error)(error));
+                }
+                (None, Some(source)) => source,
+                (None, None) => {
+                    return PropagateFuture::failed((layer.map_error)(
+                        PropagateError::NoCredentials,
+                    ));
+                }
+            },
+            Credentials::Service(source) => source,
+        };
+        match source.fresh_header() {
+            Some(header) => {
+                req.headers_mut().insert(AUTHORIZATION, header);
+                PropagateFuture::inner(self.inner.call(req))
+            }
+            None => {
+                let source = source.clone();
+                self.fetch_then_call(source, req)
+            }
         }
-        PropagateFuture::failed((self.layer.map_error)(PropagateError::NoCredentials))
     }
 }
 

@@ -5,23 +5,29 @@
 //!   verified request, its [`Identity`] (subject, scopes, raw token…) is in scope for the
 //!   request's future, a tokio task-local: [`current`] reads it from anywhere in the
 //!   handler, with nothing passed along.
-//! - **On the way out.** [`PropagateLayer`] is a client-side tower layer for any `http`
-//!   client service (a tonic `Channel`, a hyper client): it sets `authorization: Bearer …`
-//!   on each outgoing request from, in the order configured, the caller's token
-//!   ([`forward`](PropagateLayer::forward)) or a service token from a [`TokenSource`]
-//!   ([`service_token`](PropagateLayer::service_token)). With neither available, the call
-//!   fails with [`PropagateError::NoCredentials`]: it is never sent unauthenticated.
+//! - **On the way out.** [`PropagateLayer`] is a client-side tower layer for an `http`
+//!   client service (a tonic `Channel`, a hyper client), one per downstream: it sets
+//!   `authorization: Bearer …` on each outgoing request to the destinations it is bound
+//!   to, and refuses requests to any other. The token is the caller's
+//!   ([`forward`](PropagateLayer::forward)), with the service's own token from a
+//!   [`TokenSource`] outside a caller's scope only if chosen
+//!   ([`or_service_token`](PropagateBuilder::or_service_token)), or always the service's
+//!   ([`service_token`](PropagateLayer::service_token)). A call with no credential fails
+//!   with [`PropagateError::NoCredentials`]: it is never sent unauthenticated, nor with
+//!   the service's token in place of a missing caller's unless configured so.
 //!
 //! ```
 //! use jwt_tower::propagate::{self, PropagateLayer, ServiceToken, TokenSource};
 //! use tower_layer::Layer;
 //!
-//! // A client for the next service: the caller's token when there is one, else a
-//! // service token obtained (and renewed before it expires) by a callback.
+//! // A client for the orders service: the caller's token when there is one, else
+//! // (explicitly) a service token obtained, and renewed before it expires, by a callback.
 //! let source = TokenSource::from_fn(|| async {
 //!     Ok::<_, std::io::Error>(ServiceToken::new("a-service-token"))
 //! });
-//! let layer = PropagateLayer::new().forward().service_token(source);
+//! let layer = PropagateLayer::forward()
+//!     .or_service_token(source)
+//!     .to(["https://orders.internal"])?;
 //!
 //! // Any `http` client service; here a stand-in that echoes what it was sent.
 //! let client = layer.layer(tower::service_fn(|req: http::Request<()>| async move {
@@ -30,19 +36,26 @@
 //! # let _ = client;
 //! // Outside any request: no identity in scope.
 //! assert!(propagate::current().is_none());
+//! # Ok::<(), propagate::InvalidOrigin>(())
 //! ```
 //!
 //! # Limits
 //! A task-local does not follow `tokio::spawn`: to keep the identity in a spawned task,
-//! wrap its future with [`scope`]`(`[`current`]`()?, future)`. For streaming responses,
+//! wrap its future with [`scope`]`(`[`current`]`()?, future)`. Without it, a forwarding
+//! client called there fails with [`PropagateError::NoCredentials`]. For streaming responses,
 //! only the handler's future runs in scope, not the body streamed after it returns.
 
 mod client;
+mod destination;
 mod source;
 
 use std::future::Future;
 
-pub use client::{BoxError, PropagateError, PropagateFuture, PropagateLayer, PropagateService};
+pub use client::{
+    BoxError, Complete, Forward, PropagateBuilder, PropagateError, PropagateFuture, PropagateLayer,
+    PropagateService,
+};
+pub use destination::{InvalidOrigin, Origin};
 pub use source::{ServiceToken, TokenSource, TokenSourceError};
 
 use crate::Identity;
