@@ -257,3 +257,30 @@ async fn a_service_token_client_is_bound_to_its_destinations_too() {
     assert_eq!(received(&at_orders), vec![Some("Bearer svc-token".into())]);
     assert_eq!(received(&at_other), Vec::<Option<String>>::new());
 }
+
+/// A client that follows redirects *inside* the layer (reqwest's default policy): the
+/// layer checks only the first request, so the client must drop `authorization` on a
+/// redirect to another origin, as the layer's documentation relies on.
+#[tokio::test]
+async fn a_redirect_followed_inside_the_layer_does_not_carry_the_token_to_another_origin() {
+    let (other, at_other) = downstream().await;
+    let to_other = format!("http://{other}/landed");
+    let redirecting = Router::new().fallback(move || {
+        let to_other = to_other.clone();
+        async move { axum::response::Redirect::temporary(&to_other) }
+    });
+    let orders = serve(redirecting).await;
+    let following = Reqwest(reqwest::Client::new());
+    let layer = PropagateLayer::forward()
+        .to([format!("http://{orders}")])
+        .unwrap();
+    let gateway = gateway(layer.layer(following)).await;
+
+    let url = format!("http://{orders}/v1/orders");
+    assert_eq!(call(&gateway, &url, false).await, "sent 200");
+    assert_eq!(
+        received(&at_other),
+        vec![None],
+        "the other origin got the token"
+    );
+}

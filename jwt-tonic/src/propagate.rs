@@ -5,7 +5,9 @@
 //! says, so the layer is bound to that origin with
 //! [`to_fixed_origin`](PropagateBuilder::to_fixed_origin)`(endpoint.uri())`: one layer
 //! per channel, and a call whose request names another origin (a client built
-//! `with_origin` something else) is refused rather than sent.
+//! `with_origin` something else) is refused rather than sent. A channel balanced over
+//! several endpoints (`Channel::balance_list`) has no one origin: the layer cannot tell
+//! them apart, so bind it to one of them only if every endpoint may receive the token.
 
 use jwt_tower::propagate::{
     BoxError, Complete, Forward, PropagateBuilder, PropagateError, PropagateLayer, TokenSource,

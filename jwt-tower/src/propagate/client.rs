@@ -17,7 +17,7 @@ use super::destination::{Destinations, InvalidOrigin, Origin};
 use super::source::TokenSourceError;
 
 /// The error type of [`PropagateService`]: the inner service's error, boxed as it was, or
-/// a boxed [`PropagateError`] (or what [`PropagateLayer::map_error`] made of it).
+/// a boxed [`PropagateError`] (or what [`PropagateBuilder::map_error`] made of it).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Why an outgoing request was not sent.
@@ -91,7 +91,9 @@ fn boxed(error: PropagateError) -> BoxError {
 /// Redirects: the layer checks the requests it sees. A client that follows redirects
 /// *inside* it (reqwest, tower-http's `FollowRedirect`) must drop `authorization` on a
 /// redirect to another origin (both do by default); a redirect follower placed *outside*
-/// the layer has each new request checked here.
+/// the layer has each new request checked here. Proxies: a forward proxy configured in
+/// the client (reqwest reads `HTTP_PROXY`) sees the token of a plain-`http` request; bind
+/// such clients to `https` origins, or turn the proxy off for them.
 ///
 /// ```
 /// use jwt_tower::propagate::{self, PropagateError, PropagateLayer};
