@@ -4,7 +4,8 @@
 //! `127.0.0.1:8080`), `UPSTREAM_GRPC_URL` (required) and `QUOTA_PER_SECOND` (optional).
 //!
 //! - `GET /whoami`: verifies the caller, calls `WhoAmI` upstream *as the caller* (the
-//!   client layer forwards its token; the handler passes nothing), and answers
+//!   client layer forwards its token, to `UPSTREAM_GRPC_URL`'s origin only; the handler
+//!   passes nothing), and answers
 //!   `{"gateway":{"sub":…},"upstream":{"subject":…,"issuer":…,"scopes":[…]}}`.
 //!   Upstream `UNAUTHENTICATED` is 401, `PERMISSION_DENIED` 403, anything else
 //!   (unreachable, unavailable, …) 502: never 500.

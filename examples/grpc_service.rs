@@ -85,7 +85,8 @@ async fn main() {
     cli::run_and_exit(run()).await;
 }
 
-/// `DOWNSTREAM_URL` as a lazily connected channel that forwards the caller's token.
+/// `DOWNSTREAM_URL` as a lazily connected channel that forwards the caller's token, to
+/// that origin only.
 fn downstream() -> Result<Option<Downstream>, String> {
     let Some(url) = jwt_env::var("DOWNSTREAM_URL") else {
         return Ok(None);

@@ -235,11 +235,16 @@ mod tests {
 
     #[test]
     fn an_allow_list_matches_scheme_host_and_port() {
-        let d = allow(&["https://orders.internal", "http://127.0.0.1:8080"]);
+        let d = allow(&[
+            "https://orders.internal",
+            "http://127.0.0.1:8080",
+            "http://[::1]:9000",
+        ]);
         for ok in [
             "https://orders.internal/v1/orders?x=1",
             "https://ORDERS.internal:443/",
             "http://127.0.0.1:8080/a",
+            "http://[::1]:9000/a",
         ] {
             assert!(d.check(&uri(ok)).is_ok(), "{ok}");
         }
@@ -250,6 +255,7 @@ mod tests {
             "https://evil.example/",
             "http://127.0.0.1:8081/",
             "http://localhost:8080/",
+            "http://[::1]:8080/",
         ] {
             assert!(
                 matches!(
