@@ -128,7 +128,8 @@ async fn the_service_token_only_when_chosen_and_only_outside_the_callers_scope()
     let with_fallback =
         to_orders(PropagateLayer::forward().or_service_token(service_token.clone()))
             .layer(echo_client());
-    let service_only = to_orders(PropagateLayer::service_token(service_token)).layer(echo_client());
+    let service_layer = to_orders(PropagateLayer::service_token(service_token));
+    let service_only = service_layer.layer(echo_client());
 
     // In a request's scope: the caller's token, unless the client is the service's own.
     let sent = propagate::scope(identity.clone(), async {
@@ -160,6 +161,10 @@ async fn the_service_token_only_when_chosen_and_only_outside_the_callers_scope()
         "{error}"
     );
     assert_eq!(fallback.unwrap(), service);
+    // The cached service token is never in a client's Debug output (logs).
+    let debug = format!("{service_layer:?}");
+    assert!(debug.contains("TokenSource"), "{debug}");
+    assert!(!debug.contains("svc-token"), "{debug}");
 
     // A request that already has credentials is sent as it is.
     let explicit = service_only
