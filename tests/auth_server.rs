@@ -669,6 +669,7 @@ async fn an_unknown_user_takes_as_long_as_an_imported_slow_hash() {
     let carol = median_login(&base, "carol", 3).await;
     let unknown = median_login(&base, "mallory", 3).await;
     let alice = median_login(&base, "alice", 3).await;
+    eprintln!("login medians: carol (bcrypt 12) {carol:?}, unknown {unknown:?}, alice {alice:?}");
     // Without padding, unknown names answer in about a fifth of carol's time; a loose
     // bound, so that a busy machine does not fail it.
     for (who, took) in [("an unknown user", unknown), ("alice", alice)] {

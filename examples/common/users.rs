@@ -6,11 +6,12 @@
 //! memory: `DEMO_USERS` itself is never rewritten, so after a restart the old hash is
 //! upgraded again at the next login).
 //!
-//! Timing: a login must not tell an unknown name from a known one. Unknown names are
-//! verified against a dummy hash of the default parameters, and [`Users::check`] reports
-//! [`Users::floor`], the cost of the slowest kind of hash in the table (measured at start),
-//! which the login route pads every attempt to, so an imported bcrypt user answers no
-//! slower than a name that does not exist.
+//! Timing: a login must not tell an unknown name from a known one, nor an imported hash
+//! from a default one. Unknown names are verified against a copy of a stored hash of the
+//! slowest scheme in the table (the result thrown away), so they cost what the slowest
+//! known users cost, under any load; and the login route pads every attempt to
+//! [`Users::floor`], that scheme's verification time measured at start, so that users
+//! with faster hashes answer no sooner.
 #![allow(dead_code)]
 
 use std::cell::RefCell;
@@ -53,6 +54,27 @@ impl Hash {
     }
 }
 
+/// Of `default` and one stored hash of each scheme in `users`, the one that takes longest
+/// to verify (with a wrong password), and how long it took.
+fn slowest_scheme(users: &HashMap<String, User>, default: Hash) -> (Hash, Duration) {
+    let mut samples: BTreeMap<String, Hash> = BTreeMap::new();
+    samples.insert(default.scheme(), default);
+    for user in users.values() {
+        let hash = user.hash.lock().expect("user lock").clone();
+        samples.entry(hash.scheme()).or_insert(hash);
+    }
+    samples
+        .into_values()
+        .map(|hash| {
+            let started = Instant::now();
+            let _ = hash.verify("not the password");
+            let took = started.elapsed();
+            (hash, took)
+        })
+        .max_by_key(|(_, took)| *took)
+        .expect("the default scheme at least")
+}
+
 fn argon2_scheme(hash: &str) -> Result<String, argon2::password_hash::Error> {
     let parsed = PasswordHash::new(hash)?;
     let params = Params::try_from(&parsed)?;
@@ -84,10 +106,12 @@ pub struct Checked {
 /// The user table.
 pub struct Users {
     users: HashMap<String, User>,
-    /// Verified against when the user does not exist, so unknown users take as long as
-    /// users with a hash of the default parameters.
+    /// The scheme of argon2id with the default parameters: other schemes are upgraded.
+    default_scheme: String,
+    /// A hash of the slowest scheme in the table (a default one, or a copy of a stored
+    /// one), verified against when the user does not exist.
     dummy: Hash,
-    /// How long the slowest scheme in the table took to verify at start.
+    /// How long the dummy took to verify at start.
     floor: Duration,
 }
 
@@ -207,34 +231,17 @@ impl Users {
         if users.is_empty() {
             return Err("no users".to_owned());
         }
-        let dummy = Hash::Argon2(argon2_hash("no such user, no such password"));
-        let mut users = Self {
+        let default = Hash::Argon2(argon2_hash("no such user, no such password"));
+        let default_scheme = default.scheme();
+        let (dummy, floor) = slowest_scheme(&users, default);
+        // This thread hashes no more: give its argon2 memory back.
+        MEMORY.with_borrow_mut(std::mem::take);
+        Ok(Self {
             users,
+            default_scheme,
             dummy,
-            floor: Duration::ZERO,
-        };
-        users.floor = users.slowest_scheme();
-        Ok(users)
-    }
-
-    /// Verifies one hash of each scheme in the table (and the dummy's) with a wrong
-    /// password, and returns the longest time taken.
-    fn slowest_scheme(&self) -> Duration {
-        let mut samples: BTreeMap<String, Hash> = BTreeMap::new();
-        samples.insert(self.dummy.scheme(), self.dummy.clone());
-        for user in self.users.values() {
-            let hash = user.hash.lock().expect("user lock").clone();
-            samples.entry(hash.scheme()).or_insert(hash);
-        }
-        samples
-            .values()
-            .map(|hash| {
-                let started = Instant::now();
-                let _ = hash.verify("not the password");
-                started.elapsed()
-            })
-            .max()
-            .unwrap_or_default()
+            floor,
+        })
     }
 
     /// The time every login attempt is padded to: the slowest stored scheme's
@@ -249,7 +256,7 @@ impl Users {
     /// workers, and pad the response to [`Users::floor`].
     pub fn check(&self, name: &str, password: &str) -> Checked {
         let Some(user) = self.users.get(name) else {
-            // The same work as for a user with a default hash.
+            // The same work as for a user of the slowest scheme.
             let _ = self.dummy.verify(password);
             return Checked {
                 scope: None,
@@ -263,7 +270,7 @@ impl Users {
                 upgraded: false,
             };
         }
-        let upgraded = hash.scheme() != self.dummy.scheme();
+        let upgraded = hash.scheme() != self.default_scheme;
         if upgraded {
             *user.hash.lock().expect("user lock") = Hash::Argon2(argon2_hash(password));
         }
