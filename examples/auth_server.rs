@@ -18,8 +18,11 @@
 //! `REFRESH_COOKIE=off`, the refresh token is in the body and goes back in the body.
 //!
 //! Login limits: `LOGIN_ATTEMPTS_PER_USER` (default 5) and `LOGIN_ATTEMPTS_PER_ADDRESS`
-//! (default 20, IPv6 per /64; the TCP peer, so behind a proxy every client shares it)
-//! per `LOGIN_WINDOW_SECONDS` (default 60), then 429 with `Retry-After`;
+//! (default 20, IPv6 per /64) per `LOGIN_WINDOW_SECONDS` (default 60), then 429 with
+//! `Retry-After`. The address is the TCP peer's, unless `LOGIN_CLIENT_ADDRESS_HEADER`
+//! names a header that a reverse proxy in front sets or appends to (`x-forwarded-for`,
+//! `x-real-ip`): then the last address in it (set it only behind such a proxy, or clients
+//! choose their own address). Each instance of a fleet counts on its own.
 //! `LOGIN_HASH_CONCURRENCY` password hashes at once (default: the number of CPUs; each
 //! argon2 hash holds 19 MiB), with up to `LOGIN_HASH_QUEUE` (default 64) more logins
 //! waiting, then 503 with `Retry-After`. Every login attempt is padded to the time of the
@@ -90,7 +93,14 @@ fn login_limits() -> Result<LoginLimits, Box<dyn std::error::Error>> {
             .map_err(|_| config_error("LOGIN_HASH_QUEUE", format!("{v:?} is not a number")))?,
         None => defaults.hash_queue,
     };
+    let client_address_header = var("LOGIN_CLIENT_ADDRESS_HEADER")
+        .map(|v| {
+            axum::http::HeaderName::try_from(v.trim())
+                .map_err(|e| config_error("LOGIN_CLIENT_ADDRESS_HEADER", format!("{v:?}: {e}")))
+        })
+        .transpose()?;
     Ok(LoginLimits {
+        client_address_header,
         per_user: attempts("LOGIN_ATTEMPTS_PER_USER", defaults.per_user)?,
         per_address: attempts("LOGIN_ATTEMPTS_PER_ADDRESS", defaults.per_address)?,
         window: Duration::from_secs(positive("LOGIN_WINDOW_SECONDS", defaults.window.as_secs())?),

@@ -263,6 +263,10 @@ fn bad_configuration_names_the_variable() {
             "LOGIN_HASH_CONCURRENCY",
         ),
         (env(&[("LOGIN_HASH_QUEUE", "x")]), "LOGIN_HASH_QUEUE"),
+        (
+            env(&[("LOGIN_CLIENT_ADDRESS_HEADER", "not a header")]),
+            "LOGIN_CLIENT_ADDRESS_HEADER",
+        ),
     ] {
         let output = run_to_exit("auth_server", &pairs);
         assert!(!output.status.success(), "{variable}");
@@ -678,4 +682,68 @@ async fn an_unknown_user_takes_as_long_as_an_imported_slow_hash() {
             "{who} took {took:?}, carol {carol:?}"
         );
     }
+}
+
+async fn login_via(base: &str, user: &str, forwarded_for: &str) -> u16 {
+    send(
+        http()
+            .post(format!("{base}/login"))
+            .header("x-forwarded-for", forwarded_for)
+            .json(&json!({"username": user, "password": "guess"})),
+    )
+    .await
+    .status
+}
+
+#[tokio::test]
+async fn behind_a_proxy_the_address_is_the_last_one_the_proxy_appended() {
+    let limits = [
+        ("LOGIN_ATTEMPTS_PER_ADDRESS", "2"),
+        ("LOGIN_ATTEMPTS_PER_USER", "100"),
+    ];
+    let mut behind_proxy = env(&limits);
+    behind_proxy.push(("LOGIN_CLIENT_ADDRESS_HEADER", "x-forwarded-for".to_owned()));
+    let auth = start("auth_server", &behind_proxy).await;
+    let base = auth.base();
+    // The client claims other addresses in front of its own: only its own counts.
+    assert_eq!(login_via(&base, "a", "203.0.113.7").await, 401);
+    assert_eq!(login_via(&base, "b", "192.0.2.1, 203.0.113.7").await, 401);
+    assert_eq!(login_via(&base, "c", "192.0.2.2, 203.0.113.7").await, 429);
+    // Another client behind the same proxy has its own budget.
+    assert_eq!(login_via(&base, "d", "203.0.113.8").await, 401);
+
+    // Without the setting the header is not believed: the peer address counts.
+    let auth = start("auth_server", &env(&limits)).await;
+    let base = auth.base();
+    assert_eq!(login_via(&base, "a", "203.0.113.1").await, 401);
+    assert_eq!(login_via(&base, "b", "203.0.113.2").await, 401);
+    assert_eq!(login_via(&base, "c", "203.0.113.3").await, 429);
+}
+
+#[tokio::test]
+async fn a_login_form_another_site_could_post_is_refused() {
+    let auth = start("auth_server", &env(&[])).await;
+    let reply = send(
+        http()
+            .post(format!("{}/login", auth.base()))
+            .header("content-type", "text/plain")
+            .body(r#"{"username": "alice", "password": "alice-password"}"#),
+    )
+    .await;
+    assert_eq!(
+        (reply.status, reply.json()["error"].clone()),
+        (415, json!("invalid_request")),
+        "{reply:?}"
+    );
+    let reply = send(
+        http()
+            .post(format!("{}/login", auth.base()))
+            .json(&json!({"username": "alice"})),
+    )
+    .await;
+    assert_eq!(
+        (reply.status, reply.json()["error"].clone()),
+        (400, json!("invalid_request")),
+        "{reply:?}"
+    );
 }

@@ -25,7 +25,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::login_guard::{LoginGuard, Refused};
-use super::refresh_delivery::{CrossSite, RefreshDelivery, check_same_origin};
+use super::refresh_delivery::{CrossSite, RefreshDelivery, check_same_origin, is_json};
 use super::users::Users;
 
 /// Longer user names are refused before any work (they would only fill the limiter).
@@ -159,9 +159,19 @@ fn refused(refused: &Refused) -> Response {
 
 async fn login<S: Store + Clone>(
     State(state): State<AuthState<S>>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     bytes: Bytes,
 ) -> Response {
+    // Not a form another site could post: that would log the browser into the poster's
+    // account (and set its refresh cookies).
+    if !is_json(&headers) {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_request",
+            "the body must be Content-Type: application/json",
+        );
+    }
     let Ok(login) = serde_json::from_slice::<Login>(&bytes) else {
         return error(
             StatusCode::BAD_REQUEST,
@@ -176,7 +186,8 @@ async fn login<S: Store + Clone>(
             "the username or the password is too long",
         );
     }
-    if let Err(e) = state.login_guard.attempt(&login.username, client.ip()) {
+    let client = state.login_guard.client(&headers, peer.ip());
+    if let Err(e) = state.login_guard.attempt(&login.username, client) {
         return refused(&e);
     }
     let users = Arc::clone(&state.users);

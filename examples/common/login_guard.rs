@@ -10,6 +10,7 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use axum::http::{HeaderMap, HeaderName};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
@@ -22,6 +23,9 @@ pub struct LoginLimits {
     pub per_user: NonZeroU32,
     /// Attempts per client address (IPv6: per /64) per window.
     pub per_address: NonZeroU32,
+    /// Where the client address is, behind a reverse proxy: the last address in this
+    /// header (the one the proxy appended). `None`: the TCP peer's address.
+    pub client_address_header: Option<HeaderName>,
     /// The window: a full budget of attempts comes back over this time.
     pub window: Duration,
     /// Password hashes computed at once.
@@ -35,6 +39,7 @@ impl Default for LoginLimits {
         Self {
             per_user: NonZeroU32::new(5).expect("nonzero"),
             per_address: NonZeroU32::new(20).expect("nonzero"),
+            client_address_header: None,
             window: Duration::from_secs(60),
             hash_concurrency: std::thread::available_parallelism().map_or(2, usize::from),
             hash_queue: 64,
@@ -56,6 +61,7 @@ pub enum Refused {
 
 /// The attempt limiters and the hashing threads.
 pub struct LoginGuard {
+    client_address_header: Option<HeaderName>,
     per_user: DefaultKeyedRateLimiter<String>,
     per_address: DefaultKeyedRateLimiter<IpAddr>,
     hashing: HashingPool,
@@ -88,6 +94,7 @@ impl LoginGuard {
     /// runtime; the task ends when the guard is dropped.
     pub fn new(limits: &LoginLimits) -> Arc<Self> {
         let guard = Arc::new(Self {
+            client_address_header: limits.client_address_header.clone(),
             per_user: RateLimiter::keyed(quota(limits.per_user, limits.window)),
             per_address: RateLimiter::keyed(quota(limits.per_address, limits.window)),
             hashing: HashingPool::new(limits.hash_concurrency, limits.hash_queue),
@@ -107,6 +114,22 @@ impl LoginGuard {
             }
         });
         guard
+    }
+
+    /// The client's address: from the configured header when it holds one (the last of
+    /// a list: earlier ones are whatever the client claimed), else the TCP peer's.
+    pub fn client(&self, headers: &HeaderMap, peer: IpAddr) -> IpAddr {
+        let Some(name) = &self.client_address_header else {
+            return peer;
+        };
+        headers
+            .get_all(name)
+            .iter()
+            .next_back()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(peer)
     }
 
     /// Counts one attempt for `user` from `client`; refused when either has used up its

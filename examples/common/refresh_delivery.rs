@@ -82,6 +82,16 @@ impl RefreshDelivery {
     }
 }
 
+/// Whether the request says `Content-Type: application/json`, which a page of another
+/// origin cannot send without a CORS preflight.
+pub fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
+}
+
 /// Refuses a request that carries the cookie but that a page of another origin could have
 /// sent: a browser sends cookies along with a cross-site form post.
 pub fn check_same_origin(headers: &HeaderMap) -> Result<(), CrossSite> {
@@ -95,12 +105,7 @@ pub fn check_same_origin(headers: &HeaderMap) -> Result<(), CrossSite> {
             description: "the refresh cookie is not accepted from another site",
         });
     }
-    let json = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
-    if !json {
+    if !is_json(headers) {
         return Err(CrossSite {
             status: StatusCode::BAD_REQUEST,
             description: "a request carrying the refresh cookie must be Content-Type: application/json",
