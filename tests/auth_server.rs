@@ -711,6 +711,11 @@ async fn behind_a_proxy_the_address_is_the_last_one_the_proxy_appended() {
     assert_eq!(login_via(&base, "c", "192.0.2.2, 203.0.113.7").await, 429);
     // Another client behind the same proxy has its own budget.
     assert_eq!(login_via(&base, "d", "203.0.113.8").await, 401);
+    // IPv6 clients are counted per /64, the block one subscriber usually holds.
+    assert_eq!(login_via(&base, "e", "2001:db8:0:1::1").await, 401);
+    assert_eq!(login_via(&base, "f", "2001:db8:0:1::2").await, 401);
+    assert_eq!(login_via(&base, "g", "2001:db8:0:1:ffff::3").await, 429);
+    assert_eq!(login_via(&base, "h", "2001:db8:0:2::1").await, 401);
 
     // Without the setting the header is not believed: the peer address counts.
     let auth = start("auth_server", &env(&limits)).await;
