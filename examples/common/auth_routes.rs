@@ -25,7 +25,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::login_guard::{LoginGuard, Refused};
-use super::refresh_delivery::{CrossSite, RefreshDelivery, check_same_origin, is_json};
+use super::refresh_delivery::{CrossSite, RefreshDelivery, check_not_cross_site, is_json};
 use super::users::Users;
 
 /// Longer user names are refused before any work (they would only fill the limiter).
@@ -247,7 +247,7 @@ impl RefreshBody {
         let Some(token) = delivery.read(headers) else {
             return Ok(None);
         };
-        check_same_origin(headers)?;
+        check_not_cross_site(headers)?;
         Ok(Some(token.to_owned()))
     }
 }

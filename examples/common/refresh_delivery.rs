@@ -44,14 +44,6 @@ impl RefreshDelivery {
         }
     }
 
-    /// The same without `Secure`, for local development over plain HTTP only.
-    pub fn cookies_insecure_for_local_development() -> Self {
-        Self::Cookies {
-            refresh: RefreshCookie::new("/refresh").insecure_for_local_development(),
-            logout: RefreshCookie::new("/logout").insecure_for_local_development(),
-        }
-    }
-
     /// Whether the token goes in the response body.
     pub fn in_body(&self) -> bool {
         matches!(self, Self::Body)
@@ -94,7 +86,7 @@ pub fn is_json(headers: &HeaderMap) -> bool {
 
 /// Refuses a request that carries the cookie but that a page of another origin could have
 /// sent: a browser sends cookies along with a cross-site form post.
-pub fn check_same_origin(headers: &HeaderMap) -> Result<(), CrossSite> {
+pub fn check_not_cross_site(headers: &HeaderMap) -> Result<(), CrossSite> {
     let fetch_site = headers
         .get("sec-fetch-site")
         .and_then(|v| v.to_str().ok())
