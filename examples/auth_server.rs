@@ -9,23 +9,52 @@
 //! families and revocations with other instances; in memory without it), `REFRESH_COOKIE` (`off` for
 //! non-browser clients), `DEMO_USERS` (`name:password:scope scope;…`; default alice /
 //! alice-password with scope `read`, bob / bob-password with `read admin`).
+//!
+//! Refresh tokens: with the cookie on (the default), the refresh token is never in a
+//! response body, only in two `HttpOnly; Secure; SameSite=Strict` cookies named
+//! `refresh_token`, one with `Path=/refresh` and one with `Path=/logout`, so that a
+//! browser's logout ends the login; a request using the cookie must be
+//! `Content-Type: application/json` and not `Sec-Fetch-Site: cross-site`/`same-site`. With
+//! `REFRESH_COOKIE=off`, the refresh token is in the body and goes back in the body.
+//!
+//! Login limits: `LOGIN_ATTEMPTS_PER_USER` (default 5) and `LOGIN_ATTEMPTS_PER_ADDRESS`
+//! (default 20, IPv6 per /64) per `LOGIN_WINDOW_SECONDS` (default 60), then 429 with
+//! `Retry-After`. The address is the TCP peer's, unless `LOGIN_CLIENT_ADDRESS_HEADER`
+//! names a header that a reverse proxy in front sets or appends to (`x-forwarded-for`,
+//! `x-real-ip`): then the last address in it (set it only behind such a proxy, or clients
+//! choose their own address). Each instance of a fleet counts on its own.
+//! `LOGIN_HASH_CONCURRENCY` password hashes at once (default: the number of CPUs; each
+//! argon2 hash holds 19 MiB), with up to `LOGIN_HASH_QUEUE` (default 64) more logins
+//! waiting, then 503 with `Retry-After`. Every login attempt is padded to the time of the
+//! slowest stored hash, and a bcrypt or non-default argon2 hash is replaced by a default
+//! argon2id hash at the user's first successful login (in memory only; `GET
+//! /password-hashes`, scope `admin`, lists each user's scheme).
 
 #[path = "common/auth_routes.rs"]
 mod auth_routes;
 #[path = "common/cli.rs"]
 mod cli;
+#[path = "common/hashing_pool.rs"]
+mod hashing_pool;
+#[path = "common/login_guard.rs"]
+mod login_guard;
+#[path = "common/refresh_delivery.rs"]
+mod refresh_delivery;
 #[path = "common/users.rs"]
 mod users;
 
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jwt_axum::RefreshCookie;
 use jwt_tower::issue::{SigningKey, TokenIssuer};
 use jwt_tower::refresh::RefreshTokens;
 use jwt_tower::revoke::Revocations;
 use jwt_tower::store::{MemoryStore, RedisStore, Store};
 use jwt_tower::{RegisteredClaims, Verifier};
+use login_guard::{LoginGuard, LoginLimits};
+use refresh_delivery::RefreshDelivery;
 
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
@@ -33,6 +62,54 @@ fn var(name: &str) -> Option<String> {
 
 fn config_error(variable: &str, problem: impl std::fmt::Display) -> Box<dyn std::error::Error> {
     format!("configuration error: {variable}: {problem}").into()
+}
+
+/// A positive whole number from `name`, or `default` when it is unset.
+fn positive(name: &str, default: u64) -> Result<u64, Box<dyn std::error::Error>> {
+    match var(name) {
+        Some(v) => v
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| config_error(name, format!("{v:?} is not a positive whole number"))),
+        None => Ok(default),
+    }
+}
+
+fn login_limits() -> Result<LoginLimits, Box<dyn std::error::Error>> {
+    let defaults = LoginLimits::default();
+    let attempts = |name: &str, default: NonZeroU32| -> Result<NonZeroU32, _> {
+        let n = positive(name, default.get().into())?;
+        u32::try_from(n)
+            .ok()
+            .and_then(NonZeroU32::new)
+            .ok_or_else(|| config_error(name, format!("{n} is too large")))
+    };
+    let hash_queue = match var("LOGIN_HASH_QUEUE") {
+        Some(v) => v
+            .trim()
+            .parse::<usize>()
+            .map_err(|_| config_error("LOGIN_HASH_QUEUE", format!("{v:?} is not a number")))?,
+        None => defaults.hash_queue,
+    };
+    let client_address_header = var("LOGIN_CLIENT_ADDRESS_HEADER")
+        .map(|v| {
+            axum::http::HeaderName::try_from(v.trim())
+                .map_err(|e| config_error("LOGIN_CLIENT_ADDRESS_HEADER", format!("{v:?}: {e}")))
+        })
+        .transpose()?;
+    Ok(LoginLimits {
+        client_address_header,
+        per_user: attempts("LOGIN_ATTEMPTS_PER_USER", defaults.per_user)?,
+        per_address: attempts("LOGIN_ATTEMPTS_PER_ADDRESS", defaults.per_address)?,
+        window: Duration::from_secs(positive("LOGIN_WINDOW_SECONDS", defaults.window.as_secs())?),
+        hash_concurrency: usize::try_from(positive(
+            "LOGIN_HASH_CONCURRENCY",
+            defaults.hash_concurrency as u64,
+        )?)?,
+        hash_queue,
+    })
 }
 
 #[tokio::main]
@@ -88,6 +165,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .map(|a| a.trim().to_owned())
         .filter(|a| !a.is_empty())
         .collect();
+    let login_limits = login_limits()?;
     let users = users::Users::parse(
         &var("DEMO_USERS").unwrap_or_else(|| users::DEFAULT_DEMO_USERS.to_owned()),
     )
@@ -107,6 +185,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         audiences,
         alg,
         users,
+        login_limits,
     };
     match var("REDIS_URL") {
         Some(url) => {
@@ -128,6 +207,7 @@ struct Settings {
     audiences: Vec<String>,
     alg: jwt_tower::Algorithm,
     users: users::Users,
+    login_limits: LoginLimits,
 }
 
 async fn serve<S: Store + Clone>(
@@ -142,6 +222,7 @@ async fn serve<S: Store + Clone>(
         audiences,
         alg,
         users,
+        login_limits,
     } = settings;
     let revocations = Revocations::new();
     store.follow(&revocations);
@@ -158,16 +239,23 @@ async fn serve<S: Store + Clone>(
         refresh: RefreshTokens::new(store).revocations(revocations),
         users: Arc::new(users),
         verifier: verifier.build()?,
-        cookie: RefreshCookie::new("/refresh"),
-        set_cookie: var("REFRESH_COOKIE").is_none_or(|v| v != "off"),
+        delivery: if var("REFRESH_COOKIE").is_none_or(|v| v != "off") {
+            RefreshDelivery::cookies()
+        } else {
+            RefreshDelivery::Body
+        },
+        login_guard: LoginGuard::new(&login_limits),
     };
     let app = auth_routes::router(state, &public_base)
         .route("/health", axum::routing::get(|| async { "ok" }));
     tracing::info!(addr = %public_base, issuer = %issuer_name, kid = %issuer.current_key().kid(), "auth server listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
     Ok(())
 }

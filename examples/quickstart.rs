@@ -6,13 +6,19 @@
 
 #[path = "common/auth_routes.rs"]
 mod auth_routes;
+#[path = "common/hashing_pool.rs"]
+mod hashing_pool;
+#[path = "common/login_guard.rs"]
+mod login_guard;
+#[path = "common/refresh_delivery.rs"]
+mod refresh_delivery;
 #[path = "common/users.rs"]
 mod users;
 
 use std::sync::Arc;
 
 use axum::{Json, Router, routing::get};
-use jwt_axum::{Claims, RefreshCookie, RequireScopes};
+use jwt_axum::{Claims, RequireScopes};
 use jwt_tower::issue::{SigningKey, TokenIssuer};
 use jwt_tower::refresh::RefreshTokens;
 use jwt_tower::revoke::Revocations;
@@ -67,8 +73,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         refresh: refresh.clone(),
         users: Arc::new(users::Users::parse(users::DEFAULT_DEMO_USERS)?),
         verifier: verifier.clone(),
-        cookie: RefreshCookie::new("/refresh").insecure_for_local_development(),
-        set_cookie: true,
+        // The printed curl commands carry the refresh token in the body.
+        delivery: refresh_delivery::RefreshDelivery::Body,
+        login_guard: login_guard::LoginGuard::new(&login_guard::LoginLimits::default()),
     };
     let api = Router::new()
         .route(
@@ -117,6 +124,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("curl -i -H 'Authorization: Bearer {access}' {base}/me\n");
     println!("# the public keys: {base}/.well-known/jwks.json");
-    axum::serve(listener, app).await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .await?;
     Ok(())
 }

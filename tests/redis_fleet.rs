@@ -52,6 +52,7 @@ async fn a_fleet_shares_sessions_and_revocations_through_redis() {
         ("JWT_SIGNING_ALG", "ES256"),
         ("JWT_SIGNING_KEY_PEM_FILE", pem.to_str().unwrap()),
         ("JWT_KID", "fleet-1"),
+        ("REFRESH_COOKIE", "off"),
     ]);
     let a = start("auth_server", &auth_env).await;
     let b = start("auth_server", &auth_env).await;
@@ -201,7 +202,11 @@ async fn with_redis_down_refresh_and_logout_answer_503_and_verification_goes_on(
     let Some(mut redis) = Redis::start() else {
         return;
     };
-    let auth = start("auth_server", &env(&[("REDIS_URL", &redis.url())])).await;
+    let auth = start(
+        "auth_server",
+        &env(&[("REDIS_URL", &redis.url()), ("REFRESH_COOKIE", "off")]),
+    )
+    .await;
     let login = post(
         format!("{}/login", auth.base()),
         json!({"username": "alice", "password": "alice-password"}),

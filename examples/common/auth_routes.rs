@@ -1,17 +1,21 @@
 //! The authorization-server routes shared by `auth_server` and `quickstart`: login,
 //! refresh (rotating), logout (revoking), key rotation, and the well-known documents.
+//! The including example also includes `login_guard.rs`, `refresh_delivery.rs` and
+//! `users.rs` as sibling modules.
 #![allow(dead_code)]
 
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::header::{AUTHORIZATION, SET_COOKIE};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{ConnectInfo, State};
+use axum::http::header::{AUTHORIZATION, RETRY_AFTER};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use jwt_axum::{RefreshCookie, RequireScopes};
+use jwt_axum::RequireScopes;
 use jwt_tower::issue::TokenIssuer;
 use jwt_tower::refresh::{RefreshError, RefreshGrant, RefreshTokens};
 use jwt_tower::revoke::Revocation;
@@ -20,7 +24,14 @@ use jwt_tower::{JwtLayer, RegisteredClaims, Verifier};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::login_guard::{LoginGuard, Refused};
+use super::refresh_delivery::{CrossSite, RefreshDelivery, check_not_cross_site, is_json};
 use super::users::Users;
+
+/// Longer user names are refused before any work (they would only fill the limiter).
+const MAX_USERNAME_BYTES: usize = 256;
+/// Longer passwords are refused before hashing.
+const MAX_PASSWORD_BYTES: usize = 4096;
 
 /// Everything the routes need.
 pub struct AuthState<S> {
@@ -29,9 +40,10 @@ pub struct AuthState<S> {
     pub users: Arc<Users>,
     /// Verifies this server's own access tokens (logout, key rotation).
     pub verifier: Verifier<RegisteredClaims>,
-    pub cookie: RefreshCookie,
-    /// Whether to set the refresh cookie (non-browser deployments turn it off).
-    pub set_cookie: bool,
+    /// Cookies for browsers, or the JSON body for other clients.
+    pub delivery: RefreshDelivery,
+    /// Login attempt limits and the bound on concurrent password hashing.
+    pub login_guard: Arc<LoginGuard>,
 }
 
 impl<S: Clone> Clone for AuthState<S> {
@@ -41,8 +53,8 @@ impl<S: Clone> Clone for AuthState<S> {
             refresh: self.refresh.clone(),
             users: Arc::clone(&self.users),
             verifier: self.verifier.clone(),
-            cookie: self.cookie.clone(),
-            set_cookie: self.set_cookie,
+            delivery: self.delivery.clone(),
+            login_guard: Arc::clone(&self.login_guard),
         }
     }
 }
@@ -71,7 +83,8 @@ fn refresh_error(e: &RefreshError) -> Response {
 }
 
 impl<S: Store + Clone> AuthState<S> {
-    /// The token response for a grant: a new access token and the refresh token.
+    /// The token response for a grant: a new access token, and the refresh token in the
+    /// body or in cookies.
     fn tokens(&self, grant: &RefreshGrant) -> Response {
         let access = match self
             .issuer
@@ -86,23 +99,22 @@ impl<S: Store + Clone> AuthState<S> {
                 );
             }
         };
-        let body = Json(json!({
+        let mut body = json!({
             "access_token": access.token,
             "token_type": "Bearer",
             "expires_in": access.expires_in,
-            "refresh_token": grant.token,
             "scope": grant.family.scope,
-        }));
-        let mut response = body.into_response();
+        });
+        if self.delivery.in_body() {
+            body["refresh_token"] = json!(grant.token);
+        }
+        let mut response = Json(body).into_response();
         response
             .headers_mut()
-            .insert("cache-control", "no-store".parse().unwrap());
-        if self.set_cookie {
-            let max_age = (grant.family.expires_at - grant.family.created_at).max(0) as u64;
-            response
-                .headers_mut()
-                .insert(SET_COOKIE, self.cookie.set(&grant.token, max_age));
-        }
+            .insert("cache-control", HeaderValue::from_static("no-store"));
+        let max_age = (grant.family.expires_at - grant.family.created_at).max(0) as u64;
+        self.delivery
+            .set(response.headers_mut(), &grant.token, max_age);
         response
     }
 }
@@ -113,21 +125,95 @@ struct Login {
     password: String,
 }
 
+fn refused(refused: &Refused) -> Response {
+    let (mut response, retry_after) = match refused {
+        Refused::TooManyAttempts { retry_after } => (
+            error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                "too many login attempts for this user or from this address; retry later",
+            ),
+            *retry_after,
+        ),
+        Refused::Busy => (
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "too many logins in progress; retry shortly",
+            ),
+            1,
+        ),
+        Refused::Failed => {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "the password check failed",
+            );
+        }
+    };
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
+    response
+}
+
 async fn login<S: Store + Clone>(
     State(state): State<AuthState<S>>,
-    Json(login): Json<Login>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    bytes: Bytes,
 ) -> Response {
+    // Not a form another site could post: that would log the browser into the poster's
+    // account (and set its refresh cookies).
+    if !is_json(&headers) {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_request",
+            "the body must be Content-Type: application/json",
+        );
+    }
+    let Ok(login) = serde_json::from_slice::<Login>(&bytes) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the body must be JSON {\"username\", \"password\"}",
+        );
+    };
+    if login.username.len() > MAX_USERNAME_BYTES || login.password.len() > MAX_PASSWORD_BYTES {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the username or the password is too long",
+        );
+    }
+    let client = state.login_guard.client(&headers, peer.ip());
+    if let Err(e) = state.login_guard.attempt(&login.username, client) {
+        return refused(&e);
+    }
     let users = Arc::clone(&state.users);
-    // Password hashing is slow on purpose: keep it off the async workers.
-    let checked = tokio::task::spawn_blocking(move || {
-        users
-            .check(&login.username, &login.password)
-            .map(|s| (login.username, s))
-    })
-    .await
-    .ok()
-    .flatten();
-    let Some((username, scope)) = checked else {
+    let floor = users.floor();
+    // Password hashing is slow on purpose: it runs on the guard's hashing threads, off
+    // the async workers.
+    let checked = state
+        .login_guard
+        .hash(move || {
+            let started = Instant::now();
+            let checked = users.check(&login.username, &login.password);
+            (login.username, checked, started)
+        })
+        .await;
+    // Every attempt takes as long as the slowest stored hash: no timing tells unknown
+    // users from known ones, or imported hashes from upgraded ones. The wait in the
+    // queue is not the user's doing, so it does not count against the floor.
+    let (username, checked, started) = match checked {
+        Ok(checked) => checked,
+        Err(e) => return refused(&e),
+    };
+    tokio::time::sleep_until((started + floor).into()).await;
+    if checked.upgraded {
+        tracing::info!(user = %username, "password hash upgraded to argon2id default parameters");
+    }
+    let Some(scope) = checked.scope else {
         return error(
             StatusCode::UNAUTHORIZED,
             "invalid_grant",
@@ -148,11 +234,21 @@ struct RefreshBody {
 }
 
 impl RefreshBody {
-    /// The refresh token: from the JSON body, else from the cookie.
-    fn refresh_token(&self, cookie: &RefreshCookie, headers: &HeaderMap) -> Option<String> {
-        self.refresh_token
-            .clone()
-            .or_else(|| cookie.read(headers).map(str::to_owned))
+    /// The refresh token: from the JSON body, else from the cookie, which only a request
+    /// from this origin may use.
+    fn refresh_token(
+        &self,
+        delivery: &RefreshDelivery,
+        headers: &HeaderMap,
+    ) -> Result<Option<String>, CrossSite> {
+        if let Some(token) = &self.refresh_token {
+            return Ok(Some(token.clone()));
+        }
+        let Some(token) = delivery.read(headers) else {
+            return Ok(None);
+        };
+        check_not_cross_site(headers)?;
+        Ok(Some(token.to_owned()))
     }
 }
 
@@ -180,7 +276,11 @@ async fn refresh<S: Store + Clone>(
     let Some(body) = body(&bytes) else {
         return bad_body();
     };
-    let Some(token) = body.refresh_token(&state.cookie, &headers) else {
+    let token = match body.refresh_token(&state.delivery, &headers) {
+        Ok(token) => token,
+        Err(refusal) => return error(refusal.status, "invalid_request", refusal.description),
+    };
+    let Some(token) = token else {
         return error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
@@ -207,7 +307,10 @@ async fn logout<S: Store + Clone>(
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .and_then(|(_, token)| state.verifier.verify(token.trim()).ok());
-    let refresh_token = body.refresh_token(&state.cookie, &headers);
+    let refresh_token = match body.refresh_token(&state.delivery, &headers) {
+        Ok(token) => token,
+        Err(refusal) => return error(refusal.status, "invalid_request", refusal.description),
+    };
     if access.is_none() && refresh_token.is_none() {
         return error(
             StatusCode::UNAUTHORIZED,
@@ -255,9 +358,7 @@ async fn logout<S: Store + Clone>(
         "refresh_family_revoked": revoked_family,
     }))
     .into_response();
-    response
-        .headers_mut()
-        .insert(SET_COOKIE, state.cookie.clear());
+    state.delivery.clear(response.headers_mut());
     response
 }
 
@@ -273,11 +374,21 @@ async fn rotate_keys<S: Store + Clone>(State(state): State<AuthState<S>>) -> Res
     }
 }
 
-/// The routes: `POST /login`, `POST /refresh`, `POST /logout`, `POST /rotate-keys`
-/// (scope `admin`), `GET /.well-known/jwks.json`, `GET /.well-known/openid-configuration`.
+/// Each user's stored password-hash scheme: which imported hashes are still waiting for
+/// their user's next login to be upgraded.
+async fn password_hashes<S: Store + Clone>(State(state): State<AuthState<S>>) -> Response {
+    Json(state.users.schemes()).into_response()
+}
+
+/// The routes: `POST /login`, `POST /refresh`, `POST /logout`, `POST /rotate-keys` and
+/// `GET /password-hashes` (scope `admin`), `GET /.well-known/jwks.json`,
+/// `GET /.well-known/openid-configuration`. Serve it with
+/// `into_make_service_with_connect_info::<SocketAddr>()`: logins are limited per client
+/// address.
 pub fn router<S: Store + Clone>(state: AuthState<S>, public_base: &str) -> Router {
     let admin = Router::new()
         .route("/rotate-keys", post(rotate_keys::<S>))
+        .route("/password-hashes", get(password_hashes::<S>))
         .route_layer(RequireScopes::new(["admin"]))
         .layer(JwtLayer::new(state.verifier.clone()));
     Router::new()

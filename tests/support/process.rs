@@ -42,6 +42,11 @@ impl Running {
     pub fn base(&self) -> String {
         format!("http://{}", self.addr)
     }
+
+    /// The process id, to read the process's `/proc/<pid>/status`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 fn command(name: &str, env: &[(&str, String)]) -> Command {

@@ -1,0 +1,107 @@
+//! How the refresh token travels between the auth server and its client.
+//!
+//! Browsers get it only in `HttpOnly` cookies, never in a JSON body a script could read.
+//! The token goes in two cookies of the same name: one scoped to `/refresh`, one to
+//! `/logout`, so that a browser sends it to both routes (logout must end the login) and to
+//! no other path. A request that authenticates with the cookie must be one a cross-site
+//! page cannot forge: `Content-Type: application/json` (a cross-origin page needs a CORS
+//! preflight to send that, and this server answers none), and not marked
+//! `Sec-Fetch-Site: cross-site` or `same-site` by the browser.
+//!
+//! Non-browser clients (`REFRESH_COOKIE=off`) get the token in the JSON body and send it
+//! back in the body.
+#![allow(dead_code)]
+
+use axum::http::header::{CONTENT_TYPE, SET_COOKIE};
+use axum::http::{HeaderMap, StatusCode};
+use jwt_axum::RefreshCookie;
+
+/// Where the refresh token goes.
+#[derive(Debug, Clone)]
+pub enum RefreshDelivery {
+    /// In cookies for `/refresh` and `/logout`, not in the body.
+    Cookies {
+        refresh: RefreshCookie,
+        logout: RefreshCookie,
+    },
+    /// In the JSON body (`refresh_token`), no cookie.
+    Body,
+}
+
+/// Why a cookie-carried token is not accepted.
+pub struct CrossSite {
+    pub status: StatusCode,
+    pub description: &'static str,
+}
+
+impl RefreshDelivery {
+    /// Cookies named `refresh_token` for `/refresh` and `/logout`: `HttpOnly; Secure;
+    /// SameSite=Strict`.
+    pub fn cookies() -> Self {
+        Self::Cookies {
+            refresh: RefreshCookie::new("/refresh"),
+            logout: RefreshCookie::new("/logout"),
+        }
+    }
+
+    /// Whether the token goes in the response body.
+    pub fn in_body(&self) -> bool {
+        matches!(self, Self::Body)
+    }
+
+    /// Adds the `Set-Cookie` headers carrying `token` for `max_age` seconds.
+    pub fn set(&self, headers: &mut HeaderMap, token: &str, max_age: u64) {
+        if let Self::Cookies { refresh, logout } = self {
+            headers.append(SET_COOKIE, refresh.set(token, max_age));
+            headers.append(SET_COOKIE, logout.set(token, max_age));
+        }
+    }
+
+    /// Adds the `Set-Cookie` headers that delete both cookies.
+    pub fn clear(&self, headers: &mut HeaderMap) {
+        if let Self::Cookies { refresh, logout } = self {
+            headers.append(SET_COOKIE, refresh.clear());
+            headers.append(SET_COOKIE, logout.clear());
+        }
+    }
+
+    /// The token from the request's cookie (both cookies have one name: either reads it).
+    pub fn read<'a>(&self, headers: &'a HeaderMap) -> Option<&'a str> {
+        match self {
+            Self::Cookies { refresh, .. } => refresh.read(headers),
+            Self::Body => None,
+        }
+    }
+}
+
+/// Whether the request says `Content-Type: application/json`, which a page of another
+/// origin cannot send without a CORS preflight.
+pub fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// Refuses a request that carries the cookie but that a page of another origin could have
+/// sent: a browser sends cookies along with a cross-site form post.
+pub fn check_not_cross_site(headers: &HeaderMap) -> Result<(), CrossSite> {
+    let fetch_site = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_ascii_lowercase);
+    if matches!(fetch_site.as_deref(), Some("cross-site" | "same-site")) {
+        return Err(CrossSite {
+            status: StatusCode::FORBIDDEN,
+            description: "the refresh cookie is not accepted from another site",
+        });
+    }
+    if !is_json(headers) {
+        return Err(CrossSite {
+            status: StatusCode::BAD_REQUEST,
+            description: "a request carrying the refresh cookie must be Content-Type: application/json",
+        });
+    }
+    Ok(())
+}
