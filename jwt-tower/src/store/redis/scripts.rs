@@ -9,9 +9,10 @@
 //! - `P tok:<hash>`: `c:<family id>` (current) or `s:<family id>` (spent). Expires
 //!   `retain` seconds after its family's absolute end (the latest moment the family can
 //!   be used), so that a spent token is recognized for as long as its family lives.
-//! - `P rev:tok`: sorted set of revoked `jti`s scored by their `exp`; entries past
-//!   their `exp` are dropped on every write, and the key expires with the last one.
-//! - `P rev:sub`: hash `sub` -> `before` (the latest one wins).
+//! - `P rev:tok`: sorted set of revoked `jti`s scored by their `exp` (the latest one
+//!   wins); entries past their `exp` plus the writer's retention (at least the
+//!   verifiers' leeway) are dropped on every write, and the key expires with the last.
+//! - `P rev:sub`: hash `sub` -> `before` (the latest one wins); never expires.
 //!
 //! Numbers handed back to Redis go through `string.format('%.0f')`: Lua numbers are
 //! doubles, and Redis reads `1e+15` as an error, not an integer.
@@ -90,28 +91,48 @@ redis.call('HSET', fkey, 'revoked', '1')
 return family
 ";
 
-/// `KEYS[1]`: `rev:tok`; `KEYS[2]`: `rev:sub`. `ARGV[3]`: `token` or `subject`,
-/// `ARGV[4]`: the `jti` or `sub`, `ARGV[5]`: `exp` or `before`, `ARGV[6]`: now,
-/// `ARGV[7]`: the channel, `ARGV[8]`: the message (the revocation as JSON).
-/// Writes, then publishes, in one step: a follower that subscribed before this ran gets
-/// the message; one that subscribes after reads the write in its resync.
+/// `KEYS[1]`: `rev:tok`; `KEYS[2]`: `rev:sub`. `ARGV[2]` (the retention) is how long
+/// past its `exp` a token revocation is kept. `ARGV[3]`: now, `ARGV[4]`: the channel;
+/// then four arguments per revocation: `token` or `subject`, the `jti` or `sub`, `exp`
+/// or `before`, and the message (the revocation as JSON).
+/// Each revocation is written only if Redis lacks it or holds a smaller value (the later
+/// `exp` or `before` wins, so revocations only grow), and then published, in one step: a
+/// follower that subscribed before this ran gets the message; one that subscribes after
+/// reads the write in its resync. Returns how many were written. Used both to revoke and
+/// to give back to Redis what it lost.
 const REVOKE: &str = r"
-if ARGV[3] == 'token' then
-  redis.call('ZADD', KEYS[1], ARGV[5], ARGV[4])
-  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[6])
-  local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-  if last[2] then
-    -- the whole set ends with its latest exp (retain is 0 for this script)
-    expire_at(KEYS[1], tonumber(last[2]) + 1)
+local now = tonumber(ARGV[3])
+local written = 0
+local tokens = false
+for i = 5, #ARGV, 4 do
+  local kind, id, value = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local current
+  if kind == 'token' then
+    tokens = true
+    current = tonumber(redis.call('ZSCORE', KEYS[1], id) or '')
+  else
+    current = tonumber(redis.call('HGET', KEYS[2], id) or '')
   end
-else
-  local current = tonumber(redis.call('HGET', KEYS[2], ARGV[4]) or '')
-  if not current or current < tonumber(ARGV[5]) then
-    redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
+  if not current or current < tonumber(value) then
+    if kind == 'token' then
+      redis.call('ZADD', KEYS[1], value, id)
+    else
+      redis.call('HSET', KEYS[2], id, value)
+    end
+    redis.call('PUBLISH', ARGV[4], ARGV[i + 3])
+    written = written + 1
   end
 end
-redis.call('PUBLISH', ARGV[7], ARGV[8])
-return 1
+if tokens then
+  -- Forget what no verifier accepts any more: `exp` plus the retention has passed.
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. string.format('%.0f', now - retain))
+  local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+  if last[2] then
+    -- the whole set ends with its latest exp, plus the retention
+    expire_at(KEYS[1], tonumber(last[2]) + 1)
+  end
+end
+return written
 ";
 
 /// The compiled scripts (each one's SHA-1 computed once; sent by `EVALSHA`, and by
