@@ -98,13 +98,14 @@ impl Default for Health {
         Self {
             out_of_step: AtomicBool::new(false),
             fail_closed: AtomicBool::new(false),
-            keep_after_exp: AtomicU64::new(DEFAULT_KEEP_AFTER_EXP.as_secs()),
+            keep_after_exp: AtomicU64::new(0),
         }
     }
 }
 
-/// How long a token revocation is kept past the token's `exp` unless raised: the
-/// verifier's default leeway ([`DEFAULT_LEEWAY`](crate::verify::DEFAULT_LEEWAY)).
+/// How long past the token's `exp` the stores keep a token revocation, and have the
+/// lists following them keep it, unless configured otherwise: the verifier's default
+/// leeway ([`DEFAULT_LEEWAY`](crate::verify::DEFAULT_LEEWAY)).
 pub const DEFAULT_KEEP_AFTER_EXP: Duration = Duration::from_secs(30);
 
 impl std::fmt::Debug for Revocations {
@@ -180,11 +181,13 @@ impl Revocations {
         });
     }
 
-    /// Keeps every token revocation for at least `margin` past the token's `exp`
-    /// (default [`DEFAULT_KEEP_AFTER_EXP`], 30 s). Only ever raises the margin; clones
-    /// share it. A verifier given this list raises it to its own leeway when built, since
-    /// it accepts a token until `exp + leeway`: a revocation forgotten sooner would let
-    /// the token in again for the rest of the leeway.
+    /// Keeps every token revocation for at least `margin` past the token's `exp`. Only
+    /// ever raises the margin (none at first); clones share it. A verifier given this
+    /// list raises it to its own leeway when built, since it accepts a token until
+    /// `exp + leeway`: a revocation forgotten sooner would let the token in again for the
+    /// rest of the leeway. A store the list follows raises it to the store's margin
+    /// (default [`DEFAULT_KEEP_AFTER_EXP`]). Call it yourself when you check the list
+    /// by hand and accept tokens past their `exp`.
     ///
     /// ```
     /// use std::time::Duration;

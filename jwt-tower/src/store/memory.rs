@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::{Family, Rotation, Store, StoreError};
-use crate::revoke::{Revocation, Revocations};
+use crate::revoke::{DEFAULT_KEEP_AFTER_EXP, Revocation, Revocations};
 
 /// How many families a [`MemoryStore`] holds unless told otherwise.
 pub const DEFAULT_MEMORY_CAPACITY: usize = 100_000;
@@ -152,11 +152,13 @@ impl MemoryStore {
     /// ```
     #[must_use]
     pub fn with_capacity(families: usize) -> Self {
+        let revocations = Revocations::new();
+        revocations.keep_after_exp(DEFAULT_KEEP_AFTER_EXP);
         Self {
             state: Arc::default(),
             capacity: families.max(1),
             evicted: Arc::default(),
-            revocations: Revocations::new(),
+            revocations,
         }
     }
 
@@ -181,7 +183,8 @@ impl MemoryStore {
     }
 
     /// The margin past `exp` the store's own list keeps token revocations for: the
-    /// longest of its followers', so that a list that follows later still gets them.
+    /// longest of its followers' (each raised by its verifier to its leeway), so that a
+    /// list that follows later still gets them.
     fn keep_as_long_as_followers(&self, followers: &[Revocations]) {
         for list in followers {
             self.revocations.keep_after_exp(list.kept_after_exp());
@@ -288,6 +291,7 @@ impl Store for MemoryStore {
     }
 
     fn follow(&self, list: &Revocations) {
+        list.keep_after_exp(self.revocations.kept_after_exp());
         self.keep_as_long_as_followers(std::slice::from_ref(list));
         list.apply_all(&self.revocations.snapshot());
         self.lock().followers.push(list.clone());
@@ -333,7 +337,10 @@ mod tests {
                     .rotate(&format!("t{i}"), &format!("t{}", i + 1), 1_000 + i)
                     .await
                     .unwrap();
-                assert!(matches!(rotation, Rotation::Rotated(_)), "{i}: {rotation:?}");
+                assert!(
+                    matches!(rotation, Rotation::Rotated(_)),
+                    "{i}: {rotation:?}"
+                );
             }
             let stats = store.stats();
             assert_eq!(stats.families, 1);
@@ -362,21 +369,46 @@ mod tests {
         block_on(async {
             let store = MemoryStore::with_capacity(3);
             // Ends at 1_010 (idle), 1_100 and 1_200.
-            store.create_family(&family("short", 1_000, 5_000, 10), "s").await.unwrap();
-            store.create_family(&family("mid", 1_000, 100, 3_600), "m").await.unwrap();
-            store.create_family(&family("long", 1_000, 200, 3_600), "l").await.unwrap();
+            store
+                .create_family(&family("short", 1_000, 5_000, 10), "s")
+                .await
+                .unwrap();
+            store
+                .create_family(&family("mid", 1_000, 100, 3_600), "m")
+                .await
+                .unwrap();
+            store
+                .create_family(&family("long", 1_000, 200, 3_600), "l")
+                .await
+                .unwrap();
 
             // At 1_050 "short" has ended: forgotten, nothing live evicted.
-            store.create_family(&family("a", 1_050, 5_000, 3_600), "a").await.unwrap();
+            store
+                .create_family(&family("a", 1_050, 5_000, 3_600), "a")
+                .await
+                .unwrap();
             assert_eq!(store.stats().families, 3);
             assert_eq!(store.stats().families_evicted, 0);
-            assert_eq!(store.rotate("s", "s2", 1_050).await.unwrap(), Rotation::Unknown);
+            assert_eq!(
+                store.rotate("s", "s2", 1_050).await.unwrap(),
+                Rotation::Unknown
+            );
 
             // Still full at 1_060: "mid" ends soonest and goes.
-            store.create_family(&family("b", 1_060, 5_000, 3_600), "b").await.unwrap();
+            store
+                .create_family(&family("b", 1_060, 5_000, 3_600), "b")
+                .await
+                .unwrap();
             let stats = store.stats();
-            assert_eq!((stats.families, stats.families_evicted), (3, 1), "{stats:?}");
-            assert_eq!(store.rotate("m", "m2", 1_060).await.unwrap(), Rotation::Unknown);
+            assert_eq!(
+                (stats.families, stats.families_evicted),
+                (3, 1),
+                "{stats:?}"
+            );
+            assert_eq!(
+                store.rotate("m", "m2", 1_060).await.unwrap(),
+                Rotation::Unknown
+            );
             for (token, next) in [("l", "l2"), ("a", "a2"), ("b", "b2")] {
                 assert!(matches!(
                     store.rotate(token, next, 1_061).await.unwrap(),
@@ -386,8 +418,14 @@ mod tests {
 
             // A rotation pushes a family's end back (idle timeout): "long" now ends at
             // 1_200 still (absolute end); "a" and "b" at 4_661; so "long" goes next.
-            store.create_family(&family("c", 1_070, 5_000, 3_600), "c").await.unwrap();
-            assert_eq!(store.rotate("l2", "l3", 1_070).await.unwrap(), Rotation::Unknown);
+            store
+                .create_family(&family("c", 1_070, 5_000, 3_600), "c")
+                .await
+                .unwrap();
+            assert_eq!(
+                store.rotate("l2", "l3", 1_070).await.unwrap(),
+                Rotation::Unknown
+            );
             assert!(store.stats().tokens <= 3 * (SPENT_TOKENS_KEPT + 1));
         });
     }
@@ -399,14 +437,20 @@ mod tests {
             let store = MemoryStore::with_capacity(held + logins + 1);
             for i in 0..held {
                 store
-                    .create_family(&family(&format!("held{i}"), 1_000, 86_400, 3_600), &format!("h{i}"))
+                    .create_family(
+                        &family(&format!("held{i}"), 1_000, 86_400, 3_600),
+                        &format!("h{i}"),
+                    )
                     .await
                     .unwrap();
             }
             let started = Instant::now();
             for i in 0..logins {
                 store
-                    .create_family(&family(&format!("new{i}"), 1_001, 86_400, 3_600), &format!("n{i}"))
+                    .create_family(
+                        &family(&format!("new{i}"), 1_001, 86_400, 3_600),
+                        &format!("n{i}"),
+                    )
                     .await
                     .unwrap();
             }

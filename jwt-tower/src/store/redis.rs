@@ -208,13 +208,13 @@ impl RedisStoreBuilder {
         self
     }
 
-    /// How long past its `exp` a token revocation is kept in Redis (default 30 s, the
-    /// verifier's default leeway). The store uses the longest of this and the
-    /// [margin](Revocations::keep_after_exp) of every list following it, which a
-    /// verifier raises to its leeway; set it here when instances that only write
-    /// revocations (no verifier) share Redis with verifiers of a longer leeway. Give
-    /// every instance of a fleet the same leeway: the shortest margin of a writer is
-    /// what Redis keeps.
+    /// How long past its `exp` a token revocation is kept in Redis and in the lists
+    /// following the store (default 30 s, the verifier's default leeway). The store
+    /// uses the longest of this and the [margin](Revocations::keep_after_exp) of every
+    /// list following it, which a verifier raises to its leeway; set it here when
+    /// instances that only write revocations (no verifier) share Redis with verifiers
+    /// of a longer leeway. Give every instance of a fleet the same margin: the shortest
+    /// margin of a writer is what Redis keeps (and what an instance started later loads).
     ///
     /// ```no_run
     /// use std::time::Duration;
@@ -604,7 +604,12 @@ impl Shared {
             invocation.arg(kind).arg(id).arg(*value).arg(message);
         }
         let mut conn = self.conn();
-        within(self.timeout, what, invocation.invoke_async::<u64>(&mut conn)).await
+        within(
+            self.timeout,
+            what,
+            invocation.invoke_async::<u64>(&mut conn),
+        )
+        .await
     }
 
     /// The subscription is down: the clock for [`out_of_step_after`] starts.
@@ -813,6 +818,7 @@ impl Store for RedisStore {
         if shared.fail_closed {
             let _ = list.clone().fail_closed(true);
         }
+        list.keep_after_exp(shared.keep_after_exp);
         {
             let mut follow = lock(&shared.follow);
             list.set_in_step(false);
