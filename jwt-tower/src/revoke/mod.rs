@@ -297,3 +297,96 @@ impl Revocations {
         self.len() == 0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A token revocation outlives its token's `exp` by the list's margin: pruned (on
+    /// the next update) only once `exp` plus the margin has passed.
+    #[test]
+    fn token_revocations_are_kept_for_the_margin_after_exp() {
+        let list = Revocations::new();
+        list.keep_after_exp(Duration::from_secs(30));
+        let now = now();
+        list.apply_all(&[
+            Revocation::Token {
+                jti: "within".into(),
+                exp: now - 10,
+            },
+            Revocation::Token {
+                jti: "past".into(),
+                exp: now - 40,
+            },
+        ]);
+        list.apply(Revocation::Subject {
+            sub: "bob".into(),
+            before: 1,
+        });
+        assert!(list.is_revoked(Some("within"), None, None));
+        assert!(!list.is_revoked(Some("past"), None, None));
+        assert!(
+            list.is_revoked(None, Some("bob"), Some(0)),
+            "subjects are kept"
+        );
+    }
+
+    /// A verifier raises its list's margin to its leeway, whatever the order of the
+    /// builder calls; a lower margin never lowers it.
+    #[test]
+    fn a_verifier_keeps_revocations_for_its_leeway() {
+        let list = Revocations::new();
+        let key = crate::VerificationKey::hmac(crate::Algorithm::HS256, [7u8; 32]).unwrap();
+        let _verifier = crate::Verifier::<crate::RegisteredClaims>::builder(key)
+            .algorithms([crate::Algorithm::HS256])
+            .revocations(list.clone())
+            .leeway(Duration::from_secs(120))
+            .build()
+            .unwrap();
+        assert_eq!(list.kept_after_exp(), Duration::from_secs(120));
+        list.keep_after_exp(Duration::from_secs(5));
+        assert_eq!(list.kept_after_exp(), Duration::from_secs(120));
+    }
+
+    /// One `jti` revoked twice keeps the later `exp`; a merge never drops what is held;
+    /// `missing_from` names what a store's copy lacks or holds for less.
+    #[test]
+    fn merges_keep_the_most_and_name_what_a_store_lost() {
+        let list = Revocations::new();
+        let far = now() + 600;
+        list.apply(Revocation::Token {
+            jti: "j".into(),
+            exp: far,
+        });
+        list.apply(Revocation::Token {
+            jti: "j".into(),
+            exp: far - 300,
+        });
+        list.apply_all(&[]);
+        list.apply(Revocation::Subject {
+            sub: "bob".into(),
+            before: 100,
+        });
+        let store_copy = [Revocation::Subject {
+            sub: "bob".into(),
+            before: 50,
+        }];
+        list.apply_all(&store_copy);
+        let mut missing = list.missing_from(&store_copy);
+        missing.sort();
+        assert_eq!(
+            missing,
+            [
+                Revocation::Token {
+                    jti: "j".into(),
+                    exp: far
+                },
+                Revocation::Subject {
+                    sub: "bob".into(),
+                    before: 100
+                },
+            ]
+        );
+        assert!(list.missing_from(&list.snapshot()).is_empty());
+    }
+}
