@@ -426,12 +426,17 @@ async fn behaves_like_the_memory_store() {
     )
     .await;
 
-    // Revocations: an expired token revocation is forgotten, the latest `before` of a
-    // subject wins, several subjects and tokens are kept.
+    // Revocations: a token revocation past its `exp` plus the default margin (30 s, the
+    // default leeway) is forgotten, one within it kept, the latest `exp` of a `jti` and
+    // `before` of a subject win, several subjects and tokens are kept.
     let t = now();
     let revocations = [
         Revocation::Token {
             jti: "old".into(),
+            exp: t - 40,
+        },
+        Revocation::Token {
+            jti: "within the leeway".into(),
             exp: t - 10,
         },
         Revocation::Token {
@@ -470,7 +475,12 @@ async fn behaves_like_the_memory_store() {
     let in_memory = sorted(memory.revocations().await.expect("memory"));
     let in_redis = sorted(redis.revocations().await.expect("redis"));
     assert_eq!(in_redis, in_memory);
-    assert_eq!(in_redis.len(), 4, "{in_redis:?}");
+    assert_eq!(in_redis.len(), 5, "{in_redis:?}");
+    assert!(
+        !in_redis
+            .iter()
+            .any(|r| matches!(r, Revocation::Token { jti, .. } if jti == "old"))
+    );
 }
 
 /// Keys live under the configured prefix and expire once their family is over.
@@ -480,6 +490,7 @@ async fn keys_use_the_prefix_and_expire() {
     let store = RedisStore::builder(server.url())
         .prefix("test-app:")
         .retain_expired(Duration::ZERO)
+        .keep_revoked_after_exp(Duration::ZERO)
         .connect()
         .await
         .expect("connect");
@@ -490,8 +501,9 @@ async fn keys_use_the_prefix_and_expire() {
     let grant = refresh.start("alice", "read").await.expect("start");
     let family_key = format!("test-app:fam:{}", grant.family.id);
     let token_key = format!("test-app:tok:{}", token_hash(&grant.token));
+    let chain_key = format!("test-app:chain:{}", grant.family.id);
 
-    for key in [&family_key, &token_key] {
+    for key in [&family_key, &token_key, &chain_key] {
         let ttl: i64 = redis::cmd("TTL")
             .arg(key)
             .query_async(&mut raw)
@@ -525,6 +537,7 @@ async fn keys_use_the_prefix_and_expire() {
     let exists: i64 = redis::cmd("EXISTS")
         .arg(&family_key)
         .arg(&token_key)
+        .arg(&chain_key)
         .arg("test-app:rev:tok")
         .query_async(&mut raw)
         .await
@@ -1228,4 +1241,84 @@ async fn a_revoked_token_stays_refused_for_the_leeway_after_exp() {
         .expect("ZSCORE");
     assert_eq!(score, None, "pruned once no verifier accepts the token");
     assert!(!list_a.is_revoked(Some(&token.token_id), None, None));
+}
+
+/// A refresh loop (a hundred rotations of one family) leaves Redis with the current
+/// token and the last `SPENT_TOKENS_KEPT` spent ones, like the memory store; the newest
+/// spent token is still recognized as reused, the oldest is unknown.
+#[tokio::test]
+async fn a_refresh_loop_does_not_grow_redis() {
+    use jwt_tower::store::SPENT_TOKENS_KEPT;
+
+    let server = redis!();
+    let store = store(&server).await;
+    let mut raw = raw(&server).await;
+    let start = now();
+    store
+        .create_family(&family("loop", start, 86_400, 3_600), "t0")
+        .await
+        .expect("create");
+    for i in 0..100 {
+        let rotation = store
+            .rotate(&format!("t{i}"), &format!("t{}", i + 1), start)
+            .await
+            .expect("rotate");
+        assert!(
+            matches!(rotation, Rotation::Rotated(_)),
+            "{i}: {rotation:?}"
+        );
+    }
+    let tokens: Vec<String> = redis::cmd("KEYS")
+        .arg("jwt-tower:tok:*")
+        .query_async(&mut raw)
+        .await
+        .expect("KEYS");
+    assert_eq!(tokens.len(), SPENT_TOKENS_KEPT + 1, "{tokens:?}");
+    assert_eq!(
+        store.rotate("t0", "x", start).await.expect("rotate"),
+        Rotation::Unknown
+    );
+    assert!(matches!(
+        store.rotate("t99", "y", start).await.expect("rotate"),
+        Rotation::Reused(_)
+    ));
+    assert_eq!(
+        store.rotate("t100", "z", start).await.expect("rotate"),
+        Rotation::Unknown,
+        "the family is revoked"
+    );
+}
+
+/// A revocation whose message never reached an instance (written to Redis without a
+/// publication, as when a message is lost while the subscription stays up) reaches
+/// its list with the next periodic resync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_whose_message_was_lost_arrives_with_the_next_resync() {
+    let server = redis!();
+    let b = RedisStore::builder(server.url())
+        .resync_every(Duration::from_millis(200))
+        .connect()
+        .await
+        .expect("connect");
+    let list = Revocations::new();
+    b.follow(&list);
+    assert!(eventually(Duration::from_secs(2), || b.is_synced()).await);
+    let mut raw = raw(&server).await;
+    let _: i64 = redis::cmd("ZADD")
+        .arg("jwt-tower:rev:tok")
+        .arg(now() + 600)
+        .arg("unpublished")
+        .query_async(&mut raw)
+        .await
+        .expect("ZADD");
+    assert!(
+        eventually(Duration::from_secs(2), || list.is_revoked(
+            Some("unpublished"),
+            None,
+            None
+        ))
+        .await,
+        "the periodic resync brought it"
+    );
+    assert_eq!(b.stats().revocations_restored, 0);
 }

@@ -16,7 +16,7 @@ use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
 use self::scripts::Scripts;
-use super::{Family, Rotation, Store, StoreError};
+use super::{Family, Rotation, SPENT_TOKENS_KEPT, Store, StoreError};
 use crate::revoke::{DEFAULT_KEEP_AFTER_EXP, Revocation, Revocations};
 
 const DEFAULT_PREFIX: &str = "jwt-tower:";
@@ -66,8 +66,10 @@ const RECONNECT_MAX: Duration = Duration::from_secs(1);
 ///
 /// Needs Redis 6 or later (or Valkey), one server (a primary, possibly with replicas
 /// and Sentinel), not Redis Cluster: the scripts find a family's key from its token's
-/// value. Keys: `<prefix>fam:<id>`, `<prefix>tok:<token hash>`, `<prefix>rev:tok`,
-/// `<prefix>rev:sub`; channel `<prefix>revocations`.
+/// value. Keys: `<prefix>fam:<id>`, `<prefix>tok:<token hash>`, `<prefix>chain:<id>`,
+/// `<prefix>rev:tok`, `<prefix>rev:sub`; channel `<prefix>revocations`. A family keeps
+/// its current token and its last [`SPENT_TOKENS_KEPT`] spent ones, as in the memory
+/// store: a refresh loop does not grow Redis.
 ///
 /// ```no_run
 /// use jwt_tower::refresh::RefreshTokens;
@@ -373,6 +375,10 @@ impl Keys {
 
     fn token(&self, hash: &str) -> String {
         format!("{}tok:{hash}", self.prefix)
+    }
+
+    fn chain(&self, id: &str) -> String {
+        format!("{}chain:{id}", self.prefix)
     }
 }
 
@@ -729,6 +735,7 @@ impl Store for RedisStore {
         invocation
             .key(shared.keys.family(&family.id))
             .key(shared.keys.token(token_hash))
+            .key(shared.keys.chain(&family.id))
             .arg(&shared.keys.prefix)
             .arg(shared.retain)
             .arg(json)
@@ -754,7 +761,8 @@ impl Store for RedisStore {
             .key(shared.keys.token(next))
             .arg(&shared.keys.prefix)
             .arg(shared.retain)
-            .arg(now);
+            .arg(now)
+            .arg(SPENT_TOKENS_KEPT);
         let mut conn = shared.conn();
         let reply: Vec<String> =
             within(shared.timeout, "rotate", invocation.invoke_async(&mut conn)).await?;

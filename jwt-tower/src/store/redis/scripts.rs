@@ -9,6 +9,10 @@
 //! - `P tok:<hash>`: `c:<family id>` (current) or `s:<family id>` (spent). Expires
 //!   `retain` seconds after its family's absolute end (the latest moment the family can
 //!   be used), so that a spent token is recognized for as long as its family lives.
+//! - `P chain:<id>`: list of the family's `tok:` keys, oldest first: the current one
+//!   and the last [`SPENT_TOKENS_KEPT`](crate::store::SPENT_TOKENS_KEPT) spent ones;
+//!   older ones are deleted as the family rotates, so a refresh loop does not grow
+//!   Redis. Expires with the tokens.
 //! - `P rev:tok`: sorted set of revoked `jti`s scored by their `exp` (the latest one
 //!   wins); entries past their `exp` plus the writer's retention (at least the
 //!   verifiers' leeway) are dropped on every write, and the key expires with the last.
@@ -35,9 +39,12 @@ end
 local function family_key(token)
   return prefix .. 'fam:' .. string.sub(token, 3)
 end
+local function chain_key(token)
+  return prefix .. 'chain:' .. string.sub(token, 3)
+end
 ";
 
-/// `KEYS[1]`: the family; `KEYS[2]`: its first token.
+/// `KEYS[1]`: the family; `KEYS[2]`: its first token; `KEYS[3]`: its chain.
 /// `ARGV[3]`: family JSON, `ARGV[4]`: created_at, `ARGV[5]`: expires_at,
 /// `ARGV[6]`: idle timeout, `ARGV[7]`: family id.
 const CREATE: &str = r"
@@ -50,10 +57,14 @@ redis.call('HSET', KEYS[1], 'family', ARGV[3], 'last', ARGV[4], 'revoked', '0',
 expire_at(KEYS[1], math.min(exp, created + idle))
 redis.call('SET', KEYS[2], 'c:' .. ARGV[7])
 expire_at(KEYS[2], exp)
+redis.call('DEL', KEYS[3])
+redis.call('RPUSH', KEYS[3], KEYS[2])
+expire_at(KEYS[3], exp)
 return 1
 ";
 
-/// `KEYS[1]`: the presented token; `KEYS[2]`: the next one. `ARGV[3]`: now.
+/// `KEYS[1]`: the presented token; `KEYS[2]`: the next one. `ARGV[3]`: now,
+/// `ARGV[4]`: how many spent tokens of a family to keep.
 /// Returns `{'rotated'|'reused', family JSON}`, `{'unknown'}` or `{'expired'}`: the
 /// same decisions, in the same order, as the in-memory store.
 const ROTATE: &str = r"
@@ -75,6 +86,13 @@ if not (now < exp and now < last + idle) then return {'expired'} end
 redis.call('SET', KEYS[1], 's:' .. string.sub(token, 3), 'KEEPTTL')
 redis.call('SET', KEYS[2], 'c:' .. string.sub(token, 3))
 expire_at(KEYS[2], exp)
+local chain = chain_key(token)
+redis.call('RPUSH', chain, KEYS[2])
+local kept = tonumber(ARGV[4]) + 1
+while redis.call('LLEN', chain) > kept do
+  redis.call('DEL', redis.call('LPOP', chain))
+end
+expire_at(chain, exp)
 redis.call('HSET', fkey, 'last', ARGV[3])
 expire_at(fkey, math.min(exp, now + idle))
 return {'rotated', f[1]}
