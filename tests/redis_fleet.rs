@@ -1,7 +1,7 @@
 //! A fleet sharing Redis, as processes: two auth_server instances and a resource_server.
 //! Refresh families are shared (one winner per token, reuse detected across instances),
 //! and a logout on one instance is enforced by the resource server within a second,
-//! also after Redis restarts.
+//! also after Redis restarts, with or without its data.
 
 mod support;
 
@@ -233,4 +233,64 @@ async fn with_redis_down_refresh_and_logout_answer_503_and_verification_goes_on(
     )
     .await;
     assert_eq!(rotate.status, 403);
+}
+
+/// Redis without persistence restarts empty: the resource server that had the logout
+/// keeps refusing the token (a resync merges, it does not replace), and the fleet writes
+/// the lost revocation back, so a resource server started afterwards refuses it too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_survives_redis_restarting_empty() {
+    let Some(mut redis) = Redis::start_ephemeral() else {
+        return;
+    };
+    let auth = start("auth_server", &env(&[("REDIS_URL", &redis.url())])).await;
+    let api_env = env(&[
+        ("REDIS_URL", &redis.url()),
+        (
+            "JWT_JWKS_URL",
+            &format!("{}/.well-known/jwks.json", auth.base()),
+        ),
+        ("JWT_ALGORITHMS", "ES256"),
+    ]);
+    let api = start("resource_server", &api_env).await;
+    let me = format!("{}/me", api.base());
+
+    let login = post(
+        format!("{}/login", auth.base()),
+        json!({"username": "alice", "password": "alice-password"}),
+        None,
+    )
+    .await;
+    assert_eq!(login.status, 200, "{login:?}");
+    let access = login.json()["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(send(http().get(&me).bearer_auth(&access)).await.status, 200);
+    let logout = post(format!("{}/logout", auth.base()), json!({}), Some(&access)).await;
+    assert_eq!(logout.status, 200, "{logout:?}");
+    assert!(answers(&me, &access, 401, Duration::from_secs(1)).await);
+
+    redis.restart();
+    // Both processes reconnect and resync from the empty server within this window
+    // (reconnect backoff at most 1 s); the token must stay refused throughout.
+    let deadline = Instant::now() + Duration::from_secs(4);
+    while Instant::now() < deadline {
+        let status = send(http().get(&me).bearer_auth(&access)).await.status;
+        assert_eq!(
+            status, 401,
+            "the token came back after Redis restarted empty"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Written back to Redis: a resource server started now loads it.
+    let late = start("resource_server", &api_env).await;
+    assert!(
+        answers(
+            &format!("{}/me", late.base()),
+            &access,
+            401,
+            Duration::from_secs(2)
+        )
+        .await,
+        "a resource server started after the restart refuses the token"
+    );
 }

@@ -426,12 +426,17 @@ async fn behaves_like_the_memory_store() {
     )
     .await;
 
-    // Revocations: an expired token revocation is forgotten, the latest `before` of a
-    // subject wins, several subjects and tokens are kept.
+    // Revocations: a token revocation past its `exp` plus the default margin (30 s, the
+    // default leeway) is forgotten, one within it kept, the latest `exp` of a `jti` and
+    // `before` of a subject win, several subjects and tokens are kept.
     let t = now();
     let revocations = [
         Revocation::Token {
             jti: "old".into(),
+            exp: t - 40,
+        },
+        Revocation::Token {
+            jti: "within the leeway".into(),
             exp: t - 10,
         },
         Revocation::Token {
@@ -470,7 +475,12 @@ async fn behaves_like_the_memory_store() {
     let in_memory = sorted(memory.revocations().await.expect("memory"));
     let in_redis = sorted(redis.revocations().await.expect("redis"));
     assert_eq!(in_redis, in_memory);
-    assert_eq!(in_redis.len(), 4, "{in_redis:?}");
+    assert_eq!(in_redis.len(), 5, "{in_redis:?}");
+    assert!(
+        !in_redis
+            .iter()
+            .any(|r| matches!(r, Revocation::Token { jti, .. } if jti == "old"))
+    );
 }
 
 /// Keys live under the configured prefix and expire once their family is over.
@@ -480,6 +490,7 @@ async fn keys_use_the_prefix_and_expire() {
     let store = RedisStore::builder(server.url())
         .prefix("test-app:")
         .retain_expired(Duration::ZERO)
+        .keep_revoked_after_exp(Duration::ZERO)
         .connect()
         .await
         .expect("connect");
@@ -490,8 +501,9 @@ async fn keys_use_the_prefix_and_expire() {
     let grant = refresh.start("alice", "read").await.expect("start");
     let family_key = format!("test-app:fam:{}", grant.family.id);
     let token_key = format!("test-app:tok:{}", token_hash(&grant.token));
+    let chain_key = format!("test-app:chain:{}", grant.family.id);
 
-    for key in [&family_key, &token_key] {
+    for key in [&family_key, &token_key, &chain_key] {
         let ttl: i64 = redis::cmd("TTL")
             .arg(key)
             .query_async(&mut raw)
@@ -525,6 +537,7 @@ async fn keys_use_the_prefix_and_expire() {
     let exists: i64 = redis::cmd("EXISTS")
         .arg(&family_key)
         .arg(&token_key)
+        .arg(&chain_key)
         .arg("test-app:rev:tok")
         .query_async(&mut raw)
         .await
@@ -947,4 +960,371 @@ async fn a_fail_closed_store_refuses_verification_only_past_the_bound() {
         "serves again after the resync"
     );
     assert_eq!(verify(&open), Ok(()));
+}
+
+// ---------------------------------------------------------------------------------
+// Durability: revocations only grow until they expire.
+
+/// An issuer of short ES256 tokens, and verifiers of them over a revocation list.
+struct Tokens {
+    issuer: jwt_tower::issue::TokenIssuer,
+}
+
+impl Tokens {
+    fn new(ttl: Duration) -> Self {
+        use jwt_tower::issue::{SigningKey, TokenIssuer};
+        let key = SigningKey::generate(jwt_tower::Algorithm::ES256).expect("key");
+        Self {
+            issuer: TokenIssuer::builder("https://auth.test", key)
+                .ttl(ttl)
+                .build(),
+        }
+    }
+
+    fn issue(&self) -> jwt_tower::issue::IssuedToken {
+        self.issuer
+            .issue("alice", serde_json::json!({}))
+            .expect("issue")
+    }
+
+    /// What a verifier with this `leeway`, checking `list` (if any), answers for `token`.
+    fn verify(
+        &self,
+        list: Option<&Revocations>,
+        leeway: Duration,
+        token: &str,
+    ) -> Result<(), jwt_tower::RejectionKind> {
+        let mut builder =
+            jwt_tower::Verifier::<jwt_tower::RegisteredClaims>::builder(self.issuer.keys())
+                .algorithms([jwt_tower::Algorithm::ES256])
+                .leeway(leeway);
+        if let Some(list) = list {
+            builder = builder.revocations(list.clone());
+        }
+        builder
+            .build()
+            .expect("verifier")
+            .verify(token)
+            .map(|_| ())
+            .map_err(|e| e.kind())
+    }
+}
+
+const LEEWAY: Duration = Duration::from_secs(30);
+
+/// Redis without persistence is killed and restarted empty on its port: both instances
+/// resync and still refuse the revoked token (their lists are merged with what Redis
+/// holds, not replaced by it), they write the lost revocations back (counted), and a
+/// third instance started afterwards loads them from Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocations_survive_redis_restarting_empty() {
+    use jwt_tower::RejectionKind::Revoked;
+
+    let mut server = redis!();
+    let a = store(&server).await;
+    let b = store(&server).await;
+    let (list_a, list_b) = (Revocations::new(), Revocations::new());
+    a.follow(&list_a);
+    b.follow(&list_b);
+    assert!(eventually(Duration::from_secs(2), || a.is_synced() && b.is_synced()).await);
+
+    let tokens = Tokens::new(Duration::from_secs(600));
+    let token = tokens.issue();
+    assert_eq!(tokens.verify(Some(&list_b), LEEWAY, &token.token), Ok(()));
+    a.revoke(Revocation::Token {
+        jti: token.token_id.clone(),
+        exp: token.expires_at,
+    })
+    .await
+    .expect("revoke");
+    a.revoke(Revocation::Subject {
+        sub: "bob".into(),
+        before: now() + 1,
+    })
+    .await
+    .expect("revoke");
+    assert!(
+        eventually(Duration::from_secs(1), || tokens.verify(
+            Some(&list_b),
+            LEEWAY,
+            &token.token
+        ) == Err(Revoked)
+            && list_b.is_revoked(None, Some("bob"), Some(now() - 60)))
+        .await,
+        "B got the revocations"
+    );
+
+    let resyncs = (a.stats().resyncs, b.stats().resyncs);
+    server.restart();
+    assert!(
+        eventually(Duration::from_secs(5), || a.stats().resyncs > resyncs.0
+            && b.stats().resyncs > resyncs.1)
+        .await,
+        "both resubscribed and resynced from the empty server"
+    );
+    for list in [&list_a, &list_b] {
+        assert_eq!(
+            tokens.verify(Some(list), LEEWAY, &token.token),
+            Err(Revoked),
+            "a resync from an empty Redis does not un-revoke the token"
+        );
+        assert!(list.is_revoked(None, Some("bob"), Some(now() - 60)));
+    }
+
+    // Redis holds them again: written back by whichever instance resynced first.
+    let mut raw = raw(&server).await;
+    let mut held = (None, None);
+    for _ in 0..100 {
+        held = redis::pipe()
+            .cmd("ZSCORE")
+            .arg("jwt-tower:rev:tok")
+            .arg(&token.token_id)
+            .cmd("HGET")
+            .arg("jwt-tower:rev:sub")
+            .arg("bob")
+            .query_async::<(Option<f64>, Option<i64>)>(&mut raw)
+            .await
+            .expect("read");
+        if held.0.is_some() && held.1.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(held.0, Some(token.expires_at as f64), "the jti is back");
+    assert!(held.1.is_some(), "the subject is back");
+    assert!(
+        eventually(Duration::from_secs(1), || a.stats().revocations_restored
+            + b.stats().revocations_restored
+            == 2)
+        .await,
+        "two revocations restored: {:?} {:?}",
+        a.stats(),
+        b.stats()
+    );
+
+    // A third instance, started after the restart, loads them from Redis.
+    let c = store(&server).await;
+    let list_c = Revocations::new();
+    c.follow(&list_c);
+    assert!(eventually(Duration::from_secs(2), || c.is_synced()).await);
+    assert_eq!(
+        tokens.verify(Some(&list_c), LEEWAY, &token.token),
+        Err(Revoked)
+    );
+    assert!(list_c.is_revoked(None, Some("bob"), Some(now() - 60)));
+    assert_eq!(c.stats().revocations_restored, 0);
+}
+
+/// A revocation evicted from Redis while every subscription stays up (no reconnect,
+/// so no resync on reconnect) is found missing by the periodic resync and written
+/// back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_evicted_from_redis_is_written_back() {
+    let server = redis!();
+    let a = RedisStore::builder(server.url())
+        .resync_every(Duration::from_millis(200))
+        .connect()
+        .await
+        .expect("connect");
+    let list = Revocations::new();
+    a.follow(&list);
+    assert!(eventually(Duration::from_secs(2), || a.is_synced()).await);
+    a.revoke(Revocation::Token {
+        jti: "evicted".into(),
+        exp: now() + 600,
+    })
+    .await
+    .expect("revoke");
+
+    let mut raw = raw(&server).await;
+    let _: i64 = redis::cmd("DEL")
+        .arg("jwt-tower:rev:tok")
+        .query_async(&mut raw)
+        .await
+        .expect("DEL");
+    let mut score = None;
+    for _ in 0..100 {
+        score = redis::cmd("ZSCORE")
+            .arg("jwt-tower:rev:tok")
+            .arg("evicted")
+            .query_async::<Option<f64>>(&mut raw)
+            .await
+            .expect("ZSCORE");
+        if score.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(score.is_some(), "written back within two seconds");
+    assert!(
+        eventually(Duration::from_secs(1), || a.stats().revocations_restored
+            == 1)
+        .await,
+        "counted: {:?}",
+        a.stats()
+    );
+    assert!(list.is_revoked(Some("evicted"), None, None));
+    assert!(a.is_synced(), "the subscription never dropped");
+}
+
+/// A verifier accepts a token until `exp + leeway`: its revocation is kept that long,
+/// in the list and in Redis (a later write prunes only what is past the leeway), and
+/// an instance started within the leeway loads it. Past the leeway it is pruned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_token_stays_refused_for_the_leeway_after_exp() {
+    use jwt_tower::RejectionKind::{Expired, Revoked};
+
+    let server = redis!();
+    let leeway = Duration::from_secs(3);
+    let tokens = Tokens::new(Duration::from_secs(1));
+    // The store keeps nothing past `exp` of its own: the verifier's leeway decides.
+    let a = RedisStore::builder(server.url())
+        .keep_revoked_after_exp(Duration::ZERO)
+        .connect()
+        .await
+        .expect("connect");
+    let list_a = Revocations::new();
+    a.follow(&list_a);
+    let token = tokens.issue();
+    // Built now (as a service builds its verifier at start): raises the list's margin.
+    let _ = tokens.verify(Some(&list_a), leeway, &token.token);
+    assert!(eventually(Duration::from_secs(2), || a.is_synced()).await);
+    a.revoke(Revocation::Token {
+        jti: token.token_id.clone(),
+        exp: token.expires_at,
+    })
+    .await
+    .expect("revoke");
+
+    // Past `exp`, within the leeway: the token itself is still accepted...
+    let past_exp = token.expires_at + 1 - now();
+    tokio::time::sleep(Duration::from_secs(past_exp.max(0).unsigned_abs())).await;
+    assert!(now() > token.expires_at);
+    assert_eq!(tokens.verify(None, leeway, &token.token), Ok(()));
+    // ...so its revocation must survive the pruning another revocation triggers.
+    a.revoke(Revocation::Token {
+        jti: "another".into(),
+        exp: now() + 600,
+    })
+    .await
+    .expect("revoke");
+    assert_eq!(
+        tokens.verify(Some(&list_a), leeway, &token.token),
+        Err(Revoked)
+    );
+
+    // An instance started now (with the same settings) loads it from Redis.
+    let b = RedisStore::builder(server.url())
+        .keep_revoked_after_exp(Duration::ZERO)
+        .connect()
+        .await
+        .expect("connect");
+    let list_b = Revocations::new();
+    let _ = tokens.verify(Some(&list_b), leeway, &token.token);
+    b.follow(&list_b);
+    assert!(eventually(Duration::from_secs(2), || b.is_synced()).await);
+    assert_eq!(
+        tokens.verify(Some(&list_b), leeway, &token.token),
+        Err(Revoked)
+    );
+
+    // Past `exp + leeway` the token is refused as expired, and its revocation pruned.
+    let past_leeway = token.expires_at + 3 + 1 - now();
+    tokio::time::sleep(Duration::from_secs(past_leeway.max(0).unsigned_abs())).await;
+    assert_eq!(tokens.verify(None, leeway, &token.token), Err(Expired));
+    a.revoke(Revocation::Token {
+        jti: "a third".into(),
+        exp: now() + 600,
+    })
+    .await
+    .expect("revoke");
+    let mut raw = raw(&server).await;
+    let score: Option<f64> = redis::cmd("ZSCORE")
+        .arg("jwt-tower:rev:tok")
+        .arg(&token.token_id)
+        .query_async(&mut raw)
+        .await
+        .expect("ZSCORE");
+    assert_eq!(score, None, "pruned once no verifier accepts the token");
+    assert!(!list_a.is_revoked(Some(&token.token_id), None, None));
+}
+
+/// A refresh loop (a hundred rotations of one family) leaves Redis with the current
+/// token and the last `SPENT_TOKENS_KEPT` spent ones, like the memory store; the newest
+/// spent token is still recognized as reused, the oldest is unknown.
+#[tokio::test]
+async fn a_refresh_loop_does_not_grow_redis() {
+    use jwt_tower::store::SPENT_TOKENS_KEPT;
+
+    let server = redis!();
+    let store = store(&server).await;
+    let mut raw = raw(&server).await;
+    let start = now();
+    store
+        .create_family(&family("loop", start, 86_400, 3_600), "t0")
+        .await
+        .expect("create");
+    for i in 0..100 {
+        let rotation = store
+            .rotate(&format!("t{i}"), &format!("t{}", i + 1), start)
+            .await
+            .expect("rotate");
+        assert!(
+            matches!(rotation, Rotation::Rotated(_)),
+            "{i}: {rotation:?}"
+        );
+    }
+    let tokens: Vec<String> = redis::cmd("KEYS")
+        .arg("jwt-tower:tok:*")
+        .query_async(&mut raw)
+        .await
+        .expect("KEYS");
+    assert_eq!(tokens.len(), SPENT_TOKENS_KEPT + 1, "{tokens:?}");
+    assert_eq!(
+        store.rotate("t0", "x", start).await.expect("rotate"),
+        Rotation::Unknown
+    );
+    assert!(matches!(
+        store.rotate("t99", "y", start).await.expect("rotate"),
+        Rotation::Reused(_)
+    ));
+    assert_eq!(
+        store.rotate("t100", "z", start).await.expect("rotate"),
+        Rotation::Unknown,
+        "the family is revoked"
+    );
+}
+
+/// A revocation whose message never reached an instance (written to Redis without a
+/// publication, as when a message is lost while the subscription stays up) reaches
+/// its list with the next periodic resync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_whose_message_was_lost_arrives_with_the_next_resync() {
+    let server = redis!();
+    let b = RedisStore::builder(server.url())
+        .resync_every(Duration::from_millis(200))
+        .connect()
+        .await
+        .expect("connect");
+    let list = Revocations::new();
+    b.follow(&list);
+    assert!(eventually(Duration::from_secs(2), || b.is_synced()).await);
+    let mut raw = raw(&server).await;
+    let _: i64 = redis::cmd("ZADD")
+        .arg("jwt-tower:rev:tok")
+        .arg(now() + 600)
+        .arg("unpublished")
+        .query_async(&mut raw)
+        .await
+        .expect("ZADD");
+    assert!(
+        eventually(Duration::from_secs(2), || list.is_revoked(
+            Some("unpublished"),
+            None,
+            None
+        ))
+        .await,
+        "the periodic resync brought it"
+    );
+    assert_eq!(b.stats().revocations_restored, 0);
 }

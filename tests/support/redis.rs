@@ -10,6 +10,9 @@ pub struct Redis {
     child: Option<Child>,
     pub port: u16,
     dir: PathBuf,
+    /// Append-only file on (a restart keeps the data) or no persistence at all (a
+    /// restart comes back empty).
+    persistent: bool,
 }
 
 impl Drop for Redis {
@@ -23,6 +26,16 @@ impl Redis {
     /// A server with append-only persistence (so a restart keeps the data), or `None`
     /// when `redis-server` is missing outside CI.
     pub fn start() -> Option<Self> {
+        Self::start_with(true)
+    }
+
+    /// A server without persistence (`--save '' --appendonly no`): a restart comes back
+    /// empty, as after a crash of a cache-configured Redis.
+    pub fn start_ephemeral() -> Option<Self> {
+        Self::start_with(false)
+    }
+
+    fn start_with(persistent: bool) -> Option<Self> {
         if Command::new("redis-server")
             .arg("--version")
             .output()
@@ -48,6 +61,7 @@ impl Redis {
             child: None,
             port,
             dir,
+            persistent,
         };
         redis.restart();
         Some(redis)
@@ -69,14 +83,12 @@ impl Redis {
         self.stop();
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args([
-                "--save",
-                "",
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-            ])
+            .args(["--save", ""])
+            .args(if self.persistent {
+                ["--appendonly", "yes", "--appendfsync", "always"].as_slice()
+            } else {
+                ["--appendonly", "no"].as_slice()
+            })
             .arg("--dir")
             .arg(&self.dir)
             .stdout(Stdio::null())

@@ -1,23 +1,31 @@
-//! Revocation: access tokens by `jti` (kept until their `exp`), and every token of a
-//! subject issued before a time (logout everywhere, password change).
+//! Revocation: access tokens by `jti`, and every token of a subject issued before a
+//! time (logout everywhere, password change).
 //!
 //! The verifier checks a [`Revocations`] list on every request with an in-process
 //! lookup (an atomic pointer load and two hash lookups), never a network round trip.
 //! Stores keep the list in step across instances.
+//!
+//! A list only grows until its entries can no longer matter: a token revocation is kept
+//! until the token's `exp` plus a margin at least as long as the leeway of every
+//! verifier checking the list (see [`Revocations::keep_after_exp`]), because a verifier
+//! accepts a token until `exp + leeway`; a subject revocation is kept for as long as the
+//! list lives (one entry per subject, the latest `before` wins), since it covers tokens
+//! whose lifetime the list cannot know. A resync from a store merges, never replaces.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
 
 /// One revocation, as stored and as published to other instances.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Revocation {
-    /// The access token with this `jti`; forgotten after `exp` (it has expired anyway).
+    /// The access token with this `jti`; forgotten once `exp` plus the list's
+    /// [margin](Revocations::keep_after_exp) has passed (no verifier accepts it then).
     Token {
         /// The token's `jti`.
         jti: String,
@@ -43,7 +51,9 @@ impl Set {
     fn apply(&mut self, revocation: &Revocation) {
         match revocation {
             Revocation::Token { jti, exp } => {
-                self.tokens.insert(jti.as_str().into(), *exp);
+                // The later `exp` wins: one `jti` revoked twice stays revoked the longest.
+                let entry = self.tokens.entry(jti.as_str().into()).or_insert(*exp);
+                *entry = (*entry).max(*exp);
             }
             Revocation::Subject { sub, before } => {
                 let entry = self.subjects.entry(sub.as_str().into()).or_insert(*before);
@@ -72,14 +82,31 @@ pub struct Revocations {
     health: Arc<Health>,
 }
 
-/// Whether the list is known to be in step with its store, and what to do when not.
-#[derive(Default)]
+/// Whether the list is known to be in step with its store, what to do when not, and
+/// how long token revocations outlive their token.
 struct Health {
     /// Set by a store whose feed is down (a Redis subscription that dropped).
     out_of_step: AtomicBool,
     /// Refuse every token while out of step, rather than verify on what is held.
     fail_closed: AtomicBool,
+    /// Seconds a token revocation is kept past the token's `exp` (only ever raised).
+    keep_after_exp: AtomicU64,
 }
+
+impl Default for Health {
+    fn default() -> Self {
+        Self {
+            out_of_step: AtomicBool::new(false),
+            fail_closed: AtomicBool::new(false),
+            keep_after_exp: AtomicU64::new(0),
+        }
+    }
+}
+
+/// How long past the token's `exp` the stores keep a token revocation, and have the
+/// lists following them keep it, unless configured otherwise: the verifier's default
+/// leeway ([`DEFAULT_LEEWAY`](crate::verify::DEFAULT_LEEWAY)).
+pub const DEFAULT_KEEP_AFTER_EXP: Duration = Duration::from_secs(30);
 
 impl std::fmt::Debug for Revocations {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -89,6 +116,12 @@ impl std::fmt::Debug for Revocations {
             .field("subjects", &set.subjects.len())
             .finish()
     }
+}
+
+/// Whether a token revocation with this `exp` can be forgotten at `now`: no verifier
+/// with a leeway up to `keep` seconds accepts the token any more.
+fn expired(exp: i64, keep: i64, now: i64) -> bool {
+    exp.saturating_add(keep) < now
 }
 
 fn now() -> i64 {
@@ -132,12 +165,15 @@ impl Revocations {
         self.apply_all(std::slice::from_ref(&revocation));
     }
 
-    /// Adds several revocations in one swap.
+    /// Adds several revocations in one swap (and forgets token revocations that have
+    /// expired). A resync from a store goes through here too: what the list holds is
+    /// kept, whatever the store answered.
     pub fn apply_all(&self, revocations: &[Revocation]) {
         let now = now();
+        let keep = self.keep_after_exp_secs();
         self.set.rcu(|current| {
             let mut next = Set::clone(current);
-            next.tokens.retain(|_, exp| *exp >= now);
+            next.tokens.retain(|_, exp| !expired(*exp, keep, now));
             for revocation in revocations {
                 next.apply(revocation);
             }
@@ -145,13 +181,70 @@ impl Revocations {
         });
     }
 
-    /// Replaces the whole list (a resync from the store).
-    pub fn replace_all(&self, revocations: &[Revocation]) {
-        let mut next = Set::default();
-        for revocation in revocations {
-            next.apply(revocation);
+    /// Keeps every token revocation for at least `margin` past the token's `exp`. Only
+    /// ever raises the margin (none at first); clones share it. A verifier given this
+    /// list raises it to its own leeway when built, since it accepts a token until
+    /// `exp + leeway`: a revocation forgotten sooner would let the token in again for the
+    /// rest of the leeway. A store the list follows raises it to the store's margin
+    /// (default [`DEFAULT_KEEP_AFTER_EXP`]). Call it yourself when you check the list
+    /// by hand and accept tokens past their `exp`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use jwt_tower::revoke::Revocations;
+    ///
+    /// let list = Revocations::new();
+    /// list.keep_after_exp(Duration::from_secs(120));
+    /// list.keep_after_exp(Duration::from_secs(10)); // lower: ignored
+    /// assert_eq!(list.kept_after_exp(), Duration::from_secs(120));
+    /// ```
+    pub fn keep_after_exp(&self, margin: Duration) {
+        self.health
+            .keep_after_exp
+            .fetch_max(margin.as_secs(), Ordering::Relaxed);
+    }
+
+    /// How long token revocations are kept past the token's `exp` (see
+    /// [`keep_after_exp`](Self::keep_after_exp)).
+    #[must_use]
+    pub fn kept_after_exp(&self) -> Duration {
+        Duration::from_secs(self.health.keep_after_exp.load(Ordering::Relaxed))
+    }
+
+    fn keep_after_exp_secs(&self) -> i64 {
+        i64::try_from(self.health.keep_after_exp.load(Ordering::Relaxed)).unwrap_or(i64::MAX)
+    }
+
+    /// The revocations this list holds that `held` (a store's copy) lacks or holds for a
+    /// shorter time: what a store that lost data must be given back. Token revocations
+    /// past their margin are left out.
+    pub(crate) fn missing_from(&self, held: &[Revocation]) -> Vec<Revocation> {
+        let mut theirs = Set::default();
+        for revocation in held {
+            theirs.apply(revocation);
         }
-        self.set.store(Arc::new(next));
+        let now = now();
+        let keep = self.keep_after_exp_secs();
+        let set = self.set.load();
+        let tokens = set
+            .tokens
+            .iter()
+            .filter(|(jti, exp)| {
+                !expired(**exp, keep, now) && theirs.tokens.get(*jti).is_none_or(|e| e < *exp)
+            })
+            .map(|(jti, exp)| Revocation::Token {
+                jti: jti.to_string(),
+                exp: *exp,
+            });
+        let subjects = set
+            .subjects
+            .iter()
+            .filter(|(sub, before)| theirs.subjects.get(*sub).is_none_or(|b| b < *before))
+            .map(|(sub, before)| Revocation::Subject {
+                sub: sub.to_string(),
+                before: *before,
+            });
+        tokens.chain(subjects).collect()
     }
 
     /// Whether a token with this `jti`, `sub` and `iat` is revoked. A token of a revoked
@@ -202,5 +295,98 @@ impl Revocations {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A token revocation outlives its token's `exp` by the list's margin: pruned (on
+    /// the next update) only once `exp` plus the margin has passed.
+    #[test]
+    fn token_revocations_are_kept_for_the_margin_after_exp() {
+        let list = Revocations::new();
+        list.keep_after_exp(Duration::from_secs(30));
+        let now = now();
+        list.apply_all(&[
+            Revocation::Token {
+                jti: "within".into(),
+                exp: now - 10,
+            },
+            Revocation::Token {
+                jti: "past".into(),
+                exp: now - 40,
+            },
+        ]);
+        list.apply(Revocation::Subject {
+            sub: "bob".into(),
+            before: 1,
+        });
+        assert!(list.is_revoked(Some("within"), None, None));
+        assert!(!list.is_revoked(Some("past"), None, None));
+        assert!(
+            list.is_revoked(None, Some("bob"), Some(0)),
+            "subjects are kept"
+        );
+    }
+
+    /// A verifier raises its list's margin to its leeway, whatever the order of the
+    /// builder calls; a lower margin never lowers it.
+    #[test]
+    fn a_verifier_keeps_revocations_for_its_leeway() {
+        let list = Revocations::new();
+        let key = crate::VerificationKey::hmac(crate::Algorithm::HS256, [7u8; 32]).unwrap();
+        let _verifier = crate::Verifier::<crate::RegisteredClaims>::builder(key)
+            .algorithms([crate::Algorithm::HS256])
+            .revocations(list.clone())
+            .leeway(Duration::from_secs(120))
+            .build()
+            .unwrap();
+        assert_eq!(list.kept_after_exp(), Duration::from_secs(120));
+        list.keep_after_exp(Duration::from_secs(5));
+        assert_eq!(list.kept_after_exp(), Duration::from_secs(120));
+    }
+
+    /// One `jti` revoked twice keeps the later `exp`; a merge never drops what is held;
+    /// `missing_from` names what a store's copy lacks or holds for less.
+    #[test]
+    fn merges_keep_the_most_and_name_what_a_store_lost() {
+        let list = Revocations::new();
+        let far = now() + 600;
+        list.apply(Revocation::Token {
+            jti: "j".into(),
+            exp: far,
+        });
+        list.apply(Revocation::Token {
+            jti: "j".into(),
+            exp: far - 300,
+        });
+        list.apply_all(&[]);
+        list.apply(Revocation::Subject {
+            sub: "bob".into(),
+            before: 100,
+        });
+        let store_copy = [Revocation::Subject {
+            sub: "bob".into(),
+            before: 50,
+        }];
+        list.apply_all(&store_copy);
+        let mut missing = list.missing_from(&store_copy);
+        missing.sort();
+        assert_eq!(
+            missing,
+            [
+                Revocation::Token {
+                    jti: "j".into(),
+                    exp: far
+                },
+                Revocation::Subject {
+                    sub: "bob".into(),
+                    before: 100
+                },
+            ]
+        );
+        assert!(list.missing_from(&list.snapshot()).is_empty());
     }
 }

@@ -11,8 +11,8 @@ mod redis;
 
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use self::redis::{RedisStore, RedisStoreBuilder};
-pub use memory::MemoryStore;
+pub use self::redis::{RedisStore, RedisStoreBuilder, RedisStoreStats};
+pub use memory::{DEFAULT_MEMORY_CAPACITY, MemoryStore, MemoryStoreStats, SPENT_TOKENS_KEPT};
 
 use std::future::Future;
 

@@ -5,7 +5,7 @@ mod scripts;
 
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -16,13 +16,16 @@ use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
 use self::scripts::Scripts;
-use super::{Family, Rotation, Store, StoreError};
-use crate::revoke::{Revocation, Revocations};
+use super::{Family, Rotation, SPENT_TOKENS_KEPT, Store, StoreError};
+use crate::revoke::{DEFAULT_KEEP_AFTER_EXP, Revocation, Revocations};
 
 const DEFAULT_PREFIX: &str = "jwt-tower:";
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 const DEFAULT_RETAIN: Duration = Duration::from_secs(3600);
 const DEFAULT_OUT_OF_STEP_AFTER: Duration = Duration::from_secs(5);
+const DEFAULT_RESYNC_EVERY: Duration = Duration::from_secs(30);
+/// Revocations given back to Redis per script call, so that one call stays short.
+const RESTORE_BATCH: usize = 256;
 /// How often the subscription task checks whether it has been down past the bound.
 const STEP_CHECK: Duration = Duration::from_millis(50);
 /// How often the subscription connection is checked (a silent network cut does not
@@ -40,13 +43,21 @@ const RECONNECT_MAX: Duration = Duration::from_secs(1);
 ///   family. Expiry (absolute and idle) is checked inside the script against the
 ///   caller's clock. The answers are those of [`MemoryStore`](super::MemoryStore).
 /// - Keys expire once their family can no longer be used, plus a retention (see
-///   [`RedisStoreBuilder::retain_expired`]); revoked `jti`s are dropped after their
-///   `exp`. Subject revocations are kept (as in the in-memory store).
+///   [`RedisStoreBuilder::retain_expired`]); revoked `jti`s are dropped once their
+///   `exp` plus the verifiers' leeway has passed (see
+///   [`RedisStoreBuilder::keep_revoked_after_exp`]). Subject revocations are kept (as
+///   in the in-memory store).
 /// - [`revoke`](Store::revoke) writes the revocation and publishes it on a channel.
 ///   Every instance that [`follow`](Store::follow)s the store applies it to its
 ///   in-process [`Revocations`] as it arrives (well within a second), and reloads the
-///   full set whenever its subscription (re)connects, so nothing published while it
+///   full set whenever its subscription (re)connects and every
+///   [`resync_every`](RedisStoreBuilder::resync_every), so nothing published while it
 ///   was cut off is lost.
+/// - A reload merges into the lists, never replaces them: revocations only grow until
+///   they expire. When Redis comes back without revocations an instance holds (a
+///   restart without persistence, a failover to a replica that lagged, an eviction),
+///   the instance writes them back and publishes them, logs a warning and counts them
+///   in [`stats`](RedisStore::stats); instances started afterwards load them again.
 /// - When Redis is down, every call returns a [`StoreError`] within the configured
 ///   [timeout](RedisStoreBuilder::timeout), and the subscription retries in the
 ///   background; verification keeps working on the local list, unless the list is
@@ -55,8 +66,10 @@ const RECONNECT_MAX: Duration = Duration::from_secs(1);
 ///
 /// Needs Redis 6 or later (or Valkey), one server (a primary, possibly with replicas
 /// and Sentinel), not Redis Cluster: the scripts find a family's key from its token's
-/// value. Keys: `<prefix>fam:<id>`, `<prefix>tok:<token hash>`, `<prefix>rev:tok`,
-/// `<prefix>rev:sub`; channel `<prefix>revocations`.
+/// value. Keys: `<prefix>fam:<id>`, `<prefix>tok:<token hash>`, `<prefix>chain:<id>`,
+/// `<prefix>rev:tok`, `<prefix>rev:sub`; channel `<prefix>revocations`. A family keeps
+/// its current token and its last [`SPENT_TOKENS_KEPT`] spent ones, as in the memory
+/// store: a refresh loop does not grow Redis.
 ///
 /// ```no_run
 /// use jwt_tower::refresh::RefreshTokens;
@@ -112,6 +125,8 @@ pub struct RedisStoreBuilder {
     retain: Duration,
     fail_closed: bool,
     out_of_step_after: Duration,
+    keep_after_exp: Duration,
+    resync_every: Duration,
 }
 
 impl fmt::Debug for RedisStoreBuilder {
@@ -123,6 +138,8 @@ impl fmt::Debug for RedisStoreBuilder {
             .field("retain", &self.retain)
             .field("fail_closed", &self.fail_closed)
             .field("out_of_step_after", &self.out_of_step_after)
+            .field("keep_after_exp", &self.keep_after_exp)
+            .field("resync_every", &self.resync_every)
             .finish_non_exhaustive()
     }
 }
@@ -193,6 +210,41 @@ impl RedisStoreBuilder {
         self
     }
 
+    /// How long past its `exp` a token revocation is kept in Redis and in the lists
+    /// following the store (default 30 s, the verifier's default leeway). The store
+    /// uses the longest of this and the [margin](Revocations::keep_after_exp) of every
+    /// list following it, which a verifier raises to its leeway; set it here when
+    /// instances that only write revocations (no verifier) share Redis with verifiers
+    /// of a longer leeway. Give every instance of a fleet the same margin: the shortest
+    /// margin of a writer is what Redis keeps (and what an instance started later loads).
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use jwt_tower::store::RedisStore;
+    ///
+    /// # async fn run() -> Result<(), jwt_tower::store::StoreError> {
+    /// let store = RedisStore::builder("redis://127.0.0.1:6379")
+    ///     .keep_revoked_after_exp(Duration::from_secs(120))
+    ///     .connect()
+    ///     .await?;
+    /// # let _ = store;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn keep_revoked_after_exp(mut self, margin: Duration) -> Self {
+        self.keep_after_exp = margin;
+        self
+    }
+
+    /// How often the subscription task reloads every revocation from Redis while the
+    /// subscription is up (default 30 s), besides on every reconnect. It catches what a
+    /// dropped message or an eviction lost without closing the connection, and gives
+    /// Redis back what it lost.
+    pub fn resync_every(mut self, every: Duration) -> Self {
+        self.resync_every = every.max(Duration::from_millis(10));
+        self
+    }
+
     /// Connects (within the [timeout](Self::timeout)). Must be called within a tokio
     /// runtime, which then runs the subscription task of [`follow`](Store::follow).
     ///
@@ -226,6 +278,10 @@ impl RedisStoreBuilder {
             synced: AtomicBool::new(false),
             fail_closed: self.fail_closed,
             out_of_step_after: self.out_of_step_after,
+            keep_after_exp: self.keep_after_exp,
+            resync_every: self.resync_every,
+            resyncs: AtomicU64::new(0),
+            restored: AtomicU64::new(0),
         });
         Ok(RedisStore {
             inner: Arc::new(Inner {
@@ -265,6 +321,24 @@ struct Shared {
     synced: AtomicBool,
     fail_closed: bool,
     out_of_step_after: Duration,
+    /// The builder's margin past `exp` for token revocations (the lists' may be longer).
+    keep_after_exp: Duration,
+    resync_every: Duration,
+    resyncs: AtomicU64,
+    restored: AtomicU64,
+}
+
+/// What a [`RedisStore`] has done to keep revocations, read with [`RedisStore::stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RedisStoreStats {
+    /// Full reloads of the revocations from Redis (on each reconnect of the
+    /// subscription, and periodically).
+    pub resyncs: u64,
+    /// Revocations this instance held that Redis had lost (a restart without
+    /// persistence, a failover, an eviction), written back to it. Non-zero means Redis
+    /// lost data; without an instance holding them, they would have been un-revoked.
+    pub revocations_restored: u64,
 }
 
 /// The lists following the store, and whether they are in step. One lock, so that a
@@ -301,6 +375,10 @@ impl Keys {
 
     fn token(&self, hash: &str) -> String {
         format!("{}tok:{hash}", self.prefix)
+    }
+
+    fn chain(&self, id: &str) -> String {
+        format!("{}chain:{id}", self.prefix)
     }
 }
 
@@ -377,6 +455,28 @@ impl RedisStore {
             retain: DEFAULT_RETAIN,
             fail_closed: false,
             out_of_step_after: DEFAULT_OUT_OF_STEP_AFTER,
+            keep_after_exp: DEFAULT_KEEP_AFTER_EXP,
+            resync_every: DEFAULT_RESYNC_EVERY,
+        }
+    }
+
+    /// How many times the revocations were reloaded from Redis, and how many this
+    /// instance had to write back because Redis had lost them.
+    ///
+    /// ```no_run
+    /// # async fn run(store: jwt_tower::store::RedisStore) {
+    /// let stats = store.stats();
+    /// if stats.revocations_restored > 0 {
+    ///     // Redis lost revocations at some point: check its persistence.
+    /// }
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn stats(&self) -> RedisStoreStats {
+        let shared = &self.inner.shared;
+        RedisStoreStats {
+            resyncs: shared.resyncs.load(Ordering::Relaxed),
+            revocations_restored: shared.restored.load(Ordering::Relaxed),
         }
     }
 
@@ -405,13 +505,24 @@ impl Shared {
         self.conn.clone()
     }
 
+    /// Seconds past `exp` token revocations are kept: the builder's margin, or the
+    /// longest of the followed lists' (each raised to its verifier's leeway).
+    fn keep_after_exp(&self) -> i64 {
+        let lists = self.lists();
+        let longest = lists
+            .iter()
+            .map(Revocations::kept_after_exp)
+            .fold(self.keep_after_exp, Duration::max);
+        i64::try_from(longest.as_secs()).unwrap_or(i64::MAX)
+    }
+
     /// Every revocation still in force, in one atomic read.
     async fn read_all(&self) -> Result<Vec<Revocation>, StoreError> {
         let mut pipe = ::redis::pipe();
         pipe.atomic()
             .cmd("ZRANGEBYSCORE")
             .arg(&self.keys.revoked_tokens)
-            .arg(now())
+            .arg(now().saturating_sub(self.keep_after_exp()))
             .arg("+inf")
             .arg("WITHSCORES")
             .cmd("HGETALL")
@@ -435,16 +546,76 @@ impl Shared {
         lock(&self.follow).lists.clone()
     }
 
-    /// Loads `all` into every list and reports them in step (the subscription is up).
-    fn resynced(&self, all: &[Revocation]) {
+    /// Merges `all` into every list and reports them in step (the subscription is up).
+    /// Returns what the lists hold and `all` lacks: what Redis lost.
+    fn resynced(&self, all: &[Revocation]) -> Vec<Revocation> {
         let mut follow = lock(&self.follow);
+        let mut lost = Vec::new();
         for list in &follow.lists {
-            list.replace_all(all);
+            list.apply_all(all);
             list.set_in_step(true);
+            lost.extend(list.missing_from(all));
         }
         follow.down_since = None;
         follow.reported = false;
         self.synced.store(true, Ordering::Release);
+        self.resyncs.fetch_add(1, Ordering::Relaxed);
+        lost.sort_unstable();
+        lost.dedup();
+        lost
+    }
+
+    /// Reads every revocation, merges it into the lists, and writes back to Redis what
+    /// it lost.
+    async fn resync(&self) -> Result<(), StoreError> {
+        let all = self.read_all().await?;
+        let lost = self.resynced(&all);
+        tracing::debug!(revocations = all.len(), "revocations resynced from redis");
+        if lost.is_empty() {
+            return Ok(());
+        }
+        let mut written = 0;
+        for batch in lost.chunks(RESTORE_BATCH) {
+            written += self.write(batch, "restore revocations").await?;
+        }
+        if written > 0 {
+            self.restored.fetch_add(written, Ordering::Relaxed);
+            tracing::warn!(
+                restored = written,
+                "redis had lost revocations this instance holds (a restart without \
+                 persistence, a failover or an eviction); written back"
+            );
+        }
+        Ok(())
+    }
+
+    /// Writes `revocations` (each only if Redis lacks it or holds less) and publishes
+    /// the ones written. Returns how many were.
+    async fn write(&self, revocations: &[Revocation], what: &str) -> Result<u64, StoreError> {
+        let mut invocation = self.scripts.revoke.prepare_invoke();
+        invocation
+            .key(&self.keys.revoked_tokens)
+            .key(&self.keys.revoked_subjects)
+            .arg(&self.keys.prefix)
+            .arg(self.keep_after_exp())
+            .arg(now())
+            .arg(&self.keys.channel);
+        for revocation in revocations {
+            let message = serde_json::to_string(revocation)
+                .map_err(|e| StoreError(format!("cannot encode revocation: {e}")))?;
+            let (kind, id, value) = match revocation {
+                Revocation::Token { jti, exp } => ("token", jti, exp),
+                Revocation::Subject { sub, before } => ("subject", sub, before),
+            };
+            invocation.arg(kind).arg(id).arg(*value).arg(message);
+        }
+        let mut conn = self.conn();
+        within(
+            self.timeout,
+            what,
+            invocation.invoke_async::<u64>(&mut conn),
+        )
+        .await
     }
 
     /// The subscription is down: the clock for [`out_of_step_after`] starts.
@@ -502,13 +673,14 @@ impl Shared {
             .await?;
             // Subscribed first, read second: a revocation written before the read is
             // in it, one written after reaches us as a message (queued meanwhile).
-            let all = self.read_all().await?;
-            self.resynced(&all);
+            self.resync().await?;
             *delay = RECONNECT_MIN;
-            tracing::debug!(revocations = all.len(), "revocations resynced from redis");
             let mut ping = tokio::time::interval(PING_INTERVAL);
             ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             ping.tick().await;
+            let mut resync = tokio::time::interval(self.resync_every);
+            resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            resync.tick().await;
             loop {
                 tokio::select! {
                     message = messages.next() => match message {
@@ -518,6 +690,7 @@ impl Shared {
                     _ = ping.tick() => {
                         within(self.timeout, "ping", sink.ping::<::redis::Value>()).await?;
                     }
+                    _ = resync.tick() => self.resync().await?,
                 }
             }
         }
@@ -562,6 +735,7 @@ impl Store for RedisStore {
         invocation
             .key(shared.keys.family(&family.id))
             .key(shared.keys.token(token_hash))
+            .key(shared.keys.chain(&family.id))
             .arg(&shared.keys.prefix)
             .arg(shared.retain)
             .arg(json)
@@ -587,7 +761,8 @@ impl Store for RedisStore {
             .key(shared.keys.token(next))
             .arg(&shared.keys.prefix)
             .arg(shared.retain)
-            .arg(now);
+            .arg(now)
+            .arg(SPENT_TOKENS_KEPT);
         let mut conn = shared.conn();
         let reply: Vec<String> =
             within(shared.timeout, "rotate", invocation.invoke_async(&mut conn)).await?;
@@ -621,31 +796,9 @@ impl Store for RedisStore {
 
     async fn revoke(&self, revocation: Revocation) -> Result<(), StoreError> {
         let shared = &self.inner.shared;
-        let message = serde_json::to_string(&revocation)
-            .map_err(|e| StoreError(format!("cannot encode revocation: {e}")))?;
-        let (kind, id, value) = match &revocation {
-            Revocation::Token { jti, exp } => ("token", jti, exp),
-            Revocation::Subject { sub, before } => ("subject", sub, before),
-        };
-        let mut invocation = shared.scripts.revoke.prepare_invoke();
-        invocation
-            .key(&shared.keys.revoked_tokens)
-            .key(&shared.keys.revoked_subjects)
-            .arg(&shared.keys.prefix)
-            .arg(0)
-            .arg(kind)
-            .arg(id)
-            .arg(*value)
-            .arg(now())
-            .arg(&shared.keys.channel)
-            .arg(message);
-        let mut conn = shared.conn();
-        within(
-            shared.timeout,
-            "revoke",
-            invocation.invoke_async::<i64>(&mut conn),
-        )
-        .await?;
+        shared
+            .write(std::slice::from_ref(&revocation), "revoke")
+            .await?;
         // This instance's lists at once (the published message follows; applying twice
         // is harmless).
         for list in shared.lists() {
@@ -673,6 +826,7 @@ impl Store for RedisStore {
         if shared.fail_closed {
             let _ = list.clone().fail_closed(true);
         }
+        list.keep_after_exp(shared.keep_after_exp);
         {
             let mut follow = lock(&shared.follow);
             list.set_in_step(false);

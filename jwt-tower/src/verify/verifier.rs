@@ -504,6 +504,10 @@ impl<C> VerifierBuilder<C> {
         if self.config.algorithms.is_empty() {
             return Err(ConfigError::NoAlgorithms);
         }
+        if let Some(revocations) = &self.config.revocations {
+            // A token is accepted until `exp + leeway`: its revocation must last as long.
+            revocations.keep_after_exp(Duration::from_secs(self.config.leeway.unsigned_abs()));
+        }
         Ok(Verifier {
             inner: Arc::new(self.config),
         })

@@ -9,9 +9,14 @@
 //! - `P tok:<hash>`: `c:<family id>` (current) or `s:<family id>` (spent). Expires
 //!   `retain` seconds after its family's absolute end (the latest moment the family can
 //!   be used), so that a spent token is recognized for as long as its family lives.
-//! - `P rev:tok`: sorted set of revoked `jti`s scored by their `exp`; entries past
-//!   their `exp` are dropped on every write, and the key expires with the last one.
-//! - `P rev:sub`: hash `sub` -> `before` (the latest one wins).
+//! - `P chain:<id>`: list of the family's `tok:` keys, oldest first: the current one
+//!   and the last [`SPENT_TOKENS_KEPT`](crate::store::SPENT_TOKENS_KEPT) spent ones;
+//!   older ones are deleted as the family rotates, so a refresh loop does not grow
+//!   Redis. Expires with the tokens.
+//! - `P rev:tok`: sorted set of revoked `jti`s scored by their `exp` (the latest one
+//!   wins); entries past their `exp` plus the writer's retention (at least the
+//!   verifiers' leeway) are dropped on every write, and the key expires with the last.
+//! - `P rev:sub`: hash `sub` -> `before` (the latest one wins); never expires.
 //!
 //! Numbers handed back to Redis go through `string.format('%.0f')`: Lua numbers are
 //! doubles, and Redis reads `1e+15` as an error, not an integer.
@@ -34,9 +39,12 @@ end
 local function family_key(token)
   return prefix .. 'fam:' .. string.sub(token, 3)
 end
+local function chain_key(token)
+  return prefix .. 'chain:' .. string.sub(token, 3)
+end
 ";
 
-/// `KEYS[1]`: the family; `KEYS[2]`: its first token.
+/// `KEYS[1]`: the family; `KEYS[2]`: its first token; `KEYS[3]`: its chain.
 /// `ARGV[3]`: family JSON, `ARGV[4]`: created_at, `ARGV[5]`: expires_at,
 /// `ARGV[6]`: idle timeout, `ARGV[7]`: family id.
 const CREATE: &str = r"
@@ -49,10 +57,14 @@ redis.call('HSET', KEYS[1], 'family', ARGV[3], 'last', ARGV[4], 'revoked', '0',
 expire_at(KEYS[1], math.min(exp, created + idle))
 redis.call('SET', KEYS[2], 'c:' .. ARGV[7])
 expire_at(KEYS[2], exp)
+redis.call('DEL', KEYS[3])
+redis.call('RPUSH', KEYS[3], KEYS[2])
+expire_at(KEYS[3], exp)
 return 1
 ";
 
-/// `KEYS[1]`: the presented token; `KEYS[2]`: the next one. `ARGV[3]`: now.
+/// `KEYS[1]`: the presented token; `KEYS[2]`: the next one. `ARGV[3]`: now,
+/// `ARGV[4]`: how many spent tokens of a family to keep.
 /// Returns `{'rotated'|'reused', family JSON}`, `{'unknown'}` or `{'expired'}`: the
 /// same decisions, in the same order, as the in-memory store.
 const ROTATE: &str = r"
@@ -74,6 +86,13 @@ if not (now < exp and now < last + idle) then return {'expired'} end
 redis.call('SET', KEYS[1], 's:' .. string.sub(token, 3), 'KEEPTTL')
 redis.call('SET', KEYS[2], 'c:' .. string.sub(token, 3))
 expire_at(KEYS[2], exp)
+local chain = chain_key(token)
+redis.call('RPUSH', chain, KEYS[2])
+local kept = tonumber(ARGV[4]) + 1
+while redis.call('LLEN', chain) > kept do
+  redis.call('DEL', redis.call('LPOP', chain))
+end
+expire_at(chain, exp)
 redis.call('HSET', fkey, 'last', ARGV[3])
 expire_at(fkey, math.min(exp, now + idle))
 return {'rotated', f[1]}
@@ -90,28 +109,48 @@ redis.call('HSET', fkey, 'revoked', '1')
 return family
 ";
 
-/// `KEYS[1]`: `rev:tok`; `KEYS[2]`: `rev:sub`. `ARGV[3]`: `token` or `subject`,
-/// `ARGV[4]`: the `jti` or `sub`, `ARGV[5]`: `exp` or `before`, `ARGV[6]`: now,
-/// `ARGV[7]`: the channel, `ARGV[8]`: the message (the revocation as JSON).
-/// Writes, then publishes, in one step: a follower that subscribed before this ran gets
-/// the message; one that subscribes after reads the write in its resync.
+/// `KEYS[1]`: `rev:tok`; `KEYS[2]`: `rev:sub`. `ARGV[2]` (the retention) is how long
+/// past its `exp` a token revocation is kept. `ARGV[3]`: now, `ARGV[4]`: the channel;
+/// then four arguments per revocation: `token` or `subject`, the `jti` or `sub`, `exp`
+/// or `before`, and the message (the revocation as JSON).
+/// Each revocation is written only if Redis lacks it or holds a smaller value (the later
+/// `exp` or `before` wins, so revocations only grow), and then published, in one step: a
+/// follower that subscribed before this ran gets the message; one that subscribes after
+/// reads the write in its resync. Returns how many were written. Used both to revoke and
+/// to give back to Redis what it lost.
 const REVOKE: &str = r"
-if ARGV[3] == 'token' then
-  redis.call('ZADD', KEYS[1], ARGV[5], ARGV[4])
-  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[6])
-  local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-  if last[2] then
-    -- the whole set ends with its latest exp (retain is 0 for this script)
-    expire_at(KEYS[1], tonumber(last[2]) + 1)
+local now = tonumber(ARGV[3])
+local written = 0
+local tokens = false
+for i = 5, #ARGV, 4 do
+  local kind, id, value = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local current
+  if kind == 'token' then
+    tokens = true
+    current = tonumber(redis.call('ZSCORE', KEYS[1], id) or '')
+  else
+    current = tonumber(redis.call('HGET', KEYS[2], id) or '')
   end
-else
-  local current = tonumber(redis.call('HGET', KEYS[2], ARGV[4]) or '')
-  if not current or current < tonumber(ARGV[5]) then
-    redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
+  if not current or current < tonumber(value) then
+    if kind == 'token' then
+      redis.call('ZADD', KEYS[1], value, id)
+    else
+      redis.call('HSET', KEYS[2], id, value)
+    end
+    redis.call('PUBLISH', ARGV[4], ARGV[i + 3])
+    written = written + 1
   end
 end
-redis.call('PUBLISH', ARGV[7], ARGV[8])
-return 1
+if tokens then
+  -- Forget what no verifier accepts any more: `exp` plus the retention has passed.
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. string.format('%.0f', now - retain))
+  local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+  if last[2] then
+    -- the whole set ends with its latest exp, plus the retention
+    expire_at(KEYS[1], tonumber(last[2]) + 1)
+  end
+end
+return written
 ";
 
 /// The compiled scripts (each one's SHA-1 computed once; sent by `EVALSHA`, and by
