@@ -25,6 +25,7 @@ mod rust_crypto;
 pub(crate) use rust_crypto::Prepared;
 
 pub(crate) mod der;
+pub(crate) mod ed25519;
 mod hmac;
 
 /// Public (or secret) key material, normalised from whatever it was loaded from.
