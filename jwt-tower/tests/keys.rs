@@ -524,19 +524,58 @@ fn hex(text: &str) -> [u8; 32] {
 /// sign bit set).
 fn small_order_ed25519() -> Vec<(&'static str, [u8; 32])> {
     [
-        ("identity", "0100000000000000000000000000000000000000000000000000000000000000"),
-        ("order 2", "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),
-        ("order 4, x > 0", "0000000000000000000000000000000000000000000000000000000000000000"),
-        ("order 4, x < 0", "0000000000000000000000000000000000000000000000000000000000000080"),
-        ("order 8 (a)", "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"),
-        ("order 8 (a, -x)", "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85"),
-        ("order 8 (b)", "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"),
-        ("order 8 (b, -x)", "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa"),
-        ("identity, y = p + 1", "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),
-        ("identity, -0", "0100000000000000000000000000000000000000000000000000000000000080"),
-        ("order 2, -0", "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"),
-        ("order 4, y = p", "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),
-        ("order 4, y = p, -x", "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"),
+        (
+            "identity",
+            "0100000000000000000000000000000000000000000000000000000000000000",
+        ),
+        (
+            "order 2",
+            "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        ),
+        (
+            "order 4, x > 0",
+            "0000000000000000000000000000000000000000000000000000000000000000",
+        ),
+        (
+            "order 4, x < 0",
+            "0000000000000000000000000000000000000000000000000000000000000080",
+        ),
+        (
+            "order 8 (a)",
+            "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+        ),
+        (
+            "order 8 (a, -x)",
+            "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+        ),
+        (
+            "order 8 (b)",
+            "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+        ),
+        (
+            "order 8 (b, -x)",
+            "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+        ),
+        (
+            "identity, y = p + 1",
+            "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        ),
+        (
+            "identity, -0",
+            "0100000000000000000000000000000000000000000000000000000000000080",
+        ),
+        (
+            "order 2, -0",
+            "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+        ),
+        (
+            "order 4, y = p",
+            "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        ),
+        (
+            "order 4, y = p, -x",
+            "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+        ),
     ]
     .into_iter()
     .map(|(name, encoded)| (name, hex(encoded)))
@@ -545,7 +584,9 @@ fn small_order_ed25519() -> Vec<(&'static str, [u8; 32])> {
 
 /// An Ed25519 SubjectPublicKeyInfo (RFC 8410) around 32 key bytes.
 fn ed25519_spki(raw: &[u8; 32]) -> Vec<u8> {
-    let mut der = vec![0x30, 0x2A, 0x30, 0x05, 0x06, 0x03, 0x2B, 0x65, 0x70, 0x03, 0x21, 0x00];
+    let mut der = vec![
+        0x30, 0x2A, 0x30, 0x05, 0x06, 0x03, 0x2B, 0x65, 0x70, 0x03, 0x21, 0x00,
+    ];
     der.extend_from_slice(raw);
     der
 }
@@ -579,8 +620,14 @@ fn small_order_ed25519_keys_are_refused_in_every_form() {
     for (name, raw) in small_order_ed25519() {
         let attempts = [
             ("raw", VerificationKey::from_der(Algorithm::EdDSA, raw)),
-            ("SPKI", VerificationKey::from_der(Algorithm::EdDSA, ed25519_spki(&raw))),
-            ("PEM", VerificationKey::from_pem(Algorithm::EdDSA, ed25519_pem(&raw))),
+            (
+                "SPKI",
+                VerificationKey::from_der(Algorithm::EdDSA, ed25519_spki(&raw)),
+            ),
+            (
+                "PEM",
+                VerificationKey::from_pem(Algorithm::EdDSA, ed25519_pem(&raw)),
+            ),
             (
                 "JWK",
                 VerificationKey::from_jwk_str(

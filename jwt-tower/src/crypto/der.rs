@@ -96,7 +96,10 @@ fn rsa_components(der: &[u8]) -> Option<(&[u8], &[u8])> {
 
 /// An unsigned INTEGER's contents without leading zero bytes.
 fn magnitude(integer: &[u8]) -> &[u8] {
-    let first = integer.iter().position(|b| *b != 0).unwrap_or(integer.len());
+    let first = integer
+        .iter()
+        .position(|b| *b != 0)
+        .unwrap_or(integer.len());
     &integer[first..]
 }
 

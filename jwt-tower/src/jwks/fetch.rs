@@ -120,8 +120,8 @@ pub(crate) async fn fetch_jwks(
 ) -> Result<Fetched, FetchError> {
     let (body, max_age) = get(client, url, timeout, limit).await?;
     let text = std::str::from_utf8(&body).map_err(|_| FetchError::Invalid("not UTF-8".into()))?;
-    let (set, _skipped) = KeySet::from_remote_jwks(text, allowed)
-        .map_err(|e| FetchError::Invalid(e.to_string()))?;
+    let (set, _skipped) =
+        KeySet::from_remote_jwks(text, allowed).map_err(|e| FetchError::Invalid(e.to_string()))?;
     Ok(Fetched {
         set,
         document: body,

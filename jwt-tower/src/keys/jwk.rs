@@ -49,9 +49,7 @@ pub(crate) fn key_from_jwk(jwk: &Jwk) -> Result<VerificationKey, ConfigError> {
         // RFC 7517 §4.2 allows other values, but a key whose use we cannot read is not
         // one we know to be for signatures.
         Some(PublicKeyUse::Other(other)) => {
-            return Err(bad(format!(
-                "`use` {other:?} is neither `sig` nor `enc`"
-            )));
+            return Err(bad(format!("`use` {other:?} is neither `sig` nor `enc`")));
         }
     }
     if let Some(ops) = &jwk.common.key_operations
@@ -186,9 +184,7 @@ pub(crate) fn parse_jwks(
         match parsed {
             Ok(key) => match allowed {
                 Some(allowed) if key.algorithms().intersection(allowed).is_empty() => {
-                    skipped.push(skip(
-                        "its algorithms are not in the allow-list".to_owned(),
-                    ));
+                    skipped.push(skip("its algorithms are not in the allow-list".to_owned()));
                 }
                 _ => usable.push(key),
             },
