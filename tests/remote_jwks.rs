@@ -558,3 +558,31 @@ async fn forgeable_and_ambiguous_remote_keys_are_skipped() {
         assert!(logged.contains(expected), "{expected} not logged: {logged}");
     }
 }
+
+#[tokio::test]
+async fn a_private_key_published_in_a_remote_jwks_is_never_used() {
+    // A JWK with private members in a public document is a leaked key: anyone can sign with it.
+    let mut leaked = jwk_value(JwtAlg::ES256, Some("ec-leaked"));
+    leaked["d"] = serde_json::json!(b64([7u8; 32]));
+    let mut leaked_rsa = jwk_value(JwtAlg::RS256, Some("rsa-leaked"));
+    leaked_rsa["p"] = serde_json::json!(b64([7u8; 128]));
+    let doc = document_of(vec![
+        leaked,
+        leaked_rsa,
+        jwk_value(JwtAlg::RS256, Some("rsa-1")),
+    ]);
+    let (logs, _guard) = Logs::capture();
+    let server = JwksServer::start(doc).await;
+    let jwks = RemoteJwks::builder(server.url()).start().unwrap();
+    let url = api(jwks.keys()).await;
+    assert_eq!(status(&url, &token("ec-leaked")).await, 401);
+    assert_eq!(status(&url, &token("rsa-leaked")).await, 401);
+    assert_eq!(status(&url, &token("rsa-1")).await, 200);
+    let set = jwks.keys().snapshot().unwrap();
+    assert_eq!(set.kids().collect::<Vec<_>>(), ["rsa-1"]);
+    let logged = logs.text();
+    assert!(
+        logged.contains("ec-leaked") && logged.contains("rsa-leaked") && logged.contains("private"),
+        "{logged}"
+    );
+}

@@ -153,9 +153,10 @@ impl RemoteJwksBuilder {
 ///   arriving while a fetch (this one or a scheduled refresh) is in flight, so a rotation
 ///   fails no request. Within the cooldown and with no fetch in flight, unknown `kid`s are
 ///   refused at once. Every wait is bounded by the fetch timeout.
-/// - A fetched document is public, so it never provides an HMAC secret: its `oct` keys
-///   are skipped (and logged), as are keys [`KeySet::from_jwks_str`] skips; a document
-///   left with no usable key counts as a failed fetch.
+/// - A fetched document is public, so it never provides a secret: its `oct` keys (HMAC
+///   secrets) and keys with private members (`d`) are skipped and logged, as are keys
+///   [`KeySet::from_jwks_str`] skips; a document left with no usable key counts as a
+///   failed fetch.
 /// - A refresh that returns the same document keeps the current set (and so the
 ///   verifiers' token caches).
 /// - When the endpoint fails (down, slow, 5xx, garbage, oversized, no usable key) the

@@ -143,6 +143,28 @@ pub(crate) enum JwksOrigin {
     Remote,
 }
 
+/// The private members of RFC 7518 §6.2.2 and §6.3.2 (and RFC 8037's OKP `d`).
+const PRIVATE_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "oth"];
+
+/// Why a key of a fetched document must not be used because the document gives its
+/// secret away, if it does: an `oct` key is a shared secret, and a key with private
+/// members is a private key. Either lets whoever reads the document sign tokens.
+fn published_secret(jwk: &serde_json::Value) -> Option<&'static str> {
+    if jwk.get("kty").and_then(|k| k.as_str()) == Some("oct") {
+        return Some(
+            "a symmetric (`oct`) key in a remote JWKS: secrets are never taken from a fetched \
+             document",
+        );
+    }
+    PRIVATE_MEMBERS
+        .iter()
+        .any(|member| jwk.get(member).is_some())
+        .then_some(
+            "a private key (with `d`) in a remote JWKS: whoever reads the document can sign \
+             with it",
+        )
+}
+
 /// Parses a JWKS document. Keys that cannot be used are skipped and reported, never
 /// fatal; a key whose algorithms fall outside `allowed` is skipped too.
 ///
@@ -169,13 +191,10 @@ pub(crate) fn parse_jwks(
             kid: kid.clone(),
             reason,
         };
-        if origin == JwksOrigin::Remote && value.get("kty").and_then(|k| k.as_str()) == Some("oct")
+        if origin == JwksOrigin::Remote
+            && let Some(reason) = published_secret(&value)
         {
-            skipped.push(skip(
-                "a symmetric (`oct`) key in a remote JWKS: secrets are never taken from a \
-                 fetched document"
-                    .to_owned(),
-            ));
+            skipped.push(skip(reason.to_owned()));
             continue;
         }
         let parsed = serde_json::from_value::<Jwk>(value)

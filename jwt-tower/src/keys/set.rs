@@ -115,7 +115,8 @@ impl KeySet {
     }
 
     /// A fetched JWKS document: as [`from_jwks_filtered`](Self::from_jwks_filtered), but
-    /// `oct` keys are skipped too (a published document holds no secret).
+    /// `oct` keys and keys with private members are skipped too (a published document
+    /// holds no secret: whoever reads it could sign with one).
     #[cfg_attr(not(feature = "remote"), allow(dead_code))]
     pub(crate) fn from_remote_jwks(
         document: &str,
