@@ -729,6 +729,34 @@ fn rsa_exponents_no_verifier_should_use_are_refused() {
     }
 }
 
+#[test]
+fn rsa_moduli_the_backend_cannot_verify_are_refused() {
+    // A key that could never verify a token fails when loaded, not silently at each token.
+    let max_bits = if cfg!(feature = "aws_lc_rs") {
+        8192
+    } else {
+        4096
+    };
+    for (bits, loads) in [
+        (4096, true),
+        (4104, max_bits > 4096),
+        (8192, max_bits >= 8192),
+        (8200, false),
+    ] {
+        let mut n = vec![0xC3u8; bits / 8];
+        *n.last_mut().unwrap() = 0xC5;
+        let jwk = json!({ "kty": "RSA", "alg": "RS256", "n": b64(&n), "e": "AQAB" });
+        match VerificationKey::from_jwk_str(&jwk.to_string()) {
+            Ok(_) => assert!(loads, "{bits} bits loaded"),
+            Err(ConfigError::InvalidKey { reason, .. }) => {
+                assert!(!loads, "{bits} bits: {reason}");
+                assert!(reason.contains(&max_bits.to_string()), "{reason}");
+            }
+            Err(other) => panic!("{bits} bits: {other:?}"),
+        }
+    }
+}
+
 // ---------------------------------------------------------------- JWKS
 
 fn jwks(keys: &[Value]) -> String {

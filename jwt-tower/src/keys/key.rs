@@ -65,7 +65,8 @@ impl VerificationKey {
     ///
     /// # Errors
     /// [`ConfigError::InvalidKey`] when the PEM does not hold a key for `alg`, for an RSA
-    /// public exponent that is even, below 3 or over 32 bits, and for an Ed25519 key that
+    /// public exponent that is even, below 3 or over 32 bits, an RSA modulus over 8192
+    /// bits (4096 with the `rust_crypto` backend), and for an Ed25519 key that
     /// is not a canonically encoded point of large order (the small-order points make
     /// forgeable keys); [`ConfigError::WeakRsaKey`] for RSA keys under 2048 bits.
     pub fn from_pem(alg: Algorithm, pem: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
@@ -212,8 +213,9 @@ fn invalid(alg: Algorithm, reason: &str) -> ConfigError {
     }
 }
 
-/// Refuses HMAC secrets shorter than the hash, RSA moduli under 2048 bits, RSA exponents
-/// no verifier should use, and material of the wrong family for `alg`.
+/// Refuses HMAC secrets shorter than the hash, RSA moduli under 2048 bits or over what
+/// the backend verifies, RSA exponents no verifier should use, and material of the wrong
+/// family for `alg`: a key that could never verify a token fails when it is loaded.
 fn check_strength(alg: Algorithm, material: &Material) -> Result<(), ConfigError> {
     match (alg.family(), material) {
         (AlgorithmFamily::Hmac, Material::Secret(secret)) => {
@@ -231,6 +233,15 @@ fn check_strength(alg: Algorithm, material: &Material) -> Result<(), ConfigError
                 .ok_or_else(|| invalid(alg, "not an RSA public key"))?;
             if bits < 2048 {
                 return Err(ConfigError::WeakRsaKey { bits });
+            }
+            if bits > crypto::MAX_RSA_BITS {
+                return Err(invalid(
+                    alg,
+                    &format!(
+                        "an RSA modulus of {bits} bits: this backend verifies at most {}",
+                        crypto::MAX_RSA_BITS
+                    ),
+                ));
             }
             if !crypto::der::rsa_exponent_is_usable(der) {
                 return Err(invalid(
