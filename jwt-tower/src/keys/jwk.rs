@@ -2,6 +2,7 @@
 //! encryption, of unsupported types or curves, or weaker than we accept are skipped.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -138,8 +139,9 @@ pub struct SkippedKey {
 pub(crate) enum JwksOrigin {
     /// A file or text the application configured: HMAC secrets (`oct` keys) allowed.
     Local,
-    /// Fetched from an endpoint: a published document, so never a secret (an `oct` key
-    /// in it is known to whoever can read it, and would let them sign tokens).
+    /// Fetched from an endpoint: a published document, so never a secret (an `oct` key,
+    /// or a key with private members, is known to whoever can read the document, and
+    /// would let them sign tokens).
     Remote,
 }
 
@@ -160,8 +162,8 @@ fn published_secret(jwk: &serde_json::Value) -> Option<&'static str> {
         .iter()
         .any(|member| jwk.get(member).is_some())
         .then_some(
-            "a private key (with `d`) in a remote JWKS: whoever reads the document can sign \
-             with it",
+            "a private key (private members such as `d`) in a remote JWKS: whoever reads the \
+             document can sign with it",
         )
 }
 
@@ -210,14 +212,23 @@ pub(crate) fn parse_jwks(
             Err(e) => skipped.push(skip(e.to_string())),
         }
     }
+    let (keys, ambiguous) = without_ambiguous_keys(usable);
+    skipped.extend(ambiguous);
+    Ok((keys, skipped))
+}
+
+/// Splits a document's usable keys into those a token can select unambiguously and the
+/// rest: every key of a `kid` that names several, and, when there are several keys,
+/// those without a `kid`.
+fn without_ambiguous_keys(usable: Vec<VerificationKey>) -> (Vec<VerificationKey>, Vec<SkippedKey>) {
     let several = usable.len() > 1;
-    let mut kid_counts: HashMap<&str, usize> = HashMap::new();
-    for kid in usable.iter().filter_map(VerificationKey::kid) {
-        *kid_counts.entry(kid).or_default() += 1;
+    let mut kid_counts: HashMap<Arc<str>, usize> = HashMap::new();
+    for kid in usable.iter().filter_map(VerificationKey::kid_arc) {
+        *kid_counts.entry(Arc::clone(kid)).or_default() += 1;
     }
     let mut keys = Vec::with_capacity(usable.len());
-    let mut set_skipped = Vec::new();
-    for key in &usable {
+    let mut skipped = Vec::new();
+    for key in usable {
         let reason = match key.kid() {
             Some(kid) => match kid_counts.get(kid) {
                 Some(&count) if count > 1 => Some(format!(
@@ -233,13 +244,12 @@ pub(crate) fn parse_jwks(
             None => None,
         };
         match reason {
-            Some(reason) => set_skipped.push(SkippedKey {
+            Some(reason) => skipped.push(SkippedKey {
                 kid: key.kid().map(str::to_owned),
                 reason,
             }),
-            None => keys.push(key.clone()),
+            None => keys.push(key),
         }
     }
-    skipped.extend(set_skipped);
-    Ok((keys, skipped))
+    (keys, skipped)
 }
