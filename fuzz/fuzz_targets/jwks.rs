@@ -9,7 +9,8 @@
 //!   `kty`/`crv`: RSA keys RS*/PS* only, with a modulus of at least 2048 bits; EC P-256
 //!   ES256 and P-384 ES384 only, with coordinates of the curve's size; OKP Ed25519
 //!   EdDSA only; `oct` HS* only, each with a secret at least as long as its hash;
-//! - no key marked `use: enc`, or with `key_ops` lacking `verify`, is ever loaded;
+//! - no key with a `use` other than `sig`, or with `key_ops` lacking `verify`, is ever
+//!   loaded;
 //! - an `oct` key round-trips: a token signed with its secret verifies under exactly the
 //!   HS* algorithms the key claims, and no other;
 //! - a JWKS loads or reports every element, loads only keys that load one by one, and a
@@ -98,8 +99,8 @@ fn check_key(key: &VerificationKey, jwk: &serde_json::Map<String, Value>) -> Res
     if algs.is_empty() {
         return fail("no algorithm");
     }
-    if jwk.get("use").and_then(Value::as_str) == Some("enc") {
-        return fail("loaded a key for encryption");
+    if jwk.get("use").is_some_and(|u| u != "sig") {
+        return fail("loaded a key whose `use` is not `sig`");
     }
     if let Some(ops) = jwk.get("key_ops").and_then(Value::as_array)
         && !ops.iter().any(|op| op == "verify")

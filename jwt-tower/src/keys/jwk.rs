@@ -1,5 +1,6 @@
-//! JWK and JWKS (RFC 7517) documents into verification keys, with JWKS hygiene: keys for
-//! encryption, of unsupported types or curves, or weaker than we accept are skipped.
+//! JWK and JWKS (RFC 7517) documents into verification keys, with JWKS hygiene: keys not
+//! for signatures, of unsupported types or curves, weaker than we accept, or that a token
+//! could not select unambiguously are skipped; so are secrets in a fetched document.
 
 use std::collections::HashMap;
 use std::sync::Arc;
