@@ -586,3 +586,35 @@ async fn a_private_key_published_in_a_remote_jwks_is_never_used() {
         "{logged}"
     );
 }
+
+#[tokio::test]
+async fn skipped_keys_are_logged_once_per_document_not_on_every_refresh() {
+    // An unchanged document is not parsed again: its skipped keys do not flood the log.
+    let oct = serde_json::json!({"kty": "oct", "kid": "hs", "alg": "HS256", "k": b64(SECRET)});
+    let (logs, _guard) = Logs::capture();
+    let server = JwksServer::start(document_of(vec![
+        oct.clone(),
+        jwk_value(JwtAlg::ES256, Some("ec-1")),
+    ]))
+    .await;
+    let jwks = RemoteJwks::builder(server.url()).start().unwrap();
+    for _ in 0..3 {
+        jwks.refresh().await.unwrap();
+    }
+    assert!(server.fetches() >= 3);
+    let skips = |logs: &Logs| logs.text().matches("JWKS key skipped").count();
+    assert_eq!(skips(&logs), 1, "{}", logs.text());
+    assert_eq!(jwks.stats().key_count, 1);
+
+    // A new document is parsed, and its skipped key logged, once.
+    server.set_document(document_of(vec![
+        oct,
+        jwk_value(JwtAlg::RS256, Some("rsa-1")),
+    ]));
+    for _ in 0..2 {
+        jwks.refresh().await.unwrap();
+    }
+    assert_eq!(skips(&logs), 2, "{}", logs.text());
+    let url = api(jwks.keys()).await;
+    assert_eq!(status(&url, &token("rsa-1")).await, 200);
+}
