@@ -1,15 +1,17 @@
 //! Remote JWKS against a misbehaving endpoint on loopback: rotation, unknown-`kid`
-//! floods, outages, start-up while down, discovery, Cache-Control, a custom client.
+//! floods, outages, start-up while down, discovery, Cache-Control, a custom client, and
+//! what a published document may not hold (secrets, forgeable or ambiguous keys).
 
 mod support;
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::{Json, Router, routing::get};
 use jsonwebtoken::Algorithm as JwtAlg;
 use jwt_axum::Claims;
-use jwt_tower::jwks::RemoteJwks;
-use jwt_tower::{Algorithm, JwtLayer, Keys, RegisteredClaims, Verifier};
+use jwt_tower::jwks::{FetchError, RemoteJwks};
+use jwt_tower::{Algorithm, JwtLayer, KeySet, Keys, RegisteredClaims, Verifier};
 use support::jwks_server::{Behaviour, JwksServer, document, jwk};
 use support::*;
 
@@ -35,8 +37,13 @@ fn token(kid: &str) -> String {
 
 /// An API behind the layer, verifying with `keys`.
 async fn api(keys: Keys) -> String {
+    api_allowing(keys, &[Algorithm::ES256, Algorithm::RS256]).await
+}
+
+/// An API behind the layer, verifying with `keys` for `algorithms`.
+async fn api_allowing(keys: Keys, algorithms: &[Algorithm]) -> String {
     let verifier = Verifier::<RegisteredClaims>::builder(keys)
-        .algorithms([Algorithm::ES256, Algorithm::RS256])
+        .algorithms(algorithms.iter().copied())
         .issuer(ISSUER)
         .build()
         .unwrap();
@@ -386,4 +393,228 @@ async fn an_unchanged_document_keeps_the_set_and_the_token_cache() {
     assert_eq!(m.cache_hits, 1, "verified afresh under the new set");
     verifier.verify(&ec).unwrap();
     assert_eq!(verifier.metrics().cache_hits, 2);
+}
+
+/// What the `tracing` subscriber of the current thread writes at `warn` and above, while
+/// the guard lives (the tests run on one thread, the background fetch included).
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
+        let logs = Self::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::WARN)
+            .finish();
+        (logs, tracing::subscriber::set_default(subscriber))
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+fn b64(bytes: impl AsRef<[u8]>) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A JWKS document of these JWKs, given as JSON values.
+fn document_of(keys: Vec<serde_json::Value>) -> String {
+    serde_json::json!({ "keys": keys }).to_string()
+}
+
+fn jwk_value(alg: JwtAlg, kid: Option<&str>) -> serde_json::Value {
+    let mut key = jwk(alg, "unused");
+    key.common.key_id = kid.map(str::to_owned);
+    serde_json::to_value(key).unwrap()
+}
+
+#[tokio::test]
+async fn a_secret_published_in_a_remote_jwks_is_never_used() {
+    // Whoever can read the JWKS knows an `oct` key in it: HS256 tokens signed with it are refused.
+    let hs_claims = serde_json::json!({"sub": "mallory", "iss": ISSUER, "exp": now() + 600});
+    let oct = serde_json::json!({"kty": "oct", "kid": "hs", "alg": "HS256", "k": b64(SECRET)});
+    let doc = document_of(vec![oct.clone(), jwk_value(JwtAlg::ES256, Some("ec-1"))]);
+    let (logs, _guard) = Logs::capture();
+    let server = JwksServer::start(doc.clone()).await;
+    let jwks = RemoteJwks::builder(server.url()).start().unwrap();
+    let url = api_allowing(
+        jwks.keys(),
+        &[Algorithm::ES256, Algorithm::RS256, Algorithm::HS256],
+    )
+    .await;
+    assert_eq!(status(&url, &mint_hs256("hs", &hs_claims)).await, 401);
+    assert_eq!(
+        status(&url, &token("ec-1")).await,
+        200,
+        "the other key works"
+    );
+    let set = jwks.keys().snapshot().unwrap();
+    assert_eq!(set.kids().collect::<Vec<_>>(), ["ec-1"]);
+    let logged = logs.text();
+    assert!(
+        logged.contains("JWKS key skipped") && logged.contains("\"hs\"") && logged.contains("oct"),
+        "{logged}"
+    );
+    // The same document configured locally is the application's own secret: loaded.
+    assert!(
+        KeySet::from_jwks_str(&doc)
+            .unwrap()
+            .get(Some("hs"))
+            .is_some()
+    );
+
+    // A document with nothing but the secret is unusable: the last good set keeps serving.
+    server.set_document(document_of(vec![oct.clone()]));
+    assert!(matches!(jwks.refresh().await, Err(FetchError::Invalid(_))));
+    assert_eq!(status(&url, &token("ec-1")).await, 200);
+
+    // And with no good set before it, the keys stay unavailable (503).
+    let only_secret = JwksServer::start(document_of(vec![oct])).await;
+    let jwks = RemoteJwks::builder(only_secret.url())
+        .startup_wait(Duration::from_millis(300))
+        .start()
+        .unwrap();
+    let url = api_allowing(jwks.keys(), &[Algorithm::HS256]).await;
+    assert_eq!(status(&url, &mint_hs256("hs", &hs_claims)).await, 503);
+}
+
+#[tokio::test]
+async fn forgeable_and_ambiguous_remote_keys_are_skipped() {
+    // The identity point as an Ed25519 key verifies `R = identity, S = 0` for any payload; a
+    // kid naming two keys is ambiguous; a kid-less key among several can be selected by no token.
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let weak = serde_json::json!({
+        "kty": "OKP", "crv": "Ed25519", "kid": "ed-weak", "alg": "EdDSA", "x": b64(identity)
+    });
+    let doc = document_of(vec![
+        weak,
+        jwk_value(JwtAlg::ES256, Some("rsa-dup")),
+        jwk_value(JwtAlg::RS256, Some("rsa-dup")),
+        jwk_value(JwtAlg::RS256, None),
+        jwk_value(JwtAlg::ES256, Some("ec-1")),
+    ]);
+    let (logs, _guard) = Logs::capture();
+    let server = JwksServer::start(doc).await;
+    let jwks = RemoteJwks::builder(server.url()).start().unwrap();
+    let url = api_allowing(
+        jwks.keys(),
+        &[Algorithm::ES256, Algorithm::RS256, Algorithm::EdDSA],
+    )
+    .await;
+    let mut forged_signature = [0u8; 64];
+    forged_signature[0] = 1;
+    let forged = format!(
+        "{}.{}.{}",
+        b64(r#"{"alg":"EdDSA","kid":"ed-weak"}"#),
+        b64(serde_json::json!({"sub": "mallory", "iss": ISSUER, "exp": now() + 600}).to_string()),
+        b64(forged_signature)
+    );
+    assert_eq!(status(&url, &forged).await, 401, "the forged token");
+    assert_eq!(
+        status(&url, &token("rsa-dup")).await,
+        401,
+        "RS256 under the shared kid"
+    );
+    assert_eq!(
+        status(
+            &url,
+            &mint_es256(
+                "rsa-dup",
+                &serde_json::json!({"sub": "alice", "iss": ISSUER, "exp": now() + 600})
+            )
+        )
+        .await,
+        401,
+        "ES256 under the shared kid"
+    );
+    assert_eq!(status(&url, &token("ec-1")).await, 200);
+    let set = jwks.keys().snapshot().unwrap();
+    assert_eq!(set.kids().collect::<Vec<_>>(), ["ec-1"]);
+    assert_eq!(set.len(), 1, "the kid-less key is not kept");
+    let logged = logs.text();
+    for expected in [
+        "ed-weak",
+        "small order",
+        "rsa-dup",
+        "ambiguous",
+        "without a `kid`",
+    ] {
+        assert!(logged.contains(expected), "{expected} not logged: {logged}");
+    }
+}
+
+#[tokio::test]
+async fn a_private_key_published_in_a_remote_jwks_is_never_used() {
+    // A JWK with private members in a public document is a leaked key: anyone can sign with it.
+    let mut leaked = jwk_value(JwtAlg::ES256, Some("ec-leaked"));
+    leaked["d"] = serde_json::json!(b64([7u8; 32]));
+    let mut leaked_rsa = jwk_value(JwtAlg::RS256, Some("rsa-leaked"));
+    leaked_rsa["p"] = serde_json::json!(b64([7u8; 128]));
+    let doc = document_of(vec![
+        leaked,
+        leaked_rsa,
+        jwk_value(JwtAlg::RS256, Some("rsa-1")),
+    ]);
+    let (logs, _guard) = Logs::capture();
+    let server = JwksServer::start(doc).await;
+    let jwks = RemoteJwks::builder(server.url()).start().unwrap();
+    let url = api(jwks.keys()).await;
+    assert_eq!(status(&url, &token("ec-leaked")).await, 401);
+    assert_eq!(status(&url, &token("rsa-leaked")).await, 401);
+    assert_eq!(status(&url, &token("rsa-1")).await, 200);
+    let set = jwks.keys().snapshot().unwrap();
+    assert_eq!(set.kids().collect::<Vec<_>>(), ["rsa-1"]);
+    let logged = logs.text();
+    assert!(
+        logged.contains("ec-leaked") && logged.contains("rsa-leaked") && logged.contains("private"),
+        "{logged}"
+    );
+}
+
+#[tokio::test]
+async fn skipped_keys_are_logged_once_per_document_not_on_every_refresh() {
+    // An unchanged document is not parsed again: its skipped keys do not flood the log.
+    let oct = serde_json::json!({"kty": "oct", "kid": "hs", "alg": "HS256", "k": b64(SECRET)});
+    let (logs, _guard) = Logs::capture();
+    let server = JwksServer::start(document_of(vec![
+        oct.clone(),
+        jwk_value(JwtAlg::ES256, Some("ec-1")),
+    ]))
+    .await;
+    let jwks = RemoteJwks::builder(server.url()).start().unwrap();
+    for _ in 0..3 {
+        jwks.refresh().await.unwrap();
+    }
+    assert!(server.fetches() >= 3);
+    let skips = |logs: &Logs| logs.text().matches("JWKS key skipped").count();
+    assert_eq!(skips(&logs), 1, "{}", logs.text());
+    assert_eq!(jwks.stats().key_count, 1);
+
+    // A new document is parsed, and its skipped key logged, once.
+    server.set_document(document_of(vec![
+        oct,
+        jwk_value(JwtAlg::RS256, Some("rsa-1")),
+    ]));
+    for _ in 0..2 {
+        jwks.refresh().await.unwrap();
+    }
+    assert_eq!(skips(&logs), 2, "{}", logs.text());
+    let url = api(jwks.keys()).await;
+    assert_eq!(status(&url, &token("rsa-1")).await, 200);
 }

@@ -40,6 +40,11 @@ fn rsa1024_jwk() -> Value {
     value
 }
 
+fn without_kid(mut jwk: Value) -> Value {
+    jwk.as_object_mut().unwrap().remove("kid");
+    jwk
+}
+
 fn without_alg(mut jwk: Value) -> Value {
     jwk.as_object_mut().unwrap().remove("alg");
     jwk
@@ -502,6 +507,256 @@ fn ec_jwk_with_a_point_off_the_curve_is_refused() {
     );
 }
 
+// ---------------------------------------------------------------- key material checks
+
+fn hex(text: &str) -> [u8; 32] {
+    let bytes: Vec<u8> = (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect();
+    bytes.try_into().unwrap()
+}
+
+/// The Ed25519 points of small order, as encoded keys: the eight canonical encodings
+/// (RFC 8032 encoding of the identity, the point of order 2, the two of order 4 and the
+/// four of order 8, as listed in libsodium's and "Taming the many EdDSAs"' blocklists),
+/// then non-canonical encodings of the same points (`y` at least p, or `x = 0` with the
+/// sign bit set).
+fn small_order_ed25519() -> Vec<(&'static str, [u8; 32])> {
+    [
+        (
+            "identity",
+            "0100000000000000000000000000000000000000000000000000000000000000",
+        ),
+        (
+            "order 2",
+            "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        ),
+        (
+            "order 4, x > 0",
+            "0000000000000000000000000000000000000000000000000000000000000000",
+        ),
+        (
+            "order 4, x < 0",
+            "0000000000000000000000000000000000000000000000000000000000000080",
+        ),
+        (
+            "order 8 (a)",
+            "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+        ),
+        (
+            "order 8 (a, -x)",
+            "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+        ),
+        (
+            "order 8 (b)",
+            "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+        ),
+        (
+            "order 8 (b, -x)",
+            "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+        ),
+        (
+            "identity, y = p + 1",
+            "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        ),
+        (
+            "identity, -0",
+            "0100000000000000000000000000000000000000000000000000000000000080",
+        ),
+        (
+            "order 2, -0",
+            "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+        ),
+        (
+            "order 4, y = p",
+            "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        ),
+        (
+            "order 4, y = p, -x",
+            "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+        ),
+    ]
+    .into_iter()
+    .map(|(name, encoded)| (name, hex(encoded)))
+    .collect()
+}
+
+/// An Ed25519 SubjectPublicKeyInfo (RFC 8410) around 32 key bytes.
+fn ed25519_spki(raw: &[u8; 32]) -> Vec<u8> {
+    let mut der = vec![
+        0x30, 0x2A, 0x30, 0x05, 0x06, 0x03, 0x2B, 0x65, 0x70, 0x03, 0x21, 0x00,
+    ];
+    der.extend_from_slice(raw);
+    der
+}
+
+fn ed25519_pem(raw: &[u8; 32]) -> String {
+    use base64::Engine as _;
+    let body = base64::engine::general_purpose::STANDARD.encode(ed25519_spki(raw));
+    format!("-----BEGIN PUBLIC KEY-----\n{body}\n-----END PUBLIC KEY-----\n")
+}
+
+/// A token whose signature is `R = identity, S = 0`: valid for any payload under the
+/// identity point as the key, with verifiers that do not refuse small-order keys.
+fn identity_forgery(kid: Option<&str>) -> String {
+    let header = match kid {
+        Some(kid) => json!({ "alg": "EdDSA", "kid": kid }),
+        None => json!({ "alg": "EdDSA" }),
+    };
+    let mut signature = [0u8; 64];
+    signature[0] = 1;
+    format!(
+        "{}.{}.{}",
+        b64(header.to_string()),
+        b64(claims_with(json!({ "sub": "mallory" })).to_string()),
+        b64(signature)
+    )
+}
+
+#[test]
+fn small_order_ed25519_keys_are_refused_in_every_form() {
+    // Under a small-order key, R = identity, S = 0 verifies any payload: no such key may load.
+    for (name, raw) in small_order_ed25519() {
+        let attempts = [
+            ("raw", VerificationKey::from_der(Algorithm::EdDSA, raw)),
+            (
+                "SPKI",
+                VerificationKey::from_der(Algorithm::EdDSA, ed25519_spki(&raw)),
+            ),
+            (
+                "PEM",
+                VerificationKey::from_pem(Algorithm::EdDSA, ed25519_pem(&raw)),
+            ),
+            (
+                "JWK",
+                VerificationKey::from_jwk_str(
+                    &json!({ "kty": "OKP", "crv": "Ed25519", "x": b64(raw) }).to_string(),
+                ),
+            ),
+        ];
+        for (form, loaded) in attempts {
+            match loaded {
+                Err(ConfigError::InvalidKey { alg, .. }) => assert_eq!(alg, Algorithm::EdDSA),
+                Err(other) => panic!("{name} ({form}): {other:?}"),
+                Ok(key) => panic!(
+                    "{name} ({form}) loaded; the forged token is accepted: {}",
+                    verifier(key).verify(&identity_forgery(None)).is_ok()
+                ),
+            }
+        }
+    }
+}
+
+#[test]
+fn jwks_skips_small_order_ed25519_keys() {
+    // A JWKS publishing the identity point: that key is skipped, the forgery naming it refused.
+    let (_, identity) = small_order_ed25519()[0];
+    let doc = jwks(&[
+        json!({ "kty": "OKP", "crv": "Ed25519", "kid": "weak", "alg": "EdDSA", "x": b64(identity) }),
+        public_jwk(Algorithm::EdDSA, "good"),
+    ]);
+    let (set, skipped) = KeySet::from_jwks_filtered(&doc, None).unwrap();
+    assert_eq!(set.kids().collect::<Vec<_>>(), ["good"]);
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert_eq!(skipped[0].kid.as_deref(), Some("weak"));
+    assert!(skipped[0].reason.contains("small order"), "{skipped:?}");
+    let verifier = verifier(set);
+    assert_eq!(
+        kind(verifier.verify(&identity_forgery(Some("weak")))),
+        RejectionKind::UnknownKey
+    );
+    assert_eq!(
+        kind(verifier.verify(&identity_forgery(Some("good")))),
+        RejectionKind::InvalidSignature
+    );
+    assert!(
+        verifier
+            .verify(&mint(Algorithm::EdDSA, Some("good"), &claims()))
+            .is_ok()
+    );
+}
+
+#[test]
+fn ed25519_keys_load_from_raw_bytes_spki_and_pem_alike() {
+    // The same good key as 32 bytes, as SubjectPublicKeyInfo DER and as PEM, on either backend.
+    let raw: [u8; 32] = public_der(Algorithm::EdDSA).try_into().unwrap();
+    for key in [
+        VerificationKey::from_der(Algorithm::EdDSA, raw),
+        VerificationKey::from_der(Algorithm::EdDSA, ed25519_spki(&raw)),
+        VerificationKey::from_pem(Algorithm::EdDSA, ed25519_pem(&raw)),
+    ] {
+        let key = key.unwrap();
+        assert!(
+            verifier(key)
+                .verify(&mint(Algorithm::EdDSA, None, &claims()))
+                .is_ok()
+        );
+    }
+    // 32 bytes that are no point on the curve are refused when loaded, not at each token.
+    let mut off_curve = [0u8; 32];
+    off_curve[0] = 2;
+    let err = VerificationKey::from_der(Algorithm::EdDSA, off_curve).unwrap_err();
+    assert!(matches!(err, ConfigError::InvalidKey { .. }), "{err:?}");
+}
+
+#[test]
+fn rsa_exponents_no_verifier_should_use_are_refused() {
+    // e = 1 makes every padded hash its own signature; even or huge exponents are no RSA key.
+    let good = public_jwk(Algorithm::RS256, "r");
+    for (e, usable) in [
+        (vec![1u8], false),
+        (vec![0, 1], false),
+        (vec![0], false),
+        (vec![2], false),
+        (vec![1, 0, 0], false),
+        (vec![1, 0, 0, 0, 1], false),
+        (vec![3], true),
+        (vec![1, 0, 1], true),
+    ] {
+        let mut jwk = good.clone();
+        jwk["e"] = json!(b64(&e));
+        let loaded = VerificationKey::from_jwk_str(&jwk.to_string());
+        if usable {
+            assert!(loaded.is_ok(), "e = {e:?}: {loaded:?}");
+        } else {
+            let err = loaded.unwrap_err();
+            assert!(
+                matches!(err, ConfigError::InvalidKey { .. }),
+                "e = {e:?}: {err:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn rsa_moduli_the_backend_cannot_verify_are_refused() {
+    // A key that could never verify a token fails when loaded, not silently at each token.
+    let max_bits = if cfg!(feature = "aws_lc_rs") {
+        8192
+    } else {
+        4096
+    };
+    for (bits, loads) in [
+        (4096, true),
+        (4104, max_bits > 4096),
+        (8192, max_bits >= 8192),
+        (8200, false),
+    ] {
+        let mut n = vec![0xC3u8; bits / 8];
+        *n.last_mut().unwrap() = 0xC5;
+        let jwk = json!({ "kty": "RSA", "alg": "RS256", "n": b64(&n), "e": "AQAB" });
+        match VerificationKey::from_jwk_str(&jwk.to_string()) {
+            Ok(_) => assert!(loads, "{bits} bits loaded"),
+            Err(ConfigError::InvalidKey { reason, .. }) => {
+                assert!(!loads, "{bits} bits: {reason}");
+                assert!(reason.contains(&max_bits.to_string()), "{reason}");
+            }
+            Err(other) => panic!("{bits} bits: {other:?}"),
+        }
+    }
+}
+
 // ---------------------------------------------------------------- JWKS
 
 fn jwks(keys: &[Value]) -> String {
@@ -641,19 +896,93 @@ fn jwks_filtered_keeps_keys_with_some_allowed_algorithm() {
 }
 
 #[test]
-fn jwks_later_duplicate_kid_replaces_earlier() {
-    // Two keys under one kid: the later one wins (documented on KeySet::new).
+fn jwks_duplicate_kid_refuses_every_key_of_that_kid() {
+    // Two keys under one kid: which one a token means is ambiguous, so neither is used.
+    let doc = jwks(&[
+        public_jwk(Algorithm::ES256, "same"),
+        public_jwk(Algorithm::ES384, "same"),
+        public_jwk(Algorithm::EdDSA, "other"),
+    ]);
+    let (set, skipped) = KeySet::from_jwks_filtered(&doc, None).unwrap();
+    assert_eq!(set.kids().collect::<Vec<_>>(), ["other"]);
+    assert_eq!(skipped.len(), 2, "{skipped:?}");
+    assert!(
+        skipped
+            .iter()
+            .all(|s| s.kid.as_deref() == Some("same") && s.reason.contains("ambiguous")),
+        "{skipped:?}"
+    );
+    let verifier = verifier(set);
+    for alg in [Algorithm::ES256, Algorithm::ES384] {
+        assert_eq!(
+            kind(verifier.verify(&mint(alg, Some("same"), &claims()))),
+            RejectionKind::UnknownKey,
+            "{alg:?}"
+        );
+    }
+    // Nothing but the ambiguous pair: no usable key.
     let doc = jwks(&[
         public_jwk(Algorithm::ES256, "same"),
         public_jwk(Algorithm::ES384, "same"),
     ]);
+    assert!(matches!(
+        KeySet::from_jwks_str(&doc),
+        Err(ConfigError::InvalidJwk(_))
+    ));
+    // An encryption key sharing a signing key's kid is no ambiguity for verification.
+    let mut enc = public_jwk(Algorithm::RS256, "shared");
+    enc["use"] = json!("enc");
+    let doc = jwks(&[enc, public_jwk(Algorithm::ES256, "shared")]);
     let set = KeySet::from_jwks_str(&doc).unwrap();
+    assert_eq!(set.kids().collect::<Vec<_>>(), ["shared"]);
+}
+
+#[test]
+fn jwks_key_without_kid_is_skipped_unless_it_is_the_only_key() {
+    // A kid-less key among several can be selected by no token; two of them would replace each other.
+    let doc = jwks(&[
+        without_kid(public_jwk(Algorithm::ES256, "x")),
+        public_jwk(Algorithm::ES384, "named"),
+    ]);
+    let (set, skipped) = KeySet::from_jwks_filtered(&doc, None).unwrap();
     assert_eq!(set.len(), 1);
+    assert_eq!(set.kids().collect::<Vec<_>>(), ["named"]);
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert_eq!(skipped[0].kid, None);
+    assert!(skipped[0].reason.contains("without a `kid`"), "{skipped:?}");
+
+    let two = jwks(&[
+        without_kid(public_jwk(Algorithm::ES256, "x")),
+        without_kid(public_jwk(Algorithm::ES384, "x")),
+    ]);
+    let (_, skipped) = KeySet::from_jwks_filtered(&two, Some(set_of(&[Algorithm::ES256])))
+        .expect("the ES384 key is outside the allow-list: one usable key left");
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    let err = KeySet::from_jwks_str(&two).unwrap_err();
+    assert!(matches!(err, ConfigError::InvalidJwk(_)), "{err:?}");
+
+    // Alone, it is the set's key, for tokens with or without a kid (as KeySet::single).
+    let one = jwks(&[without_kid(public_jwk(Algorithm::ES256, "x"))]);
+    let verifier = verifier(KeySet::from_jwks_str(&one).unwrap());
     assert!(
-        verifier(set)
-            .verify(&mint(Algorithm::ES384, Some("same"), &claims()))
+        verifier
+            .verify(&mint(Algorithm::ES256, None, &claims()))
             .is_ok()
     );
+}
+
+#[test]
+fn jwk_use_other_than_sig_or_enc_is_refused() {
+    // A `use` we cannot read does not say the key is for signatures.
+    let mut odd = public_jwk(Algorithm::ES256, "odd");
+    odd["use"] = json!("tls");
+    let err = VerificationKey::from_jwk_str(&odd.to_string()).unwrap_err();
+    assert!(matches!(err, ConfigError::InvalidJwk(_)), "{err:?}");
+    let doc = jwks(&[odd, public_jwk(Algorithm::ES384, "good")]);
+    let (set, skipped) = KeySet::from_jwks_filtered(&doc, None).unwrap();
+    assert_eq!(set.kids().collect::<Vec<_>>(), ["good"]);
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert!(skipped[0].reason.contains("tls"), "{skipped:?}");
 }
 
 #[test]

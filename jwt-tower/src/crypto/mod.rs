@@ -25,6 +25,7 @@ mod rust_crypto;
 pub(crate) use rust_crypto::Prepared;
 
 pub(crate) mod der;
+pub(crate) mod ed25519;
 mod hmac;
 
 /// Public (or secret) key material, normalised from whatever it was loaded from.
@@ -39,6 +40,15 @@ pub(crate) enum Material {
     /// An Ed25519 public key, 32 raw bytes (or SubjectPublicKeyInfo DER).
     Ed(Vec<u8>),
 }
+
+/// The largest RSA modulus the backend verifies, in bits: aws-lc-rs verifies 2048 to
+/// 8192 bits; RustCrypto's `rsa` refuses keys over 4096 bits (`RsaPublicKey::MAX_SIZE`)
+/// on every verification. Larger keys are refused when loaded instead.
+#[cfg(feature = "aws_lc_rs")]
+pub(crate) const MAX_RSA_BITS: usize = 8192;
+/// The largest RSA modulus the backend verifies, in bits (see the aws-lc-rs build's).
+#[cfg(not(feature = "aws_lc_rs"))]
+pub(crate) const MAX_RSA_BITS: usize = 4096;
 
 /// The shortest HMAC secret accepted for an algorithm: the hash output size (RFC 7518 §3.2).
 pub(crate) fn min_secret_len(alg: crate::Algorithm) -> usize {

@@ -26,7 +26,8 @@ pub enum FetchError {
 }
 
 pub(crate) struct Fetched {
-    pub(crate) set: KeySet,
+    /// The document's keys, or `None` when it is the document already in use.
+    pub(crate) set: Option<KeySet>,
     /// The document as received, to tell an unchanged one from a new one.
     pub(crate) document: Vec<u8>,
     /// `Cache-Control: max-age`, if the endpoint sent one.
@@ -110,18 +111,27 @@ pub(crate) async fn get(
         .map_err(|_| FetchError::Unreachable(format!("no answer within {timeout:?}")))?
 }
 
-/// Fetches and parses a JWKS document.
+/// Fetches a JWKS document and parses it, unless `in_use` says it is the document the
+/// keys in use came from: that one is not parsed again (nor are its skipped keys logged
+/// again on every refresh).
 pub(crate) async fn fetch_jwks(
     client: &reqwest::Client,
     url: &str,
     timeout: Duration,
     limit: usize,
     allowed: Option<AlgorithmSet>,
+    in_use: impl FnOnce(&[u8]) -> bool,
 ) -> Result<Fetched, FetchError> {
     let (body, max_age) = get(client, url, timeout, limit).await?;
-    let text = std::str::from_utf8(&body).map_err(|_| FetchError::Invalid("not UTF-8".into()))?;
-    let (set, _skipped) = KeySet::from_jwks_filtered(text, allowed)
-        .map_err(|e| FetchError::Invalid(e.to_string()))?;
+    let set = if in_use(&body) {
+        None
+    } else {
+        let text =
+            std::str::from_utf8(&body).map_err(|_| FetchError::Invalid("not UTF-8".into()))?;
+        let (set, _skipped) = KeySet::from_remote_jwks(text, allowed)
+            .map_err(|e| FetchError::Invalid(e.to_string()))?;
+        Some(set)
+    };
     Ok(Fetched {
         set,
         document: body,

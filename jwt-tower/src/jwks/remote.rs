@@ -153,6 +153,10 @@ impl RemoteJwksBuilder {
 ///   arriving while a fetch (this one or a scheduled refresh) is in flight, so a rotation
 ///   fails no request. Within the cooldown and with no fetch in flight, unknown `kid`s are
 ///   refused at once. Every wait is bounded by the fetch timeout.
+/// - A fetched document is public, so it never provides a secret: its `oct` keys (HMAC
+///   secrets) and keys with private members (`d`) are skipped and logged, as are keys
+///   [`KeySet::from_jwks_str`] skips; a document left with no usable key counts as a
+///   failed fetch.
 /// - A refresh that returns the same document keeps the current set (and so the
 ///   verifiers' token caches).
 /// - When the endpoint fails (down, slow, 5xx, garbage, oversized, no usable key) the
@@ -354,12 +358,19 @@ impl Shared {
         Ok(uri)
     }
 
+    /// Whether `document` is the one the set in use was built from.
+    fn is_in_use(&self, document: &[u8]) -> bool {
+        self.state().last_document.as_deref() == Some(document) && self.current.load().is_some()
+    }
+
     /// One fetch; the caller holds the slot from [`try_begin`](Self::try_begin).
     async fn fetch_once(self: Arc<Self>) -> Result<(), FetchError> {
         let s = &self.settings;
         let result = match self.jwks_uri().await {
             Ok(uri) => {
-                fetch::fetch_jwks(&self.client, &uri, s.timeout, s.max_body, s.allowed).await
+                let in_use = |document: &[u8]| self.is_in_use(document);
+                fetch::fetch_jwks(&self.client, &uri, s.timeout, s.max_body, s.allowed, in_use)
+                    .await
             }
             Err(e) => Err(e),
         };
@@ -367,15 +378,14 @@ impl Shared {
         let mut state = self.state();
         let outcome = match result {
             Ok(fetched) => {
-                let keys = fetched.set.len();
-                // The same document again: keep the set in use. A new one would be a new
-                // key-set generation and empty every verifier's token cache for nothing.
-                let unchanged = state.last_document.as_deref() == Some(&fetched.document[..])
-                    && self.current.load().is_some();
-                if !unchanged {
-                    self.current.store(Some(Arc::new(fetched.set)));
+                // The same document again (`set` is `None`): keep the set in use. A new one
+                // would be a new key-set generation and empty every verifier's token cache
+                // for nothing.
+                if let Some(set) = fetched.set {
+                    self.current.store(Some(Arc::new(set)));
                     state.last_document = Some(fetched.document);
                 }
+                let keys = self.current.load().as_ref().map_or(0, |set| set.len());
                 self.fetches_ok.fetch_add(1, Ordering::Relaxed);
                 let unix = SystemTime::now()
                     .duration_since(UNIX_EPOCH)

@@ -1,5 +1,9 @@
-//! JWK and JWKS (RFC 7517) documents into verification keys, with JWKS hygiene: keys for
-//! encryption, of unsupported types or curves, or weaker than we accept are skipped.
+//! JWK and JWKS (RFC 7517) documents into verification keys, with JWKS hygiene: keys not
+//! for signatures, of unsupported types or curves, weaker than we accept, or that a token
+//! could not select unambiguously are skipped; so are secrets in a fetched document.
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -39,8 +43,16 @@ fn declared_algorithm(jwk: &Jwk) -> Result<Option<Algorithm>, ConfigError> {
 
 /// Builds a key from a JWK; see [`VerificationKey::from_jwk_str`].
 pub(crate) fn key_from_jwk(jwk: &Jwk) -> Result<VerificationKey, ConfigError> {
-    if matches!(jwk.common.public_key_use, Some(PublicKeyUse::Encryption)) {
-        return Err(bad("the key is for encryption (`use: enc`)"));
+    match &jwk.common.public_key_use {
+        None | Some(PublicKeyUse::Signature) => {}
+        Some(PublicKeyUse::Encryption) => {
+            return Err(bad("the key is for encryption (`use: enc`)"));
+        }
+        // RFC 7517 §4.2 allows other values, but a key whose use we cannot read is not
+        // one we know to be for signatures.
+        Some(PublicKeyUse::Other(other)) => {
+            return Err(bad(format!("`use` {other:?} is neither `sig` nor `enc`")));
+        }
     }
     if let Some(ops) = &jwk.common.key_operations
         && !ops.iter().any(|op| matches!(op, KeyOperations::Verify))
@@ -123,11 +135,50 @@ pub struct SkippedKey {
     pub reason: String,
 }
 
+/// Where a JWKS document comes from, which decides what it may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JwksOrigin {
+    /// A file or text the application configured: HMAC secrets (`oct` keys) allowed.
+    Local,
+    /// Fetched from an endpoint: a published document, so never a secret (an `oct` key,
+    /// or a key with private members, is known to whoever can read the document, and
+    /// would let them sign tokens).
+    Remote,
+}
+
+/// The private members of RFC 7518 §6.2.2 and §6.3.2 (and RFC 8037's OKP `d`).
+const PRIVATE_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "oth"];
+
+/// Why a key of a fetched document must not be used because the document gives its
+/// secret away, if it does: an `oct` key is a shared secret, and a key with private
+/// members is a private key. Either lets whoever reads the document sign tokens.
+fn published_secret(jwk: &serde_json::Value) -> Option<&'static str> {
+    if jwk.get("kty").and_then(|k| k.as_str()) == Some("oct") {
+        return Some(
+            "a symmetric (`oct`) key in a remote JWKS: secrets are never taken from a fetched \
+             document",
+        );
+    }
+    PRIVATE_MEMBERS
+        .iter()
+        .any(|member| jwk.get(member).is_some())
+        .then_some(
+            "a private key (private members such as `d`) in a remote JWKS: whoever reads the \
+             document can sign with it",
+        )
+}
+
 /// Parses a JWKS document. Keys that cannot be used are skipped and reported, never
 /// fatal; a key whose algorithms fall outside `allowed` is skipped too.
+///
+/// Rules for the set as a whole, so that a token never meets a key picked silently:
+/// keys sharing a `kid` are all skipped (which one a token meant is ambiguous), and in a
+/// document with more than one usable key, keys without a `kid` are skipped (no token
+/// could select them, and two of them would replace each other).
 pub(crate) fn parse_jwks(
     document: &str,
     allowed: Option<AlgorithmSet>,
+    origin: JwksOrigin,
 ) -> Result<(Vec<VerificationKey>, Vec<SkippedKey>), ConfigError> {
     #[derive(serde::Deserialize)]
     struct Document {
@@ -135,28 +186,71 @@ pub(crate) fn parse_jwks(
     }
     let doc: Document = serde_json::from_str(document)
         .map_err(|e| bad(format!("not a JWKS document (an object with `keys`): {e}")))?;
-    let mut keys = Vec::new();
+    let mut usable = Vec::new();
     let mut skipped = Vec::new();
     for value in doc.keys {
         let kid = value.get("kid").and_then(|k| k.as_str()).map(str::to_owned);
+        let skip = |reason: String| SkippedKey {
+            kid: kid.clone(),
+            reason,
+        };
+        if origin == JwksOrigin::Remote
+            && let Some(reason) = published_secret(&value)
+        {
+            skipped.push(skip(reason.to_owned()));
+            continue;
+        }
         let parsed = serde_json::from_value::<Jwk>(value)
             .map_err(|e| bad(e.to_string()))
             .and_then(|jwk| key_from_jwk(&jwk));
         match parsed {
             Ok(key) => match allowed {
                 Some(allowed) if key.algorithms().intersection(allowed).is_empty() => {
-                    skipped.push(SkippedKey {
-                        kid,
-                        reason: "its algorithms are not in the allow-list".to_owned(),
-                    });
+                    skipped.push(skip("its algorithms are not in the allow-list".to_owned()));
                 }
-                _ => keys.push(key),
+                _ => usable.push(key),
             },
-            Err(e) => skipped.push(SkippedKey {
-                kid,
-                reason: e.to_string(),
-            }),
+            Err(e) => skipped.push(skip(e.to_string())),
         }
     }
+    let (keys, ambiguous) = without_ambiguous_keys(usable);
+    skipped.extend(ambiguous);
     Ok((keys, skipped))
+}
+
+/// Splits a document's usable keys into those a token can select unambiguously and the
+/// rest: every key of a `kid` that names several, and, when there are several keys,
+/// those without a `kid`.
+fn without_ambiguous_keys(usable: Vec<VerificationKey>) -> (Vec<VerificationKey>, Vec<SkippedKey>) {
+    let several = usable.len() > 1;
+    let mut kid_counts: HashMap<Arc<str>, usize> = HashMap::new();
+    for kid in usable.iter().filter_map(VerificationKey::kid_arc) {
+        *kid_counts.entry(Arc::clone(kid)).or_default() += 1;
+    }
+    let mut keys = Vec::with_capacity(usable.len());
+    let mut skipped = Vec::new();
+    for key in usable {
+        let reason = match key.kid() {
+            Some(kid) => match kid_counts.get(kid) {
+                Some(&count) if count > 1 => Some(format!(
+                    "{count} keys share this `kid`: which one a token means is ambiguous, \
+                     so none is used"
+                )),
+                _ => None,
+            },
+            None if several => Some(
+                "a key without a `kid` in a set of several keys: no token could select it"
+                    .to_owned(),
+            ),
+            None => None,
+        };
+        match reason {
+            Some(reason) => skipped.push(SkippedKey {
+                kid: key.kid().map(str::to_owned),
+                reason,
+            }),
+            None => keys.push(key),
+        }
+    }
+    (keys, skipped)
 }

@@ -64,8 +64,11 @@ impl VerificationKey {
     /// certificate) for RS*/PS*, EC `PUBLIC KEY` for ES*, Ed25519 `PUBLIC KEY` for EdDSA.
     ///
     /// # Errors
-    /// [`ConfigError::InvalidKey`] when the PEM does not hold a key for `alg`,
-    /// [`ConfigError::WeakRsaKey`] for RSA keys under 2048 bits.
+    /// [`ConfigError::InvalidKey`] when the PEM does not hold a key for `alg`, for an RSA
+    /// public exponent that is even, below 3 or over 32 bits, an RSA modulus over 8192
+    /// bits (4096 with the `rust_crypto` backend), and for an Ed25519 key that
+    /// is not a canonically encoded point of large order (the small-order points make
+    /// forgeable keys); [`ConfigError::WeakRsaKey`] for RSA keys under 2048 bits.
     pub fn from_pem(alg: Algorithm, pem: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
         let pem = pem.as_ref();
         let decoded = match alg.family() {
@@ -103,8 +106,9 @@ impl VerificationKey {
     /// (an RSA key may then verify any of RS*/PS*, an `oct` key any HS* its length allows).
     ///
     /// # Errors
-    /// [`ConfigError::InvalidJwk`] for a key that is not JSON, is for encryption
-    /// (`use: enc`), or has an unsupported type or curve.
+    /// [`ConfigError::InvalidJwk`] for a key that is not JSON, is not for signatures
+    /// (`use` other than `sig`, `key_ops` without `verify`), or has an unsupported type
+    /// or curve; otherwise as [`from_pem`](Self::from_pem).
     ///
     /// ```
     /// use jwt_tower::{Algorithm, VerificationKey};
@@ -172,6 +176,16 @@ impl VerificationKey {
         algorithms: AlgorithmSet,
         material: Material,
     ) -> Result<Self, ConfigError> {
+        // Ed25519 keys are kept as their 32 canonical bytes, checked once here for both
+        // backends (see `crypto::ed25519`).
+        let material = match material {
+            Material::Ed(encoded) if algorithms.contains(Algorithm::EdDSA) => Material::Ed(
+                crypto::ed25519::public_key(&encoded)
+                    .map_err(|reason| invalid(Algorithm::EdDSA, reason))?
+                    .to_vec(),
+            ),
+            other => other,
+        };
         let mut prepared = Vec::new();
         for alg in algorithms.iter() {
             check_strength(alg, &material)?;
@@ -199,8 +213,9 @@ fn invalid(alg: Algorithm, reason: &str) -> ConfigError {
     }
 }
 
-/// Refuses HMAC secrets shorter than the hash and RSA moduli under 2048 bits, and
-/// material of the wrong family for `alg`.
+/// Refuses HMAC secrets shorter than the hash, RSA moduli under 2048 bits or over what
+/// the backend verifies, RSA exponents no verifier should use, and material of the wrong
+/// family for `alg`: a key that could never verify a token fails when it is loaded.
 fn check_strength(alg: Algorithm, material: &Material) -> Result<(), ConfigError> {
     match (alg.family(), material) {
         (AlgorithmFamily::Hmac, Material::Secret(secret)) => {
@@ -218,6 +233,21 @@ fn check_strength(alg: Algorithm, material: &Material) -> Result<(), ConfigError
                 .ok_or_else(|| invalid(alg, "not an RSA public key"))?;
             if bits < 2048 {
                 return Err(ConfigError::WeakRsaKey { bits });
+            }
+            if bits > crypto::MAX_RSA_BITS {
+                return Err(invalid(
+                    alg,
+                    &format!(
+                        "an RSA modulus of {bits} bits: this backend verifies at most {}",
+                        crypto::MAX_RSA_BITS
+                    ),
+                ));
+            }
+            if !crypto::der::rsa_exponent_is_usable(der) {
+                return Err(invalid(
+                    alg,
+                    "the RSA public exponent must be odd, at least 3 and at most 32 bits",
+                ));
             }
         }
         (AlgorithmFamily::Ec, Material::Ec(_)) | (AlgorithmFamily::Ed, Material::Ed(_)) => {}

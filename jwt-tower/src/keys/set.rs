@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::VerificationKey;
-use super::jwk::{SkippedKey, parse_jwks};
+use super::jwk::{JwksOrigin, SkippedKey, parse_jwks};
 use crate::ConfigError;
 use crate::algorithm::AlgorithmSet;
 
@@ -52,7 +52,9 @@ fn next_generation() -> u64 {
 }
 
 impl KeySet {
-    /// A set of these keys. A later key with the same `kid` replaces an earlier one.
+    /// A set of these keys. A later key with the same `kid` replaces an earlier one (keys
+    /// given in code; a JWKS document refuses both, see
+    /// [`from_jwks_str`](Self::from_jwks_str)).
     pub fn new(keys: impl IntoIterator<Item = VerificationKey>) -> Self {
         let mut set = Self::default();
         for key in keys {
@@ -69,8 +71,29 @@ impl KeySet {
         Self::new([key])
     }
 
-    /// The usable keys of a JWKS document (RFC 7517). Keys for encryption, of unsupported
-    /// types or curves, or weak are skipped (and logged at `warn`).
+    /// The usable keys of a JWKS document (RFC 7517) the application configured (a file,
+    /// or text it trusts as much as its own configuration: `oct` keys are HMAC secrets
+    /// and are loaded). Skipped, and logged at `warn`: keys for encryption or with a `use`
+    /// other than `sig`, of unsupported types or curves, weak or malformed keys, every key
+    /// of a `kid` that names more than one, and keys without a `kid` when the document
+    /// has several usable keys.
+    ///
+    /// ```
+    /// use jwt_tower::KeySet;
+    ///
+    /// let secret = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA";
+    /// let doc = format!(
+    ///     r#"{{"keys":[
+    ///         {{"kty":"oct","kid":"a","alg":"HS256","k":"{secret}"}},
+    ///         {{"kty":"oct","kid":"b","alg":"HS256","k":"{secret}"}},
+    ///         {{"kty":"oct","kid":"b","alg":"HS256","k":"{secret}"}}
+    ///     ]}}"#
+    /// );
+    /// let (set, skipped) = KeySet::from_jwks_filtered(&doc, None)?;
+    /// assert_eq!(set.kids().collect::<Vec<_>>(), ["a"], "both keys named `b` are refused");
+    /// assert_eq!(skipped.len(), 2);
+    /// # Ok::<(), jwt_tower::ConfigError>(())
+    /// ```
     ///
     /// # Errors
     /// [`ConfigError::InvalidJwk`] when the text is not a JWKS document or no key in it
@@ -88,9 +111,28 @@ impl KeySet {
         document: &str,
         allowed: Option<AlgorithmSet>,
     ) -> Result<(Self, Vec<SkippedKey>), ConfigError> {
-        let (keys, skipped) = parse_jwks(document, allowed)?;
+        Self::from_jwks_of(document, allowed, JwksOrigin::Local)
+    }
+
+    /// A fetched JWKS document: as [`from_jwks_filtered`](Self::from_jwks_filtered), but
+    /// `oct` keys and keys with private members are skipped too (a published document
+    /// holds no secret: whoever reads it could sign with one).
+    #[cfg_attr(not(feature = "remote"), allow(dead_code))]
+    pub(crate) fn from_remote_jwks(
+        document: &str,
+        allowed: Option<AlgorithmSet>,
+    ) -> Result<(Self, Vec<SkippedKey>), ConfigError> {
+        Self::from_jwks_of(document, allowed, JwksOrigin::Remote)
+    }
+
+    fn from_jwks_of(
+        document: &str,
+        allowed: Option<AlgorithmSet>,
+        origin: JwksOrigin,
+    ) -> Result<(Self, Vec<SkippedKey>), ConfigError> {
+        let (keys, skipped) = parse_jwks(document, allowed, origin)?;
         for skip in &skipped {
-            tracing::warn!(kid = ?skip.kid, reason = %skip.reason, "JWKS key skipped");
+            tracing::warn!(kid = ?skip.kid, reason = %skip.reason, ?origin, "JWKS key skipped");
         }
         if keys.is_empty() {
             return Err(ConfigError::InvalidJwk(
