@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Instructions per request of examples/load_target, user space, counted by callgrind:
+# Instructions per request of benches/load/load_target.rs, user space, counted by callgrind:
 # deterministic, so it compares configurations on a busy machine where req/s cannot.
 #
 #   benches/load/instructions.sh [CONFIG...]     CONFIG: AUTH or AUTH+cache (default: a set)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """End-to-end load harness for jwt-tower (see BENCHMARKS.md).
 
-Starts `examples/load_target.rs` (one axum route, `GET /me`, answering the verified `sub`)
+Starts `benches/load/load_target.rs` (one axum route, `GET /me`, answering the verified `sub`)
 once per configuration, on loopback, and loads it with wrk: a no-auth baseline, and
 HS256, RS256, ES256 and EdDSA through `JwtLayer` with the verified-token cache off and on.
 Also loads the `resource_server` example (HS256, claims as JSON), a stream of tokens

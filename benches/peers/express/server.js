@@ -1,7 +1,7 @@
 // GET /me behind express-jwt, as its README sets it up: `expressjwt({ secret, algorithms,
 // issuer, audience })` as middleware, the claims in `req.auth`. The same keys, issuer,
 // audience and leeway as jwt-tower's rows; the harness sends a token that
-// examples/load_target.rs mints with them.
+// benches/load/load_target.rs mints with them.
 //
 // The key is made a KeyObject once, at start-up (express-jwt takes one as `secret`):
 // given a string, jsonwebtoken would parse it into one on every request, and for HS256

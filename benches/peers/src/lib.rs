@@ -1,4 +1,4 @@
-//! What the peer servers share: the keys of `examples/load_target.rs` (the harness sends
+//! What the peer servers share: the keys of `benches/load/load_target.rs` (the harness sends
 //! each peer a token that `load_target` mints with them), the issuer and audience, the
 //! environment, and the runtime.
 //!

@@ -53,12 +53,12 @@ use tower::util::MapRequestLayer;
 use tower::{Layer, Service};
 
 const HMAC_SECRET: &[u8; 64] = b"load-target-hmac-secret-0123456789abcdef0123456789abcdef01234567";
-const RSA_PRIVATE: &str = include_str!("../jwt-tower/tests/keys/rsa2048-private.pem");
-const P256_PRIVATE: &str = include_str!("../jwt-tower/tests/keys/p256-private.pem");
-const ED25519_PRIVATE: &str = include_str!("../jwt-tower/tests/keys/ed25519-private.pem");
-const RSA_PUBLIC: &str = include_str!("../jwt-tower/tests/keys/rsa2048-public.pem");
-const P256_PUBLIC: &str = include_str!("../jwt-tower/tests/keys/p256-public.pem");
-const ED25519_PUBLIC: &str = include_str!("../jwt-tower/tests/keys/ed25519-public.pem");
+const RSA_PRIVATE: &str = include_str!("../../jwt-tower/tests/keys/rsa2048-private.pem");
+const P256_PRIVATE: &str = include_str!("../../jwt-tower/tests/keys/p256-private.pem");
+const ED25519_PRIVATE: &str = include_str!("../../jwt-tower/tests/keys/ed25519-private.pem");
+const RSA_PUBLIC: &str = include_str!("../../jwt-tower/tests/keys/rsa2048-public.pem");
+const P256_PUBLIC: &str = include_str!("../../jwt-tower/tests/keys/p256-public.pem");
+const ED25519_PUBLIC: &str = include_str!("../../jwt-tower/tests/keys/ed25519-public.pem");
 const ISSUER: &str = "https://auth.load.test";
 const AUDIENCE: &str = "load-api";
 const SUBJECT: &str = "load-user-7f3a9c2e";
