@@ -796,7 +796,9 @@ impl World {
         let next = book.upcoming.pop_front().expect("keys published ahead");
         let key = book.keys[&next].key.clone().expect("the next key is held");
         let retiring = self.issuer.current_key().kid().to_owned();
-        self.issuer.rotate(key.clone());
+        self.issuer
+            .rotate(key.clone())
+            .expect("every key has a kid of its own");
         *lock(&self.short) = short_issuer(key);
         let sample = self.issue("sample");
         assert_eq!(sample.kid, next, "only this task rotates");

@@ -365,4 +365,7 @@ pub enum ConfigError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A signing key whose `kid` is already published by the issuer.
+    #[error("a key with kid {0:?} is already published: give the new key another `kid`")]
+    DuplicateKid(String),
 }

@@ -11,7 +11,7 @@ use jwt_tower::issue::{SigningKey, TokenIssuer};
 use jwt_tower::refresh::{RefreshError, RefreshTokens};
 use jwt_tower::revoke::{Revocation, Revocations};
 use jwt_tower::store::{MemoryStore, Store};
-use jwt_tower::{Algorithm, KeySet, RegisteredClaims, RejectionKind, Verifier};
+use jwt_tower::{Algorithm, ConfigError, KeySet, RegisteredClaims, RejectionKind, Verifier};
 use serde_json::json;
 
 fn verifier(issuer: &TokenIssuer, alg: Algorithm) -> Verifier<RegisteredClaims> {
@@ -153,6 +153,42 @@ fn rotation_keeps_retired_keys_until_their_tokens_expire() {
     .build();
     short.rotate_generated().unwrap();
     assert_eq!(short.jwks()["keys"].as_array().unwrap().len(), 2);
+}
+
+/// A rotation to a key whose `kid` is still published (current or retired) would publish a
+/// JWKS in which one `kid` names two keys, which verifiers refuse: it is refused, and the
+/// issuer keeps signing, and its verifiers keep accepting, as before.
+#[test]
+fn rotation_to_a_published_kid_is_refused() {
+    let issuer = TokenIssuer::builder(
+        "https://auth.test",
+        SigningKey::generate(Algorithm::ES256)
+            .unwrap()
+            .with_kid("k1"),
+    )
+    .audience("api")
+    .build();
+    let verifier = verifier(&issuer, Algorithm::ES256);
+    issuer
+        .rotate(
+            SigningKey::generate(Algorithm::ES256)
+                .unwrap()
+                .with_kid("k2"),
+        )
+        .unwrap();
+    for kid in ["k1", "k2"] {
+        let reused = SigningKey::generate(Algorithm::ES256)
+            .unwrap()
+            .with_kid(kid);
+        assert!(
+            matches!(issuer.rotate(reused), Err(ConfigError::DuplicateKid(k)) if k == kid),
+            "{kid}"
+        );
+    }
+    assert_eq!(issuer.current_key().kid(), "k2");
+    let token = issuer.issue("alice", json!({})).unwrap();
+    assert!(verifier.verify(&token.token).is_ok());
+    assert_eq!(issuer.jwks()["keys"].as_array().unwrap().len(), 2);
 }
 
 #[test]

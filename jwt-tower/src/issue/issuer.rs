@@ -265,9 +265,33 @@ impl TokenIssuer {
     /// Makes `next` the signing key. The previous key stays published (in
     /// [`jwks`](Self::jwks) and [`keys`](Self::keys)) until every token it signed has
     /// expired.
-    pub fn rotate(&self, next: SigningKey) {
+    ///
+    /// # Errors
+    /// [`ConfigError::DuplicateKid`] when `next` has the `kid` of a key still published
+    /// (the current one or a retired one): verifiers refuse every key of a JWKS in which
+    /// one `kid` names two keys, so such a rotation would fail every token. Nothing
+    /// changes then.
+    ///
+    /// ```
+    /// # use jwt_tower::issue::{SigningKey, TokenIssuer};
+    /// # use jwt_tower::{Algorithm, ConfigError};
+    /// let issuer = TokenIssuer::builder("https://auth.example.com",
+    ///     SigningKey::generate(Algorithm::ES256)?.with_kid("2026-11")).build();
+    /// issuer.rotate(SigningKey::generate(Algorithm::ES256)?.with_kid("2026-12"))?;
+    /// let again = SigningKey::generate(Algorithm::ES256)?.with_kid("2026-11");
+    /// assert!(matches!(issuer.rotate(again), Err(ConfigError::DuplicateKid(_))));
+    /// # Ok::<(), ConfigError>(())
+    /// ```
+    pub fn rotate(&self, next: SigningKey) -> Result<(), ConfigError> {
         let until = now() + self.inner.ttl.as_secs() as i64 + RETENTION_MARGIN;
+        let mut duplicate = false;
         self.inner.ring.rcu(|ring| {
+            duplicate = std::iter::once(&ring.current)
+                .chain(ring.retired.iter().map(|(k, _)| k))
+                .any(|k| k.kid() == next.kid());
+            if duplicate {
+                return Arc::clone(ring);
+            }
             let mut retired: Vec<(SigningKey, i64)> = ring.retired.clone();
             retired.push((ring.current.clone(), until));
             Arc::new(KeyRing {
@@ -275,7 +299,11 @@ impl TokenIssuer {
                 retired,
             })
         });
+        if duplicate {
+            return Err(ConfigError::DuplicateKid(next.kid().to_owned()));
+        }
         self.refresh_keys();
+        Ok(())
     }
 
     /// Rotates to a freshly generated key of the same algorithm.
@@ -285,7 +313,7 @@ impl TokenIssuer {
     pub fn rotate_generated(&self) -> Result<SigningKey, ConfigError> {
         let alg = self.inner.ring.load().current.alg();
         let next = SigningKey::generate(alg)?;
-        self.rotate(next.clone());
+        self.rotate(next.clone())?;
         Ok(next)
     }
 
