@@ -55,6 +55,7 @@ static SIGNED: LazyLock<(Verifier<RegisteredClaims>, Vec<String>)> = LazyLock::n
     let verifier = Verifier::builder(keys)
         .algorithms(TAMPERED)
         .issuer("https://issuer.test")
+        .audience("api")
         .build()
         .unwrap();
     let claims = json!({
