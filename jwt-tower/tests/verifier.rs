@@ -1825,6 +1825,19 @@ fn control_characters_in_identity_claims_are_invalid_claims() {
             "{value}"
         );
     }
+    // The roles claim is named as configured.
+    let groups = Verifier::<RegisteredClaims>::builder(verification_key(HS))
+        .algorithms([HS])
+        .roles_claim("groups")
+        .build()
+        .unwrap();
+    let err = groups
+        .verify(&hs_token(&claims_with(json!({ "groups": ["a\u{0}"] }))))
+        .unwrap_err();
+    assert_eq!(
+        err.description(),
+        "the `groups` claim holds a control character"
+    );
     // Printable text in any script passes, as do control characters in claims nobody hands out.
     let fine = claims_with(json!({
         "sub": "ålice 名前 \u{a0}", "scope": "read write", "note": "a\u{0}b\n",

@@ -645,9 +645,10 @@ fn claims_view<'a>(payload: &'a str, seed: ViewSeed<'_>) -> Result<ClaimsView<'a
     })
 }
 
-/// The first control character (Unicode `Cc`: U+0000-U+001F, U+007F-U+009F) in a string
-/// handed out as identity would be cut or reinterpreted by whatever prints, logs or
-/// passes it on as a C string: such a string is refused, not cleaned.
+/// Whether `s` holds a control character (Unicode `Cc`: U+0000-U+001F, U+007F-U+009F).
+/// In a string handed out as identity, one would be cut or reinterpreted by whatever
+/// prints, logs or passes it on as a C string (`alice\0admin` reads `alice`): such a
+/// string is refused, not cleaned.
 fn has_control(s: &str) -> bool {
     // Nearly always printable ASCII, checked a byte at a time without decoding.
     !s.bytes().all(|b| (0x20..0x7f).contains(&b)) && s.chars().any(char::is_control)
@@ -1071,7 +1072,7 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
                 return Err(reject(RejectionKind::InvalidAudience));
             }
         }
-        check_identity_strings(view)?;
+        check_identity_strings(view, &c.roles_claim)?;
         if let Some(subject) = &c.subject
             && view.sub.as_deref() != Some(&**subject)
         {
@@ -1102,8 +1103,8 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
 
 /// Refuses control characters (see [`has_control`]) in the claims handed out as the
 /// caller's identity: `iss`, `sub`, `jti`, and every entry of `aud`, `scope`, `scp` and
-/// the roles claim.
-fn check_identity_strings(view: &ClaimsView<'_>) -> Result<(), AuthError> {
+/// the roles claim (named `roles_claim`).
+fn check_identity_strings(view: &ClaimsView<'_>, roles_claim: &str) -> Result<(), AuthError> {
     let strings = [
         ("iss", &view.iss),
         ("sub", &view.sub),
@@ -1113,7 +1114,7 @@ fn check_identity_strings(view: &ClaimsView<'_>) -> Result<(), AuthError> {
     let lists = [
         ("aud", &view.aud),
         ("scp", &view.scp),
-        ("roles", &view.roles),
+        (roles_claim, &view.roles),
     ];
     let bad = strings
         .into_iter()
