@@ -226,6 +226,9 @@ pub(crate) struct ClaimsView<'a> {
     pub(crate) roles: Option<StrOrList<'a>>,
     /// Bit `i` is set when `required[i]` was present (and not null).
     pub(crate) required_seen: u64,
+    /// Set by the fast path (`scan`), which reads no string holding a control character:
+    /// then the identity strings need no check of their own.
+    pub(crate) no_controls: bool,
 }
 
 /// Reads a [`ClaimsView`], noting which of `required` are present and which claim holds

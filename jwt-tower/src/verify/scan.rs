@@ -53,8 +53,10 @@ impl<'a> Scanner<'a> {
         (self.text.as_bytes().get(self.at..end)? == word.as_bytes()).then(|| self.at = end)
     }
 
-    /// A string without escapes, borrowed. A backslash or a control character (which
-    /// JSON forbids raw) leaves the subset.
+    /// A string without escapes, borrowed. A backslash, a control character (which JSON
+    /// forbids raw below 0x20; DEL and U+0080-U+009F are allowed) or any character
+    /// encoded with a 0xC2 lead byte (U+0080-U+00BF, the C1 controls among them) leaves
+    /// the subset: a string of the subset holds no control character.
     fn string(&mut self) -> Option<&'a str> {
         self.eat(b'"')?;
         let start = self.at;
@@ -134,33 +136,36 @@ impl<'a> Scanner<'a> {
     }
 }
 
-/// Where a string's characters end: the index of the first quote, backslash or control
-/// character (a byte below 0x20) in `bytes`. Eight bytes a step, as one `u64` (SWAR): the
-/// strings of a token's claims are short (a key is three letters, a value a few dozen),
-/// too short for a SIMD search to pay for its set-up, and one pass finds all three kinds
-/// of byte.
+/// Where a string's characters end: the index of the first quote, backslash, control
+/// character below 0x20, DEL (0x7F) or 0xC2 lead byte in `bytes`. Eight bytes a step, as
+/// one `u64` (SWAR): the strings of a token's claims are short (a key is three letters, a
+/// value a few dozen), too short for a SIMD search to pay for its set-up, and one pass
+/// finds every kind of byte.
 fn string_end(bytes: &[u8]) -> Option<usize> {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
     // The high bit of each byte of `x` below `n` (`n` at most 0x80). A borrow can only
     // flag a byte above one truly below `n`, so the lowest flagged byte is exact.
     let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGHS;
+    let equal = |x: u64, b: u8| below(x ^ (ONES * u64::from(b)), 1);
     let mut chunks = bytes.chunks_exact(8);
     let mut at = 0;
     for chunk in &mut chunks {
         let x = u64::from_le_bytes(chunk.try_into().expect("chunks of eight"));
-        let found = below(x ^ (ONES * u64::from(b'"')), 1)
-            | below(x ^ (ONES * u64::from(b'\\')), 1)
-            | below(x, 0x20);
+        let found =
+            equal(x, b'"') | equal(x, b'\\') | below(x, 0x20) | equal(x, 0x7f) | equal(x, 0xc2);
         if found != 0 {
             return Some(at + found.trailing_zeros() as usize / 8);
         }
         at += 8;
     }
     let tail = chunks.remainder();
-    tail.iter()
-        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-        .map(|i| at + i)
+    tail.iter().position(ends_a_string).map(|i| at + i)
+}
+
+/// The bytes [`string_end`] stops at.
+fn ends_a_string(&b: &u8) -> bool {
+    b == b'"' || b == b'\\' || b < 0x20 || b == 0x7f || b == 0xc2
 }
 
 /// Stores a present value, as the view does (a key comes once: see [`Keys`]).
@@ -234,7 +239,10 @@ fn date(value: Value<'_>) -> Option<Option<i64>> {
 /// The claims view of `text` when it is in the subset and the view would accept it.
 pub(crate) fn view<'a>(text: &'a str, seed: &ViewSeed<'_>) -> Option<ClaimsView<'a>> {
     let mut s = Scanner { text, at: 0 };
-    let mut view = ClaimsView::default();
+    let mut view = ClaimsView {
+        no_controls: true,
+        ..ClaimsView::default()
+    };
     let mut keys = Keys {
         claims: 0,
         others: [""; Keys::OTHERS],
@@ -456,7 +464,8 @@ mod tests {
     #[test]
     fn string_end_finds_the_first_quote_backslash_or_control_character() {
         let symbols = [
-            b'a', b'"', b'\\', 0x00, 0x1f, b' ', 0x21, 0x5b, 0x5d, 0x7f, 0x80, 0xa2, 0xdc, 0xff,
+            b'a', b'"', b'\\', 0x00, 0x1f, b' ', 0x21, 0x5b, 0x5d, 0x7e, 0x7f, 0x80, 0xa2, 0xc1,
+            0xc2, 0xc3, 0xdc, 0xff,
         ];
         let mut rng = Rng(0x2545_f491_4f6c_dd1d);
         for _ in 0..200_000 {
@@ -470,7 +479,7 @@ mod tests {
                 .collect();
             let expected = bytes
                 .iter()
-                .position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20 || b == 0x7f || b == 0xc2);
             assert_eq!(string_end(&bytes), expected, "{bytes:?}");
         }
     }
