@@ -156,8 +156,13 @@ struct Fresh<C> {
 
 /// Builds a [`Verifier`]. Start from [`Verifier::builder`].
 ///
-/// Defaults are strict: `exp` required, `nbf` checked, a 30 s leeway, tokens up to
-/// 8 KiB, and no algorithm allowed until [`algorithms`](Self::algorithms) names some.
+/// Defaults are strict: `exp` required, `nbf` checked, an `iat` in the future refused, a
+/// 30 s leeway, tokens up to 8 KiB, no token naming an audience accepted until
+/// [`audience`](Self::audience) (or [`accept_any_audience`](Self::accept_any_audience))
+/// says which, and no algorithm allowed until [`algorithms`](Self::algorithms) names
+/// some. The header and claims are read strictly whatever the claims type: UTF-8 JSON
+/// objects, no member name twice in any object, nesting at most
+/// [`MAX_JSON_DEPTH`](crate::verify::MAX_JSON_DEPTH).
 #[must_use]
 pub struct VerifierBuilder<C> {
     config: Config<C>,
@@ -281,9 +286,11 @@ impl<C> Verifier<C> {
     /// A verifier for several issuers, each with its own keys and rules, chosen by the
     /// token's `iss`. A token whose `iss` names none of them is `invalid_issuer`.
     ///
-    /// The `iss` is read before the signature is checked only to choose the verifier;
-    /// the chosen verifier then checks everything, `iss` included, so each one must
-    /// accept exactly the issuer it is registered under.
+    /// The `iss` is read before the signature is checked only to choose the verifier,
+    /// as strictly as the verifiers read claims; the chosen verifier then checks
+    /// everything, `iss` and `aud` included (by its own rules: one with no audience
+    /// refuses a token that names one), so each one must accept exactly the issuer it is
+    /// registered under.
     ///
     /// # Errors
     /// [`ConfigError::IssuerRoute`] when a verifier does not accept the issuer it is
