@@ -24,8 +24,14 @@
 //! | base64url: non-zero trailing bits | `non_canonical_signature_encoding_is_not_accepted` | `non_zero_trailing_bits_are_malformed_in_every_part` |
 //! | whitespace | `whitespace_inside_the_token_is_not_accepted` | `whitespace_in_a_re_signed_segment_is_malformed` |
 //! | extra dots | `wrong_segment_counts_are_malformed` | `extra_dots_are_refused` |
-//! | duplicate JSON members: header | `duplicate_alg_in_header_is_malformed` | `duplicate_header_members_are_malformed` |
-//! | duplicate JSON members: claims | `duplicate_exp_is_an_invalid_claim`, `duplicate_iss_aud_sub_are_invalid_claims` | `duplicate_iat_and_jti_are_invalid_claims`, `duplicate_custom_claim_in_a_derived_claims_type_is_an_invalid_claim` |
+//! | duplicate JSON members: header | `duplicate_alg_in_header_is_malformed`, `duplicate_members_in_the_header_at_any_level_are_malformed` | `duplicate_header_members_are_malformed`, `tokens_with_two_readings_are_refused_over_http` |
+//! | duplicate JSON members: claims, any level, any claims type | `duplicate_exp_is_malformed`, `duplicate_iss_aud_sub_are_malformed`, `duplicate_members_in_the_claims_at_any_level_are_malformed_for_every_claims_type` | `duplicate_iat_and_jti_are_malformed`, `duplicate_custom_claim_in_a_derived_claims_type_is_malformed`, `tokens_with_two_readings_are_refused_over_http` |
+//! | header or claims not a JSON object (`["HS256"]`) | `header_that_is_not_a_json_object_is_malformed`, `payload_that_is_not_an_object_is_malformed` | `tokens_with_two_readings_are_refused_over_http` |
+//! | header or claims not UTF-8 | `header_that_is_not_utf8_is_malformed` (and the unit test `claims_that_are_not_utf8_are_malformed`) | |
+//! | control characters (NUL) in identity claims | `control_characters_in_identity_claims_are_invalid_claims` | `tokens_with_two_readings_are_refused_over_http` |
+//! | `iat` in the future | `iat_in_the_future_is_not_yet_valid_without_a_max_age`, `max_age_with_an_iat_in_the_future_is_not_yet_valid` | `future_iat_cannot_dodge_a_subject_revocation` |
+//! | `cty: JWT` (nested token) | `nested_jwt_content_type_is_invalid_type` | `tokens_with_two_readings_are_refused_over_http` |
+//! | `aud` with no audience configured | `an_audience_is_refused_unless_configured_or_explicitly_accepted`, `the_issuer_router_reads_claims_as_strictly_as_its_verifiers` | `a_token_for_an_audience_is_refused_by_a_verifier_for_none` |
 //! | claims of the wrong type (`exp` string, float, negative, overflowing) | `exp_as_a_string_is_an_invalid_claim`, `exp_as_a_float_is_floored`, `exp_past_beyond_leeway_is_expired`, `exp_larger_than_i64_is_an_invalid_claim`, `exp_as_a_non_finite_or_huge_float_is_an_invalid_claim`, `claims_of_the_wrong_shape_for_c_are_an_invalid_claim` | `numeric_dates_at_their_limits`; `registered_claims_accept_non_integer_numeric_dates` (a bug this suite found, fixed) |
 //! | `aud` array vs string | `audience_string_matches`, `audience_array_matches`, `audience_no_match_is_invalid_audience`, `audience_of_the_wrong_type_is_an_invalid_claim`, `audience_missing_is_a_missing_claim` | `audience_edge_shapes`, `pyjwt_deliberately_wrong_tokens_are_refused` (`hs256-wrong-audience`) |
 //! | `iss` mismatch | `issuer_wrong_is_invalid_issuer`, `issuer_of_the_wrong_type_is_an_invalid_claim`, `issuer_missing_is_a_missing_claim` | `issuer_is_compared_exactly` |
@@ -36,7 +42,7 @@
 //! | a JWE given to the verifier | `five_segments_is_encrypted`, `enc_header_is_encrypted`, `crit_null_is_malformed_and_enc_null_is_still_a_jwe` | `rfc7516_a3_jwe_is_encrypted` |
 //! | 8 KiB tokens | `token_longer_than_the_default_limit_is_too_large`, `token_at_exactly_the_limit_is_accepted_one_more_byte_is_not`, `oversized_signature_is_refused` | `large_tokens_through_the_http_layer_are_refused` |
 //! | 1 MiB tokens | | `one_mebibyte_token_is_too_large_by_default`, `one_mebibyte_token_verifies_under_a_raised_limit`, `large_tokens_through_the_http_layer_are_refused` |
-//! | deeply nested JSON (100k levels) | | `deeply_nested_claims_never_overflow_the_stack`, `deeply_nested_header_never_overflows_the_stack`, `deeply_nested_payload_through_the_issuer_router_never_overflows_the_stack` |
+//! | deeply nested JSON (past `MAX_JSON_DEPTH`, to 100k levels) | `nesting_deeper_than_the_limit_is_malformed_in_claims_and_header` | `deeply_nested_claims_never_overflow_the_stack`, `tokens_with_two_readings_are_refused_over_http`, `deeply_nested_header_never_overflows_the_stack`, `deeply_nested_payload_through_the_issuer_router_never_overflows_the_stack` |
 //! | an independent implementation (PyJWT) | | `pyjwt_tokens_verify_with_keys_from_pem`, `pyjwt_tokens_verify_against_the_jwks_pyjwt_exported`, `pyjwt_deliberately_wrong_tokens_are_refused` |
 //! | RFC 7515 A.1 HS256, A.2 RS256, A.3 ES256 | | `rfc7515_a1_hs256`, `rfc7515_a2_rs256`, `rfc7515_a3_es256` |
 //! | RFC 7515 A.4 ES512 | | `rfc7515_a4_es512_is_unsupported_and_refused` |
@@ -1045,9 +1051,9 @@ fn duplicate_header_members_are_malformed() {
     }
 }
 
-/// A second `jti` could dodge revocation and a second `iat` the maximum age: duplicates, even escaped, are invalid claims.
+/// A second `jti` could dodge revocation and a second `iat` the maximum age: duplicates, even escaped, are malformed.
 #[test]
-fn duplicate_iat_and_jti_are_invalid_claims() {
+fn duplicate_iat_and_jti_are_malformed() {
     let exp = now() + 3600;
     for payload in [
         format!(r#"{{"jti":"revoked","jti":"fresh","exp":{exp}}}"#),
@@ -1064,15 +1070,15 @@ fn duplicate_iat_and_jti_are_invalid_claims() {
         );
         assert_eq!(
             outcome(hs256_verifier().verify(&token)),
-            Err(K::InvalidClaim),
+            Err(K::Malformed),
             "{payload}"
         );
     }
 }
 
-/// A derived claims type refuses a field given twice (serde's `duplicate_field`), so custom claims cannot be doubled either.
+/// A custom claim given twice is refused before any claims type reads it, so custom claims cannot be doubled either.
 #[test]
-fn duplicate_custom_claim_in_a_derived_claims_type_is_an_invalid_claim() {
+fn duplicate_custom_claim_in_a_derived_claims_type_is_malformed() {
     #[derive(Deserialize)]
     #[allow(dead_code)]
     struct Tenanted {
@@ -1091,7 +1097,7 @@ fn duplicate_custom_claim_in_a_derived_claims_type_is_an_invalid_claim() {
     ] {
         assert_eq!(
             outcome(verifier.verify(&hs256_raw_payload(&payload))),
-            Err(K::InvalidClaim),
+            Err(K::Malformed),
             "{payload}"
         );
     }
@@ -1158,9 +1164,9 @@ fn numeric_dates_at_their_limits() {
         .max_age(Duration::from_secs(3600))
         .build()
         .unwrap();
-    for iat in [i64::MIN, i64::MAX] {
+    for (iat, expected) in [(i64::MIN, K::TooOld), (i64::MAX, K::NotYetValid)] {
         let token = hs256_raw_payload(&format!(r#"{{"exp":{exp},"iat":{iat}}}"#));
-        assert_eq!(outcome(max_age.verify(&token)), Err(K::TooOld), "{iat}");
+        assert_eq!(outcome(max_age.verify(&token)), Err(expected), "{iat}");
     }
 }
 
@@ -1296,7 +1302,7 @@ fn zero_leeway_edges_are_exact() {
     assert_eq!(check(60, 1), Err(K::NotYetValid));
 }
 
-/// `max_age` allows an `iat` up to max_age + leeway ago and leeway ahead, inclusive: one second beyond is too old.
+/// `max_age` allows an `iat` up to max_age + leeway ago and leeway ahead, inclusive: one second beyond is too old, or not valid yet.
 #[test]
 fn max_age_edges_are_exact() {
     let verifier = leeway_verifier(60);
@@ -1308,7 +1314,7 @@ fn max_age_edges_are_exact() {
     assert_eq!(check(-3660), Ok(()), "exactly max_age + leeway ago");
     assert_eq!(check(-3661), Err(K::TooOld), "one second more");
     assert_eq!(check(60), Ok(()), "exactly leeway ahead");
-    assert_eq!(check(61), Err(K::TooOld), "one second further ahead");
+    assert_eq!(check(61), Err(K::NotYetValid), "one second further ahead");
 }
 
 // ---------------------------------------------------------------- crit, typ, JWE
@@ -1595,12 +1601,12 @@ fn deep_verifier() -> Verifier<Value> {
         .unwrap()
 }
 
-/// 100 000 nested levels in a claim cost no stack: serde_json stops at depth 128, or skips what nobody reads iteratively.
+/// 100 000 nested levels in a claim cost no stack: the strict reading stops at `MAX_JSON_DEPTH`, whoever reads the claim.
 #[test]
 fn deeply_nested_claims_never_overflow_the_stack() {
-    // A claims type that reads the deep claim (`Value`) hits serde_json's recursion limit
-    // (128): Malformed. One that ignores it (`RegisteredClaims`) has serde_json skip it
-    // iteratively, and the token being genuinely ours, accepts it. Forged, it is never read.
+    // Whether the claims type reads the deep claim (`Value`) or not (`RegisteredClaims`),
+    // the strict reading refuses it past `MAX_JSON_DEPTH` before any claims type: Malformed.
+    // Forged, it is never read.
     let exp = now() + 3600;
     let reads_everything = deep_verifier();
     let ignores_it = Verifier::<RegisteredClaims>::builder(key_pair(Algorithm::HS256).1)
@@ -1615,13 +1621,13 @@ fn deeply_nested_claims_never_overflow_the_stack() {
     ] {
         let token = hs256_raw_payload(&format!(r#"{{"exp":{exp},"x":{nested}}}"#));
         assert_eq!(outcome(reads_everything.verify(&token)), Err(K::Malformed));
-        assert_eq!(outcome(ignores_it.verify(&token)), Ok(()));
+        assert_eq!(outcome(ignores_it.verify(&token)), Err(K::Malformed));
         assert_eq!(
             outcome(reads_everything.verify(&flip_signature_bit(&token))),
             Err(K::InvalidSignature)
         );
         // In a registered claim the first nested level is already the wrong type.
-        for claim in ["aud", "iss", "exp", "roles"] {
+        for claim in ["aud", "iss", "nbf", "roles"] {
             let token = hs256_raw_payload(&format!(r#"{{"exp":{exp},"{claim}":{nested}}}"#));
             assert_eq!(
                 outcome(ignores_it.verify(&token)),
@@ -1640,7 +1646,7 @@ fn deeply_nested_claims_never_overflow_the_stack() {
     assert_eq!(outcome(default.verify(&token)), Err(K::Malformed));
 }
 
-/// Nesting in the header needs no key (it is parsed before the signature): skipped without recursion, or a broken header.
+/// Nesting in the header needs no key (it is parsed before the signature): past `MAX_JSON_DEPTH`, in any member, a broken header.
 #[test]
 fn deeply_nested_header_never_overflows_the_stack() {
     let verifier = deep_verifier();
@@ -1651,12 +1657,9 @@ fn deeply_nested_header_never_overflows_the_stack() {
             format!(r#"{{"x":{nested},"alg":"HS256"}}"#),
         ] {
             let unsigned = format!("{}.{payload}.", b64(&header));
-            assert_eq!(
-                outcome(verifier.verify(&unsigned)),
-                Err(K::InvalidSignature)
-            );
+            assert_eq!(outcome(verifier.verify(&unsigned)), Err(K::Malformed));
         }
-        for member in ["alg", "kid", "typ", "crit"] {
+        for member in ["alg", "kid", "typ", "crit", "enc"] {
             let header = format!(r#"{{"alg":"HS256","{member}":{nested}}}"#);
             let unsigned = format!("{}.{payload}.", b64(&header));
             assert_eq!(
@@ -1665,14 +1668,14 @@ fn deeply_nested_header_never_overflows_the_stack() {
                 "{member}"
             );
         }
-        // `enc` of any value marks a JWE, nested or not.
-        let header = format!(r#"{{"alg":"HS256","enc":{nested}}}"#);
-        let unsigned = format!("{}.{payload}.", b64(&header));
-        assert_eq!(outcome(verifier.verify(&unsigned)), Err(K::Encrypted));
     }
+    // `enc` of any value within the limit marks a JWE.
+    let header = format!(r#"{{"alg":"HS256","enc":{}}}"#, nested_arrays(8));
+    let unsigned = format!("{}.{payload}.", b64(&header));
+    assert_eq!(outcome(verifier.verify(&unsigned)), Err(K::Encrypted));
 }
 
-/// The issuer router reads `iss` before any signature: deep nesting beside it is skipped without recursion, in it the wrong type.
+/// The issuer router reads `iss` before any signature, as strictly as its verifiers: deep nesting beside it is malformed, in it the wrong type.
 #[test]
 fn deeply_nested_payload_through_the_issuer_router_never_overflows_the_stack() {
     let issuer = deep_verifier_for("https://a.test");
@@ -1684,7 +1687,7 @@ fn deeply_nested_payload_through_the_issuer_router_never_overflows_the_stack() {
             format!(r#"{{"iss":"https://a.test","x":{nested}}}"#),
         ] {
             let token = format!("{header}.{}.", b64(&payload));
-            assert_eq!(outcome(router.verify(&token)), Err(K::InvalidSignature));
+            assert_eq!(outcome(router.verify(&token)), Err(K::Malformed));
         }
         let token = format!("{header}.{}.", b64(format!(r#"{{"iss":{nested}}}"#)));
         assert_eq!(outcome(router.verify(&token)), Err(K::InvalidClaim));
@@ -1698,6 +1701,161 @@ fn deep_verifier_for(issuer: &str) -> Verifier<Value> {
         .max_token_len(1 << 20)
         .build()
         .unwrap()
+}
+
+// ---------------------------------------------------------------- one reading (issue 17)
+
+/// A token signed over exactly this header text and claims text, with HS256 over [`SECRET`].
+fn hs256_raw(header: &str, payload: &str) -> String {
+    sign_raw(&hmac_key(SECRET), Algorithm::HS256, header, payload)
+}
+
+/// Tokens that two JSON readers would read two ways, each refused through a real HTTP server whatever the claims type, with its own description.
+#[tokio::test]
+async fn tokens_with_two_readings_are_refused_over_http() {
+    let exp = now() + 3600;
+    let plain = format!(r#"{{"sub":"alice","exp":{exp}}}"#);
+    let deep = format!(
+        r#"{{"sub":"alice","exp":{exp},"x":{}1{}}}"#,
+        "[".repeat(1_000),
+        "]".repeat(1_000)
+    );
+    let header = r#"{"alg":"HS256"}"#;
+    let cases = [
+        // serde reads a JSON array into a struct by position.
+        (
+            hs256_raw(r#"["HS256"]"#, &plain),
+            "the token header is not a JSON object",
+        ),
+        (
+            hs256_raw(header, &format!(r#"["alice",{exp}]"#)),
+            "the token's claims are not a JSON object",
+        ),
+        // `RegisteredClaims` read alice where a `Value` read null.
+        (
+            hs256_raw(
+                header,
+                &format!(r#"{{"sub":"alice","sub":null,"exp":{exp}}}"#),
+            ),
+            "the token's claims repeat a member name",
+        ),
+        (
+            hs256_raw(
+                header,
+                &format!(r#"{{"sub":"alice","ctx":{{"t":1,"t":2}},"exp":{exp}}}"#),
+            ),
+            "the token's claims repeat a member name",
+        ),
+        (
+            hs256_raw(r#"{"alg":"HS256","x":1,"x":2}"#, &plain),
+            "the token header repeats a member name",
+        ),
+        (
+            hs256_raw(header, &deep),
+            "the token's claims nest arrays or objects too deep",
+        ),
+        // A C string reads `alice`.
+        (
+            hs256(&claims_with(json!({ "sub": "alice\u{0}admin" }))),
+            "the `sub` claim holds a control character",
+        ),
+        (
+            hs256_raw(r#"{"alg":"HS256","cty":"JWT"}"#, &plain),
+            "nested tokens (`cty: JWT`) are not accepted",
+        ),
+    ];
+    let app = Router::new()
+        .route("/registered", get(|| async { "ok" }))
+        .route_layer(JwtLayer::<RegisteredClaims>::new(hs256_verifier()));
+    let value =
+        Verifier::<Value>::builder(VerificationKey::hmac(Algorithm::HS256, SECRET).unwrap())
+            .algorithms([Algorithm::HS256])
+            .build()
+            .unwrap();
+    let app = app.merge(
+        Router::new()
+            .route("/value", get(|| async { "ok" }))
+            .route_layer(JwtLayer::<Value>::new(value)),
+    );
+    let base = format!("http://{}", support::serve(app).await);
+    let ok = hs256_raw(header, &plain);
+    for path in ["/registered", "/value"] {
+        let reply = support::send(
+            support::http()
+                .get(format!("{base}{path}"))
+                .bearer_auth(&ok),
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{path}");
+        for (token, description) in &cases {
+            let reply = support::send(
+                support::http()
+                    .get(format!("{base}{path}"))
+                    .bearer_auth(token),
+            )
+            .await;
+            assert_eq!(reply.status, 401, "{path}: {description}");
+            let challenge = reply.challenge.clone().unwrap_or_default();
+            assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+            assert!(reply.body.contains(description), "{path}: {}", reply.body);
+        }
+    }
+}
+
+/// An `iat` in the future is not valid yet, max age or not: else a token minted "after" a subject's revocation would outlive it.
+#[test]
+fn future_iat_cannot_dodge_a_subject_revocation() {
+    use jwt_tower::revoke::{Revocation, Revocations};
+    let revocations = Revocations::new();
+    revocations.apply(Revocation::Subject {
+        sub: "alice".into(),
+        before: now(),
+    });
+    let verifier = Verifier::<RegisteredClaims>::builder(
+        VerificationKey::hmac(Algorithm::HS256, SECRET).unwrap(),
+    )
+    .algorithms([Algorithm::HS256])
+    .revocations(revocations)
+    .build()
+    .unwrap();
+    let issued = |iat: i64| hs256(&claims_with(json!({ "iat": iat })));
+    assert_eq!(
+        outcome(verifier.verify(&issued(now() - 10))),
+        Err(K::Revoked)
+    );
+    let err = verifier.verify(&issued(now() + 3600)).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.description()),
+        (K::NotYetValid, "the token's `iat` is in the future")
+    );
+}
+
+/// Without a configured audience a token naming one is refused (RFC 7519 §4.1.3), as jsonwebtoken's and PyJWT's defaults do; accepting any is one explicit call.
+#[test]
+fn a_token_for_an_audience_is_refused_by_a_verifier_for_none() {
+    let token = hs256(&claims_with(json!({ "aud": "billing" })));
+    // jsonwebtoken's default validation, for comparison.
+    let theirs = jsonwebtoken::decode::<Value>(
+        &token,
+        &jsonwebtoken::DecodingKey::from_secret(SECRET),
+        &jsonwebtoken::Validation::new(Algorithm::HS256),
+    );
+    assert!(matches!(
+        theirs.map_err(|e| e.into_kind()),
+        Err(jsonwebtoken::errors::ErrorKind::InvalidAudience)
+    ));
+    assert_eq!(
+        outcome(hs256_verifier().verify(&token)),
+        Err(K::InvalidAudience)
+    );
+    let any = Verifier::<RegisteredClaims>::builder(
+        VerificationKey::hmac(Algorithm::HS256, SECRET).unwrap(),
+    )
+    .algorithms([Algorithm::HS256])
+    .accept_any_audience()
+    .build()
+    .unwrap();
+    assert_eq!(outcome(any.verify(&token)), Ok(()));
 }
 
 // ---------------------------------------------------------------- RFC 7515 Appendix A

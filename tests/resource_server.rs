@@ -174,11 +174,76 @@ async fn jwks_file_and_pem_file() {
                 ("JWT_KID", "ec-1"),
                 ("JWT_ALGORITHMS", "ES256"),
                 ("JWT_ISSUER", ISSUER),
+                ("JWT_AUDIENCE", "orders"),
             ]),
         )
         .await;
         let reply = get(&format!("{}/me", server.base()), Some(&token)).await;
         assert_eq!(reply.status, 200, "{variable}: {reply:?}");
+    }
+}
+
+/// An HS256 token over exactly this header and payload text, with the test secret.
+fn sign_hs256_raw(header: &str, payload: &str) -> String {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header),
+        URL_SAFE_NO_PAD.encode(payload)
+    );
+    let key = jsonwebtoken::EncodingKey::from_secret(SECRET);
+    let signature = jsonwebtoken::crypto::sign(input.as_bytes(), &key, JwtAlg::HS256).unwrap();
+    format!("{input}.{signature}")
+}
+
+/// Without `JWT_AUDIENCE` the example is for no audience: a token naming one is refused
+/// (RFC 7519 §4.1.3). And a header or claims that are not one JSON object with distinct
+/// members are refused at the socket, signed or not.
+#[tokio::test]
+async fn without_an_audience_a_token_naming_one_is_refused_and_json_is_strict() {
+    let secret = std::str::from_utf8(SECRET).unwrap();
+    let server = start(
+        "resource_server",
+        &env(&[
+            ("JWT_HS256_SECRET", secret),
+            ("JWT_KID", "k1"),
+            ("JWT_ALGORITHMS", "HS256"),
+            ("JWT_ISSUER", ISSUER),
+        ]),
+    )
+    .await;
+    let me = format!("{}/me", server.base());
+    let exp = now() + 600;
+    let no_aud = mint_hs256("k1", &json!({"iss": ISSUER, "sub": "alice", "exp": exp}));
+    let reply = get(&me, Some(&no_aud)).await;
+    assert_eq!(
+        (reply.status, reply.json()["sub"].clone()),
+        (200, json!("alice"))
+    );
+
+    let refused = [
+        ("aud", mint_hs256("k1", &claims("alice", "read"))),
+        (
+            "header array",
+            sign_hs256_raw(
+                r#"["HS256"]"#,
+                &json!({"iss": ISSUER, "sub": "alice", "exp": exp}).to_string(),
+            ),
+        ),
+        (
+            "duplicate sub",
+            sign_hs256_raw(
+                r#"{"alg":"HS256","kid":"k1"}"#,
+                &format!(r#"{{"iss":"{ISSUER}","sub":"alice","sub":null,"exp":{exp}}}"#),
+            ),
+        ),
+    ];
+    for (what, token) in refused {
+        let reply = get(&me, Some(&token)).await;
+        assert_eq!(reply.status, 401, "{what}: {reply:?}");
+        let challenge = reply.challenge.unwrap_or_default();
+        assert!(challenge.contains("invalid_token"), "{what}: {challenge}");
     }
 }
 

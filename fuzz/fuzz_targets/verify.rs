@@ -18,8 +18,10 @@
 //!   no forgery, no second spelling; a genuine token is always accepted;
 //! - jsonwebtoken as an oracle: whatever we accept, `jsonwebtoken::decode` accepts with
 //!   the same key, algorithm and a validation no stricter than ours, and it reads the same
-//!   claims. We are stricter in places (non-canonical base64, duplicate or mistyped
-//!   registered claims, `crit`, `typ`, key selection by `kid`), so only this direction is
+//!   claims. We are stricter in places (non-canonical base64, repeated member names,
+//!   non-object JSON, deep nesting, mistyped registered claims, control characters in
+//!   identity claims, a future `iat`, `cty: JWT`, `crit`, `typ`, key selection by `kid`),
+//!   so only this direction is
 //!   checked, and only where jsonwebtoken's reading is comparable: a header it can parse,
 //!   and no `exp`/`nbf` that is a number but not a non-negative integer (it rounds
 //!   fractional dates and refuses negative ones, where we floor and accept);
@@ -114,10 +116,12 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
     ]);
     let lenient = Verifier::builder(keys.clone())
         .algorithms(ALGS)
+        .accept_any_audience()
         .build()
         .unwrap();
     let cached = Verifier::builder(keys.clone())
         .algorithms(ALGS)
+        .accept_any_audience()
         .cache(64)
         .build()
         .unwrap();

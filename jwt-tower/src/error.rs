@@ -60,7 +60,9 @@ pub enum RejectionKind {
     InvalidAuthorizationHeader,
     /// The token is longer than the configured limit; it was not decoded.
     TokenTooLarge,
-    /// Not three base64url segments, or the header or claims are not valid JSON.
+    /// Not three base64url segments, or the header or claims are not valid JSON: not
+    /// UTF-8, not an object, a member name repeated in any object, or arrays and objects
+    /// nested deeper than [`MAX_JSON_DEPTH`](crate::verify::MAX_JSON_DEPTH).
     Malformed,
     /// A JWE (five segments, or an `enc` header): encrypted tokens are not accepted.
     Encrypted,
@@ -72,23 +74,28 @@ pub enum RejectionKind {
     UnsupportedCritical,
     /// The signature does not verify.
     InvalidSignature,
-    /// The header's `typ` is not the required one.
+    /// The header's `typ` is not the required one, or its `cty` announces a nested JWT
+    /// (which is never unwrapped).
     InvalidType,
     /// `exp` is in the past (beyond the leeway).
     Expired,
-    /// `nbf` is in the future (beyond the leeway).
+    /// `nbf` or `iat` is in the future (beyond the leeway).
     NotYetValid,
-    /// `iat` is older than the configured maximum age, or in the future.
+    /// `iat` is older than the configured maximum age.
     TooOld,
     /// `iss` is not one of the accepted issuers.
     InvalidIssuer,
-    /// `aud` names none of the accepted audiences.
+    /// `aud` names none of the accepted audiences, or the token has an `aud` and the
+    /// verifier accepts none (see
+    /// [`accept_any_audience`](crate::VerifierBuilder::accept_any_audience)).
     InvalidAudience,
     /// `sub` is not the expected subject.
     InvalidSubject,
     /// A required claim is absent.
     MissingClaim,
-    /// A claim has the wrong JSON type (`exp` as a string, `iss` as an array, …).
+    /// A claim has the wrong JSON type (`exp` as a string, `iss` as an array, …), or a
+    /// claim handed out as identity (`iss`, `sub`, `jti`, `aud`, `scope`, `scp`, roles)
+    /// holds a control character.
     InvalidClaim,
     /// The token was revoked.
     Revoked,

@@ -55,6 +55,7 @@ static SIGNED: LazyLock<(Verifier<RegisteredClaims>, Vec<String>)> = LazyLock::n
     let verifier = Verifier::builder(keys)
         .algorithms(TAMPERED)
         .issuer("https://issuer.test")
+        .audience("api")
         .build()
         .unwrap();
     let claims = json!({
@@ -205,9 +206,10 @@ mod issued {
         #[test]
         fn whatever_the_issuer_signs_verifies_with_the_same_claims(
             which in 0..SUPPORTED.len(),
-            subject in "(?s).{0,24}",
+            // Identity strings without control characters, which the verifier refuses.
+            subject in "[^\\p{Cc}]{0,24}",
             scopes in prop::collection::vec("[!#-\\[\\]-~]{1,12}", 0..4),
-            roles in prop::collection::vec("(?s).{0,10}", 0..3),
+            roles in prop::collection::vec("[^\\p{Cc}]{0,10}", 0..3),
             extra in extra_claims(),
         ) {
             let case = &CASES[which];

@@ -570,15 +570,40 @@ fn header_or_payload_that_is_not_json_is_malformed() {
 }
 
 #[test]
-fn payload_that_is_not_an_object_is_refused() {
-    // Claims must be a JSON object; an array or a string is never accepted.
-    for payload in ["[]", "\"alice\"", "42", "null"] {
-        let token = hs_raw(payload);
-        let k = kind(hs256().verify(&token));
-        assert!(
-            matches!(k, RejectionKind::Malformed | RejectionKind::InvalidClaim),
-            "{payload}: {k:?}"
-        );
+fn payload_that_is_not_an_object_is_malformed() {
+    // Claims must be a JSON object (RFC 7519 §7.2), whatever the claims type could make of an array.
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Positional {
+        sub: String,
+        exp: i64,
+    }
+    let positional = Verifier::<Positional>::builder(verification_key(HS))
+        .algorithms([HS])
+        .require_exp(false)
+        .build()
+        .unwrap();
+    let exp = now() + 3600;
+    for payload in [
+        format!(r#"["alice",{exp}]"#),
+        "[]".to_owned(),
+        " \"alice\"".to_owned(),
+        "42".to_owned(),
+        "null".to_owned(),
+        "true".to_owned(),
+    ] {
+        let token = hs_raw(&payload);
+        for err in [
+            hs256().verify(&token).unwrap_err(),
+            positional.verify(&token).unwrap_err(),
+        ] {
+            assert_eq!(err.kind(), RejectionKind::Malformed, "{payload}");
+            assert_eq!(
+                err.description(),
+                "the token's claims are not a JSON object",
+                "{payload}"
+            );
+        }
     }
 }
 
@@ -1028,15 +1053,15 @@ fn max_age_without_iat_is_a_missing_claim() {
 }
 
 #[test]
-fn max_age_with_an_iat_in_the_future_is_too_old() {
-    // An iat beyond the leeway in the future is refused as TooOld (documented on the kind).
+fn max_age_with_an_iat_in_the_future_is_not_yet_valid() {
+    // An iat beyond the leeway in the future is not "too old" but not valid yet, max age or not.
     let verifier = Verifier::<RegisteredClaims>::builder(verification_key(HS))
         .algorithms([HS])
         .max_age(Duration::from_secs(3600))
         .build()
         .unwrap();
     let token = hs_token(&claims_with(json!({ "iat": now() + 600 })));
-    assert_eq!(kind(verifier.verify(&token)), RejectionKind::TooOld);
+    assert_eq!(kind(verifier.verify(&token)), RejectionKind::NotYetValid);
 }
 
 // ---------------------------------------------------------------- iss, aud, sub
@@ -1188,16 +1213,6 @@ fn audience_missing_is_a_missing_claim() {
     assert_eq!(
         kind(with_audience().verify(&hs_token(&claims()))),
         RejectionKind::MissingClaim
-    );
-}
-
-#[test]
-fn audience_not_configured_ignores_aud() {
-    // Without a configured audience any well-typed aud is accepted.
-    assert!(
-        hs256()
-            .verify(&hs_token(&claims_with(json!({ "aud": "whatever" }))))
-            .is_ok()
     );
 }
 
@@ -1425,7 +1440,7 @@ fn custom_checks_do_not_run_on_expired_tokens() {
 }
 
 #[test]
-fn duplicate_exp_is_an_invalid_claim() {
+fn duplicate_exp_is_malformed() {
     // Two `exp` members: parsers disagree on which wins, so the token is refused.
     let (past, future) = (now() - 3600, now() + 3600);
     for payload in [
@@ -1437,14 +1452,14 @@ fn duplicate_exp_is_an_invalid_claim() {
     ] {
         assert_eq!(
             kind(hs256().verify(&hs_raw(&payload))),
-            RejectionKind::InvalidClaim,
+            RejectionKind::Malformed,
             "{payload}"
         );
     }
 }
 
 #[test]
-fn duplicate_iss_aud_sub_are_invalid_claims() {
+fn duplicate_iss_aud_sub_are_malformed() {
     // Any duplicated registered claim is ambiguous.
     let exp = now() + 3600;
     for payload in [
@@ -1457,7 +1472,7 @@ fn duplicate_iss_aud_sub_are_invalid_claims() {
     ] {
         assert_eq!(
             kind(hs256().verify(&hs_raw(&payload))),
-            RejectionKind::InvalidClaim,
+            RejectionKind::Malformed,
             "{payload}"
         );
     }
@@ -1610,6 +1625,355 @@ fn identity_carries_the_facts() {
     assert!(!format!("{verified:?}").contains(&token));
 }
 
+// ---------------------------------------------------------------- strict JSON (issue 17)
+
+/// A token signed over exactly this header text and these claims.
+fn hs_header(header: &str, claims: &Value) -> String {
+    sign_raw(HS, header, &claims.to_string())
+}
+
+/// A verifier for `C` over the HMAC test key.
+fn hs256_for<C>() -> Verifier<C> {
+    Verifier::builder(verification_key(HS))
+        .algorithms([HS])
+        .build()
+        .unwrap()
+}
+
+/// `depth` nested containers in all, the top-level object included: `{"x":[[…1…]]}`.
+fn nested_claim(depth: usize) -> String {
+    let inner = depth - 1;
+    format!(
+        r#"{{"sub":"alice","exp":{},"x":{}1{}}}"#,
+        now() + 3600,
+        "[".repeat(inner),
+        "]".repeat(inner)
+    )
+}
+
+#[test]
+fn header_that_is_not_a_json_object_is_malformed() {
+    // RFC 7515 §4: the JOSE header is a JSON object; serde would read `["HS256"]` into a struct by position.
+    for header in [
+        r#"["HS256"]"#,
+        r#"["HS256",null,"JWT"]"#,
+        r#""HS256""#,
+        "1",
+        "null",
+        " []",
+    ] {
+        let err = hs256().verify(&hs_header(header, &claims())).unwrap_err();
+        assert_eq!(err.kind(), RejectionKind::Malformed, "{header}");
+        assert_eq!(
+            err.description(),
+            "the token header is not a JSON object",
+            "{header}"
+        );
+    }
+    // The same signature over an object header is accepted.
+    assert!(
+        hs256()
+            .verify(&hs_header(r#" {"alg":"HS256"}"#, &claims()))
+            .is_ok()
+    );
+}
+
+#[test]
+fn header_that_is_not_utf8_is_malformed() {
+    // JSON is UTF-8 (RFC 8259 §8.1): an invalid byte in a member nobody reads still breaks the header.
+    let header = b64(b"{\"alg\":\"HS256\",\"x\":\"\xff\"}");
+    let payload = b64(claims().to_string());
+    let err = hs256()
+        .verify(&format!("{header}.{payload}.sig"))
+        .unwrap_err();
+    assert_eq!(err.kind(), RejectionKind::Malformed);
+    assert_eq!(err.description(), "the token header is not UTF-8");
+}
+
+#[test]
+fn duplicate_members_in_the_header_at_any_level_are_malformed() {
+    // RFC 7515 §5.2 lets a verifier refuse repeated names: two parsers must never read two headers.
+    for header in [
+        r#"{"alg":"HS256","x":1,"x":2}"#,
+        r#"{"alg":"HS256","kid":null,"kid":"k"}"#,
+        r#"{"alg":"HS256","ext":{"a":1,"a":1}}"#,
+        r#"{"alg":"HS256","ext":[{"b":[{"c":0,"\u0063":0}]}]}"#,
+    ] {
+        let err = hs256().verify(&hs_header(header, &claims())).unwrap_err();
+        assert_eq!(err.kind(), RejectionKind::Malformed, "{header}");
+        assert_eq!(
+            err.description(),
+            "the token header repeats a member name",
+            "{header}"
+        );
+    }
+}
+
+#[test]
+fn duplicate_members_in_the_claims_at_any_level_are_malformed_for_every_claims_type() {
+    // `{"sub":"alice","sub":null}` verified as alice while a `Value` saw null: one token, two readings.
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Derived {
+        sub: Option<String>,
+        #[serde(default)]
+        tenant: Option<String>,
+    }
+    let exp = now() + 3600;
+    for payload in [
+        format!(r#"{{"sub":"alice","sub":null,"exp":{exp}}}"#),
+        format!(r#"{{"sub":null,"sub":"alice","exp":{exp}}}"#),
+        format!(r#"{{"sub":"alice","tenant":"a","tenant":"b","exp":{exp}}}"#),
+        format!(r#"{{"sub":"alice","t\u0065nant":"a","tenant":"b","exp":{exp}}}"#),
+        format!(r#"{{"sub":"alice","ctx":{{"tenant":"a","tenant":"b"}},"exp":{exp}}}"#),
+        format!(r#"{{"sub":"alice","ctx":[1,{{"x":[{{"y":0,"y":0}}]}}],"exp":{exp}}}"#),
+    ] {
+        let token = hs_raw(&payload);
+        for err in [
+            hs256().verify(&token).unwrap_err(),
+            hs256_for::<Value>().verify(&token).unwrap_err(),
+            hs256_for::<Derived>().verify(&token).unwrap_err(),
+        ] {
+            assert_eq!(err.kind(), RejectionKind::Malformed, "{payload}");
+            assert_eq!(
+                err.description(),
+                "the token's claims repeat a member name",
+                "{payload}"
+            );
+        }
+    }
+    // The same name in different objects is no repeat.
+    let token = hs_raw(&format!(
+        r#"{{"sub":"alice","ctx":{{"sub":"a","x":{{"sub":"b"}}}},"l":[{{"sub":1}},{{"sub":2}}],"exp":{exp}}}"#
+    ));
+    let verified = hs256_for::<Value>().verify(&token).unwrap();
+    assert_eq!(verified.subject(), Some("alice"));
+}
+
+#[test]
+fn nesting_deeper_than_the_limit_is_malformed_in_claims_and_header() {
+    // Bounded nesting (`MAX_JSON_DEPTH`) for every claims type, unread members included, and in the header.
+    use jwt_tower::verify::MAX_JSON_DEPTH;
+    let at_limit = hs_raw(&nested_claim(MAX_JSON_DEPTH));
+    assert!(hs256().verify(&at_limit).is_ok());
+    assert!(hs256_for::<Value>().verify(&at_limit).is_ok());
+    for depth in [MAX_JSON_DEPTH + 1, 1_000] {
+        let token = hs_raw(&nested_claim(depth));
+        for err in [
+            hs256().verify(&token).unwrap_err(),
+            hs256_for::<Value>().verify(&token).unwrap_err(),
+        ] {
+            assert_eq!(err.kind(), RejectionKind::Malformed, "{depth}");
+            assert_eq!(
+                err.description(),
+                "the token's claims nest arrays or objects too deep",
+                "{depth}"
+            );
+        }
+    }
+    let objects = |depth: usize| {
+        format!(
+            r#"{{"alg":"HS256","x":{}1{}}}"#,
+            r#"{"a":"#.repeat(depth - 1),
+            "}".repeat(depth - 1)
+        )
+    };
+    assert!(
+        hs256()
+            .verify(&hs_header(&objects(MAX_JSON_DEPTH), &claims()))
+            .is_ok()
+    );
+    let err = hs256()
+        .verify(&hs_header(&objects(MAX_JSON_DEPTH + 1), &claims()))
+        .unwrap_err();
+    assert_eq!(err.kind(), RejectionKind::Malformed);
+    assert_eq!(
+        err.description(),
+        "the token header nests arrays or objects too deep"
+    );
+}
+
+#[test]
+fn control_characters_in_identity_claims_are_invalid_claims() {
+    // `sub: "alice\u0000admin"` reads as "alice" to a C string: identity strings with control characters are refused.
+    let verifier = Verifier::<RegisteredClaims>::builder(verification_key(HS))
+        .algorithms([HS])
+        .accept_any_audience()
+        .build()
+        .unwrap();
+    for (claim, value) in [
+        ("sub", json!("alice\u{0}admin")),
+        ("sub", json!("alice\n")),
+        ("sub", json!("alice\u{7f}")),
+        ("sub", json!("alice\u{85}")),
+        ("iss", json!("https://i\u{0}.example")),
+        ("jti", json!("\u{1b}[31m")),
+        ("aud", json!(["api", "x\u{0}"])),
+        ("aud", json!("api\r")),
+        ("scope", json!("read\twrite")),
+        ("scp", json!(["read", "wr\u{0}ite"])),
+        ("roles", json!(["admin\u{0}"])),
+        ("roles", json!("admin\u{9f}")),
+    ] {
+        let err = verifier
+            .verify(&hs_token(&claims_with(json!({ claim: value }))))
+            .unwrap_err();
+        assert_eq!(err.kind(), RejectionKind::InvalidClaim, "{claim}: {value}");
+        assert_eq!(
+            err.description(),
+            format!("the `{claim}` claim holds a control character"),
+            "{value}"
+        );
+    }
+    // The roles claim is named as configured.
+    let groups = Verifier::<RegisteredClaims>::builder(verification_key(HS))
+        .algorithms([HS])
+        .roles_claim("groups")
+        .build()
+        .unwrap();
+    let err = groups
+        .verify(&hs_token(&claims_with(json!({ "groups": ["a\u{0}"] }))))
+        .unwrap_err();
+    assert_eq!(
+        err.description(),
+        "the `groups` claim holds a control character"
+    );
+    // Printable text in any script passes, as do control characters in claims nobody hands out.
+    let fine = claims_with(json!({
+        "sub": "ålice 名前 \u{a0}", "scope": "read write", "note": "a\u{0}b\n",
+        "aud": ["api"], "roles": ["r 1"],
+    }));
+    assert_eq!(
+        verifier.verify(&hs_token(&fine)).unwrap().subject(),
+        Some("ålice 名前 \u{a0}")
+    );
+}
+
+#[test]
+fn iat_in_the_future_is_not_yet_valid_without_a_max_age() {
+    // A token cannot have been issued later than now (beyond the leeway); its `iat` would also outrun subject revocations.
+    for verifier in [
+        hs256(),
+        Verifier::builder(verification_key(HS))
+            .algorithms([HS])
+            .cache(16)
+            .build()
+            .unwrap(),
+    ] {
+        let err = verifier
+            .verify(&hs_token(&claims_with(json!({ "iat": now() + 3600 }))))
+            .unwrap_err();
+        assert_eq!(err.kind(), RejectionKind::NotYetValid);
+        assert_eq!(err.description(), "the token's `iat` is in the future");
+        // Within the 30 s leeway it is clock skew, and accepted.
+        let skewed = hs_token(&claims_with(json!({ "iat": now() + 20 })));
+        assert!(verifier.verify(&skewed).is_ok());
+        assert!(verifier.verify(&skewed).is_ok());
+    }
+    // With a max age the same refusal, not "too old".
+    let aged = Verifier::<RegisteredClaims>::builder(verification_key(HS))
+        .algorithms([HS])
+        .max_age(Duration::from_secs(600))
+        .build()
+        .unwrap();
+    let err = aged
+        .verify(&hs_token(&claims_with(json!({ "iat": now() + 3600 }))))
+        .unwrap_err();
+    assert_eq!(err.kind(), RejectionKind::NotYetValid);
+}
+
+#[test]
+fn nested_jwt_content_type_is_invalid_type() {
+    // `cty: JWT` says the claims are another token (RFC 7519 §5.2), which is never unwrapped: refused in any spelling.
+    for cty in ["JWT", "jwt", "application/JWT", "Application/jwt"] {
+        let header = json!({ "alg": "HS256", "cty": cty }).to_string();
+        let err = hs256().verify(&hs_header(&header, &claims())).unwrap_err();
+        assert_eq!(err.kind(), RejectionKind::InvalidType, "{cty}");
+        assert_eq!(
+            err.description(),
+            "nested tokens (`cty: JWT`) are not accepted",
+            "{cty}"
+        );
+    }
+    for cty in ["json", "application/json"] {
+        let header = json!({ "alg": "HS256", "cty": cty }).to_string();
+        let verified = hs256().verify(&hs_header(&header, &claims())).unwrap();
+        assert_eq!(verified.header().cty.as_deref(), Some(cty));
+    }
+}
+
+#[test]
+fn an_audience_is_refused_unless_configured_or_explicitly_accepted() {
+    // RFC 7519 §4.1.3: a recipient that does not identify itself with `aud` MUST reject; accepting any is one explicit call.
+    let with = |aud: Value| hs_token(&claims_with(json!({ "aud": aud })));
+    for aud in [json!("api"), json!(["api", "web"]), json!([])] {
+        let err = hs256().verify(&with(aud.clone())).unwrap_err();
+        assert_eq!(err.kind(), RejectionKind::InvalidAudience, "{aud}");
+        assert_eq!(
+            err.description(),
+            "the token names an audience and this verifier is configured for none"
+        );
+        let any = Verifier::<RegisteredClaims>::builder(verification_key(HS))
+            .algorithms([HS])
+            .accept_any_audience()
+            .build()
+            .unwrap();
+        assert!(any.verify(&with(aud.clone())).is_ok(), "{aud}");
+    }
+    // No `aud` (or a null one) needs no audience.
+    assert!(hs256().verify(&hs_token(&claims())).is_ok());
+    assert!(hs256().verify(&with(Value::Null)).is_ok());
+    // A configured audience is checked whether or not any audience is accepted.
+    let both = Verifier::<RegisteredClaims>::builder(verification_key(HS))
+        .algorithms([HS])
+        .audience("api")
+        .accept_any_audience()
+        .build()
+        .unwrap();
+    assert!(both.verify(&with(json!("api"))).is_ok());
+    assert_eq!(
+        kind(both.verify(&with(json!("web")))),
+        RejectionKind::InvalidAudience
+    );
+    assert_eq!(
+        kind(both.verify(&hs_token(&claims()))),
+        RejectionKind::MissingClaim
+    );
+}
+
+#[test]
+fn the_issuer_router_reads_claims_as_strictly_as_its_verifiers() {
+    // The router's pre-read of `iss` is the strict reading, and each route judges `aud` by its own default.
+    let route = |issuer: &str| {
+        Verifier::<Value>::builder(verification_key(HS))
+            .algorithms([HS])
+            .issuer(issuer)
+            .build()
+            .unwrap()
+    };
+    let router = Verifier::by_issuer([("https://a", route("https://a"))]).unwrap();
+    let exp = now() + 3600;
+    let ok = hs_raw(&format!(r#"{{"iss":"https://a","exp":{exp}}}"#));
+    assert!(router.verify(&ok).is_ok());
+    for (payload, expected) in [
+        (
+            format!(r#"["https://a",{exp}]"#),
+            "the token's claims are not a JSON object",
+        ),
+        (
+            format!(r#"{{"iss":"https://a","iss":"https://b","exp":{exp}}}"#),
+            "the token's claims repeat a member name",
+        ),
+        (
+            format!(r#"{{"iss":"https://a","aud":"api","exp":{exp}}}"#),
+            "the token names an audience and this verifier is configured for none",
+        ),
+    ] {
+        let err = router.verify(&hs_raw(&payload)).unwrap_err();
+        assert_eq!(err.description(), expected, "{payload}");
+    }
+}
+
 // ---------------------------------------------------------------- builder
 
 #[test]
@@ -1692,7 +2056,11 @@ fn crit_null_is_malformed_and_enc_null_is_still_a_jwe() {
 /// JSON alike, and trailing data is still refused.
 #[test]
 fn registered_claims_equal_serdes_reading() {
-    let verifier = hs256();
+    let verifier = Verifier::<RegisteredClaims>::builder(verification_key(HS))
+        .algorithms([HS])
+        .accept_any_audience()
+        .build()
+        .unwrap();
     let exp = now() + 3600;
     for payload in [
         format!(r#"{{"exp":{exp},"sub":"alice","aud":"api","scope":"a b","jti":"j1"}}"#),

@@ -4,8 +4,10 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
+
+use super::strict::{Member, MemberNames};
 
 /// `aud`: one audience or several (RFC 7519 §4.1.3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -224,10 +226,14 @@ pub(crate) struct ClaimsView<'a> {
     pub(crate) roles: Option<StrOrList<'a>>,
     /// Bit `i` is set when `required[i]` was present (and not null).
     pub(crate) required_seen: u64,
+    /// Set by the fast path (`scan`), which reads no string holding a control character:
+    /// then the identity strings need no check of their own.
+    pub(crate) no_controls: bool,
 }
 
 /// Reads a [`ClaimsView`], noting which of `required` are present and which claim holds
-/// roles. Registered claims of the wrong type and duplicated registered claims are errors.
+/// roles. Registered claims of the wrong type are errors; the whole object is read
+/// strictly (see `strict`): no member twice, at any level, and no deep nesting.
 #[derive(Clone, Copy)]
 pub(crate) struct ViewSeed<'s> {
     pub(crate) required: &'s [Box<str>],
@@ -243,14 +249,6 @@ impl<'de> DeserializeSeed<'de> for ViewSeed<'_> {
 
 struct ViewVisitor<'s>(ViewSeed<'s>);
 
-fn once<T, E: de::Error>(slot: &mut Option<T>, name: &'static str, value: T) -> Result<(), E> {
-    if slot.is_some() {
-        return Err(E::custom(format_args!("duplicate claim `{name}`")));
-    }
-    *slot = Some(value);
-    Ok(())
-}
-
 impl<'de> Visitor<'de> for ViewVisitor<'_> {
     type Value = ClaimsView<'de>;
 
@@ -261,59 +259,44 @@ impl<'de> Visitor<'de> for ViewVisitor<'_> {
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<ClaimsView<'de>, M::Error> {
         let seed = self.0;
         let mut view = ClaimsView::default();
+        let mut names = MemberNames::default();
         while let Some(BorrowedStr(key)) = map.next_key::<BorrowedStr<'de>>()? {
+            names.insert(key.clone())?;
             let present = match &*key {
                 "iss" => opt(
                     &mut view.iss,
-                    "iss",
                     map.next_value::<Option<BorrowedStr<'de>>>()?.map(|s| s.0),
                 )?,
                 "sub" => opt(
                     &mut view.sub,
-                    "sub",
                     map.next_value::<Option<BorrowedStr<'de>>>()?.map(|s| s.0),
                 )?,
                 "jti" => opt(
                     &mut view.jti,
-                    "jti",
                     map.next_value::<Option<BorrowedStr<'de>>>()?.map(|s| s.0),
                 )?,
                 "scope" => opt(
                     &mut view.scope,
-                    "scope",
                     map.next_value::<Option<BorrowedStr<'de>>>()?.map(|s| s.0),
                 )?,
-                "aud" => opt(
-                    &mut view.aud,
-                    "aud",
-                    map.next_value::<Option<StrOrList<'de>>>()?,
-                )?,
-                "scp" => opt(
-                    &mut view.scp,
-                    "scp",
-                    map.next_value::<Option<StrOrList<'de>>>()?,
-                )?,
+                "aud" => opt(&mut view.aud, map.next_value::<Option<StrOrList<'de>>>()?)?,
+                "scp" => opt(&mut view.scp, map.next_value::<Option<StrOrList<'de>>>()?)?,
                 "exp" => opt(
                     &mut view.exp,
-                    "exp",
                     map.next_value::<Option<NumericDate>>()?.map(|d| d.0),
                 )?,
                 "nbf" => opt(
                     &mut view.nbf,
-                    "nbf",
                     map.next_value::<Option<NumericDate>>()?.map(|d| d.0),
                 )?,
                 "iat" => opt(
                     &mut view.iat,
-                    "iat",
                     map.next_value::<Option<NumericDate>>()?.map(|d| d.0),
                 )?,
-                name if name == seed.roles_claim => opt(
-                    &mut view.roles,
-                    "roles",
-                    map.next_value::<Option<StrOrList<'de>>>()?,
-                )?,
-                _ => map.next_value::<Option<IgnoredAny>>()?.is_some(),
+                name if name == seed.roles_claim => {
+                    opt(&mut view.roles, map.next_value::<Option<StrOrList<'de>>>()?)?
+                }
+                _ => map.next_value_seed(Member)?,
             };
             if present && let Some(i) = seed.required.iter().position(|r| **r == *key) {
                 view.required_seen |= 1 << i;
@@ -323,14 +306,12 @@ impl<'de> Visitor<'de> for ViewVisitor<'_> {
     }
 }
 
-/// Stores a present value once; returns whether it was present (not null).
-fn opt<T, E: de::Error>(
-    slot: &mut Option<T>,
-    name: &'static str,
-    value: Option<T>,
-) -> Result<bool, E> {
-    match value {
-        Some(v) => once(slot, name, v).map(|()| true),
-        None => Ok(false),
+/// Stores a present value (the object names each claim once); returns whether it was
+/// present (not null).
+fn opt<T, E: de::Error>(slot: &mut Option<T>, value: Option<T>) -> Result<bool, E> {
+    let present = value.is_some();
+    if present {
+        *slot = value;
     }
+    Ok(present)
 }

@@ -6,11 +6,13 @@ mod cache;
 mod claims;
 mod header;
 mod scan;
+mod strict;
 mod verified;
 mod verifier;
 
 pub use claims::{Audience, RegisteredClaims};
 pub use header::TokenHeader;
+pub use strict::MAX_JSON_DEPTH;
 pub use verified::{Identity, VerifiedToken};
 pub use verifier::{DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, Verifier, VerifierBuilder};
 

@@ -2,11 +2,12 @@
 //! access token carries, instead of through serde.
 //!
 //! It accepts a strict subset of JSON only: one flat object whose keys and strings have
-//! no escapes, and whose values are strings, integers, `true`, `false`, `null` or arrays
-//! of strings. On anything else (an escape, a float, a nested object, a syntax error)
-//! and on anything the view would refuse (a duplicate or mistyped registered claim) it
-//! returns `None` and the caller reads the view through [`ViewSeed`] as always, so
-//! errors and unusual tokens are judged exactly as before. Where it does return a view,
+//! no escapes, whose keys are all distinct, and whose values are strings, integers,
+//! `true`, `false`, `null` or arrays of strings: what the strict reading (see `strict`)
+//! accepts, two levels deep at most. On anything else (an escape, a float, a nested
+//! object, a repeated key, a syntax error) and on anything the view would refuse (a
+//! mistyped registered claim) it returns `None` and the caller reads the view through
+//! [`ViewSeed`], so errors and unusual tokens are judged by serde alone. Where it does return a view,
 //! it is the one `ViewSeed` would build: the tests compare the two on generated tokens.
 //!
 //! Anything but whitespace after the object's closing brace leaves the subset too (the
@@ -52,8 +53,10 @@ impl<'a> Scanner<'a> {
         (self.text.as_bytes().get(self.at..end)? == word.as_bytes()).then(|| self.at = end)
     }
 
-    /// A string without escapes, borrowed. A backslash or a control character (which
-    /// JSON forbids raw) leaves the subset.
+    /// A string without escapes, borrowed. A backslash, a control character (which JSON
+    /// forbids raw below 0x20; DEL and U+0080-U+009F are allowed) or any character
+    /// encoded with a 0xC2 lead byte (U+0080-U+00BF, the C1 controls among them) leaves
+    /// the subset: a string of the subset holds no control character.
     fn string(&mut self) -> Option<&'a str> {
         self.eat(b'"')?;
         let start = self.at;
@@ -133,45 +136,78 @@ impl<'a> Scanner<'a> {
     }
 }
 
-/// Where a string's characters end: the index of the first quote, backslash or control
-/// character (a byte below 0x20) in `bytes`. Eight bytes a step, as one `u64` (SWAR): the
-/// strings of a token's claims are short (a key is three letters, a value a few dozen),
-/// too short for a SIMD search to pay for its set-up, and one pass finds all three kinds
-/// of byte.
+/// Where a string's characters end: the index of the first quote, backslash, control
+/// character below 0x20, DEL (0x7F) or 0xC2 lead byte in `bytes`. Eight bytes a step, as
+/// one `u64` (SWAR): the strings of a token's claims are short (a key is three letters, a
+/// value a few dozen), too short for a SIMD search to pay for its set-up, and one pass
+/// finds every kind of byte.
 fn string_end(bytes: &[u8]) -> Option<usize> {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
     // The high bit of each byte of `x` below `n` (`n` at most 0x80). A borrow can only
     // flag a byte above one truly below `n`, so the lowest flagged byte is exact.
     let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGHS;
+    let equal = |x: u64, b: u8| below(x ^ (ONES * u64::from(b)), 1);
     let mut chunks = bytes.chunks_exact(8);
     let mut at = 0;
     for chunk in &mut chunks {
         let x = u64::from_le_bytes(chunk.try_into().expect("chunks of eight"));
-        let found = below(x ^ (ONES * u64::from(b'"')), 1)
-            | below(x ^ (ONES * u64::from(b'\\')), 1)
-            | below(x, 0x20);
+        let found =
+            equal(x, b'"') | equal(x, b'\\') | below(x, 0x20) | equal(x, 0x7f) | equal(x, 0xc2);
         if found != 0 {
             return Some(at + found.trailing_zeros() as usize / 8);
         }
         at += 8;
     }
     let tail = chunks.remainder();
-    tail.iter()
-        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-        .map(|i| at + i)
+    tail.iter().position(ends_a_string).map(|i| at + i)
 }
 
-/// Stores a present value once, as the view does; a duplicate leaves the fast path (for
-/// the view to refuse).
+/// The bytes [`string_end`] stops at.
+fn ends_a_string(&b: &u8) -> bool {
+    b == b'"' || b == b'\\' || b < 0x20 || b == 0x7f || b == 0xc2
+}
+
+/// Stores a present value, as the view does (a key comes once: see [`Keys`]).
 fn store<T>(slot: &mut Option<T>, value: Option<T>) -> Option<bool> {
-    match value {
-        None => Some(false),
-        Some(_) if slot.is_some() => None,
-        Some(value) => {
-            *slot = Some(value);
-            Some(true)
+    let present = value.is_some();
+    if present {
+        *slot = value;
+    }
+    Some(present)
+}
+
+/// The keys of the object so far. The view's own claims (nine registered names and the
+/// roles claim) are bits; other keys, few in an access token, are compared in turn.
+/// A repeated key, or more other keys than are kept, leaves the fast path.
+struct Keys<'a> {
+    claims: u16,
+    others: [&'a str; Keys::OTHERS],
+    other_count: usize,
+}
+
+impl<'a> Keys<'a> {
+    const OTHERS: usize = 24;
+
+    /// Notes view claim number `bit`; `None` if it came before.
+    fn claim(&mut self, bit: u16) -> Option<()> {
+        let mask = 1 << bit;
+        if self.claims & mask != 0 {
+            return None;
         }
+        self.claims |= mask;
+        Some(())
+    }
+
+    /// Notes another key; `None` if it came before or there is no room left.
+    fn other(&mut self, key: &'a str) -> Option<()> {
+        let seen = &self.others[..self.other_count];
+        if self.other_count == Self::OTHERS || seen.contains(&key) {
+            return None;
+        }
+        self.others[self.other_count] = key;
+        self.other_count += 1;
+        Some(())
     }
 }
 
@@ -203,7 +239,15 @@ fn date(value: Value<'_>) -> Option<Option<i64>> {
 /// The claims view of `text` when it is in the subset and the view would accept it.
 pub(crate) fn view<'a>(text: &'a str, seed: &ViewSeed<'_>) -> Option<ClaimsView<'a>> {
     let mut s = Scanner { text, at: 0 };
-    let mut view = ClaimsView::default();
+    let mut view = ClaimsView {
+        no_controls: true,
+        ..ClaimsView::default()
+    };
+    let mut keys = Keys {
+        claims: 0,
+        others: [""; Keys::OTHERS],
+        other_count: 0,
+    };
     s.skip_ws();
     s.eat(b'{')?;
     s.skip_ws();
@@ -219,17 +263,19 @@ pub(crate) fn view<'a>(text: &'a str, seed: &ViewSeed<'_>) -> Option<ClaimsView<
         let value = s.value()?;
         // The same claims, in the same order of precedence, as `ViewVisitor`.
         let present = match key {
-            "iss" => store(&mut view.iss, string(value)?)?,
-            "sub" => store(&mut view.sub, string(value)?)?,
-            "jti" => store(&mut view.jti, string(value)?)?,
-            "scope" => store(&mut view.scope, string(value)?)?,
-            "aud" => store(&mut view.aud, list(value)?)?,
-            "scp" => store(&mut view.scp, list(value)?)?,
-            "exp" => store(&mut view.exp, date(value)?)?,
-            "nbf" => store(&mut view.nbf, date(value)?)?,
-            "iat" => store(&mut view.iat, date(value)?)?,
-            name if name == seed.roles_claim => store(&mut view.roles, list(value)?)?,
-            _ => !matches!(value, Value::Null),
+            "iss" => keys.claim(0).and(store(&mut view.iss, string(value)?))?,
+            "sub" => keys.claim(1).and(store(&mut view.sub, string(value)?))?,
+            "jti" => keys.claim(2).and(store(&mut view.jti, string(value)?))?,
+            "scope" => keys.claim(3).and(store(&mut view.scope, string(value)?))?,
+            "aud" => keys.claim(4).and(store(&mut view.aud, list(value)?))?,
+            "scp" => keys.claim(5).and(store(&mut view.scp, list(value)?))?,
+            "exp" => keys.claim(6).and(store(&mut view.exp, date(value)?))?,
+            "nbf" => keys.claim(7).and(store(&mut view.nbf, date(value)?))?,
+            "iat" => keys.claim(8).and(store(&mut view.iat, date(value)?))?,
+            name if name == seed.roles_claim => {
+                keys.claim(9).and(store(&mut view.roles, list(value)?))?
+            }
+            _ => keys.other(key).map(|()| !matches!(value, Value::Null))?,
         };
         if present && let Some(i) = seed.required.iter().position(|r| **r == *key) {
             view.required_seen |= 1 << i;
@@ -418,7 +464,8 @@ mod tests {
     #[test]
     fn string_end_finds_the_first_quote_backslash_or_control_character() {
         let symbols = [
-            b'a', b'"', b'\\', 0x00, 0x1f, b' ', 0x21, 0x5b, 0x5d, 0x7f, 0x80, 0xa2, 0xdc, 0xff,
+            b'a', b'"', b'\\', 0x00, 0x1f, b' ', 0x21, 0x5b, 0x5d, 0x7e, 0x7f, 0x80, 0xa2, 0xc1,
+            0xc2, 0xc3, 0xdc, 0xff,
         ];
         let mut rng = Rng(0x2545_f491_4f6c_dd1d);
         for _ in 0..200_000 {
@@ -432,9 +479,34 @@ mod tests {
                 .collect();
             let expected = bytes
                 .iter()
-                .position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20 || b == 0x7f || b == 0xc2);
             assert_eq!(string_end(&bytes), expected, "{bytes:?}");
         }
+    }
+
+    /// A key that comes twice leaves the fast path (for the strict reading to refuse),
+    /// whether it is one of the view's claims or another, and so do more other keys than
+    /// it keeps.
+    #[test]
+    fn repeated_keys_leave_the_fast_path() {
+        let seed = ViewSeed {
+            required: &[],
+            roles_claim: "groups",
+        };
+        for text in [
+            r#"{"sub":"a","sub":null}"#,
+            r#"{"sub":null,"sub":"a"}"#,
+            r#"{"groups":"a","x":1,"groups":["b"]}"#,
+            r#"{"tenant":"a","sub":"s","tenant":"b"}"#,
+        ] {
+            assert!(view(text, &seed).is_none(), "{text}");
+        }
+        let others = |n: usize| {
+            let members: Vec<String> = (0..n).map(|i| format!("\"k{i}\":{i}")).collect();
+            format!(r#"{{"sub":"a",{}}}"#, members.join(","))
+        };
+        assert!(view(&others(24), &seed).is_some());
+        assert!(view(&others(25), &seed).is_none());
     }
 
     #[test]
