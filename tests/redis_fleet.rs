@@ -251,6 +251,7 @@ async fn a_logout_survives_redis_restarting_empty() {
             &format!("{}/.well-known/jwks.json", auth.base()),
         ),
         ("JWT_ALGORITHMS", "ES256"),
+        ("JWT_AUDIENCE", "api"),
     ]);
     let api = start("resource_server", &api_env).await;
     let me = format!("{}/me", api.base());
