@@ -20,7 +20,6 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use argon2::password_hash::rand_core::OsRng;
@@ -118,9 +117,21 @@ pub struct Users {
     dummy: Hash,
     /// How long the dummy took to verify at start.
     floor: Duration,
-    /// The recent unknown-name verifications' maximum, in nanoseconds, decaying by a
-    /// sixteenth at each new one: it follows a slowdown at once, and a recovery gradually.
-    recent_dummy_nanos: AtomicU64,
+    /// The longest recent unknown-name verification and when it was measured: it follows
+    /// a slowdown at once, and a recovery over [`RECENT_HALF_LIFE`]s.
+    recent_dummy: Mutex<(Duration, Instant)>,
+}
+
+/// How fast a slow unknown-name verification stops counting towards [`Users::floor`]:
+/// slowly enough that padded logins keep up with a flood that comes in waves, quickly
+/// enough that logins are not slow for long after it.
+const RECENT_HALF_LIFE: Duration = Duration::from_secs(60);
+
+/// `took`, measured at `at`, as it counts at `now`.
+fn decayed((took, at): (Duration, Instant), now: Instant) -> Duration {
+    let half_lives =
+        now.saturating_duration_since(at).as_secs_f64() / RECENT_HALF_LIFE.as_secs_f64();
+    took.mul_f64(0.5f64.powf(half_lives))
 }
 
 thread_local! {
@@ -249,7 +260,7 @@ impl Users {
             default_scheme,
             dummy,
             floor,
-            recent_dummy_nanos: AtomicU64::new(0),
+            recent_dummy: Mutex::new((Duration::ZERO, Instant::now())),
         })
     }
 
@@ -258,18 +269,20 @@ impl Users {
     /// longer, with a margin for a busier moment. Read it after the check: the check of
     /// an unknown name updates it.
     pub fn floor(&self) -> Duration {
-        let recent = Duration::from_nanos(self.recent_dummy_nanos.load(Ordering::Relaxed));
+        let recent = decayed(
+            *self.recent_dummy.lock().expect("recent lock"),
+            Instant::now(),
+        );
         self.floor.max(recent) * 5 / 4
     }
 
     /// Counts one verification of the dummy hash into the recent maximum.
     fn record_dummy(&self, took: Duration) {
-        let took = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
-        let _ = self
-            .recent_dummy_nanos
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
-                Some(took.max(old - old / 16))
-            });
+        let now = Instant::now();
+        let mut recent = self.recent_dummy.lock().expect("recent lock");
+        if took >= decayed(*recent, now) {
+            *recent = (took, now);
+        }
     }
 
     /// Checks `password` for `name`. On success with a hash of another scheme than the
