@@ -29,6 +29,7 @@
 //! slowest stored hash, and a bcrypt or non-default argon2 hash is replaced by a default
 //! argon2id hash at the user's first successful login (in memory only; `GET
 //! /password-hashes`, scope `admin`, lists each user's scheme).
+#![forbid(unsafe_code)]
 
 #[path = "common/auth_routes.rs"]
 mod auth_routes;
@@ -40,6 +41,8 @@ mod hashing_pool;
 mod login_guard;
 #[path = "common/refresh_delivery.rs"]
 mod refresh_delivery;
+#[path = "common/retry_after.rs"]
+mod retry_after;
 #[path = "common/users.rs"]
 mod users;
 

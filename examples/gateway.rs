@@ -14,6 +14,7 @@
 //! - `QUOTA_PER_SECOND=N`: at most N requests per second per verified `sub` (a GCRA
 //!   limiter from `governor`, bursts of N); over it, 429 with `Retry-After`. Unset or 0: off.
 //! - `GET /health`: open.
+#![forbid(unsafe_code)]
 
 #[path = "common/cli.rs"]
 mod cli;
@@ -21,17 +22,18 @@ mod cli;
 mod identity_proto;
 #[path = "common/jwt_env.rs"]
 mod jwt_env;
+#[path = "common/retry_after.rs"]
+mod retry_after;
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router, routing::get};
-use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use identity_proto::WhoAmIRequest;
 use identity_proto::identity_client::IdentityClient;
@@ -129,16 +131,12 @@ async fn quota(
     match limiter.check_key(&key) {
         Ok(()) => next.run(request).await,
         Err(not_until) => {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             let mut response = error(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
                 "too many requests for this subject",
             );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+            retry_after::insert(response.headers_mut(), retry_after::seconds(&not_until));
             response
         }
     }

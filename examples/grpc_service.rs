@@ -9,6 +9,7 @@
 //!   the client layer, not by this handler). Downstream unreachable: `UNAVAILABLE`; a
 //!   downstream refusal comes back with its own status.
 //! - `grpc.health.v1.Health`: open, no token.
+#![forbid(unsafe_code)]
 
 #[path = "common/cli.rs"]
 mod cli;

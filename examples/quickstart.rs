@@ -3,6 +3,7 @@
 //! ready-to-paste curl commands for the whole flow: login, call, refresh, logout.
 //!
 //! Environment: `BIND` (default `127.0.0.1:3000`).
+#![forbid(unsafe_code)]
 
 #[path = "common/auth_routes.rs"]
 mod auth_routes;
@@ -12,6 +13,8 @@ mod hashing_pool;
 mod login_guard;
 #[path = "common/refresh_delivery.rs"]
 mod refresh_delivery;
+#[path = "common/retry_after.rs"]
+mod retry_after;
 #[path = "common/users.rs"]
 mod users;
 

@@ -3,6 +3,7 @@
 //!
 //! Routes: `GET /health` (open), `GET /me` (claims as JSON), `GET /admin` (scope
 //! `admin`), `GET /optional` (works with or without a token; a bad token is 401).
+#![forbid(unsafe_code)]
 
 #[path = "common/cli.rs"]
 mod cli;

@@ -260,7 +260,9 @@ async fn a_service_token_client_is_bound_to_its_destinations_too() {
 
 /// A client that follows redirects *inside* the layer (reqwest's default policy): the
 /// layer checks only the first request, so the client must drop `authorization` on a
-/// redirect to another origin, as the layer's documentation relies on.
+/// redirect to another origin, as the layer's documentation relies on. This tests
+/// reqwest's behaviour, not the layer's: it guards the documented assumption against a
+/// change in the client.
 #[tokio::test]
 async fn a_redirect_followed_inside_the_layer_does_not_carry_the_token_to_another_origin() {
     let (other, at_other) = downstream().await;

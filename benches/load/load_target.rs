@@ -29,6 +29,7 @@
 //! test keys of `jwt-tower/tests/keys`) and `bad_token JWT` (the same token with a wrong
 //! signature); nothing else. With `LOAD_AUTH=none`, `empty-layer` and `empty-middleware`
 //! the tokens are HS256 ones, never verified (`bad_token` gets a 200 too).
+#![forbid(unsafe_code)]
 
 use std::convert::Infallible;
 use std::future::Future;

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
-use axum::http::header::{AUTHORIZATION, RETRY_AFTER};
+use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -26,6 +26,7 @@ use serde_json::json;
 
 use super::login_guard::{LoginGuard, Refused};
 use super::refresh_delivery::{CrossSite, RefreshDelivery, check_not_cross_site, is_json};
+use super::retry_after;
 use super::users::Users;
 
 /// Longer user names are refused before any work (they would only fill the limiter).
@@ -150,10 +151,15 @@ fn refused(refused: &Refused) -> Response {
                 "the password check failed",
             );
         }
+        Refused::NoClientAddress => {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "the proxy's client address header holds no address",
+            );
+        }
     };
-    response
-        .headers_mut()
-        .insert(RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
+    retry_after::insert(response.headers_mut(), retry_after);
     response
 }
 
@@ -186,12 +192,14 @@ async fn login<S: Store + Clone>(
             "the username or the password is too long",
         );
     }
-    let client = state.login_guard.client(&headers, peer.ip());
+    let client = match state.login_guard.client(&headers, peer.ip()) {
+        Ok(client) => client,
+        Err(e) => return refused(&e),
+    };
     if let Err(e) = state.login_guard.attempt(&login.username, client) {
         return refused(&e);
     }
     let users = Arc::clone(&state.users);
-    let floor = users.floor();
     // Password hashing is slow on purpose: it runs on the guard's hashing threads, off
     // the async workers.
     let checked = state
@@ -209,7 +217,7 @@ async fn login<S: Store + Clone>(
         Ok(checked) => checked,
         Err(e) => return refused(&e),
     };
-    tokio::time::sleep_until((started + floor).into()).await;
+    tokio::time::sleep_until((started + state.users.floor()).into()).await;
     if checked.upgraded {
         tracing::info!(user = %username, "password hash upgraded to argon2id default parameters");
     }
@@ -244,7 +252,7 @@ impl RefreshBody {
         if let Some(token) = &self.refresh_token {
             return Ok(Some(token.clone()));
         }
-        let Some(token) = delivery.read(headers) else {
+        let Some(token) = delivery.read(headers)? else {
             return Ok(None);
         };
         check_not_cross_site(headers)?;

@@ -2,10 +2,10 @@
 //!
 //! Each argon2 verification holds 19 MiB. Tokio's blocking pool would start a thread per
 //! concurrent login (up to 512), and the allocator keeps each thread's freed hash memory
-//! for reuse: even with a semaphore limiting hashes at once, the process grew by the
-//! memory of every thread that ever hashed. A fixed number of threads bounds both: each
-//! keeps one argon2 working memory (see `users.rs`), so hashing holds at most `threads`
-//! times 19 MiB, for the life of the process.
+//! for reuse, so a semaphore limiting hashes at once would not bound memory: the process
+//! would keep the memory of every thread that ever hashed. A fixed number of threads
+//! bounds both: each keeps one argon2 working memory (see `users.rs`), so hashing holds
+//! at most `threads` times 19 MiB, for the life of the process.
 #![allow(dead_code)]
 
 use std::panic::AssertUnwindSafe;

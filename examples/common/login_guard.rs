@@ -2,19 +2,19 @@
 //! name and per client address (password guessing), and a bound on how many hashes run
 //! at once (each argon2 verification holds 19 MiB: unbounded, a burst of logins takes
 //! the process's memory with it). The including example also includes
-//! `hashing_pool.rs` as a sibling module.
+//! `hashing_pool.rs` and `retry_after.rs` as sibling modules.
 #![allow(dead_code)]
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderName};
-use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::hashing_pool::{HashingPool, PoolError};
+use super::retry_after;
 
 /// The limits, from the environment in `auth_server`.
 #[derive(Debug, Clone)]
@@ -57,6 +57,10 @@ pub enum Refused {
     Busy,
     /// The password check itself failed (500).
     Failed,
+    /// The configured client address header is missing or holds no address (500): a
+    /// proxy misconfiguration. Counting such logins against the proxy's own address
+    /// would put every client in one budget, which a few guesses use up for everyone.
+    NoClientAddress,
 }
 
 /// The attempt limiters and the hashing threads.
@@ -88,6 +92,35 @@ fn address_key(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// The last address of a header value as proxies write it: `X-Forwarded-For` style
+/// (`203.0.113.7`, `2001:db8::1`, with a port `203.0.113.7:5123`, bracketed
+/// `[2001:db8::1]` or `[2001:db8::1]:5123`), or RFC 7239 `Forwarded` style
+/// (`for=203.0.113.7;proto=https`, `for="[2001:db8::1]:5123"`). `None` for anything else,
+/// such as `unknown` or an obfuscated `for=_hidden`.
+fn last_address(value: &str) -> Option<IpAddr> {
+    let element = value.rsplit(',').next()?.trim();
+    let node = if element.contains('=') {
+        element.split(';').find_map(|pair| {
+            let (key, value) = pair.split_once('=')?;
+            key.trim()
+                .eq_ignore_ascii_case("for")
+                .then(|| value.trim().trim_matches('"'))
+        })?
+    } else {
+        element
+    };
+    if let Ok(ip) = node.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    if let Ok(socket) = node.parse::<SocketAddr>() {
+        return Some(socket.ip());
+    }
+    node.strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+        .and_then(|v6| v6.parse::<std::net::Ipv6Addr>().ok())
+        .map(IpAddr::V6)
+}
+
 impl LoginGuard {
     /// The guard, and a task that forgets idle limiter entries every window so that a
     /// stream of made-up user names does not grow memory without bound. Needs a Tokio
@@ -116,31 +149,36 @@ impl LoginGuard {
         guard
     }
 
-    /// The client's address: from the configured header when it holds one (the last of
-    /// a list: earlier ones are whatever the client claimed), else the TCP peer's.
-    pub fn client(&self, headers: &HeaderMap, peer: IpAddr) -> IpAddr {
+    /// The client's address: the TCP peer's, or, with a configured header, the last
+    /// address in it (earlier ones are whatever the client claimed). Refused, with a
+    /// warning logged, when that header is missing or its last value is no address.
+    pub fn client(&self, headers: &HeaderMap, peer: IpAddr) -> Result<IpAddr, Refused> {
         let Some(name) = &self.client_address_header else {
-            return peer;
+            return Ok(peer);
         };
-        headers
+        let last = headers
             .get_all(name)
             .iter()
             .next_back()
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(peer)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()));
+        let address = last.as_deref().and_then(last_address);
+        address.ok_or_else(|| {
+            tracing::warn!(
+                header = %name,
+                value = ?last,
+                "login refused: the client address header holds no address; \
+                 check the proxy and LOGIN_CLIENT_ADDRESS_HEADER"
+            );
+            Refused::NoClientAddress
+        })
     }
 
     /// Counts one attempt for `user` from `client`; refused when either has used up its
     /// budget. The address is counted first, so attempts it refuses do not use up the
     /// user's budget.
     pub fn attempt(&self, user: &str, client: IpAddr) -> Result<(), Refused> {
-        let retry_after = |not_until: governor::NotUntil<_>| {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            Refused::TooManyAttempts {
-                retry_after: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
-            }
+        let retry_after = |not_until: governor::NotUntil<_>| Refused::TooManyAttempts {
+            retry_after: retry_after::seconds(&not_until),
         };
         self.per_address
             .check_key(&address_key(client))

@@ -8,11 +8,17 @@
 //! preflight to send that, and this server answers none), and not marked
 //! `Sec-Fetch-Site: cross-site` or `same-site` by the browser.
 //!
+//! Both cookies have one name, so a browser cannot tell them from a cookie of that name
+//! that a sibling subdomain set with `Domain=` (the `__Host-` prefix, which would forbid
+//! that, requires `Path=/`). A request carrying two different tokens in cookies of that
+//! name is refused, rather than trusting whichever comes first: it may be an attacker's
+//! token planted to log the victim into the attacker's session.
+//!
 //! Non-browser clients (`REFRESH_COOKIE=off`) get the token in the JSON body and send it
 //! back in the body.
 #![allow(dead_code)]
 
-use axum::http::header::{CONTENT_TYPE, SET_COOKIE};
+use axum::http::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
 use axum::http::{HeaderMap, StatusCode};
 use jwt_axum::RefreshCookie;
 
@@ -27,6 +33,9 @@ pub enum RefreshDelivery {
     /// In the JSON body (`refresh_token`), no cookie.
     Body,
 }
+
+/// The name of both cookies ([`RefreshCookie`]'s default).
+const COOKIE_NAME: &str = "refresh_token";
 
 /// Why a cookie-carried token is not accepted.
 pub struct CrossSite {
@@ -65,12 +74,29 @@ impl RefreshDelivery {
         }
     }
 
-    /// The token from the request's cookie (both cookies have one name: either reads it).
-    pub fn read<'a>(&self, headers: &'a HeaderMap) -> Option<&'a str> {
-        match self {
-            Self::Cookies { refresh, .. } => refresh.read(headers),
-            Self::Body => None,
+    /// The token from the request's cookie (both cookies have one name: either reads
+    /// it); refused when the request carries two different ones.
+    pub fn read<'a>(&self, headers: &'a HeaderMap) -> Result<Option<&'a str>, CrossSite> {
+        let Self::Cookies { refresh, .. } = self else {
+            return Ok(None);
+        };
+        let Some(token) = refresh.read(headers) else {
+            return Ok(None);
+        };
+        let another = headers
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .any(|(name, value)| name == COOKIE_NAME && !value.is_empty() && value != token);
+        if another {
+            return Err(CrossSite {
+                status: StatusCode::BAD_REQUEST,
+                description: "the request carries two different refresh_token cookies",
+            });
         }
+        Ok(Some(token))
     }
 }
 

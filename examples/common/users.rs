@@ -10,8 +10,11 @@
 //! from a default one. Unknown names are verified against a copy of a stored hash of the
 //! slowest scheme in the table (the result thrown away), so they cost what the slowest
 //! known users cost, under any load; and the login route pads every attempt to
-//! [`Users::floor`], that scheme's verification time measured at start, so that users
-//! with faster hashes answer no sooner.
+//! [`Users::floor`], so that users with faster hashes answer no sooner. The floor follows
+//! the load: it is the larger of that scheme's verification time measured at start and
+//! a slowly decaying maximum of the recent unknown-name verifications, because a flood of
+//! logins slows every hash, and a floor fixed at start would then let slow-hash users and
+//! unknown names answer later than padded users.
 #![allow(dead_code)]
 
 use std::cell::RefCell;
@@ -81,7 +84,8 @@ fn argon2_scheme(hash: &str) -> Result<String, argon2::password_hash::Error> {
     Ok(format!(
         "{} v{} m={} t={} p={} len={}",
         parsed.algorithm,
-        parsed.version.unwrap_or(0x10),
+        // Without `v=`, verification uses the crate's default version: label it so.
+        parsed.version.unwrap_or_else(|| Version::default().into()),
         params.m_cost(),
         params.t_cost(),
         params.p_cost(),
@@ -113,12 +117,27 @@ pub struct Users {
     dummy: Hash,
     /// How long the dummy took to verify at start.
     floor: Duration,
+    /// The longest recent unknown-name verification and when it was measured: it follows
+    /// a slowdown at once, and a recovery over [`RECENT_HALF_LIFE`]s.
+    recent_dummy: Mutex<(Duration, Instant)>,
+}
+
+/// How fast a slow unknown-name verification stops counting towards [`Users::floor`]:
+/// slowly enough that padded logins keep up with a flood that comes in waves, quickly
+/// enough that logins are not slow for long after it.
+const RECENT_HALF_LIFE: Duration = Duration::from_secs(60);
+
+/// `took`, measured at `at`, as it counts at `now`.
+fn decayed((took, at): (Duration, Instant), now: Instant) -> Duration {
+    let half_lives =
+        now.saturating_duration_since(at).as_secs_f64() / RECENT_HALF_LIFE.as_secs_f64();
+    took.mul_f64(0.5f64.powf(half_lives))
 }
 
 thread_local! {
-    /// Each hashing thread's argon2 working memory, kept from one hash to the next. A
-    /// fresh 19 MiB allocation per hash fragments the allocator's heap: every login grew
-    /// the process by 19 MiB, up to about ten times that, even one hash at a time.
+    /// Each hashing thread's argon2 working memory, kept from one hash to the next: a
+    /// fresh 19 MiB allocation per hash fragments the allocator's heap, so that the
+    /// process would grow by up to about ten times 19 MiB even hashing one at a time.
     static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -241,13 +260,29 @@ impl Users {
             default_scheme,
             dummy,
             floor,
+            recent_dummy: Mutex::new((Duration::ZERO, Instant::now())),
         })
     }
 
     /// The time every login attempt is padded to: the slowest stored scheme's
-    /// verification time at start, with a margin for a busier moment.
+    /// verification time, at start or as recently measured on unknown names whichever is
+    /// longer, with a margin for a busier moment. Read it after the check: the check of
+    /// an unknown name updates it.
     pub fn floor(&self) -> Duration {
-        self.floor * 5 / 4
+        let recent = decayed(
+            *self.recent_dummy.lock().expect("recent lock"),
+            Instant::now(),
+        );
+        self.floor.max(recent) * 5 / 4
+    }
+
+    /// Counts one verification of the dummy hash into the recent maximum.
+    fn record_dummy(&self, took: Duration) {
+        let now = Instant::now();
+        let mut recent = self.recent_dummy.lock().expect("recent lock");
+        if took >= decayed(*recent, now) {
+            *recent = (took, now);
+        }
     }
 
     /// Checks `password` for `name`. On success with a hash of another scheme than the
@@ -257,7 +292,9 @@ impl Users {
     pub fn check(&self, name: &str, password: &str) -> Checked {
         let Some(user) = self.users.get(name) else {
             // The same work as for a user of the slowest scheme.
+            let started = Instant::now();
             let _ = self.dummy.verify(password);
+            self.record_dummy(started.elapsed());
             return Checked {
                 scope: None,
                 upgraded: false,

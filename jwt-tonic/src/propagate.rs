@@ -3,14 +3,18 @@
 //!
 //! A tonic `Channel` sends every call to its `Endpoint`'s origin, whatever the request
 //! says, so the layer is bound to that origin with
-//! [`to_fixed_origin`](PropagateBuilder::to_fixed_origin)`(endpoint.uri())`: one layer
-//! per channel, and a call whose request names another origin (a client built
-//! `with_origin` something else) is refused rather than sent. A channel balanced over
+//! [`to_fixed_origin`](PropagateBuilder::to_fixed_origin)`(endpoint.uri())`, one layer
+//! per channel: what keeps the token from other services is that each channel's layer
+//! holds the token only for the endpoint that channel reaches. A call whose request names
+//! another origin (a client built `with_origin` something else) fails with
+//! `FAILED_PRECONDITION`: the channel would have sent it to its own endpoint anyway, so
+//! this reports a client misconfigured, it does not stop a leak. A channel balanced over
 //! several endpoints (`Channel::balance_list`) has no one origin: the layer cannot tell
 //! them apart, so bind it to one of them only if every endpoint may receive the token.
 
+use jwt_tower::propagate::builder::{CallerTokenOnly, CredentialsChosen};
 use jwt_tower::propagate::{
-    BoxError, Complete, Forward, PropagateBuilder, PropagateError, PropagateLayer, TokenSource,
+    BoxError, PropagateBuilder, PropagateError, PropagateLayer, TokenSource,
 };
 use tonic::{Code, Status};
 
@@ -56,12 +60,30 @@ fn boxed_status(error: PropagateError) -> BoxError {
 /// // let client = OrdersClient::new(channel);  // generated code
 /// # let _ = channel; Ok(()) }
 /// ```
-pub fn forward_caller() -> PropagateBuilder<Forward> {
+pub fn forward_caller() -> PropagateBuilder<CallerTokenOnly> {
     PropagateLayer::forward().map_error(boxed_status)
 }
 
 /// A client layer sending the service's own token from `source` on every call, for a
 /// tonic `Channel`, once bound to the channel's origin (as [`forward_caller`]).
-pub fn service_token(source: TokenSource) -> PropagateBuilder<Complete> {
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use jwt_tower::propagate::{ServiceToken, TokenSource};
+/// use tower_layer::Layer;
+///
+/// // The service's own token, e.g. from an OAuth client-credentials grant; cached and
+/// // renewed before it expires.
+/// let source = TokenSource::from_fn(|| async {
+///     Ok::<_, std::io::Error>(ServiceToken::new("a-service-token"))
+/// });
+/// let endpoint = tonic::transport::Endpoint::from_static("http://billing:50051");
+/// let channel = jwt_tonic::propagate::service_token(source)
+///     .to_fixed_origin(endpoint.uri())?
+///     .layer(endpoint.connect_lazy());
+/// // let client = BillingClient::new(channel);  // generated code
+/// # let _ = channel; Ok(()) }
+/// ```
+pub fn service_token(source: TokenSource) -> PropagateBuilder<CredentialsChosen> {
     PropagateLayer::service_token(source).map_error(boxed_status)
 }

@@ -13,7 +13,8 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::TokenSource;
-use super::destination::{Destinations, InvalidOrigin, Origin};
+use super::builder::{CallerTokenOnly, CredentialsChosen};
+use super::destination::{Destinations, IntoOrigin, InvalidOrigin};
 use super::source::TokenSourceError;
 
 /// The error type of [`PropagateService`]: the inner service's error, boxed as it was, or
@@ -155,28 +156,20 @@ impl PropagateLayer {
     /// The caller's token, when the call is made in the scope of a verified request;
     /// outside it, the call fails with [`PropagateError::NoCredentials`] unless a fallback
     /// is chosen with [`or_service_token`](PropagateBuilder::or_service_token).
-    pub fn forward() -> PropagateBuilder<Forward> {
+    pub fn forward() -> PropagateBuilder<CallerTokenOnly> {
         PropagateBuilder::new(Credentials::Caller { fallback: None })
     }
 
     /// Always the service's own token from `source`, for calls made on the service's own
     /// behalf.
-    pub fn service_token(source: TokenSource) -> PropagateBuilder<Complete> {
+    pub fn service_token(source: TokenSource) -> PropagateBuilder<CredentialsChosen> {
         PropagateBuilder::new(Credentials::Service(source))
     }
 }
 
-/// Builder state of [`PropagateLayer::forward`]: the caller's token only, a fallback can
-/// still be chosen.
-#[derive(Clone, Copy, Debug)]
-pub struct Forward(());
-
-/// Builder state once the credentials are settled.
-#[derive(Clone, Copy, Debug)]
-pub struct Complete(());
-
 /// Builds a [`PropagateLayer`]: the credentials are chosen, the destinations come next
-/// ([`to`](Self::to) or [`to_fixed_origin`](Self::to_fixed_origin)).
+/// ([`to`](Self::to) or [`to_fixed_origin`](Self::to_fixed_origin)). `State` (see
+/// [`builder`](super::builder)) says whether a fallback can still be chosen.
 #[derive(Clone, Debug)]
 #[must_use = "a PropagateBuilder does nothing until bound to its destinations with `to` or `to_fixed_origin`"]
 pub struct PropagateBuilder<State> {
@@ -196,6 +189,25 @@ impl<State> PropagateBuilder<State> {
 
     /// How a [`PropagateError`] is reported (default: boxed as it is). Adapters use it
     /// to give the error the shape their clients understand, e.g. a `tonic::Status`.
+    ///
+    /// ```
+    /// use jwt_tower::propagate::{BoxError, PropagateError, PropagateLayer};
+    ///
+    /// /// The shape this client's callers understand.
+    /// #[derive(Debug, thiserror::Error)]
+    /// #[error("upstream call not sent: {0}")]
+    /// struct NotSent(PropagateError);
+    ///
+    /// fn not_sent(error: PropagateError) -> BoxError {
+    ///     Box::new(NotSent(error))
+    /// }
+    ///
+    /// let layer = PropagateLayer::forward()
+    ///     .map_error(not_sent)
+    ///     .to(["https://orders.internal"])?;
+    /// # let _ = layer;
+    /// # Ok::<(), jwt_tower::propagate::InvalidOrigin>(())
+    /// ```
     pub fn map_error(mut self, map: fn(PropagateError) -> BoxError) -> Self {
         self.map_error = map;
         self
@@ -219,13 +231,12 @@ impl<State> PropagateBuilder<State> {
     pub fn to<I>(self, origins: I) -> Result<PropagateLayer, InvalidOrigin>
     where
         I: IntoIterator,
-        I::Item: TryInto<Origin>,
-        InvalidOrigin: From<<I::Item as TryInto<Origin>>::Error>,
+        I::Item: IntoOrigin,
     {
         let origins = origins
             .into_iter()
-            .map(|origin| origin.try_into().map_err(InvalidOrigin::from))
-            .collect::<Result<Box<[Origin]>, _>>()?;
+            .map(IntoOrigin::into_origin)
+            .collect::<Result<Box<[_]>, _>>()?;
         if origins.is_empty() {
             return Err(InvalidOrigin::no_destination());
         }
@@ -248,12 +259,8 @@ impl<State> PropagateBuilder<State> {
     ///
     /// # Errors
     /// If `origin` is not an `http`/`https` origin.
-    pub fn to_fixed_origin<O>(self, origin: O) -> Result<PropagateLayer, InvalidOrigin>
-    where
-        O: TryInto<Origin>,
-        InvalidOrigin: From<O::Error>,
-    {
-        let origin = origin.try_into()?;
+    pub fn to_fixed_origin(self, origin: impl IntoOrigin) -> Result<PropagateLayer, InvalidOrigin> {
+        let origin = origin.into_origin()?;
         Ok(self.build(Destinations::Fixed(origin)))
     }
 
@@ -266,12 +273,38 @@ impl<State> PropagateBuilder<State> {
     }
 }
 
-impl PropagateBuilder<Forward> {
+impl PropagateBuilder<CallerTokenOnly> {
     /// Outside a caller's scope (a call made on the service's own behalf, or from a task
     /// spawned without [`scope`](super::scope)), sends the service's own token from
     /// `source` instead of failing. That token is usually more privileged than a caller's:
     /// choose this only for clients whose every call may be made as the service.
-    pub fn or_service_token(self, source: TokenSource) -> PropagateBuilder<Complete> {
+    ///
+    /// ```
+    /// use jwt_tower::propagate::{self, PropagateLayer, ServiceToken, TokenSource};
+    /// use tower::{Service, ServiceExt};
+    /// use tower_layer::Layer;
+    ///
+    /// let source = TokenSource::from_fn(|| async {
+    ///     Ok::<_, std::io::Error>(ServiceToken::new("the-service-token"))
+    /// });
+    /// let client = tower::service_fn(|req: http::Request<()>| async move {
+    ///     Ok::<_, std::convert::Infallible>(req.headers().get("authorization").cloned())
+    /// });
+    /// let mut client = PropagateLayer::forward()
+    ///     .or_service_token(source)
+    ///     .to(["https://stock.internal"])?
+    ///     .layer(client);
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// // No caller in scope (say, a scheduled job): the service's own token goes instead.
+    /// assert!(propagate::current().is_none());
+    /// let request = http::Request::get("https://stock.internal/levels").body(()).unwrap();
+    /// let sent = client.ready().await.unwrap().call(request).await.unwrap();
+    /// assert_eq!(sent.unwrap(), "Bearer the-service-token");
+    /// # });
+    /// # Ok::<(), jwt_tower::propagate::InvalidOrigin>(())
+    /// ```
+    pub fn or_service_token(self, source: TokenSource) -> PropagateBuilder<CredentialsChosen> {
         PropagateBuilder {
             credentials: Credentials::Caller {
                 fallback: Some(source),

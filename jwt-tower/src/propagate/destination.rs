@@ -39,30 +39,82 @@ pub struct Origin {
 }
 
 /// A string or URI that is not an origin a [`PropagateLayer`](super::PropagateLayer)
-/// can be bound to, or an empty list of destinations.
+/// can be bound to, or an empty list of destinations. Its message names the input and
+/// what is wrong with it.
+///
+/// ```
+/// use jwt_tower::propagate::{InvalidOrigin, Origin, PropagateLayer};
+///
+/// let error: InvalidOrigin = "https://orders.internal/v1".parse::<Origin>().unwrap_err();
+/// assert!(error.to_string().starts_with("invalid propagation destination \"https://orders.internal/v1\""));
+///
+/// let error = PropagateLayer::forward().to(Vec::<&str>::new()).unwrap_err();
+/// assert_eq!(error.to_string(), "no propagation destination: at least one origin is required");
+/// ```
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("invalid propagation destination {input:?}: {reason}")]
-pub struct InvalidOrigin {
-    input: String,
-    reason: &'static str,
+#[error(transparent)]
+pub struct InvalidOrigin(Problem);
+
+#[derive(Debug, Clone, thiserror::Error)]
+enum Problem {
+    #[error("invalid propagation destination {input:?}: {reason}")]
+    NotAnOrigin { input: String, reason: &'static str },
+    #[error("no propagation destination: at least one origin is required")]
+    NoDestination,
 }
 
 impl InvalidOrigin {
     fn new(input: impl fmt::Display, reason: &'static str) -> Self {
-        Self {
+        Self(Problem::NotAnOrigin {
             input: input.to_string(),
             reason,
-        }
+        })
     }
 
     pub(super) fn no_destination() -> Self {
-        Self::new("", "at least one destination is required")
+        Self(Problem::NoDestination)
     }
 }
 
-impl From<std::convert::Infallible> for InvalidOrigin {
-    fn from(never: std::convert::Infallible) -> Self {
-        match never {}
+/// What a [`PropagateLayer`](super::PropagateLayer) can be bound to: an [`Origin`], a
+/// string naming one (`"https://orders.internal"`), or an [`http::Uri`] whose origin it
+/// takes (a tonic `Endpoint::uri()`). Sealed: implemented by this crate only.
+pub trait IntoOrigin: sealed::Sealed {
+    /// The origin, or why it is not one.
+    ///
+    /// # Errors
+    /// If this is not an `http`/`https` origin (see [`Origin`]).
+    fn into_origin(self) -> Result<Origin, InvalidOrigin>;
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+macro_rules! into_origin {
+    ($($t:ty),* $(,)?) => {$(
+        impl sealed::Sealed for $t {}
+        impl IntoOrigin for $t {
+            fn into_origin(self) -> Result<Origin, InvalidOrigin> {
+                Origin::try_from(self)
+            }
+        }
+    )*};
+}
+
+into_origin!(&str, String, &String, Uri, &Uri);
+
+impl sealed::Sealed for Origin {}
+impl IntoOrigin for Origin {
+    fn into_origin(self) -> Result<Origin, InvalidOrigin> {
+        Ok(self)
+    }
+}
+
+impl sealed::Sealed for &Origin {}
+impl IntoOrigin for &Origin {
+    fn into_origin(self) -> Result<Origin, InvalidOrigin> {
+        Ok(self.clone())
     }
 }
 
@@ -269,6 +321,59 @@ mod tests {
             d.check(&uri("/relative")),
             Err(PropagateError::NoDestination)
         ));
+    }
+
+    #[test]
+    fn authority_tricks_are_judged_by_the_host_the_request_goes_to() {
+        let d = allow(&["https://orders.internal"]);
+        // The allowed name as user information: the request goes to evil.example.
+        for refused in [
+            "https://orders.internal@evil.example/",
+            "https://orders.internal:443@evil.example/",
+            "https://user:orders.internal@evil.example/v1",
+        ] {
+            assert!(
+                matches!(
+                    d.check(&uri(refused)),
+                    Err(PropagateError::DestinationNotAllowed { .. })
+                ),
+                "{refused}"
+            );
+        }
+        // User information before the allowed host, and the default port spelled out:
+        // the request goes to orders.internal:443.
+        for ok in [
+            "https://user@orders.internal/",
+            "https://orders.internal:443/",
+            "https://user:pw@orders.internal:443/v1",
+        ] {
+            assert!(d.check(&uri(ok)).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn an_empty_destination_list_is_named_as_such() {
+        let error = InvalidOrigin::no_destination().to_string();
+        assert_eq!(
+            error,
+            "no propagation destination: at least one origin is required"
+        );
+    }
+
+    #[test]
+    fn origins_strings_and_uris_all_bind() {
+        let origin: Origin = "https://orders.internal".parse().unwrap();
+        let uri = uri("https://orders.internal/v1");
+        for bound in [
+            origin.clone().into_origin(),
+            (&origin).into_origin(),
+            "https://orders.internal".into_origin(),
+            String::from("https://orders.internal").into_origin(),
+            (&uri).into_origin(),
+            uri.clone().into_origin(),
+        ] {
+            assert_eq!(bound.unwrap(), origin);
+        }
     }
 
     #[test]

@@ -45,6 +45,7 @@
 //! client called there fails with [`PropagateError::NoCredentials`]. For streaming responses,
 //! only the handler's future runs in scope, not the body streamed after it returns.
 
+pub mod builder;
 mod client;
 mod destination;
 mod source;
@@ -52,10 +53,9 @@ mod source;
 use std::future::Future;
 
 pub use client::{
-    BoxError, Complete, Forward, PropagateBuilder, PropagateError, PropagateFuture, PropagateLayer,
-    PropagateService,
+    BoxError, PropagateBuilder, PropagateError, PropagateFuture, PropagateLayer, PropagateService,
 };
-pub use destination::{InvalidOrigin, Origin};
+pub use destination::{IntoOrigin, InvalidOrigin, Origin};
 pub use source::{ServiceToken, TokenSource, TokenSourceError};
 
 use crate::Identity;
