@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jwt_tower::algorithm::SUPPORTED;
-use jwt_tower::issue::{SigningKey, TokenIssuer};
+use jwt_tower::issue::{IssueError, SigningKey, TokenIssuer};
 use jwt_tower::refresh::{RefreshError, RefreshTokens};
 use jwt_tower::revoke::{Revocation, Revocations};
 use jwt_tower::store::{MemoryStore, Store};
@@ -189,6 +189,23 @@ fn rotation_to_a_published_kid_is_refused() {
     let token = issuer.issue("alice", json!({})).unwrap();
     assert!(verifier.verify(&token.token).is_ok());
     assert_eq!(issuer.jwks()["keys"].as_array().unwrap().len(), 2);
+}
+
+/// Verifiers refuse a `sub` holding a control character, so the issuer does not sign one.
+#[test]
+fn subjects_with_control_characters_are_not_signed() {
+    let issuer = TokenIssuer::builder(
+        "https://auth.test",
+        SigningKey::generate(Algorithm::ES256).unwrap(),
+    )
+    .build();
+    for subject in ["al\0ice", "alice\n", "\u{85}alice"] {
+        assert!(
+            matches!(issuer.issue(subject, json!({})), Err(IssueError::Subject)),
+            "{subject:?}"
+        );
+    }
+    assert!(issuer.issue("alïce ✓", json!({})).is_ok());
 }
 
 #[test]

@@ -20,6 +20,9 @@ pub enum IssueError {
     /// The caller's claims do not serialize to a JSON object.
     #[error("claims must serialize to a JSON object: {0}")]
     Claims(String),
+    /// The subject holds a control character, which verifiers refuse.
+    #[error("the subject holds a control character")]
+    Subject,
     /// The signature could not be made.
     #[error("signing failed: {0}")]
     Signing(#[from] ConfigError),
@@ -217,8 +220,14 @@ impl TokenIssuer {
     /// are set by the issuer and cannot be overridden.
     ///
     /// # Errors
-    /// [`IssueError::Claims`] when `claims` is not an object.
+    /// [`IssueError::Claims`] when `claims` is not an object, [`IssueError::Subject`] when
+    /// `subject` holds a control character.
     pub fn issue(&self, subject: &str, claims: impl Serialize) -> Result<IssuedToken, IssueError> {
+        // A verifier refuses a `sub` with a control character: such a token would be
+        // refused everywhere, so it is not signed.
+        if subject.chars().any(char::is_control) {
+            return Err(IssueError::Subject);
+        }
         let mut payload =
             match serde_json::to_value(claims).map_err(|e| IssueError::Claims(e.to_string()))? {
                 Value::Object(map) => map,
