@@ -213,7 +213,7 @@ impl<State> PropagateBuilder<State> {
         self
     }
 
-    /// Binds the layer to `origins` (scheme, host and port, see [`Origin`]), for a client
+    /// Binds the layer to `origins` (scheme, host and port, see [`Origin`](super::Origin)), for a client
     /// that takes absolute URIs (a hyper client, reqwest behind a tower service): a
     /// request to any other origin, or with a relative URI, is refused.
     ///
