@@ -612,6 +612,24 @@ fn trailing_data_after_the_claims_is_malformed() {
     // Two JSON documents in the payload are not one claims object.
     let token = hs_raw(&format!("{} {{}}", claims()));
     assert_eq!(kind(hs256().verify(&token)), RejectionKind::Malformed);
+    // An empty object first, then the claims: refused too, whatever the claims type.
+    let lenient = Verifier::<RegisteredClaims>::builder(verification_key(HS))
+        .algorithms([HS])
+        .require_exp(false)
+        .build()
+        .unwrap();
+    for payload in [
+        format!("{{}}{}", claims()),
+        "{} trailing".to_owned(),
+        "{ } {}".to_owned(),
+    ] {
+        let token = hs_raw(&payload);
+        assert_eq!(
+            kind(lenient.verify(&token)),
+            RejectionKind::Malformed,
+            "{payload}"
+        );
+    }
 }
 
 #[test]
