@@ -277,10 +277,12 @@ impl Store for MemoryStore {
     }
 
     async fn revoke(&self, revocation: Revocation) -> Result<(), StoreError> {
-        let followers = self.lock().followers.clone();
-        self.keep_as_long_as_followers(&followers);
+        // Under the lock `follow` takes too: a list that starts following meanwhile gets
+        // the revocation either from the snapshot or from this loop, never from neither.
+        let state = self.lock();
+        self.keep_as_long_as_followers(&state.followers);
         self.revocations.apply(revocation.clone());
-        for list in followers {
+        for list in &state.followers {
             list.apply(revocation.clone());
         }
         Ok(())
@@ -291,10 +293,11 @@ impl Store for MemoryStore {
     }
 
     fn follow(&self, list: &Revocations) {
+        let mut state = self.lock();
         list.keep_after_exp(self.revocations.kept_after_exp());
         self.keep_as_long_as_followers(std::slice::from_ref(list));
         list.apply_all(&self.revocations.snapshot());
-        self.lock().followers.push(list.clone());
+        state.followers.push(list.clone());
     }
 }
 
@@ -320,6 +323,34 @@ mod tests {
             .build()
             .expect("runtime")
             .block_on(future)
+    }
+
+    /// A list that starts following while a revocation is being made gets it, from the
+    /// snapshot or from the revocation's delivery: never from neither.
+    #[test]
+    fn a_list_following_during_a_revocation_gets_it() {
+        use crate::revoke::Revocations;
+        for round in 0..300 {
+            let store = MemoryStore::new();
+            let list = Revocations::new();
+            let jti = format!("t{round}");
+            let barrier = std::sync::Barrier::new(2);
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    barrier.wait();
+                    block_on(store.revoke(Revocation::Token {
+                        jti: jti.clone(),
+                        exp: i64::MAX,
+                    }))
+                    .unwrap();
+                });
+                s.spawn(|| {
+                    barrier.wait();
+                    store.follow(&list);
+                });
+            });
+            assert!(list.is_revoked(Some(&jti), None, None), "round {round}");
+        }
     }
 
     /// A refresh loop (one family rotated a thousand times) holds the current token and
