@@ -1973,6 +1973,11 @@ fn the_issuer_router_reads_claims_as_strictly_as_its_verifiers() {
     let exp = now() + 3600;
     let ok = hs_raw(&format!(r#"{{"iss":"https://a","exp":{exp}}}"#));
     assert!(router.verify(&ok).is_ok());
+    // Members the chosen verifier accepts pass the router too, whatever their names.
+    let odd_names = hs_raw(&format!(
+        r#"{{"iss":"https://a","exp":{exp},"":1,"groups":2}}"#
+    ));
+    assert!(router.verify(&odd_names).is_ok());
     for (payload, expected) in [
         (
             format!(r#"["https://a",{exp}]"#),

@@ -237,7 +237,9 @@ pub(crate) struct ClaimsView<'a> {
 #[derive(Clone, Copy)]
 pub(crate) struct ViewSeed<'s> {
     pub(crate) required: &'s [Box<str>],
-    pub(crate) roles_claim: &'s str,
+    /// The claim read as roles; `None` reads none (the issuer router, which reads
+    /// before it knows whose roles claim applies).
+    pub(crate) roles_claim: Option<&'s str>,
 }
 
 impl<'de> DeserializeSeed<'de> for ViewSeed<'_> {
@@ -293,7 +295,7 @@ impl<'de> Visitor<'de> for ViewVisitor<'_> {
                     &mut view.iat,
                     map.next_value::<Option<NumericDate>>()?.map(|d| d.0),
                 )?,
-                name if name == seed.roles_claim => {
+                name if Some(name) == seed.roles_claim => {
                     opt(&mut view.roles, map.next_value::<Option<StrOrList<'de>>>()?)?
                 }
                 _ => map.next_value_seed(Member)?,

@@ -273,7 +273,7 @@ pub(crate) fn view<'a>(text: &'a str, seed: &ViewSeed<'_>) -> Option<ClaimsView<
             "exp" => keys.claim(6).and(store(&mut view.exp, date(value)?))?,
             "nbf" => keys.claim(7).and(store(&mut view.nbf, date(value)?))?,
             "iat" => keys.claim(8).and(store(&mut view.iat, date(value)?))?,
-            name if name == seed.roles_claim => {
+            name if Some(name) == seed.roles_claim => {
                 keys.claim(9).and(store(&mut view.roles, list(value)?))?
             }
             _ => keys.other(key).map(|()| !matches!(value, Value::Null))?,
@@ -329,7 +329,7 @@ pub(crate) fn both_views(
 ) -> (Option<Projection>, Result<Projection, String>) {
     let seed = ViewSeed {
         required,
-        roles_claim,
+        roles_claim: Some(roles_claim),
     };
     let fast = view(text, &seed).as_ref().map(project);
     let slow = whole_text(seed, text)
@@ -453,7 +453,7 @@ mod tests {
             for roles_claim in ["roles", "groups", "sub"] {
                 let seed = || ViewSeed {
                     required: &required,
-                    roles_claim,
+                    roles_claim: Some(roles_claim),
                 };
                 let slow = whole_text(seed(), &text);
                 if let Some(fast) = view(&text, &seed()) {
@@ -499,7 +499,7 @@ mod tests {
     fn repeated_keys_leave_the_fast_path() {
         let seed = ViewSeed {
             required: &[],
-            roles_claim: "groups",
+            roles_claim: Some("groups"),
         };
         for text in [
             r#"{"sub":"a","sub":null}"#,
@@ -523,7 +523,7 @@ mod tests {
             "exp":1700000600,"iat":1700000000,"scope":"read write","roles":["admin"]}"#;
         let seed = ViewSeed {
             required: &[],
-            roles_claim: "roles",
+            roles_claim: Some("roles"),
         };
         let v = view(text, &seed).expect("in the subset");
         assert_eq!(v.sub.as_deref(), Some("user-1"));

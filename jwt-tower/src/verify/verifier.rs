@@ -946,7 +946,7 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
         let payload = utf8(&payload, Part::Claims)?;
         let seed = ViewSeed {
             required: &c.required_claims,
-            roles_claim: &c.roles_claim,
+            roles_claim: Some(&c.roles_claim),
         };
         // Read strictly: `C` below reads the same JSON, which then has one meaning.
         let view = claims_view(payload, seed)?;
@@ -1183,7 +1183,7 @@ fn route<'v, C>(
     // The strict reading the chosen verifier will make: no second reading of `iss`.
     let seed = ViewSeed {
         required: &[],
-        roles_claim: "",
+        roles_claim: None,
     };
     let view = claims_view(utf8(&payload, Part::Claims)?, seed)?;
     let iss = view
