@@ -213,7 +213,27 @@ fn is_other_scheme(scheme: &[u8]) -> bool {
             .is_some_and(|start| start.eq_ignore_ascii_case(b"bearer"))
 }
 
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, AuthError> {
+/// The value of the cookie `name` in a request's `Cookie` headers (surrounding quotes
+/// removed), `None` when absent or empty. The one cookie parser of the workspace: token
+/// sources and `jwt-axum`'s refresh cookie read through it.
+///
+/// ```
+/// use http::HeaderMap;
+/// use jwt_tower::RejectionKind;
+/// use jwt_tower::token::cookie;
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert("cookie", "theme=dark; at=\"a.b.c\"".parse().unwrap());
+/// assert_eq!(cookie(&headers, "at").unwrap(), Some("a.b.c"));
+/// assert_eq!(cookie(&headers, "missing").unwrap(), None);
+/// headers.append("cookie", "at=x.y.z".parse().unwrap());
+/// assert_eq!(cookie(&headers, "at").unwrap_err().kind(), RejectionKind::MultipleTokens);
+/// ```
+///
+/// # Errors
+/// [`MultipleTokens`](RejectionKind::MultipleTokens) when the cookie appears twice with
+/// different values.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, AuthError> {
     let mut found: Option<&str> = None;
     for value in headers.get_all(COOKIE) {
         let Ok(value) = value.to_str() else { continue };
