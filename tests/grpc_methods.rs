@@ -149,9 +149,12 @@ async fn methods_without_a_policy_can_be_refused() {
     assert!(client.relay(with(&token("read"))).await.is_ok());
 }
 
+/// Builds a layer, or panics on its configuration.
+type Build = fn() -> GrpcAuthLayer<RegisteredClaims>;
+
 #[test]
 fn misspelt_paths_and_services_are_refused_when_configured() {
-    let attempts: [(&str, fn() -> GrpcAuthLayer<RegisteredClaims>); 4] = [
+    let attempts: [(&str, Build); 4] = [
         ("no leading service", || {
             GrpcAuthLayer::new(verifier()).require_scopes("/Admin", ["admin"])
         }),

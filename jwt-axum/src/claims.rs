@@ -2,12 +2,11 @@
 
 use axum::body::Body;
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
-use axum::response::Response;
 use http::request::Parts;
 use jwt_tower::auth::Refusal;
 use jwt_tower::{Identity, VerifiedToken};
 
-use crate::rejection::{misconfigured, missing_or_misconfigured};
+use crate::AuthRejection;
 
 fn verified<C: Send + Sync + 'static>(parts: &Parts) -> Option<&VerifiedToken<C>> {
     parts.extensions.get::<VerifiedToken<C>>()
@@ -18,8 +17,8 @@ fn verified<C: Send + Sync + 'static>(parts: &Parts) -> Option<&VerifiedToken<C>
 fn required<'a, C: Send + Sync + 'static>(
     parts: &'a Parts,
     wanted: &'static str,
-) -> Result<&'a VerifiedToken<C>, Response> {
-    verified::<C>(parts).ok_or_else(|| missing_or_misconfigured(parts, wanted))
+) -> Result<&'a VerifiedToken<C>, AuthRejection> {
+    verified::<C>(parts).ok_or_else(|| AuthRejection::missing(parts, wanted))
 }
 
 /// The token verified as `C`, `None` for an anonymous request an optional layer let
@@ -27,7 +26,7 @@ fn required<'a, C: Send + Sync + 'static>(
 fn optional<'a, C: Send + Sync + 'static>(
     parts: &'a Parts,
     wanted: &'static str,
-) -> Result<Option<&'a VerifiedToken<C>>, Response> {
+) -> Result<Option<&'a VerifiedToken<C>>, AuthRejection> {
     if let Some(token) = verified::<C>(parts) {
         return Ok(Some(token));
     }
@@ -35,7 +34,7 @@ fn optional<'a, C: Send + Sync + 'static>(
     if behind_layer && parts.extensions.get::<Identity>().is_none() {
         Ok(None)
     } else {
-        Err(misconfigured(parts, wanted))
+        Err(AuthRejection::misconfigured(parts, wanted))
     }
 }
 
@@ -64,7 +63,7 @@ where
     S: Send + Sync,
     C: Clone + Send + Sync + 'static,
 {
-    type Rejection = Response;
+    type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         required::<C>(parts, std::any::type_name::<Self>()).map(|t| Claims(t.claims().clone()))
@@ -76,7 +75,7 @@ where
     S: Send + Sync,
     C: Clone + Send + Sync + 'static,
 {
-    type Rejection = Response;
+    type Rejection = AuthRejection;
 
     async fn from_request_parts(
         parts: &mut Parts,
@@ -96,7 +95,7 @@ where
     S: Send + Sync,
     C: Send + Sync + 'static,
 {
-    type Rejection = Response;
+    type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         required::<C>(parts, std::any::type_name::<Self>()).map(|t| Authenticated(t.clone()))
@@ -108,7 +107,7 @@ where
     S: Send + Sync,
     C: Send + Sync + 'static,
 {
-    type Rejection = Response;
+    type Rejection = AuthRejection;
 
     async fn from_request_parts(
         parts: &mut Parts,
@@ -125,7 +124,7 @@ where
 pub struct CurrentIdentity(pub Identity);
 
 impl<S: Send + Sync> FromRequestParts<S> for CurrentIdentity {
-    type Rejection = Response;
+    type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         parts
@@ -133,12 +132,12 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentIdentity {
             .get::<Identity>()
             .cloned()
             .map(CurrentIdentity)
-            .ok_or_else(|| missing_or_misconfigured(parts, "CurrentIdentity"))
+            .ok_or_else(|| AuthRejection::missing(parts, "CurrentIdentity"))
     }
 }
 
 impl<S: Send + Sync> OptionalFromRequestParts<S> for CurrentIdentity {
-    type Rejection = Response;
+    type Rejection = AuthRejection;
 
     async fn from_request_parts(
         parts: &mut Parts,
@@ -147,7 +146,10 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for CurrentIdentity {
         match parts.extensions.get::<Identity>() {
             Some(identity) => Ok(Some(CurrentIdentity(identity.clone()))),
             None if parts.extensions.get::<Refusal<Body>>().is_some() => Ok(None),
-            None => Err(misconfigured(parts, "Option<CurrentIdentity>")),
+            None => Err(AuthRejection::misconfigured(
+                parts,
+                "Option<CurrentIdentity>",
+            )),
         }
     }
 }
