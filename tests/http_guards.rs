@@ -140,3 +140,47 @@ async fn claims_of_another_type_or_without_a_layer_are_a_500_naming_the_types() 
         assert!(reply.body.contains("no JwtLayer"), "{path}: {}", reply.body);
     }
 }
+
+/// `StateClaims` (no layer, the verifier in router state) takes the layer's path: a token
+/// naming a key the remote JWKS has not delivered yet waits for the fetch it starts.
+#[tokio::test]
+async fn state_claims_wait_for_a_rotated_key_as_the_layer_does() {
+    use axum::extract::FromRef;
+    use jsonwebtoken::Algorithm as JwtAlg;
+    use jwt_axum::StateClaims;
+    use jwt_tower::jwks::RemoteJwks;
+    use support::jwks_server::{JwksServer, document, jwk};
+
+    #[derive(Clone, FromRef)]
+    struct AppState {
+        verifier: Verifier<RegisteredClaims>,
+    }
+    async fn state_me(StateClaims(claims): StateClaims<RegisteredClaims>) -> String {
+        claims.sub.unwrap_or_default()
+    }
+
+    let server = JwksServer::start(document(vec![jwk(JwtAlg::ES256, "ec-1")])).await;
+    let jwks = RemoteJwks::builder(server.url())
+        .cooldown(std::time::Duration::from_secs(60))
+        .start()
+        .unwrap();
+    let verifier = Verifier::builder(jwks.keys())
+        .algorithms([Algorithm::ES256])
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route("/me", get(state_me))
+        .with_state(AppState { verifier });
+    let url = format!("http://{}/me", serve(app).await);
+    let minted = |kid: &str| mint_es256(kid, &claims("alice", "read"));
+
+    assert_eq!(send(bearer(&url, &minted("ec-1"))).await.body, "alice");
+    // The issuer publishes a new key: the first request naming it waits for the fetch.
+    server.set_document(document(vec![
+        jwk(JwtAlg::ES256, "ec-1"),
+        jwk(JwtAlg::ES256, "ec-2"),
+    ]));
+    let reply = send(bearer(&url, &minted("ec-2"))).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(server.fetches(), 2);
+}
