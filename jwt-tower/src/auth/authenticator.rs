@@ -156,33 +156,13 @@ impl<C> Authenticator<C> {
     /// Counts `error`, a refusal decided outside [`Verifier::verify`] (no token, a
     /// malformed request, a policy not met), in the verifier's metrics.
     fn counted(&self, error: AuthError) -> AuthError {
-        self.verifier.record_rejection(error.kind());
+        self.record(&error);
         error
     }
 
-    /// Checks a further `policy` (a route's, a method's) for a request this authenticator
-    /// admitted with `token` (`None`: optional mode and no token, which a policy refuses
-    /// as [`MissingToken`](RejectionKind::MissingToken)). A refusal is counted.
-    ///
-    /// # Errors
-    /// [`MissingToken`](RejectionKind::MissingToken) or the policy's
-    /// [`InsufficientScope`](RejectionKind::InsufficientScope).
-    pub fn authorize(
-        &self,
-        token: Option<&VerifiedToken<C>>,
-        policy: &Policy<C>,
-    ) -> Result<(), AuthError> {
-        if policy.is_empty() {
-            return Ok(());
-        }
-        let token =
-            token.ok_or_else(|| self.counted(AuthError::new(RejectionKind::MissingToken)))?;
-        policy.check(token).map_err(|error| self.counted(error))
-    }
-
-    /// Counts a refusal decided by a caller outside this authenticator (an extractor's
-    /// missing identity, a guard's missing scope) in the verifier's metrics.
-    pub fn record(&self, error: &AuthError) {
+    /// Counts a refusal decided behind the layer (an extractor's missing identity, a
+    /// guard's missing scope), reached through its [`Refusal`](super::Refusal).
+    pub(crate) fn record(&self, error: &AuthError) {
         self.verifier.record_rejection(error.kind());
     }
 }
