@@ -109,7 +109,7 @@ async fn every_rejection_kind_has_its_http_form() {
     let reply = send(
         client()
             .get(&url)
-            .header("authorization", format!("Basic {good}")),
+            .header("authorization", format!("Bearer {good} extra")),
     )
     .await;
     assert_refused(&reply, 400, Some("invalid_request"), &good);
@@ -173,6 +173,31 @@ async fn every_rejection_kind_has_its_http_form() {
         send(bearer(&format!("{base}/admin"), &admin)).await.status,
         200
     );
+}
+
+/// RFC 6750 §3.1: a request authenticating in another scheme carries no bearer
+/// credentials, so it gets the bare challenge (401, no error code), not 400; a misspelt
+/// Bearer header is still malformed.
+#[tokio::test]
+async fn another_authorization_scheme_is_no_token() {
+    let layer = JwtLayer::new(verifier(hs256_key("k1")));
+    let verifier = layer.verifier().clone();
+    let base = start(layer).await;
+    let url = format!("{base}/me");
+    for value in [
+        "Basic dXNlcjpwYXNz",
+        "Digest username=\"alice\"",
+        "Negotiate",
+    ] {
+        let reply = send(client().get(&url).header("authorization", value)).await;
+        assert_refused(&reply, 401, None, "");
+        assert_eq!(reply.json()["error"], "missing_token", "{value}");
+    }
+    assert_eq!(verifier.metrics().rejected(RejectionKind::MissingToken), 3);
+    for value in ["Bearerx a.b.c", "Bearer", "B@sic abc"] {
+        let reply = send(client().get(&url).header("authorization", value)).await;
+        assert_refused(&reply, 400, Some("invalid_request"), "");
+    }
 }
 
 #[tokio::test]
@@ -504,13 +529,14 @@ async fn cache_hits_through_the_layer_answer_as_the_full_path_does() {
         &token,
     );
     for (header, status, code) in [
-        (format!("Bearer {token}x"), 401, "invalid_token"),
-        (format!("Bearer {token}!"), 400, "invalid_request"),
-        (format!("Token {token}"), 400, "invalid_request"),
-        (format!("Bearer{token}"), 400, "invalid_request"),
+        (format!("Bearer {token}x"), 401, Some("invalid_token")),
+        (format!("Bearer {token}!"), 400, Some("invalid_request")),
+        // Another scheme carries no bearer token (RFC 6750 §3.1): the bare challenge.
+        (format!("Token {token}"), 401, None),
+        (format!("Bearer{token}"), 400, Some("invalid_request")),
     ] {
         let reply = send(client().get(&url).header("authorization", &header)).await;
-        assert_refused(&reply, status, Some(code), &token);
+        assert_refused(&reply, status, code, &token);
     }
     // The layer's scope policy applies to hits too.
     let write_only = mint_hs256(

@@ -1,24 +1,49 @@
 //! Extractors for requests that went through a [`JwtLayer`](jwt_tower::JwtLayer).
 
+use axum::body::Body;
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use http::request::Parts;
-use jwt_tower::{AuthError, Identity, RejectionKind, VerifiedToken};
+use jwt_tower::auth::Refusal;
+use jwt_tower::{Identity, VerifiedToken};
 
 use crate::AuthRejection;
-
-fn missing() -> AuthRejection {
-    AuthRejection(AuthError::new(RejectionKind::MissingToken))
-}
 
 fn verified<C: Send + Sync + 'static>(parts: &Parts) -> Option<&VerifiedToken<C>> {
     parts.extensions.get::<VerifiedToken<C>>()
 }
 
+/// The token verified as `C`: `Err` 401 when an optional layer let an anonymous request
+/// through, 500 when the layer verifies another type or there is no layer.
+fn required<'a, C: Send + Sync + 'static>(
+    parts: &'a Parts,
+    wanted: &'static str,
+) -> Result<&'a VerifiedToken<C>, AuthRejection> {
+    verified::<C>(parts).ok_or_else(|| AuthRejection::missing(parts, wanted))
+}
+
+/// The token verified as `C`, `None` for an anonymous request an optional layer let
+/// through; `Err` 500 when the layer verifies another type or there is no layer.
+fn optional<'a, C: Send + Sync + 'static>(
+    parts: &'a Parts,
+    wanted: &'static str,
+) -> Result<Option<&'a VerifiedToken<C>>, AuthRejection> {
+    if let Some(token) = verified::<C>(parts) {
+        return Ok(Some(token));
+    }
+    let behind_layer = parts.extensions.get::<Refusal<Body>>().is_some();
+    if behind_layer && parts.extensions.get::<Identity>().is_none() {
+        Ok(None)
+    } else {
+        Err(AuthRejection::misconfigured(parts, wanted))
+    }
+}
+
 /// The verified claims of the request, as `C`.
 ///
 /// Needs a [`JwtLayer`](jwt_tower::JwtLayer) (with the same `C`) in front of the handler.
-/// Without a token (an optional layer let the request through) it rejects with 401;
-/// take `Option<Claims<C>>` to accept anonymous requests.
+/// Without a token (an optional layer let the request through) it rejects with the
+/// layer's 401; take `Option<Claims<C>>` to accept anonymous requests. A layer verifying
+/// another type, or none, is a programming error: 500 naming both types, logged.
 ///
 /// ```
 /// use jwt_axum::Claims;
@@ -41,9 +66,7 @@ where
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        verified::<C>(parts)
-            .map(|token| Claims(token.claims().clone()))
-            .ok_or_else(missing)
+        required::<C>(parts, std::any::type_name::<Self>()).map(|t| Claims(t.claims().clone()))
     }
 }
 
@@ -52,13 +75,14 @@ where
     S: Send + Sync,
     C: Clone + Send + Sync + 'static,
 {
-    type Rejection = std::convert::Infallible;
+    type Rejection = AuthRejection;
 
     async fn from_request_parts(
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(verified::<C>(parts).map(|token| Claims(token.claims().clone())))
+        let token = optional::<C>(parts, std::any::type_name::<Self>())?;
+        Ok(token.map(|token| Claims(token.claims().clone())))
     }
 }
 
@@ -74,10 +98,7 @@ where
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        verified::<C>(parts)
-            .cloned()
-            .map(Authenticated)
-            .ok_or_else(missing)
+        required::<C>(parts, std::any::type_name::<Self>()).map(|t| Authenticated(t.clone()))
     }
 }
 
@@ -86,18 +107,19 @@ where
     S: Send + Sync,
     C: Send + Sync + 'static,
 {
-    type Rejection = std::convert::Infallible;
+    type Rejection = AuthRejection;
 
     async fn from_request_parts(
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(verified::<C>(parts).cloned().map(Authenticated))
+        let token = optional::<C>(parts, std::any::type_name::<Self>())?;
+        Ok(token.cloned().map(Authenticated))
     }
 }
 
 /// The caller's [`Identity`] (subject, issuer, scopes, roles, raw token), whatever the
-/// layer's claims type.
+/// layer's claims type. Without a layer in front of the handler: 500, logged.
 #[derive(Debug, Clone)]
 pub struct CurrentIdentity(pub Identity);
 
@@ -110,21 +132,24 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentIdentity {
             .get::<Identity>()
             .cloned()
             .map(CurrentIdentity)
-            .ok_or_else(missing)
+            .ok_or_else(|| AuthRejection::missing(parts, "CurrentIdentity"))
     }
 }
 
 impl<S: Send + Sync> OptionalFromRequestParts<S> for CurrentIdentity {
-    type Rejection = std::convert::Infallible;
+    type Rejection = AuthRejection;
 
     async fn from_request_parts(
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(parts
-            .extensions
-            .get::<Identity>()
-            .cloned()
-            .map(CurrentIdentity))
+        match parts.extensions.get::<Identity>() {
+            Some(identity) => Ok(Some(CurrentIdentity(identity.clone()))),
+            None if parts.extensions.get::<Refusal<Body>>().is_some() => Ok(None),
+            None => Err(AuthRejection::misconfigured(
+                parts,
+                "Option<CurrentIdentity>",
+            )),
+        }
     }
 }

@@ -1,7 +1,6 @@
 //! The refresh token in a cookie: `HttpOnly; Secure; SameSite=Strict`, scoped to the
 //! refresh path, so scripts cannot read it and other paths never send it.
 
-use axum::http::header::COOKIE;
 use axum::http::{HeaderMap, HeaderValue};
 
 /// Builds and reads the refresh-token cookie.
@@ -73,16 +72,10 @@ impl RefreshCookie {
         HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
     }
 
-    /// The token from the request's `Cookie` headers, if present.
+    /// The token from the request's `Cookie` headers, if present (`None` too when two
+    /// different ones are sent).
     #[must_use]
     pub fn read<'a>(&self, headers: &'a HeaderMap) -> Option<&'a str> {
-        headers
-            .get_all(COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(k, v)| *k == self.name && !v.is_empty())
-            .map(|(_, v)| v)
+        jwt_tower::token::cookie(headers, &self.name).ok().flatten()
     }
 }

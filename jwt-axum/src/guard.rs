@@ -3,9 +3,10 @@
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use axum::body::Body;
 use axum::response::Response;
-use futures_util::future::{Either, Ready, ready};
 use http::Request;
+use jwt_tower::auth::{Refusal, ResponseFuture};
 use jwt_tower::reject::DefaultRejection;
 use jwt_tower::{AuthError, Identity, RejectionKind};
 use tower_layer::Layer;
@@ -13,7 +14,9 @@ use tower_service::Service;
 
 /// A layer requiring every one of a set of scopes, for one route or a group, under a
 /// [`JwtLayer`](jwt_tower::JwtLayer). No identity is 401; missing scopes are 403
-/// `insufficient_scope` naming the scopes.
+/// `insufficient_scope` naming the scopes. Its refusals are the layer's: the layer's
+/// realm and [`on_rejection`](jwt_tower::JwtLayer::on_rejection), counted in the layer's
+/// verifier metrics.
 ///
 /// ```
 /// use axum::{routing::delete, Router};
@@ -27,7 +30,8 @@ use tower_service::Service;
 #[must_use]
 pub struct RequireScopes {
     scopes: Arc<[Box<str>]>,
-    rejection: DefaultRejection,
+    /// Only for a guard with no layer in front of it (a misconfiguration it still refuses).
+    without_layer: DefaultRejection,
 }
 
 impl RequireScopes {
@@ -35,13 +39,15 @@ impl RequireScopes {
     pub fn new<S: Into<Box<str>>>(scopes: impl IntoIterator<Item = S>) -> Self {
         Self {
             scopes: scopes.into_iter().map(Into::into).collect(),
-            rejection: DefaultRejection::default(),
+            without_layer: DefaultRejection::default(),
         }
     }
 
-    /// The realm named in the challenge (default `"api"`); use the layer's.
+    /// The realm named in the challenge when no [`JwtLayer`](jwt_tower::JwtLayer) is in
+    /// front of the guard (default `"api"`). Behind a layer, the layer's realm is used:
+    /// set it there, once.
     pub fn realm(mut self, realm: &str) -> Self {
-        self.rejection = self.rejection.realm(realm);
+        self.without_layer = self.without_layer.realm(realm);
         self
     }
 
@@ -79,16 +85,26 @@ where
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = Either<Ready<Result<Response, S::Error>>, S::Future>;
+    type Future = ResponseFuture<S::Future, Body, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        match self.guard.check(req.extensions().get::<Identity>()) {
-            Ok(()) => Either::Right(self.inner.call(req)),
-            Err(error) => Either::Left(ready(Ok(self.guard.rejection.response(&error)))),
-        }
+        let Err(error) = self.guard.check(req.extensions().get::<Identity>()) else {
+            return ResponseFuture::inner(self.inner.call(req));
+        };
+        let response = match req.extensions().get::<Refusal<Body>>() {
+            Some(layer) => layer.refuse(&error),
+            None => {
+                tracing::error!(
+                    path = req.uri().path(),
+                    "RequireScopes has no JwtLayer in front of it: every request is refused"
+                );
+                self.guard.without_layer.response(&error)
+            }
+        };
+        ResponseFuture::rejected(response)
     }
 }

@@ -2,7 +2,7 @@
 
 use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
 use http::request::Parts;
-use jwt_tower::token::TokenExtractor;
+use jwt_tower::auth::Authenticator;
 use jwt_tower::{AuthError, RejectionKind, Verifier};
 use serde::de::DeserializeOwned;
 
@@ -33,15 +33,18 @@ use crate::AuthRejection;
 #[derive(Debug, Clone)]
 pub struct StateClaims<C>(pub C);
 
-fn verify<C: DeserializeOwned + Clone + 'static>(
+/// The request's claims, `None` without a token in optional mode: the layer's path (it
+/// waits for keys on an unknown `kid`, and counts refusals in the verifier's metrics).
+async fn verify<C: DeserializeOwned + Clone + Send + Sync + 'static>(
     parts: &Parts,
-    verifier: &Verifier<C>,
+    authenticator: Authenticator<C>,
 ) -> Result<Option<C>, AuthRejection> {
-    let extractor = TokenExtractor::default();
-    let Some(token) = extractor.extract(&parts.headers, &parts.uri)? else {
+    let Some(verified) = authenticator
+        .authenticate_waiting(&parts.headers, &parts.uri)
+        .await?
+    else {
         return Ok(None);
     };
-    let verified = verifier.verify(&token)?;
     // The extractor holds the only handle, so this moves the claims out.
     Ok(Some(
         verified
@@ -59,10 +62,11 @@ where
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let verifier = Verifier::<C>::from_ref(state);
-        verify(parts, &verifier)?
+        let authenticator = Authenticator::new(Verifier::<C>::from_ref(state));
+        verify(parts, authenticator)
+            .await?
             .map(StateClaims)
-            .ok_or_else(|| AuthRejection(AuthError::new(RejectionKind::MissingToken)))
+            .ok_or_else(|| AuthRejection::from(AuthError::new(RejectionKind::MissingToken)))
     }
 }
 
@@ -78,7 +82,7 @@ where
         parts: &mut Parts,
         state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        let verifier = Verifier::<C>::from_ref(state);
-        Ok(verify(parts, &verifier)?.map(StateClaims))
+        let authenticator = Authenticator::new(Verifier::<C>::from_ref(state)).optional();
+        Ok(verify(parts, authenticator).await?.map(StateClaims))
     }
 }

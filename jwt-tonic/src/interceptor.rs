@@ -1,7 +1,7 @@
 //! [`JwtInterceptor`]: the synchronous form, for `tonic` interceptors.
 
-use jwt_tower::token::TokenExtractor;
-use jwt_tower::{AuthError, ErrorCategory, Policy, RejectionKind, TokenSource, Verifier};
+use jwt_tower::auth::Authenticator;
+use jwt_tower::{AuthError, Policy, RejectionKind, TokenSource, Verifier};
 use serde::de::DeserializeOwned;
 use tonic::metadata::MetadataMap;
 use tonic::service::Interceptor;
@@ -42,19 +42,13 @@ use tonic::{Request, Status};
 /// ```
 #[must_use]
 pub struct JwtInterceptor<C> {
-    verifier: Verifier<C>,
-    extractor: TokenExtractor,
-    policy: Policy<C>,
-    optional: bool,
+    authenticator: Authenticator<C>,
 }
 
 impl<C> Clone for JwtInterceptor<C> {
     fn clone(&self) -> Self {
         Self {
-            verifier: self.verifier.clone(),
-            extractor: self.extractor.clone(),
-            policy: self.policy.clone(),
-            optional: self.optional,
+            authenticator: self.authenticator.clone(),
         }
     }
 }
@@ -62,50 +56,46 @@ impl<C> Clone for JwtInterceptor<C> {
 impl<C> std::fmt::Debug for JwtInterceptor<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JwtInterceptor")
-            .field("verifier", &self.verifier)
-            .field("policy", &self.policy)
-            .field("optional", &self.optional)
-            .finish_non_exhaustive()
+            .field("authenticator", &self.authenticator)
+            .finish()
     }
 }
 
 impl<C> JwtInterceptor<C> {
     /// Requires a valid bearer token (`authorization` metadata).
     pub fn new(verifier: Verifier<C>) -> Self {
-        Self {
-            verifier,
-            extractor: TokenExtractor::default(),
-            policy: Policy::new(),
-            optional: false,
-        }
+        Self::from_authenticator(Authenticator::new(verifier))
+    }
+
+    /// Authenticates with `authenticator` (token sources, optional mode, policy).
+    pub fn from_authenticator(authenticator: Authenticator<C>) -> Self {
+        Self { authenticator }
+    }
+
+    fn map(mut self, f: impl FnOnce(Authenticator<C>) -> Authenticator<C>) -> Self {
+        self.authenticator = f(self.authenticator);
+        self
     }
 
     /// Lets requests without a token through, without identity; a token that is present
     /// must be valid.
-    pub fn optional(mut self) -> Self {
-        self.optional = true;
-        self
+    pub fn optional(self) -> Self {
+        self.map(Authenticator::optional)
     }
 
     /// Where to look for the token (default: `authorization: Bearer`).
-    pub fn token_sources(mut self, sources: impl IntoIterator<Item = TokenSource>) -> Self {
-        self.extractor = TokenExtractor::new(sources);
-        self
+    pub fn token_sources(self, sources: impl IntoIterator<Item = TokenSource>) -> Self {
+        self.map(|a| a.token_sources(sources))
     }
 
     /// Replaces the policy.
-    pub fn policy(mut self, policy: Policy<C>) -> Self {
-        self.policy = policy;
-        self
+    pub fn policy(self, policy: Policy<C>) -> Self {
+        self.map(|a| a.policy(policy))
     }
 
     /// Requires every one of `scopes`.
-    pub fn require_scopes<S: Into<Box<str>>>(
-        mut self,
-        scopes: impl IntoIterator<Item = S>,
-    ) -> Self {
-        self.policy = self.policy.require_scopes(scopes);
-        self
+    pub fn require_scopes<S: Into<Box<str>>>(self, scopes: impl IntoIterator<Item = S>) -> Self {
+        self.map(|a| a.require_scopes(scopes))
     }
 }
 
@@ -113,37 +103,17 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtInterceptor<C> {
     fn authenticate<T>(&self, request: &mut Request<T>) -> Result<(), AuthError> {
         // Metadata is an `http::HeaderMap` inside: borrowed as one, then put back.
         let headers = std::mem::take(request.metadata_mut()).into_headers();
-        let verified = match self.extractor.extract(&headers, &http::Uri::default()) {
-            Err(error) => Err(error),
-            Ok(None) if self.optional => Ok(None),
-            Ok(None) => Err(AuthError::new(RejectionKind::MissingToken)),
-            Ok(Some(token)) => self.verifier.verify(&token).map(Some).inspect_err(|error| {
-                if error.kind() == RejectionKind::UnknownKey {
-                    // Starts the refresh (a remote key set, within its cooldown) without
-                    // waiting for it: the calls after it lands pass.
-                    drop(self.verifier.wait_for_keys(&token, error));
-                }
-            }),
-        };
+        let uri = http::Uri::default();
+        let verified = self.authenticator.authenticate(&headers, &uri);
+        if let Err(error) = &verified
+            && error.kind() == RejectionKind::UnknownKey
+        {
+            // Starts the refresh (a remote key set, within its cooldown) without waiting
+            // for it: the calls after it lands pass.
+            drop(self.authenticator.wait_for_keys(&headers, &uri, error));
+        }
         *request.metadata_mut() = MetadataMap::from_headers(headers);
-        // Refusals decided here, outside `verify`, are counted in the verifier's metrics.
-        let outside_verify = |error: AuthError| {
-            self.verifier.record_rejection(error.kind());
-            error
-        };
-        let verified = match verified {
-            Err(error)
-                if matches!(
-                    error.category(),
-                    ErrorCategory::MissingToken | ErrorCategory::InvalidRequest
-                ) =>
-            {
-                return Err(outside_verify(error));
-            }
-            other => other?,
-        };
-        if let Some(verified) = verified {
-            self.policy.check(&verified).map_err(outside_verify)?;
+        if let Some(verified) = verified? {
             let extensions = request.extensions_mut();
             extensions.insert(verified.identity());
             extensions.insert(verified);

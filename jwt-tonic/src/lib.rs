@@ -61,13 +61,12 @@
 
 mod interceptor;
 mod method;
+mod methods;
 #[cfg(feature = "propagate")]
 pub mod propagate;
 
 pub use interceptor::JwtInterceptor;
-pub use method::{
-    GrpcAuthFuture, GrpcAuthLayer, GrpcAuthService, MethodPolicyFuture, MethodPolicyService,
-};
+pub use method::{GrpcAuthFuture, GrpcAuthLayer, GrpcAuthService, MethodPolicyService};
 
 use jwt_tower::reject::OnRejection;
 use jwt_tower::{AuthError, ErrorCategory, Identity, VerifiedToken};

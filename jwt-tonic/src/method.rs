@@ -1,96 +1,22 @@
 //! [`GrpcAuthLayer`]: the core layer on a tonic server, with per-method policies and open
 //! methods.
 
-use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use http::{Request, Response};
-use jwt_tower::auth::ResponseFuture;
+use jwt_tower::auth::{Refusal, ResponseFuture};
 use jwt_tower::reject::OnRejection;
-use jwt_tower::{AuthError, JwtLayer, JwtService, Policy, RejectionKind, VerifiedToken, Verifier};
+use jwt_tower::{JwtLayer, JwtService, Policy, VerifiedToken, Verifier};
 use pin_project_lite::pin_project;
 use serde::de::DeserializeOwned;
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::GrpcRejection;
-
-/// What each method requires, by full method path (`/package.Service/Method`).
-struct Methods<C> {
-    open_methods: HashSet<Box<str>>,
-    open_services: HashSet<Box<str>>,
-    method_policies: HashMap<Box<str>, Vec<Policy<C>>>,
-    service_policies: HashMap<Box<str>, Vec<Policy<C>>>,
-}
-
-impl<C> Default for Methods<C> {
-    fn default() -> Self {
-        Self {
-            open_methods: HashSet::new(),
-            open_services: HashSet::new(),
-            method_policies: HashMap::new(),
-            service_policies: HashMap::new(),
-        }
-    }
-}
-
-impl<C> Clone for Methods<C> {
-    fn clone(&self) -> Self {
-        Self {
-            open_methods: self.open_methods.clone(),
-            open_services: self.open_services.clone(),
-            method_policies: self.method_policies.clone(),
-            service_policies: self.service_policies.clone(),
-        }
-    }
-}
-
-/// `package.Service` of `/package.Service/Method`.
-fn service_of(path: &str) -> &str {
-    let path = path.strip_prefix('/').unwrap_or(path);
-    path.split_once('/').map_or(path, |(service, _)| service)
-}
-
-/// `package.Service` from `package.Service` or `/package.Service/`.
-fn service_name(service: &str) -> Box<str> {
-    service.trim_matches('/').into()
-}
-
-/// `/package.Service/Method`, with its leading slash.
-fn method_path(path: &str) -> Box<str> {
-    if path.starts_with('/') {
-        path.into()
-    } else {
-        format!("/{path}").into()
-    }
-}
-
-impl<C> Methods<C> {
-    fn is_open(&self, path: &str) -> bool {
-        (!self.open_methods.is_empty() && self.open_methods.contains(path))
-            || (!self.open_services.is_empty() && self.open_services.contains(service_of(path)))
-    }
-
-    fn has_policies(&self) -> bool {
-        !self.method_policies.is_empty() || !self.service_policies.is_empty()
-    }
-
-    fn check(&self, path: &str, token: Option<&VerifiedToken<C>>) -> Result<(), AuthError> {
-        let policies = [
-            self.service_policies.get(service_of(path)),
-            self.method_policies.get(path),
-        ];
-        for policy in policies.into_iter().flatten().flatten() {
-            // Optional mode and no token: a method with a policy needs one.
-            let token = token.ok_or_else(|| AuthError::new(RejectionKind::MissingToken))?;
-            policy.check(token)?;
-        }
-        Ok(())
-    }
-}
+use crate::methods::{Methods, method_path, service_name};
 
 /// The [`JwtLayer`] on a tonic server, answering refusals as gRPC statuses
 /// ([`GrpcRejection`]), with a policy per method and methods left open.
@@ -103,6 +29,11 @@ impl<C> Methods<C> {
 ///   them is `PERMISSION_DENIED`.
 /// - [`open_service`](Self::open_service) / [`open_method`](Self::open_method) skip
 ///   authentication entirely: health checks, reflection.
+/// - Paths and service names are checked when configured, so a typo cannot drop a
+///   requirement silently: a path that is not `/package.Service/Method` panics, and so
+///   does a service the server does not have once [`known_services`](Self::known_services)
+///   lists them. [`refuse_methods_without_policy`](Self::refuse_methods_without_policy)
+///   refuses any method that was not given a policy (nor left open).
 ///
 /// ```
 /// use jwt_tonic::GrpcAuthLayer;
@@ -144,6 +75,8 @@ impl<C> std::fmt::Debug for GrpcAuthLayer<C> {
             .field("open_services", &self.methods.open_services)
             .field("method_policies", &self.methods.method_policies.keys())
             .field("service_policies", &self.methods.service_policies.keys())
+            .field("known_services", &self.methods.known_services)
+            .field("refuse_unlisted", &self.methods.refuse_unlisted)
             .finish()
     }
 }
@@ -163,45 +96,88 @@ impl<C> GrpcAuthLayer<C> {
         }
     }
 
-    fn methods(&mut self) -> &mut Methods<C> {
-        Arc::make_mut(&mut self.methods)
+    /// Changes the method table, then checks its names against the known services.
+    fn configure(mut self, change: impl FnOnce(&mut Methods<C>)) -> Self {
+        let methods = Arc::make_mut(&mut self.methods);
+        change(methods);
+        methods.check_known();
+        self
     }
 
     /// Leaves every method of `service` (`grpc.health.v1.Health`) open: no token needed.
-    pub fn open_service(mut self, service: &str) -> Self {
-        self.methods().open_services.insert(service_name(service));
-        self
+    ///
+    /// # Panics
+    /// When `service` is not a service name, or not a known one.
+    pub fn open_service(self, service: &str) -> Self {
+        let service = service_name(service);
+        self.configure(|m| {
+            m.open_services.insert(service);
+        })
     }
 
     /// Leaves one method (`/grpc.health.v1.Health/Check`) open: no token needed.
-    pub fn open_method(mut self, path: &str) -> Self {
-        self.methods().open_methods.insert(method_path(path));
-        self
+    ///
+    /// # Panics
+    /// When `path` is not a method path, or not of a known service.
+    pub fn open_method(self, path: &str) -> Self {
+        let path = method_path(path);
+        self.configure(|m| {
+            m.open_methods.insert(path);
+        })
     }
 
     /// Adds `policy` for the method at `path` (`/identity.v1.Identity/Admin`).
-    pub fn method_policy(mut self, path: &str, policy: Policy<C>) -> Self {
+    ///
+    /// # Panics
+    /// When `path` is not a method path, or not of a known service.
+    pub fn method_policy(self, path: &str, policy: Policy<C>) -> Self {
         let path = method_path(path);
-        self.methods()
-            .method_policies
-            .entry(path)
-            .or_default()
-            .push(policy);
-        self
+        self.configure(|m| m.method_policies.entry(path).or_default().push(policy))
     }
 
     /// Adds `policy` for every method of `service` (`identity.v1.Identity`).
-    pub fn service_policy(mut self, service: &str, policy: Policy<C>) -> Self {
+    ///
+    /// # Panics
+    /// When `service` is not a service name, or not a known one.
+    pub fn service_policy(self, service: &str, policy: Policy<C>) -> Self {
         let service = service_name(service);
-        self.methods()
-            .service_policies
-            .entry(service)
-            .or_default()
-            .push(policy);
-        self
+        self.configure(|m| m.service_policies.entry(service).or_default().push(policy))
+    }
+
+    /// The services the server has (`identity.v1.Identity`, as generated code's
+    /// `NamedService::NAME`): every service and method path configured, before or after,
+    /// must name one of them.
+    ///
+    /// ```should_panic
+    /// # use jwt_tonic::GrpcAuthLayer;
+    /// # use jwt_tower::{Algorithm, RegisteredClaims, Verifier, VerificationKey};
+    /// # let verifier = Verifier::<RegisteredClaims>::builder(
+    /// #     VerificationKey::hmac(Algorithm::HS256, b"an-hmac-secret-of-at-least-32-bytes!").unwrap(),
+    /// # ).algorithms([Algorithm::HS256]).build().unwrap();
+    /// // "Identiy": a typo, refused when the layer is built.
+    /// let layer = GrpcAuthLayer::new(verifier)
+    ///     .known_services(["identity.v1.Identity", "grpc.health.v1.Health"])
+    ///     .require_scopes("/identity.v1.Identiy/Admin", ["admin"]);
+    /// ```
+    ///
+    /// # Panics
+    /// When a name is not a service name, or a service already configured is not listed.
+    pub fn known_services<'a>(self, services: impl IntoIterator<Item = &'a str>) -> Self {
+        let services: Vec<Box<str>> = services.into_iter().map(service_name).collect();
+        self.configure(|m| m.known_services.get_or_insert_default().extend(services))
+    }
+
+    /// Refuses (`PERMISSION_DENIED`) every method that has no policy of its own or of its
+    /// service and is not open: a method added to the server later, or one whose path
+    /// was misspelt here, is closed rather than left to the layer-wide policy alone.
+    pub fn refuse_methods_without_policy(self) -> Self {
+        self.configure(|m| m.refuse_unlisted = true)
     }
 
     /// The method at `path` requires every one of `scopes`.
+    ///
+    /// # Panics
+    /// When `path` is not a method path, or not of a known service.
     pub fn require_scopes<S: Into<Box<str>>>(
         self,
         path: &str,
@@ -225,7 +201,7 @@ impl<S: Clone, C> Layer<S> for GrpcAuthLayer<C> {
             authed: self.jwt.layer(MethodPolicyService {
                 inner,
                 methods: Arc::clone(&self.methods),
-                verifier: self.jwt.verifier().clone(),
+                claims: std::marker::PhantomData,
             }),
             methods: Arc::clone(&self.methods),
         }
@@ -305,7 +281,7 @@ pin_project! {
     #[project = GrpcAuthProj]
     enum GrpcAuthKind<F, B, E> {
         Open { #[pin] future: F },
-        Authed { #[pin] future: ResponseFuture<MethodPolicyFuture<F, B>, B, E> },
+        Authed { #[pin] future: ResponseFuture<ResponseFuture<F, B, E>, B, E> },
     }
 }
 
@@ -323,12 +299,12 @@ where
     }
 }
 
-/// Checks the per-method policy of a request the [`JwtService`] admitted.
+/// Checks the per-method policy of a request the [`JwtService`] admitted, refusing
+/// through the layer's [`Refusal`] (counted in its verifier's metrics).
 pub struct MethodPolicyService<S, C> {
     inner: S,
     methods: Arc<Methods<C>>,
-    /// Counts the policy refusals decided here in the verifier's metrics.
-    verifier: Verifier<C>,
+    claims: std::marker::PhantomData<fn() -> C>,
 }
 
 impl<S: Clone, C> Clone for MethodPolicyService<S, C> {
@@ -336,7 +312,7 @@ impl<S: Clone, C> Clone for MethodPolicyService<S, C> {
         Self {
             inner: self.inner.clone(),
             methods: Arc::clone(&self.methods),
-            verifier: self.verifier.clone(),
+            claims: std::marker::PhantomData,
         }
     }
 }
@@ -353,11 +329,11 @@ impl<S, C, ReqBody, ResBody> Service<Request<ReqBody>> for MethodPolicyService<S
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     C: Send + Sync + 'static,
-    ResBody: Default,
+    ResBody: Default + 'static,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = MethodPolicyFuture<S::Future, ResBody>;
+    type Future = ResponseFuture<S::Future, ResBody, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -367,53 +343,15 @@ where
         if self.methods.has_policies() {
             let token = req.extensions().get::<VerifiedToken<C>>();
             if let Err(error) = self.methods.check(req.uri().path(), token) {
-                self.verifier.record_rejection(error.kind());
-                return MethodPolicyFuture {
-                    kind: MethodPolicyKind::Rejected {
-                        response: Some(GrpcRejection.on_rejection(&error)),
-                    },
+                let response = match req.extensions().get::<Refusal<ResBody>>() {
+                    Some(layer) => layer.refuse(&error),
+                    // Only the layer builds this service, and it always leaves its refusal.
+                    None => GrpcRejection.on_rejection(&error),
                 };
+                return ResponseFuture::rejected(response);
             }
         }
-        MethodPolicyFuture {
-            kind: MethodPolicyKind::Inner {
-                future: self.inner.call(req),
-            },
-        }
-    }
-}
-
-pin_project! {
-    /// Response future of [`MethodPolicyService`].
-    pub struct MethodPolicyFuture<F, B> {
-        #[pin]
-        kind: MethodPolicyKind<F, B>,
-    }
-}
-
-pin_project! {
-    #[project = MethodPolicyProj]
-    enum MethodPolicyKind<F, B> {
-        // The policy was met.
-        Inner { #[pin] future: F },
-        // The policy was not met: a trailers-only gRPC refusal.
-        Rejected { response: Option<Response<B>> },
-    }
-}
-
-impl<F, B, E> Future for MethodPolicyFuture<F, B>
-where
-    F: Future<Output = Result<Response<B>, E>>,
-{
-    type Output = Result<Response<B>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
-            MethodPolicyProj::Inner { future } => future.poll(cx),
-            MethodPolicyProj::Rejected { response } => Poll::Ready(Ok(response
-                .take()
-                .expect("MethodPolicyFuture polled after completion"))),
-        }
+        ResponseFuture::inner(self.inner.call(req))
     }
 }
 
@@ -421,30 +359,43 @@ where
 mod tests {
     use super::*;
 
-    #[test]
-    fn paths_and_services() {
-        assert_eq!(
-            service_of("/identity.v1.Identity/Admin"),
-            "identity.v1.Identity"
-        );
-        assert_eq!(
-            &*service_name("/grpc.health.v1.Health/"),
-            "grpc.health.v1.Health"
-        );
-        assert_eq!(&*method_path("a.B/C"), "/a.B/C");
-        let layer = GrpcAuthLayer::<jwt_tower::RegisteredClaims>::from_layer(JwtLayer::new(
+    fn layer() -> GrpcAuthLayer<jwt_tower::RegisteredClaims> {
+        GrpcAuthLayer::new(
             Verifier::builder(
                 jwt_tower::VerificationKey::hmac(jwt_tower::Algorithm::HS256, [1u8; 32]).unwrap(),
             )
             .algorithms([jwt_tower::Algorithm::HS256])
             .build()
             .unwrap(),
-        ))
-        .open_service("grpc.health.v1.Health")
-        .open_method("/a.B/Open");
+        )
+    }
+
+    #[test]
+    fn open_methods_and_services() {
+        let layer = layer()
+            .open_service("grpc.health.v1.Health")
+            .open_method("/a.B/Open");
         assert!(layer.methods.is_open("/grpc.health.v1.Health/Check"));
         assert!(layer.methods.is_open("/a.B/Open"));
         assert!(!layer.methods.is_open("/a.B/Closed"));
         assert!(!layer.methods.is_open("/grpc.health.v1.HealthX/Check"));
+    }
+
+    #[test]
+    fn names_are_checked_against_the_known_services_in_any_order() {
+        let known = ["a.B", "grpc.health.v1.Health"];
+        let _ = layer()
+            .known_services(known)
+            .open_service("grpc.health.v1.Health")
+            .require_scopes("/a.B/C", ["c"]);
+        let before = std::panic::catch_unwind(|| {
+            layer()
+                .require_scopes("/a.X/C", ["c"])
+                .known_services(known)
+        });
+        assert!(before.is_err());
+        let after =
+            std::panic::catch_unwind(|| layer().known_services(known).open_method("/a.X/Open"));
+        assert!(after.is_err());
     }
 }

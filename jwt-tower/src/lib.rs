@@ -10,7 +10,8 @@
 //! - [`verify`]: [`Verifier`] checks it (no HTTP in it: usable on its own);
 //! - [`keys`]: the [`Keys`] it checks against, swappable at run time without a lock;
 //! - [`policy`]: scopes, roles, predicates;
-//! - [`auth`]: the tower [`JwtLayer`] tying them together;
+//! - [`auth`]: the [`Authenticator`] tying them together, every adapter's one request
+//!   path, and the tower [`JwtLayer`] applying it;
 //! - [`reject`]: the HTTP form of an [`AuthError`];
 //! - [`propagate`] (feature `propagate`): the caller's identity in scope while it is
 //!   handled, and a client layer that forwards it (or a service token) to the next service.
@@ -49,6 +50,7 @@
 pub mod __fuzz;
 pub mod algorithm;
 pub mod auth;
+mod clock;
 mod crypto;
 mod error;
 #[cfg(feature = "aws_lc_rs")]
@@ -73,7 +75,7 @@ pub mod token;
 pub mod verify;
 
 pub use algorithm::Algorithm;
-pub use auth::{JwtLayer, JwtService};
+pub use auth::{Authenticator, JwtLayer, JwtService};
 pub use error::{AuthError, ConfigError, ErrorCategory, RejectionKind};
 pub use keys::{KeySet, Keys, VerificationKey};
 pub use metrics::MetricsSnapshot;

@@ -1,5 +1,5 @@
-//! The response future: the inner service's, a ready rejection, or (rarely) a wait for
-//! keys followed by either.
+//! The one response future of the layer and the guards behind it: the inner service's, a
+//! ready rejection, or (the layer, rarely) a wait for keys followed by either.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,7 +12,22 @@ use pin_project_lite::pin_project;
 pub(crate) type Waiting<B, E> = Pin<Box<dyn Future<Output = Result<Response<B>, E>> + Send>>;
 
 pin_project! {
-    /// Response future of [`JwtService`](super::JwtService).
+    /// Response future of [`JwtService`](super::JwtService), and of any guard that either
+    /// calls its inner service or refuses at once (`jwt-axum`'s `RequireScopes`,
+    /// `jwt-tonic`'s method policies).
+    ///
+    /// ```
+    /// use http::Response;
+    /// use jwt_tower::auth::ResponseFuture;
+    ///
+    /// type Inner = std::future::Ready<Result<Response<()>, std::convert::Infallible>>;
+    /// let refused = ResponseFuture::<Inner, (), std::convert::Infallible>::rejected(
+    ///     Response::builder().status(403).body(()).unwrap(),
+    /// );
+    /// let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// let response = runtime.block_on(refused).unwrap();
+    /// assert_eq!(response.status(), 403);
+    /// ```
     pub struct ResponseFuture<F, B, E> {
         #[pin]
         kind: Kind<F, B, E>,
@@ -49,7 +64,8 @@ pin_project! {
 }
 
 impl<F, B, E> ResponseFuture<F, B, E> {
-    pub(crate) fn inner(future: F) -> Self {
+    /// The inner service's future: the request was admitted.
+    pub fn inner(future: F) -> Self {
         Self {
             kind: Kind::Inner { future },
         }
@@ -62,7 +78,8 @@ impl<F, B, E> ResponseFuture<F, B, E> {
         }
     }
 
-    pub(crate) fn rejected(response: Response<B>) -> Self {
+    /// A refusal, ready.
+    pub fn rejected(response: Response<B>) -> Self {
         Self {
             kind: Kind::Rejected {
                 response: Some(response),

@@ -1,16 +1,17 @@
-//! [`JwtLayer`]: configuration, cheap to clone, applied to a service.
+//! [`JwtLayer`]: an [`Authenticator`] and a rejection, applied to a service.
 
 use std::sync::Arc;
 
+use http::Response;
 use tower_layer::Layer;
 
-use super::{JwtService, Mode};
+use super::refusal::Refuse;
+use super::{Authenticator, JwtService};
 use crate::policy::Policy;
-use crate::reject::DefaultRejection;
-use crate::token::TokenExtractor;
-use crate::{TokenSource, VerifiedToken, Verifier};
+use crate::reject::{DefaultRejection, OnRejection};
+use crate::{AuthError, TokenSource, VerifiedToken, Verifier};
 
-/// A tower layer that authenticates requests with a [`Verifier`].
+/// A tower layer that authenticates requests with an [`Authenticator`].
 ///
 /// ```
 /// use jwt_tower::{Algorithm, JwtLayer, RegisteredClaims, TokenSource, Verifier, VerificationKey};
@@ -30,20 +31,14 @@ use crate::{TokenSource, VerifiedToken, Verifier};
 /// ```
 #[must_use]
 pub struct JwtLayer<C, R = DefaultRejection> {
-    pub(crate) verifier: Verifier<C>,
-    pub(crate) extractor: TokenExtractor,
-    pub(crate) mode: Mode,
-    pub(crate) policy: Policy<C>,
+    pub(crate) authenticator: Authenticator<C>,
     pub(crate) on_rejection: R,
 }
 
 impl<C, R: Clone> Clone for JwtLayer<C, R> {
     fn clone(&self) -> Self {
         Self {
-            verifier: self.verifier.clone(),
-            extractor: self.extractor.clone(),
-            mode: self.mode,
-            policy: self.policy.clone(),
+            authenticator: self.authenticator.clone(),
             on_rejection: self.on_rejection.clone(),
         }
     }
@@ -52,10 +47,7 @@ impl<C, R: Clone> Clone for JwtLayer<C, R> {
 impl<C, R> std::fmt::Debug for JwtLayer<C, R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JwtLayer")
-            .field("verifier", &self.verifier)
-            .field("extractor", &self.extractor)
-            .field("mode", &self.mode)
-            .field("policy", &self.policy)
+            .field("authenticator", &self.authenticator)
             .finish_non_exhaustive()
     }
 }
@@ -63,82 +55,101 @@ impl<C, R> std::fmt::Debug for JwtLayer<C, R> {
 impl<C> JwtLayer<C> {
     /// A layer requiring a valid bearer token, answering refusals per RFC 6750.
     pub fn new(verifier: Verifier<C>) -> Self {
+        Self::from_authenticator(Authenticator::new(verifier))
+    }
+
+    /// A layer authenticating with `authenticator`, answering refusals per RFC 6750 with
+    /// its challenge parameters.
+    pub fn from_authenticator(authenticator: Authenticator<C>) -> Self {
         Self {
-            verifier,
-            extractor: TokenExtractor::default(),
-            mode: Mode::Required,
-            policy: Policy::new(),
-            on_rejection: DefaultRejection::default(),
+            on_rejection: authenticator.challenge().clone(),
+            authenticator,
         }
     }
 
-    /// The realm named in `WWW-Authenticate` challenges (default `"api"`).
+    /// The realm named in `WWW-Authenticate` challenges (default `"api"`), for this
+    /// layer's refusals and those of the guards and extractors behind it.
     pub fn realm(mut self, realm: &str) -> Self {
-        self.on_rejection = self.on_rejection.realm(realm);
+        self.authenticator = self.authenticator.realm(realm);
+        self.on_rejection = self.authenticator.challenge().clone();
         self
     }
 }
 
 impl<C, R> JwtLayer<C, R> {
+    fn map(mut self, f: impl FnOnce(Authenticator<C>) -> Authenticator<C>) -> Self {
+        self.authenticator = f(self.authenticator);
+        self
+    }
+
     /// Let requests without a token through, without identity. A token that is present
     /// must still be valid (an invalid one is 401), and the policy applies only to
     /// requests that carry one.
-    pub fn optional(mut self) -> Self {
-        self.mode = Mode::Optional;
-        self
+    pub fn optional(self) -> Self {
+        self.map(Authenticator::optional)
     }
 
     /// Where to look for the token (default: `Authorization: Bearer` only).
-    pub fn token_sources(mut self, sources: impl IntoIterator<Item = TokenSource>) -> Self {
-        self.extractor = TokenExtractor::new(sources);
-        self
+    pub fn token_sources(self, sources: impl IntoIterator<Item = TokenSource>) -> Self {
+        self.map(|a| a.token_sources(sources))
     }
 
     /// Replaces the whole policy.
-    pub fn policy(mut self, policy: Policy<C>) -> Self {
-        self.policy = policy;
-        self
+    pub fn policy(self, policy: Policy<C>) -> Self {
+        self.map(|a| a.policy(policy))
     }
 
     /// Requires every one of `scopes`.
-    pub fn require_scopes<S: Into<Box<str>>>(
-        mut self,
-        scopes: impl IntoIterator<Item = S>,
-    ) -> Self {
-        self.policy = self.policy.require_scopes(scopes);
-        self
+    pub fn require_scopes<S: Into<Box<str>>>(self, scopes: impl IntoIterator<Item = S>) -> Self {
+        self.map(|a| a.require_scopes(scopes))
     }
 
     /// Requires every one of `roles`.
-    pub fn require_roles<S: Into<Box<str>>>(mut self, roles: impl IntoIterator<Item = S>) -> Self {
-        self.policy = self.policy.require_roles(roles);
-        self
+    pub fn require_roles<S: Into<Box<str>>>(self, roles: impl IntoIterator<Item = S>) -> Self {
+        self.map(|a| a.require_roles(roles))
     }
 
     /// Requires a predicate over the verified token.
     pub fn require(
-        mut self,
+        self,
         predicate: impl Fn(&VerifiedToken<C>) -> bool + Send + Sync + 'static,
     ) -> Self {
-        self.policy = self.policy.require(predicate);
-        self
+        self.map(|a| a.require(predicate))
     }
 
-    /// Replaces the rejection response: any [`OnRejection`](crate::reject::OnRejection),
-    /// such as a closure `Fn(&AuthError) -> Response<B> + Clone`.
+    /// Replaces the rejection response: any [`OnRejection`], such as a closure
+    /// `Fn(&AuthError) -> Response<B> + Clone`.
     pub fn on_rejection<R2>(self, on_rejection: R2) -> JwtLayer<C, R2> {
         JwtLayer {
-            verifier: self.verifier,
-            extractor: self.extractor,
-            mode: self.mode,
-            policy: self.policy,
+            authenticator: self.authenticator,
             on_rejection,
         }
     }
 
     /// The verifier this layer uses.
     pub fn verifier(&self) -> &Verifier<C> {
-        &self.verifier
+        self.authenticator.verifier()
+    }
+
+    /// The authenticator this layer uses.
+    pub fn authenticator(&self) -> &Authenticator<C> {
+        &self.authenticator
+    }
+}
+
+impl<C, R, B> Refuse<B> for JwtLayer<C, R>
+where
+    C: Send + Sync + 'static,
+    R: OnRejection<B> + Send + Sync,
+{
+    fn refuse(&self, error: &AuthError) -> Response<B> {
+        self.authenticator.record(error);
+        tracing::debug!(kind = %error.kind(), category = ?error.category(), "jwt rejected");
+        self.on_rejection.on_rejection(error)
+    }
+
+    fn claims_type(&self) -> &'static str {
+        std::any::type_name::<C>()
     }
 }
 
@@ -147,7 +158,7 @@ impl<S, C, R: Clone> Layer<S> for JwtLayer<C, R> {
 
     fn layer(&self, inner: S) -> Self::Service {
         // Shared, not copied: a service is cloned for every request (axum's router does),
-        // and one `Arc` costs less to clone and drop than the layer's four.
+        // and one `Arc` costs less to clone and drop than the layer's parts.
         JwtService {
             inner,
             layer: Arc::new(self.clone()),

@@ -1,23 +1,20 @@
-//! The tower middleware: [`JwtLayer`] wraps a service in a [`JwtService`], which
-//! extracts, verifies and authorizes each request before the inner service sees it.
+//! The tower middleware: [`JwtLayer`] wraps a service in a [`JwtService`], which has its
+//! [`Authenticator`] extract, verify and authorize each request before the inner service
+//! sees it.
 //!
-//! A request that passes carries its [`VerifiedToken`](crate::VerifiedToken) in its
-//! extensions; one that fails gets the [`OnRejection`](crate::reject::OnRejection)
+//! A request that passes carries its [`VerifiedToken`](crate::VerifiedToken) and
+//! [`Identity`](crate::Identity) in its extensions, and the layer's [`Refusal`] for guards
+//! further in; one that fails gets the [`OnRejection`](crate::reject::OnRejection)
 //! response and never reaches the inner service.
 
+mod authenticator;
 mod future;
 mod layer;
+mod refusal;
 mod service;
 
+pub use authenticator::Authenticator;
 pub use future::ResponseFuture;
 pub use layer::JwtLayer;
+pub use refusal::Refusal;
 pub use service::JwtService;
-
-/// Whether a request without a token may pass.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// A token is required (the default): no token is 401.
-    Required,
-    /// No token passes through without identity; a token that is present must be valid.
-    Optional,
-}

@@ -1,4 +1,4 @@
-//! [`JwtService`]: extract, verify, authorize, then call the inner service.
+//! [`JwtService`]: authenticate, then call the inner service or refuse.
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -7,10 +7,10 @@ use http::{Request, Response};
 use serde::de::DeserializeOwned;
 use tower_service::Service;
 
-use super::{JwtLayer, Mode, ResponseFuture};
+use super::refusal::Refuse;
+use super::{JwtLayer, Refusal, ResponseFuture};
 use crate::reject::OnRejection;
-use crate::token::TokenExtractor;
-use crate::{AuthError, RejectionKind, VerifiedToken};
+use crate::{AuthError, VerifiedToken};
 
 /// The service made by [`JwtLayer`].
 pub struct JwtService<S, C, R> {
@@ -36,66 +36,41 @@ impl<S: std::fmt::Debug, C, R> std::fmt::Debug for JwtService<S, C, R> {
     }
 }
 
-impl<C: DeserializeOwned + Send + Sync + 'static, R> JwtLayer<C, R> {
-    /// Finds, verifies and authorizes the request's token. `Ok(None)`: optional mode and
-    /// no token.
-    fn authenticate<B>(&self, req: &Request<B>) -> Result<Option<VerifiedToken<C>>, AuthError> {
-        let outside_verify = |error: AuthError| {
-            self.verifier.record_rejection(error.kind());
-            error
-        };
-        // With the default source, `Authorization: Bearer` alone, the token is verified
-        // before any check of its characters: a token that verifies has only base64url
-        // characters and dots, so it passed them all (see `Verifier::verify_unchecked`),
-        // and they are checked only to blame the right party when it fails. A client
-        // reusing its token (the common case) is answered from the verifier's cache, if
-        // it has one. Every other request takes the full path below.
-        if let Some(raw) = self.extractor.sole_bearer_unchecked(req.headers()) {
-            let verified = self
-                .verifier
-                .verify_unchecked(raw, |e| TokenExtractor::blame_unchecked(raw, e))?;
-            self.policy.check(&verified).map_err(outside_verify)?;
-            return Ok(Some(verified));
-        }
-        let token = self
-            .extractor
-            .extract(req.headers(), req.uri())
-            .map_err(outside_verify)?;
-        let Some(token) = token else {
-            return match self.mode {
-                Mode::Optional => Ok(None),
-                Mode::Required => Err(outside_verify(AuthError::new(RejectionKind::MissingToken))),
-            };
-        };
-        let verified = self.verifier.verify(&token)?;
-        self.policy.check(&verified).map_err(outside_verify)?;
-        Ok(Some(verified))
+/// Puts the identity and the layer's [`Refusal`] in the request for what is behind it.
+fn admit<C, B, ResBody>(
+    req: &mut Request<B>,
+    verified: Option<VerifiedToken<C>>,
+    refusal: Arc<dyn Refuse<ResBody>>,
+) where
+    C: Send + Sync + 'static,
+    ResBody: 'static,
+{
+    let extensions = req.extensions_mut();
+    extensions.insert(Refusal::new(refusal));
+    if let Some(verified) = verified {
+        tracing::trace!(sub = verified.subject(), "jwt accepted");
+        extensions.insert(verified.identity());
+        extensions.insert(verified);
     }
+}
 
-    /// Puts the identity in the request for the inner service.
-    fn admit<B>(req: &mut Request<B>, verified: Option<VerifiedToken<C>>) {
-        if let Some(verified) = verified {
-            tracing::trace!(sub = verified.subject(), "jwt accepted");
-            let extensions = req.extensions_mut();
-            extensions.insert(verified.identity());
-            extensions.insert(verified);
-        }
-    }
-
-    /// The refusal response, logged with its kind.
-    fn refuse<B, ResBody>(&self, req: &Request<B>, error: &AuthError) -> Response<ResBody>
-    where
-        R: OnRejection<ResBody>,
-    {
-        tracing::debug!(
-            kind = %error.kind(),
-            category = ?error.category(),
-            method = %req.method(),
-            path = req.uri().path(),
-            "jwt rejected"
-        );
-        self.on_rejection.on_rejection(error)
-    }
+/// The refusal response, logged with its kind and the request it refuses.
+fn refuse<B, C, R, ResBody>(
+    layer: &JwtLayer<C, R>,
+    req: &Request<B>,
+    error: &AuthError,
+) -> Response<ResBody>
+where
+    R: OnRejection<ResBody>,
+{
+    tracing::debug!(
+        kind = %error.kind(),
+        category = ?error.category(),
+        method = %req.method(),
+        path = req.uri().path(),
+        "jwt rejected"
+    );
+    layer.on_rejection.on_rejection(error)
 }
 
 impl<S, C, R, ReqBody, ResBody> Service<Request<ReqBody>> for JwtService<S, C, R>
@@ -116,11 +91,12 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        let error = match self.layer.authenticate(&req) {
+        let authenticator = &self.layer.authenticator;
+        let error = match authenticator.authenticate(req.headers(), req.uri()) {
             Ok(verified) => {
                 #[cfg(feature = "propagate")]
                 let identity = verified.as_ref().map(VerifiedToken::identity);
-                JwtLayer::<C, R>::admit(&mut req, verified);
+                admit(&mut req, verified, self.layer.clone());
                 // The common path is synchronous: the service polled ready is called now,
                 // with the caller's identity in scope for its call and its future.
                 #[cfg(feature = "propagate")]
@@ -133,18 +109,8 @@ where
             }
             Err(error) => error,
         };
-        let wait = match error.kind() {
-            RejectionKind::UnknownKey | RejectionKind::KeysUnavailable => {
-                let token = self.layer.extractor.extract(req.headers(), req.uri());
-                token
-                    .ok()
-                    .flatten()
-                    .and_then(|token| self.layer.verifier.wait_for_keys(&token, &error))
-            }
-            _ => None,
-        };
-        let Some(wait) = wait else {
-            return ResponseFuture::rejected(self.layer.refuse(&req, &error));
+        let Some(wait) = authenticator.wait_for_keys(req.headers(), req.uri(), &error) else {
+            return ResponseFuture::rejected(refuse(&self.layer, &req, &error));
         };
         // The rare path: this request started a key fetch (or keys were never loaded), so
         // it waits for it, then is authenticated again. The service polled ready moves
@@ -154,19 +120,20 @@ where
         let layer = self.layer.clone();
         ResponseFuture::waiting(Box::pin(async move {
             wait.await;
-            match layer.authenticate(&req) {
+            match layer.authenticator.authenticate(req.headers(), req.uri()) {
                 Ok(verified) => {
                     #[cfg(feature = "propagate")]
-                    if let Some(identity) = verified.as_ref().map(VerifiedToken::identity) {
-                        JwtLayer::<C, R>::admit(&mut req, verified);
+                    let identity = verified.as_ref().map(VerifiedToken::identity);
+                    admit(&mut req, verified, layer.clone());
+                    #[cfg(feature = "propagate")]
+                    if let Some(identity) = identity {
                         let future =
                             crate::propagate::sync_scope(identity.clone(), || inner.call(req));
                         return crate::propagate::scope(identity, future).await;
                     }
-                    JwtLayer::<C, R>::admit(&mut req, verified);
                     inner.call(req).await
                 }
-                Err(error) => Ok(layer.refuse(&req, &error)),
+                Err(error) => Ok(refuse(&layer, &req, &error)),
             }
         }))
     }

@@ -1,7 +1,7 @@
 //! [`TokenIssuer`]: signs access tokens and publishes its public keys, across rotations.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use base64::Engine as _;
@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 
 use super::SigningKey;
 use crate::algorithm;
+use crate::clock::now;
 use crate::{ConfigError, KeySet, Keys};
 
 /// Why a token could not be issued.
@@ -173,12 +174,6 @@ impl std::fmt::Debug for TokenIssuer {
             .field("kid", &self.inner.ring.load().current.kid())
             .finish_non_exhaustive()
     }
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// 128 random bits, base64url: a `jti`.

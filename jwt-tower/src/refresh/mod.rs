@@ -2,11 +2,12 @@
 //! (one login, one family) with an absolute lifetime and an idle timeout. Each use
 //! rotates the token; reusing a spent one revokes the whole family.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use crate::clock::now;
 use crate::issue::random_id;
 use crate::revoke::Revocations;
 use crate::store::{Family, Rotation, Store, StoreError};
@@ -60,12 +61,6 @@ pub struct RefreshTokens<S> {
     lifetime: Duration,
     idle_timeout: Duration,
     revocations: Option<Revocations>,
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// The hash under which a token is stored: SHA-256, base64url. The tokens are 256-bit

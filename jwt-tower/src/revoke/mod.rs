@@ -15,8 +15,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use crate::clock::now;
 use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
 
@@ -122,12 +123,6 @@ impl std::fmt::Debug for Revocations {
 /// with a leeway up to `keep` seconds accepts the token any more.
 fn expired(exp: i64, keep: i64, now: i64) -> bool {
     exp.saturating_add(keep) < now
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 impl Revocations {

@@ -7,7 +7,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{Client, RedisResult};
@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 
 use self::scripts::Scripts;
 use super::{Family, Rotation, SPENT_TOKENS_KEPT, Store, StoreError};
+use crate::clock::now;
 use crate::revoke::{DEFAULT_KEEP_AFTER_EXP, Revocation, Revocations};
 
 const DEFAULT_PREFIX: &str = "jwt-tower:";
@@ -384,12 +385,6 @@ impl Keys {
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Runs one Redis call, bounded by `timeout`.

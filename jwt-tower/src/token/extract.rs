@@ -123,7 +123,8 @@ impl TokenExtractor {
     /// [`MultipleTokens`](RejectionKind::MultipleTokens) when two sources (or two headers,
     /// cookies or parameters) hold different tokens;
     /// [`InvalidAuthorizationHeader`](RejectionKind::InvalidAuthorizationHeader) when
-    /// `Authorization` is present but not `Bearer <b64token>`.
+    /// `Authorization` is present but neither `Bearer <b64token>` nor another scheme
+    /// (`Basic …`, which carries no bearer token: `Ok(None)`).
     pub fn extract<'a>(
         &self,
         headers: &'a HeaderMap,
@@ -182,20 +183,57 @@ fn bearer_unchecked(headers: &HeaderMap) -> Result<Option<&[u8]>, AuthError> {
     // Checked as bytes: a b64token is ASCII, so one pass over it is all the checking
     // the value needs (no separate `to_str` pass).
     let value = value.as_bytes();
-    let space = value
-        .iter()
-        .position(|&b| b == b' ')
-        .ok_or_else(bad_authorization)?;
-    if !value[..space].eq_ignore_ascii_case(b"bearer") {
-        return Err(bad_authorization());
+    let space = value.iter().position(|&b| b == b' ');
+    let scheme = &value[..space.unwrap_or(value.len())];
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
+        return if is_other_scheme(scheme) {
+            // RFC 6750 §3.1: a request in another scheme (`Basic`, `Digest`) carries no
+            // bearer credentials; it is answered as one without a token.
+            Ok(None)
+        } else {
+            Err(bad_authorization())
+        };
     }
+    let space = space.ok_or_else(bad_authorization)?;
     let rest = &value[space + 1..];
     Ok(Some(
         &rest[rest.iter().take_while(|&&b| b == b' ').count()..],
     ))
 }
 
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, AuthError> {
+/// Whether `scheme` names an authentication scheme other than Bearer: an RFC 9110 `token`
+/// not beginning with `bearer` (`Bearerx`, or `Bearer` followed by a tab, is a
+/// misspelt Bearer header, refused as malformed).
+fn is_other_scheme(scheme: &[u8]) -> bool {
+    let tchar = |b: &u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b);
+    !scheme.is_empty()
+        && scheme.iter().all(tchar)
+        && !scheme
+            .get(..6)
+            .is_some_and(|start| start.eq_ignore_ascii_case(b"bearer"))
+}
+
+/// The value of the cookie `name` in a request's `Cookie` headers (surrounding quotes
+/// removed), `None` when absent or empty. The one cookie parser of the workspace: token
+/// sources and `jwt-axum`'s refresh cookie read through it.
+///
+/// ```
+/// use http::HeaderMap;
+/// use jwt_tower::RejectionKind;
+/// use jwt_tower::token::cookie;
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert("cookie", "theme=dark; at=\"a.b.c\"".parse().unwrap());
+/// assert_eq!(cookie(&headers, "at").unwrap(), Some("a.b.c"));
+/// assert_eq!(cookie(&headers, "missing").unwrap(), None);
+/// headers.append("cookie", "at=x.y.z".parse().unwrap());
+/// assert_eq!(cookie(&headers, "at").unwrap_err().kind(), RejectionKind::MultipleTokens);
+/// ```
+///
+/// # Errors
+/// [`MultipleTokens`](RejectionKind::MultipleTokens) when the cookie appears twice with
+/// different values.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, AuthError> {
     let mut found: Option<&str> = None;
     for value in headers.get_all(COOKIE) {
         let Ok(value) = value.to_str() else { continue };
@@ -327,8 +365,13 @@ mod tests {
             ("Bearer a.b.c", Ok(Some("a.b.c".to_owned()))),
             ("BEARER a.b.c", Ok(Some("a.b.c".to_owned()))),
             ("bearer   a.b.c", Ok(Some("a.b.c".to_owned()))),
+            // Another scheme carries no bearer token (RFC 6750 §3.1).
+            ("Basic dXNlcjpwYXNz", Ok(None)),
+            ("Digest username=\"a\"", Ok(None)),
+            ("Negotiate", Ok(None)),
+            ("B@sic abc", Err(RejectionKind::InvalidAuthorizationHeader)),
             (
-                "Basic dXNlcjpwYXNz",
+                " Bearer abc",
                 Err(RejectionKind::InvalidAuthorizationHeader),
             ),
             ("Bearer", Err(RejectionKind::InvalidAuthorizationHeader)),

@@ -3,7 +3,7 @@
 
 mod extract;
 
-pub use extract::TokenExtractor;
+pub use extract::{TokenExtractor, cookie};
 
 use http::HeaderName;
 

@@ -210,9 +210,14 @@ impl<C> Verifier<C> {
 
     /// When verifying `token` failed with `error`, an unknown key or keys not loaded yet,
     /// and the key source allows it: a wait for fresh keys, after which the caller
-    /// verifies again. `None`: refuse now.
+    /// verifies again. `None`: refuse now. Reached through
+    /// [`Authenticator::wait_for_keys`](crate::auth::Authenticator::wait_for_keys).
     #[must_use]
-    pub fn wait_for_keys(&self, token: &str, error: &AuthError) -> Option<crate::keys::KeysWait> {
+    pub(crate) fn wait_for_keys(
+        &self,
+        token: &str,
+        error: &AuthError,
+    ) -> Option<crate::keys::KeysWait> {
         if let Some(routes) = &self.inner.routes {
             return route(routes, token).ok()?.wait_for_keys(token, error);
         }
@@ -244,9 +249,9 @@ impl<C> Verifier<C> {
     }
 
     /// Counts, in [`metrics`](Self::metrics), a refusal decided outside
-    /// [`verify`](Self::verify): no token, a malformed request, a policy not met. The
-    /// layers call it; an adapter with its own policy step should too.
-    pub fn record_rejection(&self, kind: RejectionKind) {
+    /// [`verify`](Self::verify): no token, a malformed request, a policy not met. Only
+    /// the [`Authenticator`](crate::auth::Authenticator) calls it.
+    pub(crate) fn record_rejection(&self, kind: RejectionKind) {
         self.inner.metrics.rejected(kind);
     }
 

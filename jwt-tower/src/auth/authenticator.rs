@@ -1,0 +1,254 @@
+//! [`Authenticator`]: the one request path every adapter shares. It finds the token,
+//! verifies it, applies the policy, counts every refusal in the verifier's metrics, and
+//! says when a refused request may wait for keys and try again.
+
+use http::{HeaderMap, Uri};
+use serde::de::DeserializeOwned;
+
+use crate::keys::KeysWait;
+use crate::policy::Policy;
+use crate::reject::DefaultRejection;
+use crate::token::TokenExtractor;
+use crate::{AuthError, RejectionKind, TokenSource, VerifiedToken, Verifier};
+
+/// Whether a request without a token may pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// A token is required (the default): no token is 401.
+    Required,
+    /// No token passes through without identity; a token that is present must be valid.
+    Optional,
+}
+
+/// Authenticates requests: token sources, [`Verifier`], required or optional mode,
+/// [`Policy`], and the challenge parameters (realm) of its refusals. Cheap to clone.
+///
+/// [`JwtLayer`](crate::JwtLayer) is this type applied to a tower service; the axum and
+/// tonic adapters use the same one, so a request is authenticated, counted and
+/// challenged the same way whichever adapter admits it.
+///
+/// ```
+/// use http::Request;
+/// use jwt_tower::auth::Authenticator;
+/// use jwt_tower::{Algorithm, RegisteredClaims, RejectionKind, Verifier, VerificationKey};
+///
+/// let verifier = Verifier::<RegisteredClaims>::builder(
+///     VerificationKey::hmac(Algorithm::HS256, b"an-hmac-secret-of-at-least-32-bytes!")?,
+/// )
+/// .algorithms([Algorithm::HS256])
+/// .build()?;
+/// let authenticator = Authenticator::new(verifier).require_scopes(["read"]).realm("orders");
+///
+/// let request = Request::get("/orders").body(()).unwrap();
+/// let refused = authenticator.authenticate(request.headers(), request.uri()).unwrap_err();
+/// assert_eq!(refused.kind(), RejectionKind::MissingToken);
+/// assert_eq!(authenticator.verifier().metrics().rejected(RejectionKind::MissingToken), 1);
+/// # Ok::<(), jwt_tower::ConfigError>(())
+/// ```
+#[must_use]
+pub struct Authenticator<C> {
+    verifier: Verifier<C>,
+    extractor: TokenExtractor,
+    mode: Mode,
+    policy: Policy<C>,
+    challenge: DefaultRejection,
+}
+
+impl<C> Clone for Authenticator<C> {
+    fn clone(&self) -> Self {
+        Self {
+            verifier: self.verifier.clone(),
+            extractor: self.extractor.clone(),
+            mode: self.mode,
+            policy: self.policy.clone(),
+            challenge: self.challenge.clone(),
+        }
+    }
+}
+
+impl<C> std::fmt::Debug for Authenticator<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("verifier", &self.verifier)
+            .field("extractor", &self.extractor)
+            .field("mode", &self.mode)
+            .field("policy", &self.policy)
+            .field("challenge", &self.challenge)
+            .finish()
+    }
+}
+
+impl<C> Authenticator<C> {
+    /// Requires a valid `Authorization: Bearer` token, no policy, realm `"api"`.
+    pub fn new(verifier: Verifier<C>) -> Self {
+        Self {
+            verifier,
+            extractor: TokenExtractor::default(),
+            mode: Mode::Required,
+            policy: Policy::new(),
+            challenge: DefaultRejection::default(),
+        }
+    }
+
+    /// Lets requests without a token through, without identity. A token that is present
+    /// must still be valid (an invalid one is 401), and the policy applies only to
+    /// requests that carry one.
+    pub fn optional(mut self) -> Self {
+        self.mode = Mode::Optional;
+        self
+    }
+
+    /// Where to look for the token (default: `Authorization: Bearer` only).
+    pub fn token_sources(mut self, sources: impl IntoIterator<Item = TokenSource>) -> Self {
+        self.extractor = TokenExtractor::new(sources);
+        self
+    }
+
+    /// Replaces the whole policy.
+    pub fn policy(mut self, policy: Policy<C>) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Requires every one of `scopes`.
+    pub fn require_scopes<S: Into<Box<str>>>(
+        mut self,
+        scopes: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.policy = self.policy.require_scopes(scopes);
+        self
+    }
+
+    /// Requires every one of `roles`.
+    pub fn require_roles<S: Into<Box<str>>>(mut self, roles: impl IntoIterator<Item = S>) -> Self {
+        self.policy = self.policy.require_roles(roles);
+        self
+    }
+
+    /// Requires a predicate over the verified token.
+    pub fn require(
+        mut self,
+        predicate: impl Fn(&VerifiedToken<C>) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.policy = self.policy.require(predicate);
+        self
+    }
+
+    /// The realm named in `WWW-Authenticate` challenges (default `"api"`).
+    pub fn realm(mut self, realm: &str) -> Self {
+        self.challenge = self.challenge.realm(realm);
+        self
+    }
+
+    /// The verifier.
+    #[must_use]
+    pub fn verifier(&self) -> &Verifier<C> {
+        &self.verifier
+    }
+
+    /// The RFC 6750 response for this authenticator's refusals, with its challenge
+    /// parameters (realm).
+    #[must_use]
+    pub fn challenge(&self) -> &DefaultRejection {
+        &self.challenge
+    }
+
+    /// Counts `error`, a refusal decided outside [`Verifier::verify`] (no token, a
+    /// malformed request, a policy not met), in the verifier's metrics.
+    fn counted(&self, error: AuthError) -> AuthError {
+        self.record(&error);
+        error
+    }
+
+    /// Counts a refusal decided behind the layer (an extractor's missing identity, a
+    /// guard's missing scope), reached through its [`Refusal`](super::Refusal).
+    pub(crate) fn record(&self, error: &AuthError) {
+        self.verifier.record_rejection(error.kind());
+    }
+}
+
+impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
+    /// Finds, verifies and authorizes the token of a request with these headers and URI.
+    /// `Ok(None)`: optional mode and no token. Every refusal is counted in the verifier's
+    /// [`metrics`](Verifier::metrics).
+    ///
+    /// # Errors
+    /// The [`AuthError`] to answer with. For [`UnknownKey`](RejectionKind::UnknownKey)
+    /// and [`KeysUnavailable`](RejectionKind::KeysUnavailable), see
+    /// [`wait_for_keys`](Self::wait_for_keys).
+    pub fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        uri: &Uri,
+    ) -> Result<Option<VerifiedToken<C>>, AuthError> {
+        // The one fast path, and the only place it is taken. With the default source,
+        // `Authorization: Bearer` alone, the token is verified before any check of its
+        // characters: a token that verifies has only base64url characters and dots, so
+        // it passed them all (see `Verifier::verify_unchecked`), and they are checked
+        // only to blame the right party when it fails. A client reusing its token (the
+        // common case) is answered from the verifier's cache, if it has one. Every other
+        // request takes the full path below, to the same answers.
+        if let Some(raw) = self.extractor.sole_bearer_unchecked(headers) {
+            let verified = self
+                .verifier
+                .verify_unchecked(raw, |e| TokenExtractor::blame_unchecked(raw, e))?;
+            self.policy.check(&verified).map_err(|e| self.counted(e))?;
+            return Ok(Some(verified));
+        }
+        let token = self
+            .extractor
+            .extract(headers, uri)
+            .map_err(|e| self.counted(e))?;
+        let Some(token) = token else {
+            return match self.mode {
+                Mode::Optional => Ok(None),
+                Mode::Required => Err(self.counted(AuthError::new(RejectionKind::MissingToken))),
+            };
+        };
+        let verified = self.verifier.verify(&token)?;
+        self.policy.check(&verified).map_err(|e| self.counted(e))?;
+        Ok(Some(verified))
+    }
+
+    /// When [`authenticate`](Self::authenticate) refused this request with `error`, an
+    /// unknown key or keys not loaded yet, and the key source allows it: a wait for fresh
+    /// keys (it starts the fetch), after which the caller authenticates again. `None`:
+    /// refuse now.
+    #[must_use]
+    pub fn wait_for_keys(
+        &self,
+        headers: &HeaderMap,
+        uri: &Uri,
+        error: &AuthError,
+    ) -> Option<KeysWait> {
+        match error.kind() {
+            RejectionKind::UnknownKey | RejectionKind::KeysUnavailable => {
+                let token = self.extractor.extract(headers, uri).ok().flatten()?;
+                self.verifier.wait_for_keys(&token, error)
+            }
+            _ => None,
+        }
+    }
+
+    /// [`authenticate`](Self::authenticate), waiting once for fresh keys when the token
+    /// names a key not fetched yet (or keys were never loaded), as the layer does.
+    ///
+    /// # Errors
+    /// As [`authenticate`](Self::authenticate), after the wait.
+    pub async fn authenticate_waiting(
+        &self,
+        headers: &HeaderMap,
+        uri: &Uri,
+    ) -> Result<Option<VerifiedToken<C>>, AuthError> {
+        match self.authenticate(headers, uri) {
+            Err(error) => match self.wait_for_keys(headers, uri, &error) {
+                Some(wait) => {
+                    wait.await;
+                    self.authenticate(headers, uri)
+                }
+                None => Err(error),
+            },
+            admitted => admitted,
+        }
+    }
+}
