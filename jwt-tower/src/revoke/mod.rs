@@ -213,6 +213,7 @@ impl Revocations {
     /// The revocations this list holds that `held` (a store's copy) lacks or holds for a
     /// shorter time: what a store that lost data must be given back. Token revocations
     /// past their margin are left out.
+    #[cfg(feature = "redis")]
     pub(crate) fn missing_from(&self, held: &[Revocation]) -> Vec<Revocation> {
         let mut theirs = Set::default();
         for revocation in held {

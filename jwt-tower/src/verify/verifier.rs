@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
 
@@ -20,6 +20,7 @@ use super::scan;
 use super::strict::{self, Violation};
 use super::verified::{Facts, VerifiedToken};
 use crate::algorithm::{self, AlgorithmSet};
+use crate::clock::now;
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::{Algorithm, AuthError, ConfigError, KeySet, Keys, RejectionKind};
 
@@ -666,32 +667,7 @@ fn claims_view<'a>(payload: &'a str, seed: ViewSeed<'_>) -> Result<ClaimsView<'a
 /// prints, logs or passes it on as a C string (`alice\0admin` reads `alice`): such a
 /// string is refused, not cleaned.
 fn has_control(s: &str) -> bool {
-    // Nearly always printable ASCII, checked eight bytes a step without decoding.
-    !printable_ascii(s.as_bytes()) && s.chars().any(char::is_control)
-}
-
-/// Whether every byte is printable ASCII (0x20-0x7E). Eight bytes a step, as one `u64`
-/// (see `scan::string_end`): identity strings are a few dozen bytes, checked on every
-/// verify.
-fn printable_ascii(bytes: &[u8]) -> bool {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    // The high bit of each byte of `x` below `n` (`n` at most 0x80), or a byte above it.
-    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGHS;
-    let mut chunks = bytes.chunks_exact(8);
-    let mut bad = 0;
-    for chunk in &mut chunks {
-        let x = u64::from_le_bytes(chunk.try_into().expect("chunks of eight"));
-        // Below 0x20, 0x7F, or 0x80 and up.
-        bad |= below(x, 0x20) | below(x ^ (ONES * 0x7f), 1) | (x & HIGHS);
-    }
-    bad == 0 && chunks.remainder().iter().all(|b| (0x20..0x7f).contains(b))
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    s.chars().any(char::is_control)
 }
 
 impl<C> Verifier<C> {
@@ -1267,27 +1243,6 @@ mod tests {
             verifier.verify(&read).map(|_| ()).map_err(|e| e.kind()),
             Err(RejectionKind::Malformed)
         );
-    }
-
-    /// The eight-bytes-a-step check agrees with a byte-by-byte one for every byte value at
-    /// every position of strings of every length up to 24.
-    #[test]
-    fn printable_ascii_agrees_with_a_byte_by_byte_check() {
-        for len in 1..=24 {
-            for at in 0..len {
-                for byte in 0..=255u8 {
-                    let mut bytes = vec![b'a'; len];
-                    bytes[at] = byte;
-                    let expected = (0x20..0x7f).contains(&byte);
-                    assert_eq!(
-                        super::printable_ascii(&bytes),
-                        expected,
-                        "{len} {at} {byte}"
-                    );
-                }
-            }
-        }
-        assert!(super::printable_ascii(b""));
     }
 
     /// Every fact read back from the one buffer they share, escapes decoded, lists
