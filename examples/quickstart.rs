@@ -83,7 +83,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let api = Router::new()
         .route(
             "/admin",
-            get(admin).route_layer(RequireScopes::new(["admin"]).realm("quickstart")),
+            get(admin).route_layer(RequireScopes::new(["admin"])),
         )
         .route("/me", get(me))
         .layer(JwtLayer::new(verifier).realm("quickstart"));
