@@ -361,3 +361,42 @@ fn a_fail_closed_list_refuses_while_out_of_step_with_its_store() {
     closed.set_in_step(true);
     assert_eq!(verify(&closed), Ok(()));
 }
+
+fn epoch_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+#[test]
+fn back_dated_and_future_dated_tokens_are_refused_with_their_kind() {
+    let issuer = TokenIssuer::builder(
+        "https://auth.test",
+        SigningKey::generate(Algorithm::ES256).unwrap(),
+    )
+    .audience("api")
+    .ttl(Duration::from_secs(60))
+    .build();
+    let verifier = verifier(&issuer, Algorithm::ES256);
+    let now = epoch_now();
+
+    let expired = issuer.issue_at("alice", json!({}), now - 3600).unwrap();
+    assert_eq!(expired.expires_at, now - 3540);
+    assert_eq!(expired.expires_in, 0);
+    assert_eq!(
+        verifier.verify(&expired.token).unwrap_err().kind(),
+        RejectionKind::Expired
+    );
+
+    let early = issuer.issue_at("alice", json!({}), now + 3600).unwrap();
+    assert_eq!(
+        verifier.verify(&early.token).unwrap_err().kind(),
+        RejectionKind::NotYetValid
+    );
+
+    // Dated a little in the past but still inside its lifetime: accepted.
+    let recent = issuer.issue_at("alice", json!({}), now - 30).unwrap();
+    assert!(recent.expires_in <= 30);
+    assert!(verifier.verify(&recent.token).is_ok());
+}

@@ -218,6 +218,57 @@ impl TokenIssuer {
     /// [`IssueError::Claims`] when `claims` is not an object, [`IssueError::Subject`] when
     /// `subject` holds a control character.
     pub fn issue(&self, subject: &str, claims: impl Serialize) -> Result<IssuedToken, IssueError> {
+        let now = now();
+        self.sign(subject, claims, now, now)
+    }
+
+    /// As [`issue`](Self::issue), but as if issued at `issued_at` (seconds since the
+    /// epoch): `iat` and `nbf` are `issued_at`, `exp` is `issued_at` plus the lifetime.
+    ///
+    /// For tests that need an expired or a not-yet-valid token without waiting, and for
+    /// back-dating. Key rotation keeps a retired key published for tokens issued *now*;
+    /// a token dated in the future may outlive its key's publication.
+    ///
+    /// ```
+    /// use jwt_tower::issue::{SigningKey, TokenIssuer};
+    /// use jwt_tower::{Algorithm, RegisteredClaims, RejectionKind, Verifier};
+    ///
+    /// let issuer = TokenIssuer::builder("https://auth.example.com", SigningKey::generate(Algorithm::ES256)?)
+    ///     .ttl(std::time::Duration::from_secs(60))
+    ///     .build();
+    /// let verifier = Verifier::<RegisteredClaims>::builder(issuer.keys())
+    ///     .algorithms([Algorithm::ES256])
+    ///     .build()?;
+    /// let now = std::time::SystemTime::now()
+    ///     .duration_since(std::time::UNIX_EPOCH)
+    ///     .unwrap()
+    ///     .as_secs() as i64;
+    ///
+    /// let expired = issuer.issue_at("alice", serde_json::json!({}), now - 3600).unwrap();
+    /// assert_eq!(verifier.verify(&expired.token).unwrap_err().kind(), RejectionKind::Expired);
+    /// let early = issuer.issue_at("alice", serde_json::json!({}), now + 3600).unwrap();
+    /// assert_eq!(verifier.verify(&early.token).unwrap_err().kind(), RejectionKind::NotYetValid);
+    /// # Ok::<(), jwt_tower::ConfigError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`issue`](Self::issue).
+    pub fn issue_at(
+        &self,
+        subject: &str,
+        claims: impl Serialize,
+        issued_at: i64,
+    ) -> Result<IssuedToken, IssueError> {
+        self.sign(subject, claims, issued_at, now())
+    }
+
+    fn sign(
+        &self,
+        subject: &str,
+        claims: impl Serialize,
+        issued_at: i64,
+        now: i64,
+    ) -> Result<IssuedToken, IssueError> {
         // A verifier refuses a `sub` with a control character: such a token would be
         // refused everywhere, so it is not signed.
         if subject.chars().any(char::is_control) {
@@ -229,9 +280,8 @@ impl TokenIssuer {
                 Value::Null => Map::new(),
                 _ => return Err(IssueError::Claims("not an object".to_owned())),
             };
-        let issued_at = now();
         let ttl = self.inner.ttl.as_secs();
-        let expires_at = issued_at + ttl as i64;
+        let expires_at = issued_at.saturating_add(ttl as i64);
         let token_id = random_id(16);
         payload.insert("iss".into(), Value::from(self.inner.issuer.as_str()));
         match self.inner.audiences.as_slice() {
@@ -262,7 +312,7 @@ impl TokenIssuer {
             token,
             token_id,
             expires_at,
-            expires_in: ttl,
+            expires_in: u64::try_from(expires_at.saturating_sub(now)).unwrap_or(0),
         })
     }
 
