@@ -375,4 +375,16 @@ pub enum ConfigError {
     /// A signing key whose `kid` is already published by the issuer.
     #[error("a key with kid {0:?} is already published: give the new key another `kid`")]
     DuplicateKid(String),
+    /// A private key was given where a public key was expected.
+    #[error(
+        "a private key ({label}) was given for {alg:?}, but verification needs the public key: \
+         give its public half (`openssl pkey -in key.pem -pubout`), or load the private key with \
+         `issue::SigningKey::from_pem` and take `.verification_key()` from it"
+    )]
+    PrivateKeyGiven {
+        /// The algorithm the key was loaded for.
+        alg: crate::Algorithm,
+        /// The PEM label that names the private key, e.g. `PRIVATE KEY`.
+        label: String,
+    },
 }

@@ -171,6 +171,43 @@ fn pem_of_the_wrong_family_is_invalid() {
 }
 
 #[test]
+fn a_private_key_given_as_a_verification_key_is_named() {
+    // A newcomer's first mistake: the error must say "private key" and how to get the
+    // public half, not "invalid key format".
+    let cases = [
+        (Algorithm::RS256, "rsa2048-private.pem"),
+        (Algorithm::ES256, "p256-private.pem"),
+        (Algorithm::ES384, "p384-private.pem"),
+        (Algorithm::EdDSA, "ed25519-private.pem"),
+    ];
+    for (alg, file) in cases {
+        let err = VerificationKey::from_pem(alg, key_file(file)).unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::PrivateKeyGiven { alg: a, label } if *a == alg && label == "PRIVATE KEY"),
+            "{alg:?} {file}: {err:?}"
+        );
+        let message = err.to_string();
+        assert!(message.contains("private key"), "{message}");
+        assert!(message.contains("-pubout"), "{message}");
+        assert!(message.contains("SigningKey::from_pem"), "{message}");
+    }
+    // The traditional OpenSSL labels are recognised too.
+    let pkcs1 = key_file("rsa2048-private.pem").replace("PRIVATE KEY", "RSA PRIVATE KEY");
+    let err = VerificationKey::from_pem(Algorithm::RS256, pkcs1).unwrap_err();
+    assert!(
+        matches!(&err, ConfigError::PrivateKeyGiven { label, .. } if label == "RSA PRIVATE KEY"),
+        "{err:?}"
+    );
+    // The key is read from the first block: a public key first loads, a private key
+    // first is named.
+    let public_first = key_file("p256-public.pem") + &key_file("p256-private.pem");
+    assert!(VerificationKey::from_pem(Algorithm::ES256, public_first).is_ok());
+    let private_first = key_file("p256-private.pem") + &key_file("p256-public.pem");
+    let err = VerificationKey::from_pem(Algorithm::ES256, private_first).unwrap_err();
+    assert!(matches!(err, ConfigError::PrivateKeyGiven { .. }), "{err:?}");
+}
+
+#[test]
 fn ec_pem_for_the_other_curve_is_invalid() {
     // A P-384 key cannot be loaded for ES256, nor P-256 for ES384.
     let err = VerificationKey::from_pem(Algorithm::ES256, key_file("p384-public.pem")).unwrap_err();

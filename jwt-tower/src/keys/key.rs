@@ -68,9 +68,21 @@ impl VerificationKey {
     /// public exponent that is even, below 3 or over 32 bits, an RSA modulus over 8192
     /// bits (4096 with the `rust_crypto` backend), and for an Ed25519 key that
     /// is not a canonically encoded point of large order (the small-order points make
-    /// forgeable keys); [`ConfigError::WeakRsaKey`] for RSA keys under 2048 bits.
+    /// forgeable keys); [`ConfigError::WeakRsaKey`] for RSA keys under 2048 bits;
+    /// [`ConfigError::PrivateKeyGiven`] for a private key (its message says how to get the
+    /// public half).
+    ///
+    /// ```
+    /// use jwt_tower::{Algorithm, ConfigError, VerificationKey};
+    ///
+    /// let private = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n";
+    /// let err = VerificationKey::from_pem(Algorithm::EdDSA, private).unwrap_err();
+    /// assert!(matches!(err, ConfigError::PrivateKeyGiven { .. }));
+    /// assert!(err.to_string().contains("public"));
+    /// ```
     pub fn from_pem(alg: Algorithm, pem: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
         let pem = pem.as_ref();
+        refuse_private_key(alg, pem)?;
         let decoded = match alg.family() {
             AlgorithmFamily::Rsa => DecodingKey::from_rsa_pem(pem),
             AlgorithmFamily::Ec => DecodingKey::from_ec_pem(pem),
@@ -203,6 +215,20 @@ impl VerificationKey {
                 prepared: prepared.into(),
             }),
         })
+    }
+}
+
+/// A private key's PEM blocks say so in their label (`PRIVATE KEY`, `RSA PRIVATE KEY`,
+/// `EC PRIVATE KEY`, `ENCRYPTED PRIVATE KEY`, `OPENSSH PRIVATE KEY`): naming that beats
+/// the parser's "invalid key format".
+fn refuse_private_key(alg: Algorithm, pem: &[u8]) -> Result<(), ConfigError> {
+    // The key is read from the first block, as jsonwebtoken's parser does.
+    match pem::parse(pem) {
+        Ok(first) if first.tag().ends_with("PRIVATE KEY") => Err(ConfigError::PrivateKeyGiven {
+            alg,
+            label: first.tag().to_owned(),
+        }),
+        _ => Ok(()),
     }
 }
 
