@@ -686,3 +686,122 @@ async fn cache_hits_in_optional_mode_custom_checks_and_several_issuers() {
     }
     assert_eq!(a.metrics().cache_hits, 2);
 }
+
+/// A preflight as a browser sends it before a cross-origin `GET /me` with a token.
+fn preflight(base: &str) -> reqwest::RequestBuilder {
+    client()
+        .request(reqwest::Method::OPTIONS, format!("{base}/me"))
+        .header("origin", "https://app.example")
+        .header("access-control-request-method", "GET")
+        .header("access-control-request-headers", "authorization")
+}
+
+/// The status and `Access-Control-Allow-Origin` of a reply.
+async fn cors_reply(request: reqwest::RequestBuilder) -> (u16, Option<String>) {
+    let response = request.send().await.unwrap();
+    let allow_origin = response
+        .headers()
+        .get("access-control-allow-origin")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (response.status().as_u16(), allow_origin)
+}
+
+fn cors() -> tower_http::cors::CorsLayer {
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(http::HeaderValue::from_static("https://app.example"))
+        .allow_methods([http::Method::GET])
+        .allow_headers([http::header::AUTHORIZATION])
+}
+
+#[tokio::test]
+async fn cors_preflights_pass_only_when_allowed_and_only_as_preflights() {
+    // The CORS handler inside the JWT layer: preflights (never credentialed) are 401
+    // unless the layer lets them through.
+    let inside = |layer: JwtLayer<RegisteredClaims>| {
+        Router::new()
+            .route("/me", get(me))
+            .layer(cors())
+            .layer(layer)
+    };
+    let strict = format!(
+        "http://{}",
+        serve(inside(JwtLayer::new(verifier(hs256_key("k1"))))).await
+    );
+    assert_eq!(cors_reply(preflight(&strict)).await.0, 401);
+
+    let open = JwtLayer::new(verifier(hs256_key("k1"))).allow_cors_preflight();
+    let base = format!("http://{}", serve(inside(open)).await);
+    let (status, allow_origin) = cors_reply(preflight(&base)).await;
+    assert_eq!(status, 200);
+    assert_eq!(allow_origin.as_deref(), Some("https://app.example"));
+
+    // Only preflights: an OPTIONS without Origin or without the requested method, and the
+    // real call without a token, are still authenticated.
+    let no_origin = client()
+        .request(reqwest::Method::OPTIONS, format!("{base}/me"))
+        .header("access-control-request-method", "GET");
+    assert_eq!(cors_reply(no_origin).await.0, 401);
+    let no_method = client()
+        .request(reqwest::Method::OPTIONS, format!("{base}/me"))
+        .header("origin", "https://app.example");
+    assert_eq!(cors_reply(no_method).await.0, 401);
+    let anonymous = client()
+        .get(format!("{base}/me"))
+        .header("origin", "https://app.example");
+    assert_eq!(cors_reply(anonymous).await.0, 401);
+    let token = mint_hs256("k1", &claims("alice", "read"));
+    let (status, allow_origin) =
+        cors_reply(bearer(&format!("{base}/me"), &token).header("origin", "https://app.example"))
+            .await;
+    assert_eq!(status, 200);
+    assert_eq!(allow_origin.as_deref(), Some("https://app.example"));
+}
+
+#[tokio::test]
+async fn a_cors_layer_outside_answers_preflights_and_labels_refusals() {
+    // The recommended order: CorsLayer outside JwtLayer needs no option, and the browser
+    // can read the 401 because it carries the CORS headers.
+    let app = Router::new()
+        .route("/me", get(me))
+        .layer(JwtLayer::new(verifier(hs256_key("k1"))))
+        .layer(cors());
+    let base = format!("http://{}", serve(app).await);
+    let (status, allow_origin) = cors_reply(preflight(&base)).await;
+    assert_eq!(status, 200);
+    assert_eq!(allow_origin.as_deref(), Some("https://app.example"));
+    let (status, allow_origin) = cors_reply(
+        client()
+            .get(format!("{base}/me"))
+            .header("origin", "https://app.example"),
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert_eq!(allow_origin.as_deref(), Some("https://app.example"));
+}
+
+#[tokio::test]
+async fn route_layer_leaves_unknown_paths_404_where_layer_makes_them_401() {
+    let layer = JwtLayer::new(verifier(hs256_key("k1")));
+    let routed = Router::new()
+        .route("/me", get(me))
+        .route_layer(layer.clone());
+    let wrapped = Router::new().route("/me", get(me)).layer(layer);
+    let routed = format!("http://{}", serve(routed).await);
+    let wrapped = format!("http://{}", serve(wrapped).await);
+    assert_eq!(
+        send(client().get(format!("{routed}/nowhere"))).await.status,
+        404
+    );
+    // A known path with another method is still authenticated before axum answers 405.
+    assert_eq!(
+        send(client().post(format!("{routed}/me"))).await.status,
+        401
+    );
+    assert_eq!(send(client().get(format!("{routed}/me"))).await.status, 401);
+    assert_eq!(
+        send(client().get(format!("{wrapped}/nowhere")))
+            .await
+            .status,
+        401
+    );
+}

@@ -13,6 +13,22 @@ use crate::{AuthError, TokenSource, VerifiedToken, Verifier};
 
 /// A tower layer that authenticates requests with an [`Authenticator`].
 ///
+/// # Layer order
+///
+/// The layer refuses every request it sees without a valid token, so what it wraps
+/// decides what needs one:
+///
+/// - With axum, `Router::route_layer(layer)` authenticates only requests that match a
+///   route's path: unknown paths stay 404 (a known path with a method it does not serve
+///   is authenticated first, then 405). `Router::layer(layer)` wraps
+///   the whole router, so an unknown path without a token is 401. Routes added after
+///   the call (a health check, say) are outside it either way.
+/// - Put tower-http's `CorsLayer` *outside* this layer (added after it with axum's
+///   `.layer`, which wraps what came before): it answers preflights, which browsers send
+///   without credentials, and adds CORS headers to refusals too, so the browser can read
+///   the 401. With the CORS handler inside instead, call
+///   [`allow_cors_preflight`](Self::allow_cors_preflight).
+///
 /// ```
 /// use jwt_tower::{Algorithm, JwtLayer, RegisteredClaims, TokenSource, Verifier, VerificationKey};
 ///
@@ -33,6 +49,7 @@ use crate::{AuthError, TokenSource, VerifiedToken, Verifier};
 pub struct JwtLayer<C, R = DefaultRejection> {
     pub(crate) authenticator: Authenticator<C>,
     pub(crate) on_rejection: R,
+    cors_preflight: bool,
 }
 
 impl<C, R: Clone> Clone for JwtLayer<C, R> {
@@ -40,6 +57,7 @@ impl<C, R: Clone> Clone for JwtLayer<C, R> {
         Self {
             authenticator: self.authenticator.clone(),
             on_rejection: self.on_rejection.clone(),
+            cors_preflight: self.cors_preflight,
         }
     }
 }
@@ -48,6 +66,7 @@ impl<C, R> std::fmt::Debug for JwtLayer<C, R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JwtLayer")
             .field("authenticator", &self.authenticator)
+            .field("cors_preflight", &self.cors_preflight)
             .finish_non_exhaustive()
     }
 }
@@ -64,6 +83,7 @@ impl<C> JwtLayer<C> {
         Self {
             on_rejection: authenticator.challenge().clone(),
             authenticator,
+            cors_preflight: false,
         }
     }
 
@@ -123,7 +143,43 @@ impl<C, R> JwtLayer<C, R> {
         JwtLayer {
             authenticator: self.authenticator,
             on_rejection,
+            cors_preflight: self.cors_preflight,
         }
+    }
+
+    /// Lets CORS preflight requests through unauthenticated: `OPTIONS` requests that carry
+    /// both `Origin` and `Access-Control-Request-Method`, as browsers send before a
+    /// cross-origin call. Browsers never attach credentials to a preflight, so without
+    /// this a layer in front of a CORS handler refuses every preflight with 401 and the
+    /// browser never makes the real call. Any other `OPTIONS` request is authenticated.
+    ///
+    /// The preflight reaches the inner service with no identity: put the CORS handler
+    /// (tower-http's `CorsLayer`) inside this layer, and give no route an `OPTIONS`
+    /// handler that must not run anonymously. Needless when the `CorsLayer` is outside
+    /// this layer, where it answers preflights itself; see [`JwtLayer`]'s layer order.
+    ///
+    /// ```
+    /// # use jwt_tower::{Algorithm, JwtLayer, RegisteredClaims, Verifier, VerificationKey};
+    /// # let verifier = Verifier::<RegisteredClaims>::builder(
+    /// #     VerificationKey::hmac(Algorithm::HS256, b"an-hmac-secret-of-at-least-32-bytes!")?,
+    /// # ).algorithms([Algorithm::HS256]).build()?;
+    /// let layer = JwtLayer::new(verifier).allow_cors_preflight();
+    /// # let _ = layer;
+    /// # Ok::<(), jwt_tower::ConfigError>(())
+    /// ```
+    pub fn allow_cors_preflight(mut self) -> Self {
+        self.cors_preflight = true;
+        self
+    }
+
+    /// Whether `req` is a CORS preflight this layer lets through.
+    pub(crate) fn lets_through<B>(&self, req: &http::Request<B>) -> bool {
+        self.cors_preflight
+            && req.method() == http::Method::OPTIONS
+            && req.headers().contains_key(http::header::ORIGIN)
+            && req
+                .headers()
+                .contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD)
     }
 
     /// The verifier this layer uses.
