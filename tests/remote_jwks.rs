@@ -618,3 +618,41 @@ async fn skipped_keys_are_logged_once_per_document_not_on_every_refresh() {
     let url = api(jwks.keys()).await;
     assert_eq!(status(&url, &token("rsa-1")).await, 200);
 }
+
+#[tokio::test]
+async fn the_verifier_takes_the_allow_list_given_to_the_jwks() {
+    let server = JwksServer::start(document(vec![jwk(JwtAlg::ES256, "ec-1")])).await;
+    let jwks = RemoteJwks::builder(server.url())
+        .algorithms([Algorithm::ES256])
+        .start()
+        .unwrap();
+    // Stated once: the verifier builds with no `algorithms` call of its own.
+    let verifier = jwks
+        .verifier::<RegisteredClaims>()
+        .issuer(ISSUER)
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route("/me", get(me))
+        .layer(JwtLayer::new(verifier));
+    let url = format!("http://{}/me", serve(app).await);
+    assert_eq!(status(&url, &token("ec-1")).await, 200);
+
+    // An explicit allow-list on the verifier replaces the JWKS's.
+    let narrowed = jwks
+        .verifier::<RegisteredClaims>()
+        .algorithms([Algorithm::RS256])
+        .issuer(ISSUER)
+        .build()
+        .unwrap();
+    let err = narrowed.verify(&token("ec-1")).unwrap_err();
+    assert_eq!(err.kind(), jwt_tower::RejectionKind::AlgorithmNotAllowed);
+
+    // No allow-list anywhere is still refused: there is no default.
+    let unlisted = RemoteJwks::builder(server.url()).start().unwrap();
+    let refused = unlisted.verifier::<RegisteredClaims>().build();
+    assert!(
+        matches!(refused, Err(jwt_tower::ConfigError::NoAlgorithms)),
+        "{refused:?}"
+    );
+}

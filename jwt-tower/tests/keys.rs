@@ -204,7 +204,10 @@ fn a_private_key_given_as_a_verification_key_is_named() {
     assert!(VerificationKey::from_pem(Algorithm::ES256, public_first).is_ok());
     let private_first = key_file("p256-private.pem") + &key_file("p256-public.pem");
     let err = VerificationKey::from_pem(Algorithm::ES256, private_first).unwrap_err();
-    assert!(matches!(err, ConfigError::PrivateKeyGiven { .. }), "{err:?}");
+    assert!(
+        matches!(err, ConfigError::PrivateKeyGiven { .. }),
+        "{err:?}"
+    );
 }
 
 #[test]

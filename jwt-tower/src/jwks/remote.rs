@@ -100,7 +100,8 @@ impl RemoteJwksBuilder {
         self
     }
 
-    /// Keep only keys usable with these algorithms (give the verifier's allow-list).
+    /// Keep only keys usable with these algorithms. [`RemoteJwks::verifier`] starts a
+    /// verifier with the same allow-list, so it is stated once.
     pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = crate::Algorithm>) -> Self {
         self.settings.allowed = Some(algorithms.into_iter().collect());
         self
@@ -168,13 +169,14 @@ impl RemoteJwksBuilder {
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// use jwt_tower::jwks::RemoteJwks;
-/// use jwt_tower::{Algorithm, RegisteredClaims, Verifier};
+/// use jwt_tower::{Algorithm, RegisteredClaims};
 ///
 /// let jwks = RemoteJwks::builder("https://id.example.com/.well-known/jwks.json")
 ///     .algorithms([Algorithm::RS256])
 ///     .start()?;
-/// let verifier = Verifier::<RegisteredClaims>::builder(jwks.keys())
-///     .algorithms([Algorithm::RS256])
+/// // The verifier takes the keys and the allow-list from the JWKS.
+/// let verifier = jwks
+///     .verifier::<RegisteredClaims>()
 ///     .issuer("https://id.example.com/")
 ///     .build()?;
 /// # let _ = verifier; Ok(()) }
@@ -227,6 +229,37 @@ impl RemoteJwks {
             Arc::clone(&self.shared.current),
             Arc::clone(&self.shared) as Arc<dyn KeySource>,
         )
+    }
+
+    /// A [`Verifier`](crate::Verifier) builder over these [`keys`](Self::keys), allowing
+    /// the algorithms given to [`RemoteJwksBuilder::algorithms`], so the allow-list is
+    /// stated once. Without them the builder allows nothing, as
+    /// [`Verifier::builder`](crate::Verifier::builder) does: call
+    /// [`algorithms`](crate::VerifierBuilder::algorithms) on it (there is no default
+    /// allow-list). Calling `algorithms` on it replaces the JWKS's list.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), jwt_tower::ConfigError> {
+    /// use jwt_tower::jwks::RemoteJwks;
+    /// use jwt_tower::{Algorithm, ConfigError, RegisteredClaims};
+    ///
+    /// let jwks = RemoteJwks::builder("https://id.example.com/.well-known/jwks.json")
+    ///     .algorithms([Algorithm::ES256])
+    ///     .start()?;
+    /// let verifier = jwks.verifier::<RegisteredClaims>().build()?;
+    ///
+    /// let unlisted = RemoteJwks::builder("https://id.example.com/.well-known/jwks.json").start()?;
+    /// let refused = unlisted.verifier::<RegisteredClaims>().build();
+    /// assert!(matches!(refused, Err(ConfigError::NoAlgorithms)));
+    /// # Ok(()) }
+    /// ```
+    pub fn verifier<C>(&self) -> crate::VerifierBuilder<C> {
+        let builder = crate::Verifier::builder(self.keys());
+        match self.shared.settings.allowed {
+            Some(allowed) => builder.algorithms(allowed.iter()),
+            None => builder,
+        }
     }
 
     /// Fetches now, whatever the schedule and cooldown (waits for a fetch already in
