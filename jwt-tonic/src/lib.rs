@@ -52,6 +52,71 @@
 //! # Ok::<(), jwt_tower::ConfigError>(())
 //! ```
 //!
+//! # Not `JwtLayer` alone on a tonic server
+//!
+//! jwt-tower's [`JwtLayer`](jwt_tower::JwtLayer) answers refusals with HTTP 401 and a
+//! JSON body, which a gRPC client reads as `UNKNOWN`; its default response cannot even be
+//! built for tonic's body type, so `.serve()` does not compile, with a note naming this
+//! crate's layer. Use [`GrpcAuthLayer`] (or `JwtLayer::new(verifier).on_rejection(GrpcRejection)`):
+//!
+//! ```
+//! use jwt_tonic::GrpcAuthLayer;
+//! # use jwt_tower::{RegisteredClaims, Verifier};
+//! # #[derive(Clone)]
+//! # struct Greeter;
+//! # impl tonic::server::NamedService for Greeter {
+//! #     const NAME: &'static str = "greet.Greeter";
+//! # }
+//! # impl tower_service::Service<http::Request<tonic::body::Body>> for Greeter {
+//! #     type Response = http::Response<tonic::body::Body>;
+//! #     type Error = std::convert::Infallible;
+//! #     type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+//! #     fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+//! #         std::task::Poll::Ready(Ok(()))
+//! #     }
+//! #     fn call(&mut self, _: http::Request<tonic::body::Body>) -> Self::Future {
+//! #         std::future::ready(Ok(http::Response::new(tonic::body::Body::empty())))
+//! #     }
+//! # }
+//! # async fn run(verifier: Verifier<RegisteredClaims>) -> Result<(), tonic::transport::Error> {
+//! tonic::transport::Server::builder()
+//!     .layer(GrpcAuthLayer::new(verifier))
+//!     .add_service(Greeter)
+//!     .serve("127.0.0.1:50051".parse().unwrap())
+//!     .await
+//! # }
+//! ```
+//!
+//! and not jwt-tower's layer, which fails to compile:
+//!
+//! ```compile_fail,E0277
+//! use jwt_tower::JwtLayer;
+//! # use jwt_tower::{RegisteredClaims, Verifier};
+//! # #[derive(Clone)]
+//! # struct Greeter;
+//! # impl tonic::server::NamedService for Greeter {
+//! #     const NAME: &'static str = "greet.Greeter";
+//! # }
+//! # impl tower_service::Service<http::Request<tonic::body::Body>> for Greeter {
+//! #     type Response = http::Response<tonic::body::Body>;
+//! #     type Error = std::convert::Infallible;
+//! #     type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+//! #     fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+//! #         std::task::Poll::Ready(Ok(()))
+//! #     }
+//! #     fn call(&mut self, _: http::Request<tonic::body::Body>) -> Self::Future {
+//! #         std::future::ready(Ok(http::Response::new(tonic::body::Body::empty())))
+//! #     }
+//! # }
+//! # async fn run(verifier: Verifier<RegisteredClaims>) -> Result<(), tonic::transport::Error> {
+//! tonic::transport::Server::builder()
+//!     .layer(JwtLayer::new(verifier)) // `DefaultRejection` cannot answer a refusal with a `Response<tonic::body::Body>`
+//!     .add_service(Greeter)
+//!     .serve("127.0.0.1:50051".parse().unwrap())
+//!     .await
+//! # }
+//! ```
+//!
 //! # Features
 //! `aws_lc_rs` (default) and `rust_crypto` select jwt-tower's crypto backend; `propagate`
 //! (default) enables [`propagate`]; `remote` (default) passes remote JWKS through.

@@ -83,6 +83,15 @@ pub fn json_body(error: &AuthError) -> String {
 ///
 /// Implemented by [`DefaultRejection`] (RFC 6750) and by any
 /// `Fn(&AuthError) -> Response<B> + Clone`, to replace the response entirely.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot answer a refusal with a `Response<{B}>`",
+    label = "no rejection response for this body type",
+    note = "on a tonic server, use `jwt_tonic::GrpcAuthLayer::new(verifier)` (or \
+            `JwtLayer::new(verifier).on_rejection(jwt_tonic::GrpcRejection)`): gRPC clients \
+            need a `grpc-status`, and `JwtLayer`'s HTTP 401 reaches them as UNKNOWN",
+    note = "otherwise the response body must implement `From<bytes::Bytes>`, or give \
+            `.on_rejection(|error: &AuthError| -> Response<{B}> {{ … }})`"
+)]
 pub trait OnRejection<B> {
     /// The response for `error`.
     fn on_rejection(&self, error: &AuthError) -> Response<B>;
