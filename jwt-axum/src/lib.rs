@@ -33,6 +33,28 @@
 //! Without a layer, [`StateClaims<C>`] verifies from a [`Verifier`](jwt_tower::Verifier)
 //! in the router's state.
 //!
+//! # Layer order
+//!
+//! `.layer(jwt)` wraps everything added before it, unknown paths included (a request
+//! there without a token is 401); `.route_layer(jwt)` covers only the routes' paths, so
+//! unknown paths stay 404, and routes added after either call are open. CORS goes
+//! outside: add tower-http's `CorsLayer` *after* the JWT layer, so it answers preflights
+//! (which browsers send without credentials) and labels refusals too. With it inside,
+//! call [`JwtLayer::allow_cors_preflight`](jwt_tower::JwtLayer::allow_cors_preflight).
+//!
+//! ```
+//! # use axum::{routing::get, Router};
+//! # use jwt_tower::{Algorithm, JwtLayer, RegisteredClaims, Verifier, VerificationKey};
+//! # let verifier = Verifier::<RegisteredClaims>::builder(
+//! #     VerificationKey::hmac(Algorithm::HS256, b"an-hmac-secret-of-at-least-32-bytes!")?,
+//! # ).algorithms([Algorithm::HS256]).build()?;
+//! let app: Router = Router::new()
+//!     .route("/me", get(|| async { "me" }))
+//!     .route_layer(JwtLayer::new(verifier)) // /me needs a token; /nowhere is still 404
+//!     .route("/health", get(|| async { "ok" })); // added after: open
+//! # Ok::<(), jwt_tower::ConfigError>(())
+//! ```
+//!
 //! # Features
 //! `aws_lc_rs` (default) and `rust_crypto` select jwt-tower's crypto backend.
 
