@@ -357,7 +357,7 @@ fn a_fail_closed_list_refuses_while_out_of_step_with_its_store() {
         Ok(()),
         "the default keeps serving on what it holds"
     );
-    assert_eq!(verify(&closed), Err(RejectionKind::KeysUnavailable));
+    assert_eq!(verify(&closed), Err(RejectionKind::RevocationsOutOfStep));
     closed.set_in_step(true);
     assert_eq!(verify(&closed), Ok(()));
 }
