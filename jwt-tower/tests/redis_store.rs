@@ -802,7 +802,7 @@ async fn calls_fail_fast_when_redis_is_down() {
 
     async fn all_fail(
         store: &RedisStore,
-        refresh: &RefreshTokens<RedisStore>,
+        refresh: &RefreshTokens,
         token: &str,
         bound: Duration,
         what: &str,
