@@ -190,15 +190,15 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         users,
         login_limits,
     };
-    match var("REDIS_URL") {
-        Some(url) => {
-            let store = RedisStore::connect(&url)
+    let store: Arc<dyn Store> = match var("REDIS_URL") {
+        Some(url) => Arc::new(
+            RedisStore::connect(&url)
                 .await
-                .map_err(|e| config_error("REDIS_URL", e))?;
-            serve(store, settings).await
-        }
-        None => serve(MemoryStore::new(), settings).await,
-    }
+                .map_err(|e| config_error("REDIS_URL", e))?,
+        ),
+        None => Arc::new(MemoryStore::new()),
+    };
+    serve(store, settings).await
 }
 
 /// Everything configured, before the store is chosen.
@@ -213,8 +213,8 @@ struct Settings {
     login_limits: LoginLimits,
 }
 
-async fn serve<S: Store + Clone>(
-    store: S,
+async fn serve(
+    store: Arc<dyn Store>,
     settings: Settings,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let Settings {

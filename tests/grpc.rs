@@ -17,7 +17,7 @@ use identity_proto::identity_client::IdentityClient;
 use identity_proto::identity_server::{Identity, IdentityServer};
 use identity_proto::{WhoAmIRequest, WhoAmIResponse};
 use jwt_tonic::{GrpcAuthLayer, JwtInterceptor};
-use jwt_tower::propagate::{PropagateService, ServiceToken, TokenSource};
+use jwt_tower::propagate::{PropagateService, ServiceToken, ServiceTokenSource};
 use jwt_tower::{Algorithm, Keys, RegisteredClaims, Verifier};
 use serde_json::json;
 use support::*;
@@ -443,7 +443,7 @@ async fn a_service_token_when_there_is_no_caller() {
     let last_addr = serve_grpc(layer(Keys::from(hs256_key("k1"))), last).await;
     let fetches = Arc::new(AtomicUsize::new(0));
     let counter = fetches.clone();
-    let source = TokenSource::from_fn(move || {
+    let source = ServiceTokenSource::from_fn(move || {
         counter.fetch_add(1, Ordering::SeqCst);
         async {
             let token = mint_hs256("k1", &json!({"sub": "svc:batch", "exp": now() + 600}));
@@ -465,7 +465,7 @@ async fn a_service_token_when_there_is_no_caller() {
     assert_eq!(fetches.load(Ordering::SeqCst), 1);
 
     // A source that fails: UNAVAILABLE, nothing sent.
-    let failing = TokenSource::from_fn(|| async {
+    let failing = ServiceTokenSource::from_fn(|| async {
         tokio::time::sleep(Duration::from_millis(5)).await;
         Err::<ServiceToken, _>(std::io::Error::other("issuer down"))
     });

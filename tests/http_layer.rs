@@ -218,6 +218,45 @@ async fn keys_never_loaded_is_503_with_retry_after_then_recovers() {
     );
 }
 
+/// A fail-closed revocation list out of step with its store refuses with its own kind:
+/// 503 and Retry-After (retry later), no challenge, and a body naming the revocation
+/// list rather than the keys; once back in step the same token is served.
+#[tokio::test]
+async fn revocations_out_of_step_is_503_with_its_own_name_then_recovers() {
+    use jwt_tower::revoke::Revocations;
+    let revocations = Revocations::new().fail_closed(true);
+    let verifier = Verifier::<RegisteredClaims>::builder(hs256_key("k1"))
+        .algorithms([Algorithm::HS256])
+        .revocations(revocations.clone())
+        .build()
+        .unwrap();
+    let base = start(JwtLayer::new(verifier)).await;
+    let token = mint_hs256("k1", &claims("alice", "read"));
+    assert_eq!(
+        send(bearer(&format!("{base}/me"), &token)).await.status,
+        200
+    );
+
+    revocations.set_in_step(false);
+    let reply = send(bearer(&format!("{base}/me"), &token)).await;
+    assert_eq!(reply.status, 503, "{reply:?}");
+    assert_eq!(reply.retry_after.as_deref(), Some("5"));
+    assert!(reply.challenge.is_none());
+    assert_eq!(reply.json()["error"], "revocations_out_of_step");
+    assert!(
+        reply.json()["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("revocation list")
+    );
+
+    revocations.set_in_step(true);
+    assert_eq!(
+        send(bearer(&format!("{base}/me"), &token)).await.status,
+        200
+    );
+}
+
 #[tokio::test]
 async fn layer_wide_scope_policy_is_403() {
     let layer = JwtLayer::new(verifier(hs256_key("k1"))).require_scopes(["write"]);

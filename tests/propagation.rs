@@ -12,7 +12,7 @@ use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
-use jwt_tower::propagate::{PropagateError, PropagateLayer, ServiceToken, TokenSource};
+use jwt_tower::propagate::{PropagateError, PropagateLayer, ServiceToken, ServiceTokenSource};
 use jwt_tower::{Algorithm, JwtLayer, Keys, RegisteredClaims, Verifier};
 use support::*;
 use tower::{Layer, Service, ServiceExt};
@@ -185,7 +185,7 @@ async fn the_callers_token_goes_to_the_bound_destinations_and_nowhere_else() {
 #[tokio::test]
 async fn outside_the_callers_scope_the_call_fails_unless_a_service_token_is_chosen() {
     let (orders, at_orders) = downstream().await;
-    let service_token = TokenSource::fixed(ServiceToken::new("svc-token"));
+    let service_token = ServiceTokenSource::fixed(ServiceToken::new("svc-token"));
     let url = format!("http://{orders}/v1/orders");
 
     // Default: a call from a spawned task (no caller in scope) fails; nothing is sent.
@@ -224,7 +224,7 @@ async fn a_service_token_client_is_bound_to_its_destinations_too() {
     let (orders, at_orders) = downstream().await;
     let (other, at_other) = downstream().await;
     let mut client =
-        PropagateLayer::service_token(TokenSource::fixed(ServiceToken::new("svc-token")))
+        PropagateLayer::service_token(ServiceTokenSource::fixed(ServiceToken::new("svc-token")))
             .to([format!("http://{orders}")])
             .unwrap()
             .layer(reqwest_client());

@@ -35,9 +35,10 @@ const MAX_USERNAME_BYTES: usize = 256;
 const MAX_PASSWORD_BYTES: usize = 4096;
 
 /// Everything the routes need.
-pub struct AuthState<S> {
+#[derive(Clone)]
+pub struct AuthState {
     pub issuer: TokenIssuer,
-    pub refresh: RefreshTokens<S>,
+    pub refresh: RefreshTokens,
     pub users: Arc<Users>,
     /// Verifies this server's own access tokens (logout, key rotation).
     pub verifier: Verifier<RegisteredClaims>,
@@ -45,19 +46,6 @@ pub struct AuthState<S> {
     pub delivery: RefreshDelivery,
     /// Login attempt limits and the bound on concurrent password hashing.
     pub login_guard: Arc<LoginGuard>,
-}
-
-impl<S: Clone> Clone for AuthState<S> {
-    fn clone(&self) -> Self {
-        Self {
-            issuer: self.issuer.clone(),
-            refresh: self.refresh.clone(),
-            users: Arc::clone(&self.users),
-            verifier: self.verifier.clone(),
-            delivery: self.delivery.clone(),
-            login_guard: Arc::clone(&self.login_guard),
-        }
-    }
 }
 
 fn error(status: StatusCode, code: &str, description: &str) -> Response {
@@ -83,7 +71,7 @@ fn refresh_error(e: &RefreshError) -> Response {
     }
 }
 
-impl<S: Store + Clone> AuthState<S> {
+impl AuthState {
     /// The token response for a grant: a new access token, and the refresh token in the
     /// body or in cookies.
     fn tokens(&self, grant: &RefreshGrant) -> Response {
@@ -163,8 +151,8 @@ fn refused(refused: &Refused) -> Response {
     response
 }
 
-async fn login<S: Store + Clone>(
-    State(state): State<AuthState<S>>,
+async fn login(
+    State(state): State<AuthState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     bytes: Bytes,
@@ -276,11 +264,7 @@ fn bad_body() -> Response {
     )
 }
 
-async fn refresh<S: Store + Clone>(
-    State(state): State<AuthState<S>>,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> Response {
+async fn refresh(State(state): State<AuthState>, headers: HeaderMap, bytes: Bytes) -> Response {
     let Some(body) = body(&bytes) else {
         return bad_body();
     };
@@ -301,11 +285,7 @@ async fn refresh<S: Store + Clone>(
     }
 }
 
-async fn logout<S: Store + Clone>(
-    State(state): State<AuthState<S>>,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> Response {
+async fn logout(State(state): State<AuthState>, headers: HeaderMap, bytes: Bytes) -> Response {
     let Some(body) = body(&bytes) else {
         return bad_body();
     };
@@ -370,7 +350,7 @@ async fn logout<S: Store + Clone>(
     response
 }
 
-async fn rotate_keys<S: Store + Clone>(State(state): State<AuthState<S>>) -> Response {
+async fn rotate_keys(State(state): State<AuthState>) -> Response {
     match state.issuer.rotate_generated() {
         Ok(key) => Json(json!({"kid": key.kid(), "alg": jwt_tower::algorithm::name(key.alg())}))
             .into_response(),
@@ -384,7 +364,7 @@ async fn rotate_keys<S: Store + Clone>(State(state): State<AuthState<S>>) -> Res
 
 /// Each user's stored password-hash scheme: which imported hashes are still waiting for
 /// their user's next login to be upgraded.
-async fn password_hashes<S: Store + Clone>(State(state): State<AuthState<S>>) -> Response {
+async fn password_hashes(State(state): State<AuthState>) -> Response {
     Json(state.users.schemes()).into_response()
 }
 
@@ -393,16 +373,16 @@ async fn password_hashes<S: Store + Clone>(State(state): State<AuthState<S>>) ->
 /// `GET /.well-known/openid-configuration`. Serve it with
 /// `into_make_service_with_connect_info::<SocketAddr>()`: logins are limited per client
 /// address.
-pub fn router<S: Store + Clone>(state: AuthState<S>, public_base: &str) -> Router {
+pub fn router(state: AuthState, public_base: &str) -> Router {
     let admin = Router::new()
-        .route("/rotate-keys", post(rotate_keys::<S>))
-        .route("/password-hashes", get(password_hashes::<S>))
+        .route("/rotate-keys", post(rotate_keys))
+        .route("/password-hashes", get(password_hashes))
         .route_layer(RequireScopes::new(["admin"]))
         .layer(JwtLayer::new(state.verifier.clone()));
     Router::new()
-        .route("/login", post(login::<S>))
-        .route("/refresh", post(refresh::<S>))
-        .route("/logout", post(logout::<S>))
+        .route("/login", post(login))
+        .route("/refresh", post(refresh))
+        .route("/logout", post(logout))
         .merge(admin)
         .with_state(state.clone())
         .merge(jwt_axum::well_known(state.issuer.clone(), public_base))

@@ -143,7 +143,7 @@ use tonic::{Code, Status};
 /// |---|---|
 /// | no token, malformed request, bad token | `UNAUTHENTICATED` (16) |
 /// | policy not met | `PERMISSION_DENIED` (7) |
-/// | keys unavailable | `UNAVAILABLE` (14) |
+/// | keys not loaded, revocation list out of step | `UNAVAILABLE` (14) |
 #[must_use]
 pub fn code(error: &AuthError) -> Code {
     match error.category() {
@@ -151,7 +151,7 @@ pub fn code(error: &AuthError) -> Code {
         | ErrorCategory::InvalidRequest
         | ErrorCategory::InvalidToken => Code::Unauthenticated,
         ErrorCategory::InsufficientScope => Code::PermissionDenied,
-        ErrorCategory::KeysUnavailable => Code::Unavailable,
+        ErrorCategory::Unavailable => Code::Unavailable,
     }
 }
 
@@ -217,6 +217,7 @@ mod tests {
             (RejectionKind::InvalidSignature, "16"),
             (RejectionKind::InsufficientScope, "7"),
             (RejectionKind::KeysUnavailable, "14"),
+            (RejectionKind::RevocationsOutOfStep, "14"),
         ] {
             let response: http::Response<tonic::body::Body> =
                 GrpcRejection.on_rejection(&AuthError::new(kind));

@@ -14,7 +14,7 @@
 
 use jwt_tower::propagate::builder::{CallerTokenOnly, CredentialsChosen};
 use jwt_tower::propagate::{
-    BoxError, PropagateBuilder, PropagateError, PropagateLayer, TokenSource,
+    BoxError, PropagateBuilder, PropagateError, PropagateLayer, ServiceTokenSource,
 };
 use tonic::{Code, Status};
 
@@ -31,7 +31,7 @@ use tonic::{Code, Status};
 #[must_use]
 pub fn status(error: &PropagateError) -> Status {
     let code = match error {
-        PropagateError::TokenSource(_) => Code::Unavailable,
+        PropagateError::ServiceToken(_) => Code::Unavailable,
         PropagateError::DestinationNotAllowed { .. } | PropagateError::NoDestination => {
             Code::FailedPrecondition
         }
@@ -69,12 +69,12 @@ pub fn forward_caller() -> PropagateBuilder<CallerTokenOnly> {
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// use jwt_tower::propagate::{ServiceToken, TokenSource};
+/// use jwt_tower::propagate::{ServiceToken, ServiceTokenSource};
 /// use tower_layer::Layer;
 ///
 /// // The service's own token, e.g. from an OAuth client-credentials grant; cached and
 /// // renewed before it expires.
-/// let source = TokenSource::from_fn(|| async {
+/// let source = ServiceTokenSource::from_fn(|| async {
 ///     Ok::<_, std::io::Error>(ServiceToken::new("a-service-token"))
 /// });
 /// let endpoint = tonic::transport::Endpoint::from_static("http://billing:50051");
@@ -84,6 +84,6 @@ pub fn forward_caller() -> PropagateBuilder<CallerTokenOnly> {
 /// // let client = BillingClient::new(channel);  // generated code
 /// # let _ = channel; Ok(()) }
 /// ```
-pub fn service_token(source: TokenSource) -> PropagateBuilder<CredentialsChosen> {
+pub fn service_token(source: ServiceTokenSource) -> PropagateBuilder<CredentialsChosen> {
     PropagateLayer::service_token(source).map_error(boxed_status)
 }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 /// | [`InvalidRequest`](Self::InvalidRequest) | 400 | `invalid_request` |
 /// | [`InvalidToken`](Self::InvalidToken) | 401 | `invalid_token` |
 /// | [`InsufficientScope`](Self::InsufficientScope) | 403 | `insufficient_scope` |
-/// | [`KeysUnavailable`](Self::KeysUnavailable) | 503 | none |
+/// | [`Unavailable`](Self::Unavailable) | 503 | none |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCategory {
     /// The request carried no token at all.
@@ -28,8 +28,9 @@ pub enum ErrorCategory {
     InvalidToken,
     /// The token was valid but the policy (scopes, roles, predicate) was not met.
     InsufficientScope,
-    /// No keys could be loaded yet; the caller should retry later.
-    KeysUnavailable,
+    /// The service cannot decide yet (no keys loaded, or the revocation list is out of
+    /// step with its store); the caller should retry later.
+    Unavailable,
 }
 
 impl ErrorCategory {
@@ -37,7 +38,7 @@ impl ErrorCategory {
     #[must_use]
     pub fn error_code(self) -> Option<&'static str> {
         match self {
-            Self::MissingToken | Self::KeysUnavailable => None,
+            Self::MissingToken | Self::Unavailable => None,
             Self::InvalidRequest => Some("invalid_request"),
             Self::InvalidToken => Some("invalid_token"),
             Self::InsufficientScope => Some("insufficient_scope"),
@@ -105,11 +106,14 @@ pub enum RejectionKind {
     InsufficientScope,
     /// The key set has never been loaded.
     KeysUnavailable,
+    /// A fail-closed revocation list is out of step with its store (for example its
+    /// Redis subscription is down), so a revoked token cannot be told apart.
+    RevocationsOutOfStep,
 }
 
 impl RejectionKind {
     /// Every kind, in declaration order.
-    pub const ALL: [RejectionKind; 23] = [
+    pub const ALL: [RejectionKind; 24] = [
         Self::MissingToken,
         Self::MultipleTokens,
         Self::InvalidAuthorizationHeader,
@@ -133,6 +137,7 @@ impl RejectionKind {
         Self::Rejected,
         Self::InsufficientScope,
         Self::KeysUnavailable,
+        Self::RevocationsOutOfStep,
     ];
 
     pub(crate) fn index(self) -> usize {
@@ -148,7 +153,7 @@ impl RejectionKind {
                 ErrorCategory::InvalidRequest
             }
             Self::InsufficientScope => ErrorCategory::InsufficientScope,
-            Self::KeysUnavailable => ErrorCategory::KeysUnavailable,
+            Self::KeysUnavailable | Self::RevocationsOutOfStep => ErrorCategory::Unavailable,
             _ => ErrorCategory::InvalidToken,
         }
     }
@@ -180,6 +185,7 @@ impl RejectionKind {
             Self::Rejected => "rejected",
             Self::InsufficientScope => "insufficient_scope",
             Self::KeysUnavailable => "keys_unavailable",
+            Self::RevocationsOutOfStep => "revocations_out_of_step",
         }
     }
 
@@ -210,6 +216,9 @@ impl RejectionKind {
             Self::Rejected => "the token was rejected",
             Self::InsufficientScope => "the token lacks the privileges this resource requires",
             Self::KeysUnavailable => "the signing keys are not available yet",
+            Self::RevocationsOutOfStep => {
+                "the revocation list is out of step with its store; refusing until it is back"
+            }
         }
     }
 }

@@ -6,7 +6,7 @@
 //! | malformed request | 400 | `Bearer realm="…", error="invalid_request", error_description="…"` |
 //! | bad token | 401 | `Bearer realm="…", error="invalid_token", error_description="…"` |
 //! | policy not met | 403 | `Bearer realm="…", error="insufficient_scope", error_description="…", scope="…"` |
-//! | keys unavailable | 503 + `Retry-After` | none |
+//! | keys not loaded, revocation list out of step | 503 + `Retry-After` | none |
 //!
 //! The body is JSON: `{"error": "…", "error_description": "…"}`.
 
@@ -25,7 +25,7 @@ pub fn status(error: &AuthError) -> StatusCode {
         ErrorCategory::MissingToken | ErrorCategory::InvalidToken => StatusCode::UNAUTHORIZED,
         ErrorCategory::InvalidRequest => StatusCode::BAD_REQUEST,
         ErrorCategory::InsufficientScope => StatusCode::FORBIDDEN,
-        ErrorCategory::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCategory::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 
@@ -52,7 +52,7 @@ fn quoted_safe(s: &str) -> String {
 #[must_use]
 pub fn www_authenticate(error: &AuthError, realm: &str) -> Option<HeaderValue> {
     let category = error.category();
-    if category == ErrorCategory::KeysUnavailable {
+    if category == ErrorCategory::Unavailable {
         return None;
     }
     let mut challenge = format!("Bearer realm=\"{}\"", quoted_safe(realm));
@@ -69,7 +69,8 @@ pub fn www_authenticate(error: &AuthError, realm: &str) -> Option<HeaderValue> {
 }
 
 /// The JSON body for an error: `{"error": …, "error_description": …}`. `error` is the
-/// RFC 6750 code where there is one, else `missing_token` or `keys_unavailable`.
+/// RFC 6750 code where there is one, else the kind's name (`missing_token`,
+/// `keys_unavailable`, `revocations_out_of_step`).
 #[must_use]
 pub fn json_body(error: &AuthError) -> String {
     let code = error
@@ -148,7 +149,7 @@ impl DefaultRejection {
         if let Some(challenge) = www_authenticate(error, &self.realm) {
             headers.insert(WWW_AUTHENTICATE, challenge);
         }
-        if error.category() == ErrorCategory::KeysUnavailable {
+        if error.category() == ErrorCategory::Unavailable {
             headers.insert(RETRY_AFTER, HeaderValue::from(self.retry_after_secs));
         }
         response
@@ -179,6 +180,7 @@ mod tests {
             (RejectionKind::InvalidSignature, 401, None),
             (RejectionKind::InsufficientScope, 403, None),
             (RejectionKind::KeysUnavailable, 503, None),
+            (RejectionKind::RevocationsOutOfStep, 503, None),
         ];
         for (kind, code, exact) in cases {
             let resp: Response<Bytes> = r.response(&AuthError::new(kind));
@@ -189,7 +191,7 @@ mod tests {
             }
             match kind.category().error_code() {
                 Some(code) => assert!(challenge.unwrap().to_str().unwrap().contains(code)),
-                None if kind == RejectionKind::KeysUnavailable => {
+                None if kind.category() == ErrorCategory::Unavailable => {
                     assert!(challenge.is_none());
                     assert_eq!(resp.headers()[RETRY_AFTER], "5");
                 }

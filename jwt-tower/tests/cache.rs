@@ -266,7 +266,7 @@ fn a_refusing_revocation_list_refuses_cached_tokens() {
     revocations.set_in_step(false);
     assert_eq!(
         kind(verifier.verify(&token)),
-        RejectionKind::KeysUnavailable
+        RejectionKind::RevocationsOutOfStep
     );
 }
 

@@ -277,6 +277,35 @@ async fn concurrent_uses_of_one_refresh_token_have_exactly_one_winner() {
     );
 }
 
+/// A store chosen at run time: `Arc<dyn Store>` behind `RefreshTokens` (no type
+/// parameter), shared with the code that revokes and follows through the same handle.
+#[tokio::test]
+async fn a_store_chosen_at_run_time_works_as_arc_dyn_store() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let revocations = Revocations::new();
+    store.follow(&revocations);
+    let refresh: RefreshTokens = RefreshTokens::new(Arc::clone(&store));
+    let first = refresh.start("alice", "read").await.unwrap();
+    let second = refresh.rotate(&first.token).await.unwrap();
+    assert_eq!(second.family.subject, "alice");
+    assert_eq!(
+        refresh.rotate(&first.token).await.unwrap_err(),
+        RefreshError::Reused
+    );
+    assert_eq!(
+        refresh.rotate(&second.token).await.unwrap_err(),
+        RefreshError::Invalid
+    );
+
+    let revocation = Revocation::Token {
+        jti: "j1".into(),
+        exp: i64::MAX / 2,
+    };
+    refresh.store().revoke(revocation.clone()).await.unwrap();
+    assert!(store.revocations().await.unwrap().contains(&revocation));
+    assert!(revocations.is_revoked(Some("j1"), None, None));
+}
+
 #[tokio::test]
 async fn families_end_at_their_idle_timeout_and_on_logout() {
     let refresh = RefreshTokens::new(MemoryStore::new()).idle_timeout(Duration::ZERO);
@@ -357,7 +386,7 @@ fn a_fail_closed_list_refuses_while_out_of_step_with_its_store() {
         Ok(()),
         "the default keeps serving on what it holds"
     );
-    assert_eq!(verify(&closed), Err(RejectionKind::KeysUnavailable));
+    assert_eq!(verify(&closed), Err(RejectionKind::RevocationsOutOfStep));
     closed.set_in_step(true);
     assert_eq!(verify(&closed), Ok(()));
 }

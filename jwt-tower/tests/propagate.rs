@@ -8,7 +8,7 @@ use std::convert::Infallible;
 
 use http::{Request, Response};
 use jsonwebtoken::{EncodingKey, Header};
-use jwt_tower::propagate::{self, PropagateLayer, ServiceToken, TokenSource};
+use jwt_tower::propagate::{self, PropagateLayer, ServiceToken, ServiceTokenSource};
 use jwt_tower::{Algorithm, JwtLayer, RegisteredClaims, VerificationKey, Verifier};
 use tower::{Service, ServiceExt};
 use tower_layer::Layer;
@@ -120,7 +120,7 @@ fn to_orders<S>(builder: jwt_tower::propagate::PropagateBuilder<S>) -> Propagate
 
 #[tokio::test]
 async fn the_service_token_only_when_chosen_and_only_outside_the_callers_scope() {
-    let service_token = TokenSource::fixed(ServiceToken::new("svc-token"));
+    let service_token = ServiceTokenSource::fixed(ServiceToken::new("svc-token"));
     let alice = token("alice");
     let identity = verifier().verify(&alice).unwrap().identity();
 
@@ -163,7 +163,7 @@ async fn the_service_token_only_when_chosen_and_only_outside_the_callers_scope()
     assert_eq!(fallback.unwrap(), service);
     // The cached service token is never in a client's Debug output (logs).
     let debug = format!("{service_layer:?}");
-    assert!(debug.contains("TokenSource"), "{debug}");
+    assert!(debug.contains("ServiceTokenSource"), "{debug}");
     assert!(!debug.contains("svc-token"), "{debug}");
 
     // A request that already has credentials is sent as it is.

@@ -11,4 +11,5 @@ pub use handle::Keys;
 pub use jwk::SkippedKey;
 pub use key::VerificationKey;
 pub use set::KeySet;
-pub use source::{KeySource, KeysWait, SourceStats};
+pub(crate) use source::KeySource;
+pub use source::{KeysWait, SourceStats};

@@ -14,7 +14,7 @@ pub type KeysWait = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 /// The verifier calls these only on its slow paths; each returns `None` when the request
 /// must not wait (for a remote JWKS: no fetch in flight and the cooldown has not passed),
 /// and the request is then refused at once.
-pub trait KeySource: Send + Sync + std::fmt::Debug {
+pub(crate) trait KeySource: Send + Sync + std::fmt::Debug {
     /// A token named a key the set does not hold. The source may start a fetch, or let
     /// the request join one in flight; the request waits, then is verified again.
     fn unknown_kid(&self) -> Option<KeysWait>;

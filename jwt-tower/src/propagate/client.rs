@@ -12,10 +12,10 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::TokenSource;
+use super::ServiceTokenSource;
 use super::builder::{CallerTokenOnly, CredentialsChosen};
 use super::destination::{Destinations, IntoOrigin, InvalidOrigin};
-use super::source::TokenSourceError;
+use super::source::ServiceTokenError;
 
 /// The error type of [`PropagateService`]: the inner service's error, boxed as it was, or
 /// a boxed [`PropagateError`] (or what [`PropagateBuilder::map_error`] made of it).
@@ -35,9 +35,9 @@ pub enum PropagateError {
     /// The caller's token cannot be sent as a header value.
     #[error("the caller's token is not a valid header value")]
     InvalidToken,
-    /// The [`TokenSource`] could not provide a token.
+    /// The [`ServiceTokenSource`] could not provide a token.
     #[error(transparent)]
-    TokenSource(#[from] TokenSourceError),
+    ServiceToken(#[from] ServiceTokenError),
     /// The request goes to an origin the layer was not bound to: its credentials are not
     /// sent there, and neither is the request.
     #[error("refused to send a request to {origin}: not one of this client's destinations")]
@@ -60,9 +60,11 @@ pub enum PropagateError {
 enum Credentials {
     /// The caller's; outside a caller's scope, the fallback's if one was chosen, else an
     /// error.
-    Caller { fallback: Option<TokenSource> },
+    Caller {
+        fallback: Option<ServiceTokenSource>,
+    },
     /// The service's own, always.
-    Service(TokenSource),
+    Service(ServiceTokenSource),
 }
 
 fn boxed(error: PropagateError) -> BoxError {
@@ -162,7 +164,7 @@ impl PropagateLayer {
 
     /// Always the service's own token from `source`, for calls made on the service's own
     /// behalf.
-    pub fn service_token(source: TokenSource) -> PropagateBuilder<CredentialsChosen> {
+    pub fn service_token(source: ServiceTokenSource) -> PropagateBuilder<CredentialsChosen> {
         PropagateBuilder::new(Credentials::Service(source))
     }
 }
@@ -280,11 +282,11 @@ impl PropagateBuilder<CallerTokenOnly> {
     /// choose this only for clients whose every call may be made as the service.
     ///
     /// ```
-    /// use jwt_tower::propagate::{self, PropagateLayer, ServiceToken, TokenSource};
+    /// use jwt_tower::propagate::{self, PropagateLayer, ServiceToken, ServiceTokenSource};
     /// use tower::{Service, ServiceExt};
     /// use tower_layer::Layer;
     ///
-    /// let source = TokenSource::from_fn(|| async {
+    /// let source = ServiceTokenSource::from_fn(|| async {
     ///     Ok::<_, std::io::Error>(ServiceToken::new("the-service-token"))
     /// });
     /// let client = tower::service_fn(|req: http::Request<()>| async move {
@@ -304,7 +306,10 @@ impl PropagateBuilder<CallerTokenOnly> {
     /// # });
     /// # Ok::<(), jwt_tower::propagate::InvalidOrigin>(())
     /// ```
-    pub fn or_service_token(self, source: TokenSource) -> PropagateBuilder<CredentialsChosen> {
+    pub fn or_service_token(
+        self,
+        source: ServiceTokenSource,
+    ) -> PropagateBuilder<CredentialsChosen> {
         PropagateBuilder {
             credentials: Credentials::Caller {
                 fallback: Some(source),
@@ -414,7 +419,7 @@ impl<S> PropagateService<S> {
     /// polled ready moves into the future; a clone takes its place.
     fn fetch_then_call<B>(
         &mut self,
-        source: TokenSource,
+        source: ServiceTokenSource,
         mut req: Request<B>,
     ) -> PropagateFuture<S::Future, S::Response>
     where
@@ -430,7 +435,7 @@ impl<S> PropagateService<S> {
             let header = source
                 .header()
                 .await
-                .map_err(|e| map_error(PropagateError::TokenSource(e)))?;
+                .map_err(|e| map_error(PropagateError::ServiceToken(e)))?;
             req.headers_mut().insert(AUTHORIZATION, header);
             inner.call(req).await.map_err(Into::into)
         }))

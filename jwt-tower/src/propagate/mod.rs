@@ -10,19 +10,19 @@
 //!   `authorization: Bearer …` on each outgoing request to the destinations it is bound
 //!   to, and refuses requests to any other. The token is the caller's
 //!   ([`forward`](PropagateLayer::forward)), with the service's own token from a
-//!   [`TokenSource`] outside a caller's scope only if chosen
+//!   [`ServiceTokenSource`] outside a caller's scope only if chosen
 //!   ([`or_service_token`](PropagateBuilder::or_service_token)), or always the service's
 //!   ([`service_token`](PropagateLayer::service_token)). A call with no credential fails
 //!   with [`PropagateError::NoCredentials`]: it is never sent unauthenticated, nor with
 //!   the service's token in place of a missing caller's unless configured so.
 //!
 //! ```
-//! use jwt_tower::propagate::{self, PropagateLayer, ServiceToken, TokenSource};
+//! use jwt_tower::propagate::{self, PropagateLayer, ServiceToken, ServiceTokenSource};
 //! use tower_layer::Layer;
 //!
 //! // A client for the orders service: the caller's token when there is one, else
 //! // (explicitly) a service token obtained, and renewed before it expires, by a callback.
-//! let source = TokenSource::from_fn(|| async {
+//! let source = ServiceTokenSource::from_fn(|| async {
 //!     Ok::<_, std::io::Error>(ServiceToken::new("a-service-token"))
 //! });
 //! let layer = PropagateLayer::forward()
@@ -56,7 +56,7 @@ pub use client::{
     BoxError, PropagateBuilder, PropagateError, PropagateFuture, PropagateLayer, PropagateService,
 };
 pub use destination::{IntoOrigin, InvalidOrigin, Origin};
-pub use source::{ServiceToken, TokenSource, TokenSourceError};
+pub use source::{ServiceToken, ServiceTokenError, ServiceTokenSource};
 
 use crate::Identity;
 

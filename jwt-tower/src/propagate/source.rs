@@ -1,4 +1,4 @@
-//! [`TokenSource`]: a service token from a callback, cached and renewed before it expires,
+//! [`ServiceTokenSource`]: a service token from a callback, cached and renewed before it expires,
 //! one fetch at a time.
 
 use std::future::Future;
@@ -93,9 +93,9 @@ fn jwt_exp(token: &str) -> Option<SystemTime> {
 /// that waited for the same fetch gets it.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("the service token source failed: {0}")]
-pub struct TokenSourceError(Arc<BoxError>);
+pub struct ServiceTokenError(Arc<BoxError>);
 
-impl TokenSourceError {
+impl ServiceTokenError {
     /// The callback's error.
     #[must_use]
     pub fn inner(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
@@ -131,7 +131,7 @@ struct Inner {
     /// Held by the one fetch in flight (single-flight).
     renewing: tokio::sync::Mutex<()>,
     /// The last failed fetch, shared with the requests that waited for it.
-    failure: Mutex<Option<(Instant, TokenSourceError)>>,
+    failure: Mutex<Option<(Instant, ServiceTokenError)>>,
 }
 
 /// Where a service's own token comes from, for calls made on its own behalf (or when
@@ -151,11 +151,11 @@ struct Inner {
 /// use std::sync::atomic::{AtomicUsize, Ordering};
 /// use std::sync::Arc;
 /// use std::time::Duration;
-/// use jwt_tower::propagate::{ServiceToken, TokenSource};
+/// use jwt_tower::propagate::{ServiceToken, ServiceTokenSource};
 ///
 /// let calls = Arc::new(AtomicUsize::new(0));
 /// let counter = calls.clone();
-/// let source = TokenSource::from_fn(move || {
+/// let source = ServiceTokenSource::from_fn(move || {
 ///     let n = counter.fetch_add(1, Ordering::SeqCst);
 ///     async move {
 ///         Ok::<_, std::io::Error>(ServiceToken::new(format!("token-{n}")).expires_in(Duration::from_secs(600)))
@@ -168,13 +168,13 @@ struct Inner {
 /// # });
 /// ```
 #[derive(Clone)]
-pub struct TokenSource {
+pub struct ServiceTokenSource {
     inner: Arc<Inner>,
 }
 
-impl std::fmt::Debug for TokenSource {
+impl std::fmt::Debug for ServiceTokenSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenSource")
+        f.debug_struct("ServiceTokenSource")
             .field("renew_before", &self.inner.renew_before)
             .field(
                 "cached",
@@ -184,7 +184,7 @@ impl std::fmt::Debug for TokenSource {
     }
 }
 
-impl TokenSource {
+impl ServiceTokenSource {
     /// A source calling `fetch` for each new token.
     pub fn from_fn<F, Fut, E>(fetch: F) -> Self
     where
@@ -214,12 +214,12 @@ impl TokenSource {
     /// ```
     /// use jwt_tower::Algorithm;
     /// use jwt_tower::issue::{SigningKey, TokenIssuer};
-    /// use jwt_tower::propagate::TokenSource;
+    /// use jwt_tower::propagate::ServiceTokenSource;
     ///
     /// let issuer = TokenIssuer::builder("https://billing.internal", SigningKey::generate(Algorithm::EdDSA)?)
     ///     .audience("orders")
     ///     .build();
-    /// let source = TokenSource::from_issuer(issuer, "billing", serde_json::json!({"scope": "orders:read"}));
+    /// let source = ServiceTokenSource::from_issuer(issuer, "billing", serde_json::json!({"scope": "orders:read"}));
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// let token = source.token().await.unwrap();
     /// assert!(token.expiry().is_some());
@@ -263,7 +263,7 @@ impl TokenSource {
     #[must_use]
     pub fn renew_before(mut self, margin: Duration) -> Self {
         Arc::get_mut(&mut self.inner)
-            .expect("TokenSource::renew_before must be set before the source is cloned")
+            .expect("ServiceTokenSource::renew_before must be set before the source is cloned")
             .renew_before = margin;
         self
     }
@@ -283,15 +283,15 @@ impl TokenSource {
     /// # Errors
     /// When no valid token is cached and the callback fails (or returns a token that is
     /// not a valid header value).
-    pub async fn token(&self) -> Result<ServiceToken, TokenSourceError> {
+    pub async fn token(&self) -> Result<ServiceToken, ServiceTokenError> {
         self.cached_or_fetch().await.map(|c| c.token.clone())
     }
 
-    pub(crate) async fn header(&self) -> Result<HeaderValue, TokenSourceError> {
+    pub(crate) async fn header(&self) -> Result<HeaderValue, ServiceTokenError> {
         self.cached_or_fetch().await.map(|c| c.header.clone())
     }
 
-    async fn cached_or_fetch(&self) -> Result<Arc<Cached>, TokenSourceError> {
+    async fn cached_or_fetch(&self) -> Result<Arc<Cached>, ServiceTokenError> {
         let inner = &*self.inner;
         let now = SystemTime::now();
         let cached = inner.cached.load_full();
@@ -335,7 +335,7 @@ impl TokenSource {
     }
 
     /// Calls the callback (the caller holds the renewal lock) and caches the result.
-    async fn fetch(&self) -> Result<Arc<Cached>, TokenSourceError> {
+    async fn fetch(&self) -> Result<Arc<Cached>, ServiceTokenError> {
         let inner = &*self.inner;
         let result = (inner.fetch)().await.and_then(|token| {
             let header = HeaderValue::try_from(format!("Bearer {}", token.token))
@@ -360,7 +360,7 @@ impl TokenSource {
                 Ok(cached)
             }
             Err(error) => {
-                let error = TokenSourceError(Arc::new(error));
+                let error = ServiceTokenError(Arc::new(error));
                 *inner.failure.lock().expect("failure lock") =
                     Some((Instant::now(), error.clone()));
                 Err(error)
@@ -374,10 +374,10 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    fn counting(lifetime: Duration, fail: bool) -> (TokenSource, Arc<AtomicUsize>) {
+    fn counting(lifetime: Duration, fail: bool) -> (ServiceTokenSource, Arc<AtomicUsize>) {
         let calls = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&calls);
-        let source = TokenSource::from_fn(move || {
+        let source = ServiceTokenSource::from_fn(move || {
             let n = counter.fetch_add(1, Ordering::SeqCst);
             async move {
                 tokio::time::sleep(Duration::from_millis(20)).await;

@@ -2,6 +2,8 @@
 //! (one login, one family) with an absolute lifetime and an idle timeout. Each use
 //! rotates the token; reusing a spent one revokes the whole family.
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -55,9 +57,9 @@ pub struct RefreshGrant {
 /// assert_eq!(refresh.rotate(&second.token).await, Err(RefreshError::Invalid));
 /// # });
 /// ```
-#[derive(Debug, Clone)]
-pub struct RefreshTokens<S> {
-    store: S,
+#[derive(Clone)]
+pub struct RefreshTokens {
+    store: Arc<dyn Store>,
     lifetime: Duration,
     idle_timeout: Duration,
     revocations: Option<Revocations>,
@@ -73,12 +75,22 @@ pub fn token_hash(token: &str) -> String {
     ))
 }
 
-impl<S: Store> RefreshTokens<S> {
-    /// Refresh tokens over `store`: families live 30 days at most, and end after 7 days
-    /// unused.
-    pub fn new(store: S) -> Self {
+impl fmt::Debug for RefreshTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RefreshTokens")
+            .field("lifetime", &self.lifetime)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("revocations", &self.revocations)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RefreshTokens {
+    /// Refresh tokens over `store` (any [`Store`], an `Arc<dyn Store>` included):
+    /// families live 30 days at most, and end after 7 days unused.
+    pub fn new(store: impl Store) -> Self {
         Self {
-            store,
+            store: Arc::new(store),
             lifetime: Duration::from_secs(30 * 86_400),
             idle_timeout: Duration::from_secs(7 * 86_400),
             revocations: None,
@@ -108,7 +120,7 @@ impl<S: Store> RefreshTokens<S> {
     }
 
     /// The store.
-    pub fn store(&self) -> &S {
+    pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
 

@@ -196,6 +196,7 @@ fn alive(entry: &Entry, now: i64) -> bool {
     now < entry.end()
 }
 
+#[async_trait::async_trait]
 impl Store for MemoryStore {
     async fn create_family(&self, family: &Family, token_hash: &str) -> Result<(), StoreError> {
         let mut state = self.lock();

@@ -14,7 +14,7 @@ mod redis;
 pub use self::redis::{RedisStore, RedisStoreBuilder, RedisStoreStats};
 pub use memory::{DEFAULT_MEMORY_CAPACITY, MemoryStore, MemoryStoreStats, SPENT_TOKENS_KEPT};
 
-use std::future::Future;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -59,36 +59,67 @@ pub struct StoreError(pub String);
 
 /// Storage for refresh families and revocations. Token arguments are SHA-256 hashes:
 /// stores never see a refresh token itself.
+///
+/// A store is usable as `Arc<dyn Store>`, so an application picks its store at run time
+/// without a type parameter in every handler. Implement it with
+/// [`#[async_trait]`](https://docs.rs/async-trait), which boxes the futures.
+///
+/// ```
+/// use std::sync::Arc;
+/// use jwt_tower::refresh::RefreshTokens;
+/// use jwt_tower::store::{MemoryStore, Store};
+///
+/// let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+/// let refresh = RefreshTokens::new(store.clone());
+/// # let _ = refresh;
+/// ```
+#[async_trait::async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Records a new family whose first token hashes to `token_hash`.
-    fn create_family(
-        &self,
-        family: &Family,
-        token_hash: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    async fn create_family(&self, family: &Family, token_hash: &str) -> Result<(), StoreError>;
 
     /// Atomically: if `presented` is current and its family alive at `now`, spend it and
     /// make `next` current; if it was already spent, revoke its family.
-    fn rotate(
-        &self,
-        presented: &str,
-        next: &str,
-        now: i64,
-    ) -> impl Future<Output = Result<Rotation, StoreError>> + Send;
+    async fn rotate(&self, presented: &str, next: &str, now: i64) -> Result<Rotation, StoreError>;
 
     /// Revokes the family of the token hashing to `token_hash` (logout). Returns it.
-    fn revoke_family(
-        &self,
-        token_hash: &str,
-    ) -> impl Future<Output = Result<Option<Family>, StoreError>> + Send;
+    async fn revoke_family(&self, token_hash: &str) -> Result<Option<Family>, StoreError>;
 
     /// Records a revocation and delivers it to every following instance.
-    fn revoke(&self, revocation: Revocation)
-    -> impl Future<Output = Result<(), StoreError>> + Send;
+    async fn revoke(&self, revocation: Revocation) -> Result<(), StoreError>;
 
     /// Every revocation still in force.
-    fn revocations(&self) -> impl Future<Output = Result<Vec<Revocation>, StoreError>> + Send;
+    async fn revocations(&self) -> Result<Vec<Revocation>, StoreError>;
 
     /// Keeps `list` in step with the store's revocations from now on (and fills it now).
     fn follow(&self, list: &Revocations);
+}
+
+/// A shared store is a store: `Arc<dyn Store>` (or `Arc<MemoryStore>`) goes wherever a
+/// store does.
+#[async_trait::async_trait]
+impl<S: Store + ?Sized> Store for Arc<S> {
+    async fn create_family(&self, family: &Family, token_hash: &str) -> Result<(), StoreError> {
+        (**self).create_family(family, token_hash).await
+    }
+
+    async fn rotate(&self, presented: &str, next: &str, now: i64) -> Result<Rotation, StoreError> {
+        (**self).rotate(presented, next, now).await
+    }
+
+    async fn revoke_family(&self, token_hash: &str) -> Result<Option<Family>, StoreError> {
+        (**self).revoke_family(token_hash).await
+    }
+
+    async fn revoke(&self, revocation: Revocation) -> Result<(), StoreError> {
+        (**self).revoke(revocation).await
+    }
+
+    async fn revocations(&self) -> Result<Vec<Revocation>, StoreError> {
+        (**self).revocations().await
+    }
+
+    fn follow(&self, list: &Revocations) {
+        (**self).follow(list);
+    }
 }

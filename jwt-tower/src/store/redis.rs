@@ -721,6 +721,7 @@ impl Shared {
     }
 }
 
+#[async_trait::async_trait]
 impl Store for RedisStore {
     async fn create_family(&self, family: &Family, token_hash: &str) -> Result<(), StoreError> {
         let shared = &self.inner.shared;

@@ -997,10 +997,7 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
             return Ok(());
         };
         if revocations.refusing() {
-            return Err(described(
-                RejectionKind::KeysUnavailable,
-                "the revocation list is out of step with its store; refusing until it is back",
-            ));
+            return Err(reject(RejectionKind::RevocationsOutOfStep));
         }
         if revocations.is_revoked(jti, sub, iat) {
             return Err(reject(RejectionKind::Revoked));
