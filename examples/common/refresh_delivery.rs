@@ -18,7 +18,7 @@
 //! back in the body.
 #![allow(dead_code)]
 
-use axum::http::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
+use axum::http::header::{CONTENT_TYPE, SET_COOKIE};
 use axum::http::{HeaderMap, StatusCode};
 use jwt_axum::RefreshCookie;
 
@@ -77,26 +77,13 @@ impl RefreshDelivery {
     /// The token from the request's cookie (both cookies have one name: either reads
     /// it); refused when the request carries two different ones.
     pub fn read<'a>(&self, headers: &'a HeaderMap) -> Result<Option<&'a str>, CrossSite> {
-        let Self::Cookies { refresh, .. } = self else {
+        if !matches!(self, Self::Cookies { .. }) {
             return Ok(None);
-        };
-        let Some(token) = refresh.read(headers) else {
-            return Ok(None);
-        };
-        let another = headers
-            .get_all(COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .any(|(name, value)| name == COOKIE_NAME && !value.is_empty() && value != token);
-        if another {
-            return Err(CrossSite {
-                status: StatusCode::BAD_REQUEST,
-                description: "the request carries two different refresh_token cookies",
-            });
         }
-        Ok(Some(token))
+        jwt_tower::token::cookie(headers, COOKIE_NAME).map_err(|_| CrossSite {
+            status: StatusCode::BAD_REQUEST,
+            description: "the request carries two different refresh_token cookies",
+        })
     }
 }
 
