@@ -313,13 +313,24 @@ impl<C> VerifierBuilder<C> {
     /// # Errors
     /// [`ConfigError::NoAlgorithms`] when no algorithm was allowed,
     /// [`ConfigError::UnknownAlgorithm`] when [`algorithm_names`](Self::algorithm_names)
-    /// named one we do not know.
+    /// named one we do not know, [`ConfigError::AlgorithmsMatchNoKey`] when the keys are
+    /// fixed now (a [`KeySet`](crate::KeySet), a
+    /// [`VerificationKey`](crate::VerificationKey) or a loaded [`Keys`] no source
+    /// refreshes) and none of them is for an allowed algorithm.
     pub fn build(self) -> Result<Verifier<C>, ConfigError> {
         if let Some(e) = self.bad_algorithm {
             return Err(e);
         }
         if self.config.algorithms.is_empty() {
             return Err(ConfigError::NoAlgorithms);
+        }
+        if let Some(keys) = static_key_algorithms(&self.config.keys)
+            && keys.intersection(self.config.algorithms).is_empty()
+        {
+            return Err(ConfigError::AlgorithmsMatchNoKey {
+                keys,
+                allowed: self.config.algorithms,
+            });
         }
         if let Some(revocations) = &self.config.revocations {
             // A token is accepted until `exp + leeway`: its revocation must last as long.
@@ -329,4 +340,29 @@ impl<C> VerifierBuilder<C> {
             inner: Arc::new(self.config),
         })
     }
+}
+
+/// Every algorithm the keys of `keys` can verify, when those keys are known now: a set
+/// is loaded and no source (a remote JWKS) will replace it. `None` when the keys arrive
+/// later, or there are none yet: then nothing can be judged at build time.
+fn static_key_algorithms(keys: &Keys) -> Option<AlgorithmSet> {
+    if keys.source().is_some() {
+        return None;
+    }
+    let set = keys.snapshot()?;
+    // The keys a token can select: those with a `kid`, and the unnamed one when it is
+    // reachable (see `KeySet::get`).
+    let reachable = set
+        .kids()
+        .filter_map(|kid| set.get(Some(kid)))
+        .chain(set.get(None));
+    let mut algorithms = AlgorithmSet::empty();
+    let mut any = false;
+    for key in reachable {
+        any = true;
+        for alg in key.algorithms().iter() {
+            algorithms.insert(alg);
+        }
+    }
+    any.then_some(algorithms)
 }
