@@ -1,7 +1,6 @@
 //! [`VerifierBuilder`]: the rules a [`Verifier`] checks, set once before it is built.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +10,7 @@ use arc_swap::ArcSwapOption;
 use super::cache::TokenCache;
 use super::header::CheckedHeader;
 use super::pipeline::HEADER_SLOTS;
+use super::routing::IssuerRouter;
 use super::verifier::Verifier;
 use crate::algorithm::{self, AlgorithmSet};
 use crate::metrics::Metrics;
@@ -45,7 +45,7 @@ pub(super) struct Config<C> {
     pub(super) metrics: Metrics,
     pub(super) revocations: Option<crate::revoke::Revocations>,
     /// Set for a verifier that routes by `iss` to one verifier per issuer.
-    pub(super) routes: Option<HashMap<Box<str>, Verifier<C>>>,
+    pub(super) router: Option<IssuerRouter<C>>,
     /// Recent headers that passed [`Verifier::check_header`] in a token whose signature
     /// verified, by their base64 text, in a few slots chosen by a hash of that text.
     /// Tokens from one issuer carry byte-identical headers (same `alg`, `kid`, `typ`),
@@ -99,7 +99,7 @@ impl<C> Verifier<C> {
                 checks: Vec::new(),
                 metrics: Metrics::new(),
                 revocations: None,
-                routes: None,
+                router: None,
                 recent_headers: Default::default(),
                 header_hasher: ahash::RandomState::new(),
                 cache: None,

@@ -36,17 +36,37 @@ impl<C> Verifier<C> {
     pub fn by_issuer<I: Into<Box<str>>>(
         verifiers: impl IntoIterator<Item = (I, Verifier<C>)>,
     ) -> Result<Self, ConfigError> {
+        let router = IssuerRouter::new(verifiers)?;
+        let mut builder = Verifier::builder(Keys::unloaded())
+            .algorithms(router.algorithms().iter())
+            .max_token_len(router.max_token_len);
+        builder.config.router = Some(router);
+        builder.build()
+    }
+}
+
+/// The verifiers of [`Verifier::by_issuer`], by the issuer each accepts. The verifier
+/// that holds it verifies nothing itself: it counts, and hands each token to the
+/// verifier of its `iss`.
+pub(super) struct IssuerRouter<C> {
+    routes: HashMap<Box<str>, Verifier<C>>,
+    /// The longest token any of them accepts: longer ones are refused before decoding.
+    max_token_len: usize,
+}
+
+impl<C> IssuerRouter<C> {
+    /// Checks that each verifier accepts the issuer it is registered under and is not a
+    /// router itself, and that there is at least one.
+    fn new<I: Into<Box<str>>>(
+        verifiers: impl IntoIterator<Item = (I, Verifier<C>)>,
+    ) -> Result<Self, ConfigError> {
         let mut routes = HashMap::new();
-        let mut algorithms = AlgorithmSet::empty();
         let mut max_token_len = 0;
         for (issuer, verifier) in verifiers {
             let issuer: Box<str> = issuer.into();
             let sub = &*verifier.inner;
-            if sub.routes.is_some() || !sub.issuers.contains(&issuer) {
+            if sub.router.is_some() || !sub.issuers.contains(&issuer) {
                 return Err(ConfigError::IssuerRoute(issuer.into_string()));
-            }
-            for alg in sub.algorithms.iter() {
-                algorithms.insert(alg);
             }
             max_token_len = max_token_len.max(sub.max_token_len);
             routes.insert(issuer, verifier);
@@ -54,43 +74,54 @@ impl<C> Verifier<C> {
         if routes.is_empty() {
             return Err(ConfigError::IssuerRoute(String::new()));
         }
-        let mut builder = Verifier::builder(Keys::unloaded())
-            .algorithms(algorithms.iter())
-            .max_token_len(max_token_len);
-        builder.config.routes = Some(routes);
-        builder.build()
+        Ok(Self {
+            routes,
+            max_token_len,
+        })
     }
-}
 
-/// The verifier registered for the token's `iss`, read without verifying anything.
-pub(super) fn route<'v, C>(
-    routes: &'v HashMap<Box<str>, Verifier<C>>,
-    token: &str,
-) -> Result<&'v Verifier<C>, AuthError> {
-    let max = routes
-        .values()
-        .map(|v| v.inner.max_token_len)
-        .max()
-        .unwrap_or(0);
-    if token.len() > max {
-        return Err(reject(RejectionKind::TokenTooLarge));
+    /// Every algorithm some issuer's verifier allows.
+    fn algorithms(&self) -> AlgorithmSet {
+        let mut algorithms = AlgorithmSet::empty();
+        for verifier in self.routes.values() {
+            for alg in verifier.inner.algorithms.iter() {
+                algorithms.insert(alg);
+            }
+        }
+        algorithms
     }
-    let payload_b64 = token
-        .split('.')
-        .nth(1)
-        .ok_or_else(|| reject(RejectionKind::Malformed))?;
-    let mut payload_stack = [0u8; PAYLOAD_STACK_LEN];
-    let payload = decode_part(payload_b64, &mut payload_stack)?;
-    // The strict reading the chosen verifier will make: no second reading of `iss`.
-    let seed = ViewSeed {
-        required: &[],
-        roles_claim: None,
-    };
-    let view = claims_view(utf8(&payload, Part::Claims)?, seed)?;
-    let iss = view
-        .iss
-        .ok_or_else(|| described(RejectionKind::MissingClaim, "the token has no `iss` claim"))?;
-    routes
-        .get(&*iss)
-        .ok_or_else(|| reject(RejectionKind::InvalidIssuer))
+
+    /// The keys and cached tokens of every issuer's verifier, summed: `(keys, tokens)`.
+    pub(super) fn totals(&self) -> (usize, usize) {
+        let each = || self.routes.values().map(Verifier::metrics);
+        (
+            each().map(|m| m.key_count).sum(),
+            each().map(|m| m.cached_tokens).sum(),
+        )
+    }
+
+    /// The verifier registered for the token's `iss`, read without verifying anything.
+    pub(super) fn route(&self, token: &str) -> Result<&Verifier<C>, AuthError> {
+        if token.len() > self.max_token_len {
+            return Err(reject(RejectionKind::TokenTooLarge));
+        }
+        let payload_b64 = token
+            .split('.')
+            .nth(1)
+            .ok_or_else(|| reject(RejectionKind::Malformed))?;
+        let mut payload_stack = [0u8; PAYLOAD_STACK_LEN];
+        let payload = decode_part(payload_b64, &mut payload_stack)?;
+        // The strict reading the chosen verifier will make: no second reading of `iss`.
+        let seed = ViewSeed {
+            required: &[],
+            roles_claim: None,
+        };
+        let view = claims_view(utf8(&payload, Part::Claims)?, seed)?;
+        let iss = view.iss.ok_or_else(|| {
+            described(RejectionKind::MissingClaim, "the token has no `iss` claim")
+        })?;
+        self.routes
+            .get(&*iss)
+            .ok_or_else(|| reject(RejectionKind::InvalidIssuer))
+    }
 }

@@ -7,7 +7,6 @@ use serde::de::DeserializeOwned;
 use super::builder::Config;
 use super::cache::TokenCache;
 use super::decode::reject;
-use super::routing::route;
 use super::verified::VerifiedToken;
 use crate::clock::now;
 use crate::metrics::MetricsSnapshot;
@@ -97,8 +96,8 @@ impl<C> Verifier<C> {
         token: &str,
         error: &AuthError,
     ) -> Option<crate::keys::KeysWait> {
-        if let Some(routes) = &self.inner.routes {
-            return route(routes, token).ok()?.wait_for_keys(token, error);
+        if let Some(router) = &self.inner.router {
+            return router.route(token).ok()?.wait_for_keys(token, error);
         }
         let source = self.inner.keys.source()?;
         match error.kind() {
@@ -151,11 +150,9 @@ impl<C> Verifier<C> {
     #[must_use]
     pub fn metrics(&self) -> MetricsSnapshot {
         let c = &*self.inner;
-        match &c.routes {
-            Some(routes) => {
-                let each = || routes.values().map(Verifier::metrics);
-                let key_count = each().map(|m| m.key_count).sum();
-                let cached = each().map(|m| m.cached_tokens).sum();
+        match &c.router {
+            Some(router) => {
+                let (key_count, cached) = router.totals();
                 c.metrics.snapshot(None, key_count, cached)
             }
             None => {
@@ -210,7 +207,7 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
         let c = &*self.inner;
         let text = |token| std::str::from_utf8(token).map_err(|_| reject(RejectionKind::Malformed));
         // Several issuers: each route has its own cache, and `verify_routed` picks it.
-        let result = match c.cache.as_ref().filter(|_| c.routes.is_none()) {
+        let result = match c.cache.as_ref().filter(|_| c.router.is_none()) {
             Some(cache) => match self.cached(cache, token) {
                 Some(hit) => self.serve_hit(hit),
                 None => text(token)
@@ -228,8 +225,8 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
 
     /// `verify` by the verifier for the token's issuer (or this one), not counted.
     fn verify_routed(&self, token: &str) -> Result<VerifiedToken<C>, AuthError> {
-        match &self.inner.routes {
-            Some(routes) => route(routes, token).and_then(|v| v.verify_uncounted(token)),
+        match &self.inner.router {
+            Some(router) => router.route(token).and_then(|v| v.verify_uncounted(token)),
             None => self.verify_uncounted(token),
         }
     }
