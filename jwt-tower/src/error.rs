@@ -396,4 +396,16 @@ pub enum ConfigError {
         /// The PEM label that names the private key, e.g. `PRIVATE KEY`.
         label: String,
     },
+    /// The verifier's keys are for none of the algorithms it allows, so it could never
+    /// verify a token (an ES256 key with `.algorithms([RS256])`). Checked only for keys
+    /// known when the verifier is built, not for keys a remote source loads later.
+    #[error(
+        "the keys are for {keys:?} and the allow-list names {allowed:?}: no token could ever verify"
+    )]
+    AlgorithmsMatchNoKey {
+        /// Every algorithm some key in the set is for.
+        keys: crate::algorithm::AlgorithmSet,
+        /// The verifier's allow-list.
+        allowed: crate::algorithm::AlgorithmSet,
+    },
 }

@@ -115,13 +115,18 @@ fn alg_of_the_wrong_json_type_is_malformed() {
 
 #[test]
 fn alg_outside_the_allow_list_is_refused() {
-    // The key could verify HS384 (same secret), but the allow-list only names HS256.
-    let key = VerificationKey::hmac(Algorithm::HS384, SECRET).unwrap();
-    let verifier = Verifier::<RegisteredClaims>::builder(key)
+    // The key it names could verify HS384 (same secret), but the allow-list only names HS256.
+    let keys = KeySet::new([
+        VerificationKey::hmac(Algorithm::HS384, SECRET)
+            .unwrap()
+            .with_kid("384"),
+        verification_key(HS).with_kid("256"),
+    ]);
+    let verifier = Verifier::<RegisteredClaims>::builder(keys)
         .algorithms([HS])
         .build()
         .unwrap();
-    let token = mint(Algorithm::HS384, None, &claims());
+    let token = mint(Algorithm::HS384, Some("384"), &claims());
     assert_eq!(
         kind(verifier.verify(&token)),
         RejectionKind::AlgorithmNotAllowed
@@ -2011,6 +2016,55 @@ fn builder_without_algorithms_is_a_config_error() {
         .build()
         .unwrap_err();
     assert!(matches!(err, ConfigError::NoAlgorithms), "{err:?}");
+}
+
+#[test]
+fn builder_refuses_keys_that_no_allowed_algorithm_can_use() {
+    // An ES256 key under an RS256-only allow-list could never verify a token: said at build.
+    let err = Verifier::<RegisteredClaims>::builder(verification_key(Algorithm::ES256))
+        .algorithms([Algorithm::RS256])
+        .build()
+        .unwrap_err();
+    let ConfigError::AlgorithmsMatchNoKey { keys, allowed } = &err else {
+        panic!("expected AlgorithmsMatchNoKey, got {err:?}");
+    };
+    assert!(keys.contains(Algorithm::ES256) && !keys.contains(Algorithm::RS256));
+    assert!(allowed.contains(Algorithm::RS256) && !allowed.contains(Algorithm::ES256));
+    let message = err.to_string();
+    assert!(
+        message.contains("ES256") && message.contains("RS256"),
+        "{message}"
+    );
+
+    // The same for a whole set, and for a loaded `Keys` handle nothing refreshes.
+    let set = KeySet::new([
+        verification_key(Algorithm::ES256).with_kid("ec"),
+        verification_key(HS).with_kid("hs"),
+    ]);
+    for keys in [jwt_tower::Keys::new(set.clone()), set.clone().into()] {
+        let err = Verifier::<RegisteredClaims>::builder(keys)
+            .algorithms([Algorithm::RS256, Algorithm::EdDSA])
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(err, ConfigError::AlgorithmsMatchNoKey { .. }),
+            "{err:?}"
+        );
+    }
+    // One usable key is enough: the others are simply never selected for that algorithm.
+    assert!(
+        Verifier::<RegisteredClaims>::builder(set)
+            .algorithms([HS])
+            .build()
+            .is_ok()
+    );
+    // Keys that arrive later cannot be judged now: an unloaded handle builds.
+    assert!(
+        Verifier::<RegisteredClaims>::builder(jwt_tower::Keys::unloaded())
+            .algorithms([Algorithm::RS256])
+            .build()
+            .is_ok()
+    );
 }
 
 #[test]

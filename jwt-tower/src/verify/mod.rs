@@ -2,19 +2,25 @@
 //! [`VerifiedToken`] or an [`AuthError`](crate::AuthError).
 
 mod base64url;
+mod builder;
 mod cache;
+mod checks;
 mod claims;
+mod decode;
 mod header;
+mod pipeline;
+mod routing;
 mod scan;
 mod strict;
 mod verified;
 mod verifier;
 
+pub use builder::{DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, VerifierBuilder};
 pub use claims::{Audience, RegisteredClaims};
 pub use header::TokenHeader;
 pub use strict::MAX_JSON_DEPTH;
 pub use verified::{Identity, VerifiedToken};
-pub use verifier::{DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, Verifier, VerifierBuilder};
+pub use verifier::Verifier;
 
 /// The private decoders, for `crate::__fuzz` (the internal feature `fuzzing`).
 #[cfg(feature = "fuzzing")]
