@@ -58,7 +58,7 @@ pub use self::builder::RedisStoreBuilder;
 /// and Sentinel), not Redis Cluster: the scripts find a family's key from its token's
 /// value. Keys: `<prefix>fam:<id>`, `<prefix>tok:<token hash>`, `<prefix>chain:<id>`,
 /// `<prefix>rev:tok`, `<prefix>rev:sub`; channel `<prefix>revocations`. A family keeps
-/// its current token and its last [`SPENT_TOKENS_KEPT`] spent ones, as in the memory
+/// its current token and its last [`SPENT_TOKENS_KEPT`](crate::store::SPENT_TOKENS_KEPT) spent ones, as in the memory
 /// store: a refresh loop does not grow Redis.
 ///
 /// ```no_run

@@ -84,23 +84,23 @@ impl RedisStoreBuilder {
 
     /// How long a family is kept after it can no longer be used (its absolute end, or
     /// its idle timeout). Within it, a late refresh is answered
-    /// [`Expired`](Rotation::Expired) (and a replayed one [`Reused`](Rotation::Reused))
-    /// rather than [`Unknown`](Rotation::Unknown); it also absorbs clock skew between
+    /// [`Expired`](crate::store::Rotation::Expired) (and a replayed one [`Reused`](crate::store::Rotation::Reused))
+    /// rather than [`Unknown`](crate::store::Rotation::Unknown); it also absorbs clock skew between
     /// the instances and Redis. Default 1 hour.
     pub fn retain_expired(mut self, retain: Duration) -> Self {
         self.retain = retain;
         self
     }
 
-    /// Makes every list that [`follow`](Store::follow)s this store
-    /// [fail closed](Revocations::fail_closed): verification then refuses every token
+    /// Makes every list that [`follow`](crate::store::Store::follow)s this store
+    /// [fail closed](crate::revoke::Revocations::fail_closed): verification then refuses every token
     /// (503) while the list is out of step, i.e. once the subscription has been down for
     /// longer than [`out_of_step_after`](Self::out_of_step_after), and before the list's
     /// first load. Default `false`: verification goes on with the revocations already
     /// held, which may miss those made during the outage.
     ///
     /// A list can also be made fail-closed on its own, with
-    /// [`Revocations::fail_closed`]; the store reports every list it feeds in or out of
+    /// [`Revocations::fail_closed`](crate::revoke::Revocations::fail_closed); the store reports every list it feeds in or out of
     /// step either way.
     ///
     /// ```no_run
@@ -134,7 +134,7 @@ impl RedisStoreBuilder {
 
     /// How long past its `exp` a token revocation is kept in Redis and in the lists
     /// following the store (default 30 s, the verifier's default leeway). The store
-    /// uses the longest of this and the [margin](Revocations::keep_after_exp) of every
+    /// uses the longest of this and the [margin](crate::revoke::Revocations::keep_after_exp) of every
     /// list following it, which a verifier raises to its leeway; set it here when
     /// instances that only write revocations (no verifier) share Redis with verifiers
     /// of a longer leeway. Give every instance of a fleet the same margin: the shortest
@@ -168,7 +168,7 @@ impl RedisStoreBuilder {
     }
 
     /// Connects (within the [timeout](Self::timeout)). Must be called within a tokio
-    /// runtime, which then runs the subscription task of [`follow`](Store::follow).
+    /// runtime, which then runs the subscription task of [`follow`](crate::store::Store::follow).
     ///
     /// # Errors
     /// A [`StoreError`] when the URL is invalid, there is no tokio runtime, or Redis
