@@ -1,8 +1,19 @@
 #!/usr/bin/env bash
-# Instructions per request of benches/load/load_target.rs, user space, counted by callgrind:
-# deterministic, so it compares configurations on a busy machine where req/s cannot.
+# Instructions per `GET /me`, user space, counted by callgrind: deterministic, so it
+# compares configurations on a busy machine where req/s cannot.
 #
-#   benches/load/instructions.sh [CONFIG...]     CONFIG: AUTH or AUTH+cache (default: a set)
+#   benches/load/instructions.sh [CONFIG...]
+#
+# CONFIG is one of
+#   AUTH or AUTH+cache   benches/load/load_target.rs with LOAD_AUTH=AUTH (none, HS256,
+#                        RS256, ES256, EdDSA, floor-HS256, empty-layer, ...), the verified-
+#                        token cache off or on
+#   resource_server      the `resource_server` example as shipped (HS256, JWT_ISSUER,
+#                        JWT_AUDIENCE, no Redis, no cache), claims answered as JSON
+#   PEER:ALG             a peer of benches/peers (jwt-authorizer or axum-jwt-auth) with ALG
+#                        (HS256, RS256, ES256, EdDSA), sent a token minted as load_target's
+# The default is a set of load_target's configurations. Every row is also given as a
+# ratio to `none`, load_target without authentication.
 #
 # Each configuration serves N1 and then, in a second process, N2 requests over one
 # keep-alive connection; (total(N2) - total(N1)) / (N2 - N1) cancels start-up (key
@@ -15,20 +26,88 @@ command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq
 N1=${N1:-500}
 N2=${N2:-2500}
 configs=("$@")
-((${#configs[@]})) || configs=(none HS256 HS256+cache RS256 RS256+cache ES256+cache EdDSA+cache floor-HS256 empty-layer)
-cargo build --release --example load_target --quiet
+((${#configs[@]})) || configs=(HS256 HS256+cache RS256 RS256+cache ES256+cache EdDSA+cache floor-HS256 empty-layer)
+target=${CARGO_TARGET_DIR:-target}
+cargo build --release --example load_target --example resource_server --quiet
+if [[ " ${configs[*]} " == *:* ]]; then
+  cargo build --release --locked --quiet --manifest-path benches/peers/Cargo.toml \
+    --target-dir "$target/peers"
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-total() { # AUTH CACHE REQUESTS -> instructions
-  rm -f "$work"/cg.* "$work"/stdout
-  LOAD_AUTH=$1 LOAD_CACHE=$2 LOAD_THREADS=1 valgrind --tool=callgrind \
-    --callgrind-out-file="$work/cg.%p" "${CARGO_TARGET_DIR:-target}/release/examples/load_target" \
-    >"$work/stdout" 2>/dev/null &
+# The resource_server example's configuration; the token is minted here, as by run.py.
+RS_SECRET=resource-server-load-secret-0123456789abcdef0123456789abcdef
+RS_ISSUER=https://auth.load.test
+RS_AUDIENCE=load-api
+
+minted() { # ALG -> a token from load_target, what jwt-tower's rows are sent
+  LOAD_AUTH=$1 LOAD_THREADS=1 "$target/release/examples/load_target" >"$work/mint" &
   local pid=$!
-  for _ in $(seq 300); do grep -q '^token ' "$work/stdout" 2>/dev/null && break; sleep 0.1; done
-  python3 - "$(sed -n 's/^listening on //p' "$work/stdout")" \
-    "$(sed -n 's/^token //p' "$work/stdout")" "$3" <<'PY'
+  for _ in $(seq 100); do grep -q '^token ' "$work/mint" 2>/dev/null && break; sleep 0.1; done
+  kill -INT "$pid"
+  wait "$pid" 2>/dev/null || true
+  sed -n 's/^token //p' "$work/mint"
+}
+
+resource_server_token() {
+  python3 - "$RS_SECRET" "$RS_ISSUER" "$RS_AUDIENCE" <<'PY'
+import base64, hashlib, hmac, json, sys, time
+secret, iss, aud = sys.argv[1:4]
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+now = int(time.time())
+claims = {"iss": iss, "aud": aud, "sub": "load-user-7f3a9c2e", "iat": now, "nbf": now,
+          "exp": now + 3600, "scope": "orders:read profile"}
+head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+body = b64(json.dumps(claims, separators=(",", ":")).encode())
+sig = hmac.new(secret.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
+print(f"{head}.{body}.{b64(sig)}")
+PY
+}
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+total() { # CONFIG REQUESTS -> instructions
+  local config=$1 requests=$2 addr="" token="" pid
+  rm -f "$work"/cg.* "$work"/stdout
+  local callgrind=(valgrind --tool=callgrind "--callgrind-out-file=$work/cg.%p")
+  case $config in
+    resource_server)
+      addr=127.0.0.1:$(free_port)
+      token=$(resource_server_token)
+      env -u REDIS_URL BIND="$addr" JWT_HS256_SECRET="$RS_SECRET" JWT_ALGORITHMS=HS256 \
+        JWT_ISSUER="$RS_ISSUER" JWT_AUDIENCE="$RS_AUDIENCE" TOKIO_WORKER_THREADS=1 RUST_LOG=warn \
+        "${callgrind[@]}" "$target/release/examples/resource_server" >"$work/stdout" 2>/dev/null &
+      pid=$!
+      ;;
+    *:*)
+      local peer=${config%%:*} alg=${config#*:}
+      token=$(minted "$alg")
+      LOAD_AUTH=$alg LOAD_THREADS=1 "${callgrind[@]}" "$target/peers/release/${peer//-/_}" \
+        >"$work/stdout" 2>/dev/null &
+      pid=$!
+      ;;
+    *)
+      local cache=0
+      [[ $config == *+cache ]] && cache=1
+      LOAD_AUTH=${config%+cache} LOAD_CACHE=$cache LOAD_THREADS=1 \
+        "${callgrind[@]}" "$target/release/examples/load_target" >"$work/stdout" 2>/dev/null &
+      pid=$!
+      ;;
+  esac
+  for _ in $(seq 600); do
+    if [[ -z $addr ]]; then
+      grep -q '^listening on ' "$work/stdout" 2>/dev/null && break
+    elif python3 -c "import socket, sys; socket.create_connection(('${addr%:*}', ${addr##*:}), 1)" 2>/dev/null; then
+      break
+    fi
+    sleep 0.1
+  done
+  [[ -n $addr ]] || addr=$(sed -n 's/^listening on //p' "$work/stdout")
+  [[ -n $token ]] || token=$(sed -n 's/^token //p' "$work/stdout")
+  python3 - "$addr" "$token" "$requests" <<'PY'
 import http.client, sys
 addr, token, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 host, port = addr.rsplit(":", 1)
@@ -44,19 +123,18 @@ PY
   sed -n 's/^totals: //p' "$work"/cg.* | awk '{s += $1} END {print s}'
 }
 
-printf '%-14s %12s %12s\n' configuration "instr/req" "/ baseline"
 per_request() { # CONFIG -> instructions per request
-  local auth=${1%+cache} cache=0
-  [[ $1 == *+cache ]] && cache=1
   local a b
-  a=$(total "$auth" "$cache" "$N1")
-  b=$(total "$auth" "$cache" "$N2")
+  a=$(total "$1" "$N1")
+  b=$(total "$1" "$N2")
   echo $(((b - a) / (N2 - N1)))
 }
+
+printf '%-22s %12s %12s\n' configuration "instr/req" "/ none"
 base=$(per_request none)
-printf '%-14s %12d %12s\n' "none (baseline)" "$base" 1.00
+printf '%-22s %12d %12s\n' "none (baseline)" "$base" 1.00
 for config in "${configs[@]}"; do
   [[ $config == none ]] && continue
   per=$(per_request "$config")
-  printf '%-14s %12d %12s\n' "$config" "$per" "$(awk "BEGIN {printf \"%.2f\", $per / $base}")"
+  printf '%-22s %12d %12s\n' "$config" "$per" "$(awk "BEGIN {printf \"%.2f\", $per / $base}")"
 done
