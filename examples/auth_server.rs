@@ -31,6 +31,10 @@
 //! /password-hashes`, scope `admin`, lists each user's scheme).
 #![forbid(unsafe_code)]
 
+#[path = "common/app_error.rs"]
+mod app_error;
+#[path = "common/auth_requests.rs"]
+mod auth_requests;
 #[path = "common/auth_routes.rs"]
 mod auth_routes;
 #[path = "common/cli.rs"]

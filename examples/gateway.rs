@@ -35,12 +35,12 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router, routing::get};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use identity_proto::WhoAmIRequest;
 use identity_proto::identity_client::IdentityClient;
+use identity_proto::{WhoAmIRequest, WhoAmIResponse};
 use jwt_axum::CurrentIdentity;
 use jwt_tower::propagate::PropagateService;
 use jwt_tower::{Identity, JwtLayer};
-use serde_json::json;
+use serde_json::{Value, json};
 use tonic::transport::{Channel, Endpoint};
 use tower::Layer;
 
@@ -51,94 +51,106 @@ struct AppState {
     upstream: Upstream,
 }
 
-fn error(status: StatusCode, code: &str, description: &str) -> Response {
-    (
-        status,
-        Json(json!({ "error": code, "error_description": description })),
-    )
-        .into_response()
+/// Why the gateway answers with an error: each renders as a status and a JSON body
+/// `{"error", "error_description"}`.
+#[derive(Debug)]
+enum GatewayError {
+    /// The upstream did not accept the forwarded credentials (`UNAUTHENTICATED`): 401.
+    UpstreamUnauthenticated,
+    /// The upstream refused the caller (`PERMISSION_DENIED`): 403.
+    UpstreamDenied,
+    /// The upstream is unreachable or failed otherwise: 502, never 500.
+    UpstreamFailed,
+    /// The caller's quota is spent: 429 with `Retry-After`.
+    RateLimited { retry_after: u64 },
+}
+
+impl From<tonic::Status> for GatewayError {
+    fn from(status: tonic::Status) -> Self {
+        tracing::warn!(code = ?status.code(), message = status.message(), "upstream refused");
+        match status.code() {
+            tonic::Code::Unauthenticated => Self::UpstreamUnauthenticated,
+            tonic::Code::PermissionDenied => Self::UpstreamDenied,
+            _ => Self::UpstreamFailed,
+        }
+    }
+}
+
+impl IntoResponse for GatewayError {
+    fn into_response(self) -> Response {
+        let (status, code, description) = match self {
+            Self::UpstreamUnauthenticated => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "the upstream service did not accept the credentials",
+            ),
+            Self::UpstreamDenied => (
+                StatusCode::FORBIDDEN,
+                "insufficient_scope",
+                "the upstream service refused the caller",
+            ),
+            Self::UpstreamFailed => (
+                StatusCode::BAD_GATEWAY,
+                "bad_gateway",
+                "the upstream service is unreachable or failed",
+            ),
+            Self::RateLimited { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many requests for this subject",
+            ),
+        };
+        let body = Json(json!({ "error": code, "error_description": description }));
+        let mut response = (status, body).into_response();
+        if let Self::RateLimited { retry_after } = self {
+            retry_after::insert(response.headers_mut(), retry_after);
+        }
+        response
+    }
 }
 
 async fn whoami(
     State(state): State<AppState>,
     CurrentIdentity(caller): CurrentIdentity,
-) -> Response {
-    let mut upstream = state.upstream.clone();
-    answer(&caller, upstream.who_am_i(WhoAmIRequest {}).await)
+) -> Result<Json<Value>, GatewayError> {
+    let reply = state.upstream.clone().who_am_i(WhoAmIRequest {}).await?;
+    Ok(answer(&caller, reply.into_inner()))
 }
 
 /// The same, through the upstream's `Relay` (which asks its own downstream): three hops.
 async fn relay(
     State(state): State<AppState>,
     CurrentIdentity(caller): CurrentIdentity,
-) -> Response {
-    let mut upstream = state.upstream.clone();
-    answer(&caller, upstream.relay(WhoAmIRequest {}).await)
+) -> Result<Json<Value>, GatewayError> {
+    let reply = state.upstream.clone().relay(WhoAmIRequest {}).await?;
+    Ok(answer(&caller, reply.into_inner()))
 }
 
-fn answer(
-    caller: &Identity,
-    upstream: Result<tonic::Response<identity_proto::WhoAmIResponse>, tonic::Status>,
-) -> Response {
-    match upstream {
-        Ok(reply) => {
-            let reply = reply.into_inner();
-            Json(json!({
-                "gateway": { "sub": caller.subject() },
-                "upstream": {
-                    "subject": reply.subject,
-                    "issuer": reply.issuer,
-                    "scopes": reply.scopes,
-                },
-            }))
-            .into_response()
-        }
-        Err(status) => {
-            tracing::warn!(code = ?status.code(), message = status.message(), "upstream refused");
-            match status.code() {
-                tonic::Code::Unauthenticated => error(
-                    StatusCode::UNAUTHORIZED,
-                    "invalid_token",
-                    "the upstream service did not accept the credentials",
-                ),
-                tonic::Code::PermissionDenied => error(
-                    StatusCode::FORBIDDEN,
-                    "insufficient_scope",
-                    "the upstream service refused the caller",
-                ),
-                _ => error(
-                    StatusCode::BAD_GATEWAY,
-                    "bad_gateway",
-                    "the upstream service is unreachable or failed",
-                ),
-            }
-        }
-    }
+/// Who the gateway verified, and who the upstream saw.
+fn answer(caller: &Identity, upstream: WhoAmIResponse) -> Json<Value> {
+    Json(json!({
+        "gateway": { "sub": caller.subject() },
+        "upstream": {
+            "subject": upstream.subject,
+            "issuer": upstream.issuer,
+            "scopes": upstream.scopes,
+        },
+    }))
 }
 
 /// Per-subject quota, after the layer: only verified callers count, keyed on `sub`.
 async fn quota(
     State(limiter): State<Arc<DefaultKeyedRateLimiter<String>>>,
+    CurrentIdentity(caller): CurrentIdentity,
     request: Request,
     next: Next,
-) -> Response {
-    let key = request
-        .extensions()
-        .get::<Identity>()
-        .and_then(|identity| identity.subject())
-        .unwrap_or_default()
-        .to_owned();
+) -> Result<Response, GatewayError> {
+    let key = caller.subject().unwrap_or_default().to_owned();
     match limiter.check_key(&key) {
-        Ok(()) => next.run(request).await,
-        Err(not_until) => {
-            let mut response = error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                "too many requests for this subject",
-            );
-            retry_after::insert(response.headers_mut(), retry_after::seconds(&not_until));
-            response
-        }
+        Ok(()) => Ok(next.run(request).await),
+        Err(not_until) => Err(GatewayError::RateLimited {
+            retry_after: retry_after::seconds(&not_until),
+        }),
     }
 }
 
@@ -183,7 +195,7 @@ fn quota_per_second() -> Result<Option<NonZeroU32>, String> {
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let bind = jwt_env::bind("127.0.0.1:8080");
-    let env = jwt_env::from_env()?;
+    let verifier = jwt_env::from_env()?;
     let upstream = upstream()?;
     let quota_per_second = quota_per_second()?;
 
@@ -206,10 +218,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         api = api.layer(middleware::from_fn_with_state(limiter, quota));
     }
     let app = api
-        .layer(JwtLayer::new(env.verifier.clone()))
+        .layer(JwtLayer::new(verifier))
         .route("/health", get(|| async { "ok" }));
 
-    cli::serve_http(&bind, app, "gateway").await?;
-    drop(env.remote);
-    Ok(())
+    cli::serve_http(&bind, app, "gateway").await
 }

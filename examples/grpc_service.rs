@@ -113,14 +113,14 @@ fn grpc_endpoint(url: &str) -> Result<Endpoint, String> {
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let bind = jwt_env::bind("127.0.0.1:50051");
-    let env = jwt_env::from_env()?;
+    let verifier = jwt_env::from_env()?;
     let downstream = downstream()?;
 
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter
         .set_serving::<IdentityServer<IdentityService>>()
         .await;
-    let layer = GrpcAuthLayer::new(env.verifier.clone())
+    let layer = GrpcAuthLayer::new(verifier)
         .open_service("grpc.health.v1.Health")
         .require_scopes("/identity.v1.Identity/Admin", ["admin"]);
 
@@ -144,6 +144,5 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             },
         )
         .await?;
-    drop(env.remote);
     Ok(())
 }

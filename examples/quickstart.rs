@@ -5,6 +5,10 @@
 //! Environment: `BIND` (default `127.0.0.1:3000`).
 #![forbid(unsafe_code)]
 
+#[path = "common/app_error.rs"]
+mod app_error;
+#[path = "common/auth_requests.rs"]
+mod auth_requests;
 #[path = "common/auth_routes.rs"]
 mod auth_routes;
 #[path = "common/hashing_pool.rs"]

@@ -37,10 +37,8 @@ async fn main() {
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let bind = jwt_env::bind("127.0.0.1:3000");
-    // Held until the server stops: dropping the store would stop the revocation feed.
-    let (redis, revocations) = jwt_env::revocations_from_env().await?.unzip();
-    let env = jwt_env::from_env_with(revocations)?;
-    let layer = JwtLayer::new(env.verifier.clone());
+    let revocations = jwt_env::revocations_from_env().await?;
+    let layer = JwtLayer::new(jwt_env::from_env_with(revocations)?);
 
     let app = Router::new()
         .route(
@@ -56,7 +54,5 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         )
         .route("/health", get(|| async { "ok" }));
 
-    cli::serve_http(&bind, app, "resource server").await?;
-    drop((env.remote, redis));
-    Ok(())
+    cli::serve_http(&bind, app, "resource server").await
 }

@@ -656,3 +656,55 @@ async fn the_verifier_takes_the_allow_list_given_to_the_jwks() {
         "{refused:?}"
     );
 }
+
+/// A verifier built from a remote JWKS keeps the background refresh running once every
+/// other handle is gone: a rotation on the server reaches it with no request asking for
+/// it (the retired key stops verifying). The refresh ends with the verifier.
+#[tokio::test]
+async fn a_verifier_alone_keeps_the_refresh_running() {
+    let server = JwksServer::start(document(vec![jwk(JwtAlg::ES256, "ec-1")])).await;
+    let verifier = RemoteJwks::builder(server.url())
+        .algorithms([Algorithm::ES256, Algorithm::RS256])
+        .refresh_interval(Duration::from_millis(300))
+        .cooldown(Duration::from_secs(3600))
+        .start()
+        .unwrap()
+        .verifier::<RegisteredClaims>()
+        .issuer(ISSUER)
+        .build()
+        .unwrap();
+    assert!(
+        eventually(Duration::from_secs(2), async || verifier
+            .verify(&token("ec-1"))
+            .is_ok())
+        .await,
+        "the first set loads"
+    );
+
+    // The issuer rotates. Only the scheduled refresh can retire ec-1: no token names
+    // the new key yet.
+    server.set_document(document(vec![jwk(JwtAlg::RS256, "rsa-2")]));
+    assert!(
+        eventually(Duration::from_secs(3), async || verifier
+            .verify(&token("ec-1"))
+            .is_err())
+        .await,
+        "the refresh retired ec-1: {} fetches",
+        server.fetches()
+    );
+    assert!(
+        verifier.verify(&token("rsa-2")).is_ok(),
+        "and brought rsa-2"
+    );
+
+    drop(verifier);
+    // A fetch in flight may finish; none starts after it.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let after = server.fetches();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(
+        server.fetches(),
+        after,
+        "the refresh ends with the verifier"
+    );
+}

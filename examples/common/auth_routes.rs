@@ -1,6 +1,8 @@
 //! The authorization-server routes shared by `auth_server` and `quickstart`: login,
 //! refresh (rotating), logout (revoking), key rotation, and the well-known documents.
-//! The including example also includes `login_guard.rs`, `refresh_delivery.rs` and
+//! Handlers take what they act on through extractors (`auth_requests.rs`) and answer
+//! `Result<_, AppError>` (`app_error.rs`). The including example also includes
+//! `app_error.rs`, `auth_requests.rs`, `login_guard.rs`, `refresh_delivery.rs` and
 //! `users.rs` as sibling modules.
 #![allow(dead_code)]
 
@@ -8,34 +10,29 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
-use axum::http::header::AUTHORIZATION;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{ConnectInfo, FromRef, State};
+use axum::http::HeaderMap;
+use axum::http::header::CACHE_CONTROL;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use jwt_axum::RequireScopes;
+use jwt_axum::{AuthRejection, RequireScopes, StateClaims};
 use jwt_tower::issue::TokenIssuer;
-use jwt_tower::refresh::{RefreshError, RefreshGrant, RefreshTokens};
+use jwt_tower::refresh::{RefreshGrant, RefreshTokens};
 use jwt_tower::revoke::Revocation;
 use jwt_tower::store::Store;
 use jwt_tower::{JwtLayer, RegisteredClaims, Verifier};
-use serde::Deserialize;
-use serde_json::json;
+use serde::Serialize;
+use serde_json::{Value, json};
 
-use super::login_guard::{LoginGuard, Refused};
-use super::refresh_delivery::{CrossSite, RefreshDelivery, check_not_cross_site, is_json};
-use super::retry_after;
+use super::app_error::AppError;
+use super::auth_requests::{Login, RefreshRequest};
+use super::login_guard::LoginGuard;
+use super::refresh_delivery::RefreshDelivery;
 use super::users::Users;
 
-/// Longer user names are refused before any work (they would only fill the limiter).
-const MAX_USERNAME_BYTES: usize = 256;
-/// Longer passwords are refused before hashing.
-const MAX_PASSWORD_BYTES: usize = 4096;
-
 /// Everything the routes need.
-#[derive(Clone)]
+#[derive(Clone, FromRef)]
 pub struct AuthState {
     pub issuer: TokenIssuer,
     pub refresh: RefreshTokens,
@@ -48,324 +45,146 @@ pub struct AuthState {
     pub login_guard: Arc<LoginGuard>,
 }
 
-fn error(status: StatusCode, code: &str, description: &str) -> Response {
-    (
-        status,
-        Json(json!({"error": code, "error_description": description})),
-    )
-        .into_response()
-}
-
-fn refresh_error(e: &RefreshError) -> Response {
-    match e {
-        RefreshError::Unavailable(_) => error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "temporarily_unavailable",
-            "the session store is unavailable; try again shortly",
-        ),
-        other => error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_grant",
-            &other.to_string(),
-        ),
-    }
+/// The token response (RFC 6749 §5.1) to a login or a refresh.
+#[derive(Serialize)]
+struct Tokens {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: u64,
+    scope: String,
+    /// Only without cookies: a browser never gets it where a script could read it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
 }
 
 impl AuthState {
-    /// The token response for a grant: a new access token, and the refresh token in the
-    /// body or in cookies.
-    fn tokens(&self, grant: &RefreshGrant) -> Response {
-        let access = match self
+    /// The answer to a grant: a new access token, and the refresh token in the body or
+    /// in cookies. Never cached (`Cache-Control: no-store`, RFC 6749 §5.1).
+    fn tokens(&self, grant: RefreshGrant) -> Result<impl IntoResponse + use<>, AppError> {
+        let family = grant.family;
+        let access = self
             .issuer
-            .issue(&grant.family.subject, json!({"scope": grant.family.scope}))
-        {
-            Ok(access) => access,
-            Err(e) => {
-                return error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "server_error",
-                    &e.to_string(),
-                );
-            }
+            .issue(&family.subject, json!({"scope": family.scope}))
+            .map_err(|e| AppError::Server(e.to_string()))?;
+        let max_age = (family.expires_at - family.created_at).max(0) as u64;
+        let cookies = self.delivery.set(&grant.token, max_age);
+        let body = Tokens {
+            access_token: access.token,
+            token_type: "Bearer",
+            expires_in: access.expires_in,
+            scope: family.scope,
+            refresh_token: self.delivery.in_body().then_some(grant.token),
         };
-        let mut body = json!({
-            "access_token": access.token,
-            "token_type": "Bearer",
-            "expires_in": access.expires_in,
-            "scope": grant.family.scope,
-        });
-        if self.delivery.in_body() {
-            body["refresh_token"] = json!(grant.token);
-        }
-        let mut response = Json(body).into_response();
-        response
-            .headers_mut()
-            .insert("cache-control", HeaderValue::from_static("no-store"));
-        let max_age = (grant.family.expires_at - grant.family.created_at).max(0) as u64;
-        self.delivery
-            .set(response.headers_mut(), &grant.token, max_age);
-        response
+        Ok(([(CACHE_CONTROL, "no-store")], cookies, Json(body)))
     }
-}
-
-#[derive(Deserialize)]
-struct Login {
-    username: String,
-    password: String,
-}
-
-fn refused(refused: &Refused) -> Response {
-    let (mut response, retry_after) = match refused {
-        Refused::TooManyAttempts { retry_after } => (
-            error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_attempts",
-                "too many login attempts for this user or from this address; retry later",
-            ),
-            *retry_after,
-        ),
-        Refused::Busy => (
-            error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily_unavailable",
-                "too many logins in progress; retry shortly",
-            ),
-            1,
-        ),
-        Refused::Failed => {
-            return error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "the password check failed",
-            );
-        }
-        Refused::NoClientAddress => {
-            return error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "the proxy's client address header holds no address",
-            );
-        }
-    };
-    retry_after::insert(response.headers_mut(), retry_after);
-    response
 }
 
 async fn login(
     State(state): State<AuthState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    bytes: Bytes,
-) -> Response {
-    // Not a form another site could post: that would log the browser into the poster's
-    // account (and set its refresh cookies).
-    if !is_json(&headers) {
-        return error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "invalid_request",
-            "the body must be Content-Type: application/json",
-        );
-    }
-    let Ok(login) = serde_json::from_slice::<Login>(&bytes) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "the body must be JSON {\"username\", \"password\"}",
-        );
-    };
-    if login.username.len() > MAX_USERNAME_BYTES || login.password.len() > MAX_PASSWORD_BYTES {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "the username or the password is too long",
-        );
-    }
-    let client = match state.login_guard.client(&headers, peer.ip()) {
-        Ok(client) => client,
-        Err(e) => return refused(&e),
-    };
-    if let Err(e) = state.login_guard.attempt(&login.username, client) {
-        return refused(&e);
-    }
+    login: Login,
+) -> Result<impl IntoResponse, AppError> {
+    // The client address may come from a header a reverse proxy sets (see `login_guard.rs`).
+    let client = state.login_guard.client(&headers, peer.ip())?;
+    state.login_guard.attempt(&login.username, client)?;
     let users = Arc::clone(&state.users);
     // Password hashing is slow on purpose: it runs on the guard's hashing threads, off
     // the async workers.
-    let checked = state
+    let (username, checked, started) = state
         .login_guard
         .hash(move || {
             let started = Instant::now();
             let checked = users.check(&login.username, &login.password);
             (login.username, checked, started)
         })
-        .await;
+        .await?;
     // Every attempt takes as long as the slowest stored hash: no timing tells unknown
     // users from known ones, or imported hashes from upgraded ones. The wait in the
     // queue is not the user's doing, so it does not count against the floor.
-    let (username, checked, started) = match checked {
-        Ok(checked) => checked,
-        Err(e) => return refused(&e),
-    };
     tokio::time::sleep_until((started + state.users.floor()).into()).await;
     if checked.upgraded {
         tracing::info!(user = %username, "password hash upgraded to argon2id default parameters");
     }
-    let Some(scope) = checked.scope else {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_grant",
-            "invalid username or password",
-        );
-    };
-    match state.refresh.start(&username, &scope).await {
-        Ok(grant) => state.tokens(&grant),
-        Err(e) => refresh_error(&e),
-    }
+    let scope = checked
+        .scope
+        .ok_or_else(|| AppError::InvalidGrant("invalid username or password".to_owned()))?;
+    let grant = state.refresh.start(&username, &scope).await?;
+    state.tokens(grant)
 }
 
-#[derive(Deserialize, Default)]
-struct RefreshBody {
-    refresh_token: Option<String>,
-    #[serde(default)]
-    everywhere: bool,
+async fn refresh(
+    State(state): State<AuthState>,
+    request: RefreshRequest,
+) -> Result<impl IntoResponse, AppError> {
+    let token = request.token.ok_or(AppError::bad_request(
+        "no refresh token (JSON `refresh_token` or the cookie)",
+    ))?;
+    let grant = state.refresh.rotate(&token).await?;
+    state.tokens(grant)
 }
 
-impl RefreshBody {
-    /// The refresh token: from the JSON body, else from the cookie, which only a request
-    /// from this origin may use.
-    fn refresh_token(
-        &self,
-        delivery: &RefreshDelivery,
-        headers: &HeaderMap,
-    ) -> Result<Option<String>, CrossSite> {
-        if let Some(token) = &self.refresh_token {
-            return Ok(Some(token.clone()));
-        }
-        let Some(token) = delivery.read(headers)? else {
-            return Ok(None);
-        };
-        check_not_cross_site(headers)?;
-        Ok(Some(token.to_owned()))
-    }
-}
-
-/// The optional JSON body of `/refresh` and `/logout`; `None` when it is not that JSON.
-fn body(bytes: &Bytes) -> Option<RefreshBody> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Some(RefreshBody::default());
-    }
-    serde_json::from_slice(bytes).ok()
-}
-
-fn bad_body() -> Response {
-    error(
-        StatusCode::BAD_REQUEST,
-        "invalid_request",
-        "the body is not the expected JSON",
-    )
-}
-
-async fn refresh(State(state): State<AuthState>, headers: HeaderMap, bytes: Bytes) -> Response {
-    let Some(body) = body(&bytes) else {
-        return bad_body();
-    };
-    let token = match body.refresh_token(&state.delivery, &headers) {
-        Ok(token) => token,
-        Err(refusal) => return error(refusal.status, "invalid_request", refusal.description),
-    };
-    let Some(token) = token else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "no refresh token (JSON `refresh_token` or the cookie)",
-        );
-    };
-    match state.refresh.rotate(&token).await {
-        Ok(grant) => state.tokens(&grant),
-        Err(e) => refresh_error(&e),
-    }
-}
-
-async fn logout(State(state): State<AuthState>, headers: HeaderMap, bytes: Bytes) -> Response {
-    let Some(body) = body(&bytes) else {
-        return bad_body();
-    };
-    let access = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .and_then(|(_, token)| state.verifier.verify(token.trim()).ok());
-    let refresh_token = match body.refresh_token(&state.delivery, &headers) {
-        Ok(token) => token,
-        Err(refusal) => return error(refusal.status, "invalid_request", refusal.description),
-    };
-    if access.is_none() && refresh_token.is_none() {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_token",
+/// Ends a login: revokes the access token (and, with `everywhere`, every token of its
+/// user issued so far) and the refresh token's family, and deletes the cookies.
+async fn logout(
+    State(state): State<AuthState>,
+    // A missing or bad access token is no reason to refuse: the refresh token alone
+    // still ends the login.
+    access: Result<StateClaims<RegisteredClaims>, AuthRejection>,
+    request: RefreshRequest,
+) -> Result<impl IntoResponse, AppError> {
+    let access = access.ok().map(|StateClaims(claims)| claims);
+    if access.is_none() && request.token.is_none() {
+        return Err(AppError::InvalidToken(
             "send the access token, the refresh token, or both",
-        );
+        ));
     }
 
-    let mut revoked_access = false;
-    if let Some(access) = &access {
-        let claims = access.claims();
-        let mut revocations = Vec::new();
-        if let (Some(jti), Some(exp)) = (&claims.jti, claims.exp) {
-            revocations.push(Revocation::Token {
-                jti: jti.clone(),
-                exp,
-            });
+    let mut revocations = Vec::new();
+    if let Some(claims) = access {
+        if let (Some(jti), Some(exp)) = (claims.jti, claims.exp) {
+            revocations.push(Revocation::Token { jti, exp });
         }
-        if body.everywhere
-            && let Some(sub) = &claims.sub
+        if request.everywhere
+            && let Some(sub) = claims.sub
         {
             let now = jsonwebtoken::get_current_timestamp() as i64;
             revocations.push(Revocation::Subject {
-                sub: sub.clone(),
+                sub,
                 before: now + 1,
             });
         }
-        for revocation in revocations {
-            if let Err(e) = state.refresh.store().revoke(revocation).await {
-                return refresh_error(&RefreshError::Unavailable(e));
-            }
-            revoked_access = true;
-        }
     }
-    let mut revoked_family = false;
-    if let Some(token) = &refresh_token {
-        match state.refresh.revoke(token).await {
-            Ok(family) => revoked_family = family.is_some(),
-            Err(e) => return refresh_error(&e),
-        }
+    let revoked_access = !revocations.is_empty();
+    for revocation in revocations {
+        state.refresh.store().revoke(revocation).await?;
     }
-    let mut response = Json(json!({
+    let revoked_family = match &request.token {
+        Some(token) => state.refresh.revoke(token).await?.is_some(),
+        None => false,
+    };
+    let body = Json(json!({
         "logged_out": true,
         "access_token_revoked": revoked_access,
         "refresh_family_revoked": revoked_family,
-    }))
-    .into_response();
-    state.delivery.clear(response.headers_mut());
-    response
+    }));
+    Ok((state.delivery.clear(), body))
 }
 
-async fn rotate_keys(State(state): State<AuthState>) -> Response {
-    match state.issuer.rotate_generated() {
-        Ok(key) => Json(json!({"kid": key.kid(), "alg": jwt_tower::algorithm::name(key.alg())}))
-            .into_response(),
-        Err(e) => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            &e.to_string(),
-        ),
-    }
+async fn rotate_keys(State(state): State<AuthState>) -> Result<Json<Value>, AppError> {
+    let key = state
+        .issuer
+        .rotate_generated()
+        .map_err(|e| AppError::Server(e.to_string()))?;
+    Ok(Json(
+        json!({"kid": key.kid(), "alg": jwt_tower::algorithm::name(key.alg())}),
+    ))
 }
 
 /// Each user's stored password-hash scheme: which imported hashes are still waiting for
 /// their user's next login to be upgraded.
-async fn password_hashes(State(state): State<AuthState>) -> Response {
-    Json(state.users.schemes()).into_response()
+async fn password_hashes(State(state): State<AuthState>) -> impl IntoResponse {
+    Json(state.users.schemes())
 }
 
 /// The routes: `POST /login`, `POST /refresh`, `POST /logout`, `POST /rotate-keys` and

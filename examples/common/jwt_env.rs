@@ -1,6 +1,11 @@
 //! The `JWT_*` environment contract shared by the examples (`resource_server`, and the
 //! gRPC service and gateway): keys, issuers, audiences, algorithms, leeway, `typ`, the
-//! remote-JWKS timings and the verified-token cache. A bad value stops the program with one line naming the variable.
+//! remote-JWKS timings and the verified-token cache. A bad value stops the program with
+//! one line naming the variable.
+//!
+//! What it builds is one [`Verifier`]. Whatever runs in the background for it (the
+//! remote JWKS refresh, the Redis revocation feed) runs for as long as the verifier, or
+//! a clone of it in a layer, is in use: there is nothing else to hold.
 #![allow(dead_code)]
 
 use std::time::Duration;
@@ -65,13 +70,6 @@ pub fn bind(default: &str) -> String {
     var("BIND").unwrap_or_else(|| default.to_owned())
 }
 
-/// What the environment configured.
-pub struct JwtEnv {
-    pub verifier: Verifier<RegisteredClaims>,
-    /// The remote key source, when keys come from `JWT_JWKS_URL` or `JWT_OIDC_ISSUER`.
-    pub remote: Option<RemoteJwks>,
-}
-
 const KEY_VARIABLES: [&str; 5] = [
     "JWT_JWKS_URL",
     "JWT_OIDC_ISSUER",
@@ -80,17 +78,17 @@ const KEY_VARIABLES: [&str; 5] = [
     "JWT_HS256_SECRET",
 ];
 
-/// Reads the `JWT_*` variables. Must run inside a tokio runtime (remote keys start their
-/// background refresh).
-pub fn from_env() -> Result<JwtEnv, EnvError> {
+/// The verifier the `JWT_*` variables describe. Must run inside a tokio runtime (remote
+/// keys start their background refresh, which the verifier keeps running).
+pub fn from_env() -> Result<Verifier<RegisteredClaims>, EnvError> {
     from_env_with(None)
 }
 
 /// The in-process revocation list kept in step with Redis when `REDIS_URL` is set
-/// (revocations published by `auth_server`), with the store that keeps it in step (it
-/// stops following when dropped: hold it as long as the server runs); `None` otherwise.
-pub async fn revocations_from_env()
--> Result<Option<(jwt_tower::store::RedisStore, jwt_tower::revoke::Revocations)>, EnvError> {
+/// (revocations published by `auth_server`); `None` otherwise. The list keeps the
+/// subscription running, so a verifier checking it stays in step for as long as it
+/// lives.
+pub async fn revocations_from_env() -> Result<Option<jwt_tower::revoke::Revocations>, EnvError> {
     use jwt_tower::store::Store as _;
     let Some(url) = var("REDIS_URL") else {
         return Ok(None);
@@ -101,13 +99,13 @@ pub async fn revocations_from_env()
     };
     let list = jwt_tower::revoke::Revocations::new();
     store.follow(&list);
-    Ok(Some((store, list)))
+    Ok(Some(list))
 }
 
 /// As [`from_env`], checking every token against `revocations` too.
 pub fn from_env_with(
     revocations: Option<jwt_tower::revoke::Revocations>,
-) -> Result<JwtEnv, EnvError> {
+) -> Result<Verifier<RegisteredClaims>, EnvError> {
     let names = list("JWT_ALGORITHMS");
     if names.is_empty() {
         return fail(
@@ -128,7 +126,7 @@ pub fn from_env_with(
         .copied()
         .filter(|v| var(v).is_some())
         .collect();
-    let (keys, remote) = match set.as_slice() {
+    let keys = match set.as_slice() {
         [] => {
             return fail(
                 "JWT_JWKS_URL",
@@ -174,11 +172,7 @@ pub fn from_env_with(
             }
         }
     }
-    let verifier = match builder.build() {
-        Ok(v) => v,
-        Err(e) => return fail("JWT_ALGORITHMS", e),
-    };
-    Ok(JwtEnv { verifier, remote })
+    builder.build().or_else(|e| fail("JWT_ALGORITHMS", e))
 }
 
 fn read(variable: &'static str) -> Result<String, EnvError> {
@@ -197,7 +191,7 @@ fn remote(
     variable: &'static str,
     builder: jwt_tower::jwks::RemoteJwksBuilder,
     algorithms: &[Algorithm],
-) -> Result<(Keys, Option<RemoteJwks>), EnvError> {
+) -> Result<Keys, EnvError> {
     let mut builder = builder.algorithms(algorithms.iter().copied());
     if let Some(refresh) = seconds("JWT_JWKS_REFRESH_SECONDS")? {
         builder = builder.refresh_interval(refresh).refresh_bounds(
@@ -208,16 +202,14 @@ fn remote(
     if let Some(cooldown) = seconds("JWT_JWKS_COOLDOWN_SECONDS")? {
         builder = builder.cooldown(cooldown);
     }
+    // The keys hold the refresh: it runs for as long as a verifier uses them.
     match builder.start() {
-        Ok(jwks) => Ok((jwks.keys(), Some(jwks))),
+        Ok(jwks) => Ok(jwks.keys()),
         Err(e) => fail(variable, e),
     }
 }
 
-fn load_keys(
-    variable: &'static str,
-    algorithms: &[Algorithm],
-) -> Result<(Keys, Option<RemoteJwks>), EnvError> {
+fn load_keys(variable: &'static str, algorithms: &[Algorithm]) -> Result<Keys, EnvError> {
     let value = var(variable).unwrap_or_default();
     match variable {
         "JWT_JWKS_URL" => {
@@ -238,7 +230,7 @@ fn load_keys(
             let text = read(variable)?;
             let allowed = algorithms.iter().copied().collect();
             match KeySet::from_jwks_filtered(&text, Some(allowed)) {
-                Ok((set, _)) => Ok((Keys::new(set), None)),
+                Ok((set, _)) => Ok(Keys::new(set)),
                 Err(e) => fail(variable, e),
             }
         }
@@ -255,7 +247,7 @@ fn load_keys(
                 );
             };
             match VerificationKey::from_pem(alg, pem) {
-                Ok(key) => Ok((Keys::from(with_kid(key)), None)),
+                Ok(key) => Ok(Keys::from(with_kid(key))),
                 Err(e) => fail(variable, e),
             }
         }
@@ -267,7 +259,7 @@ fn load_keys(
                 );
             }
             match VerificationKey::hmac(Algorithm::HS256, value.as_bytes()) {
-                Ok(key) => Ok((Keys::from(with_kid(key)), None)),
+                Ok(key) => Ok(Keys::from(with_kid(key))),
                 Err(e) => fail(variable, e),
             }
         }

@@ -15,12 +15,16 @@
 //! token planted to log the victim into the attacker's session.
 //!
 //! Non-browser clients (`REFRESH_COOKIE=off`) get the token in the JSON body and send it
-//! back in the body.
+//! back in the body. The including example also includes `app_error.rs` as a sibling
+//! module.
 #![allow(dead_code)]
 
 use axum::http::header::{CONTENT_TYPE, SET_COOKIE};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::AppendHeaders;
 use jwt_axum::RefreshCookie;
+
+use super::app_error::AppError;
 
 /// Where the refresh token goes.
 #[derive(Debug, Clone)]
@@ -37,11 +41,8 @@ pub enum RefreshDelivery {
 /// The name of both cookies ([`RefreshCookie`]'s default).
 const COOKIE_NAME: &str = "refresh_token";
 
-/// Why a cookie-carried token is not accepted.
-pub struct CrossSite {
-    pub status: StatusCode,
-    pub description: &'static str,
-}
+/// `Set-Cookie` headers, for a response tuple (none without cookies).
+pub type SetCookies = AppendHeaders<Vec<(HeaderName, HeaderValue)>>;
 
 impl RefreshDelivery {
     /// Cookies named `refresh_token` for `/refresh` and `/logout`: `HttpOnly; Secure;
@@ -58,32 +59,42 @@ impl RefreshDelivery {
         matches!(self, Self::Body)
     }
 
-    /// Adds the `Set-Cookie` headers carrying `token` for `max_age` seconds.
-    pub fn set(&self, headers: &mut HeaderMap, token: &str, max_age: u64) {
-        if let Self::Cookies { refresh, logout } = self {
-            headers.append(SET_COOKIE, refresh.set(token, max_age));
-            headers.append(SET_COOKIE, logout.set(token, max_age));
-        }
+    /// The `Set-Cookie` headers carrying `token` for `max_age` seconds.
+    pub fn set(&self, token: &str, max_age: u64) -> SetCookies {
+        AppendHeaders(match self {
+            Self::Cookies { refresh, logout } => vec![
+                (SET_COOKIE, refresh.set(token, max_age)),
+                (SET_COOKIE, logout.set(token, max_age)),
+            ],
+            Self::Body => Vec::new(),
+        })
     }
 
-    /// Adds the `Set-Cookie` headers that delete both cookies.
-    pub fn clear(&self, headers: &mut HeaderMap) {
-        if let Self::Cookies { refresh, logout } = self {
-            headers.append(SET_COOKIE, refresh.clear());
-            headers.append(SET_COOKIE, logout.clear());
-        }
+    /// The `Set-Cookie` headers that delete both cookies.
+    pub fn clear(&self) -> SetCookies {
+        AppendHeaders(match self {
+            Self::Cookies { refresh, logout } => {
+                vec![(SET_COOKIE, refresh.clear()), (SET_COOKIE, logout.clear())]
+            }
+            Self::Body => Vec::new(),
+        })
     }
 
-    /// The token from the request's cookie (both cookies have one name: either reads
-    /// it); refused when the request carries two different ones.
-    pub fn read<'a>(&self, headers: &'a HeaderMap) -> Result<Option<&'a str>, CrossSite> {
+    /// The token from the request's cookie, if the request may use it: both cookies have
+    /// one name (either reads it); two different ones are refused, and so is a request
+    /// another site could have sent ([`check_not_cross_site`]).
+    pub fn read(&self, headers: &HeaderMap) -> Result<Option<String>, AppError> {
         if !matches!(self, Self::Cookies { .. }) {
             return Ok(None);
         }
-        jwt_tower::token::cookie(headers, COOKIE_NAME).map_err(|_| CrossSite {
-            status: StatusCode::BAD_REQUEST,
-            description: "the request carries two different refresh_token cookies",
-        })
+        let token = jwt_tower::token::cookie(headers, COOKIE_NAME).map_err(|_| {
+            AppError::bad_request("the request carries two different refresh_token cookies")
+        })?;
+        let Some(token) = token else {
+            return Ok(None);
+        };
+        check_not_cross_site(headers)?;
+        Ok(Some(token.to_owned()))
     }
 }
 
@@ -99,22 +110,21 @@ pub fn is_json(headers: &HeaderMap) -> bool {
 
 /// Refuses a request that carries the cookie but that a page of another origin could have
 /// sent: a browser sends cookies along with a cross-site form post.
-pub fn check_not_cross_site(headers: &HeaderMap) -> Result<(), CrossSite> {
+pub fn check_not_cross_site(headers: &HeaderMap) -> Result<(), AppError> {
     let fetch_site = headers
         .get("sec-fetch-site")
         .and_then(|v| v.to_str().ok())
         .map(str::to_ascii_lowercase);
     if matches!(fetch_site.as_deref(), Some("cross-site" | "same-site")) {
-        return Err(CrossSite {
+        return Err(AppError::InvalidRequest {
             status: StatusCode::FORBIDDEN,
             description: "the refresh cookie is not accepted from another site",
         });
     }
     if !is_json(headers) {
-        return Err(CrossSite {
-            status: StatusCode::BAD_REQUEST,
-            description: "a request carrying the refresh cookie must be Content-Type: application/json",
-        });
+        return Err(AppError::bad_request(
+            "a request carrying the refresh cookie must be Content-Type: application/json",
+        ));
     }
     Ok(())
 }

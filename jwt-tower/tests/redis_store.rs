@@ -1328,3 +1328,74 @@ async fn a_revocation_whose_message_was_lost_arrives_with_the_next_resync() {
     );
     assert_eq!(b.stats().revocations_restored, 0);
 }
+
+/// How many connections are subscribed to the revocation channel.
+async fn subscribers(server: &RedisServer) -> i64 {
+    let mut raw = raw(server).await;
+    let (_, count): (String, i64) = redis::cmd("PUBSUB")
+        .arg("NUMSUB")
+        .arg("jwt-tower:revocations")
+        .query_async(&mut raw)
+        .await
+        .expect("PUBSUB NUMSUB");
+    count
+}
+
+/// A verifier built with a list that follows the store keeps the subscription running
+/// once the store and the list are dropped: revocations still reach it. The
+/// subscription ends with the verifier.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verifier_alone_keeps_the_revocation_feed_running() {
+    use jwt_tower::issue::{SigningKey, TokenIssuer};
+    use jwt_tower::{Algorithm, RegisteredClaims, RejectionKind, Verifier};
+
+    let server = redis!();
+    let issuer = TokenIssuer::builder(
+        "https://auth.test",
+        SigningKey::generate(Algorithm::ES256).expect("key"),
+    )
+    .build();
+    let token = issuer
+        .issue("alice", serde_json::json!({}))
+        .expect("issue")
+        .token;
+
+    let follower = store(&server).await;
+    let list = Revocations::new();
+    follower.follow(&list);
+    let verifier = Verifier::<RegisteredClaims>::builder(issuer.keys())
+        .algorithms([Algorithm::ES256])
+        .revocations(list)
+        .build()
+        .expect("verifier");
+    assert!(eventually(Duration::from_secs(2), || follower.is_synced()).await);
+    drop(follower);
+
+    // Only the verifier is left: the subscription is still there, and delivers.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(subscribers(&server).await, 1, "the verifier keeps it");
+    let writer = store(&server).await;
+    writer
+        .revoke(Revocation::Subject {
+            sub: "alice".into(),
+            before: now() + 1,
+        })
+        .await
+        .expect("revoke");
+    assert!(
+        eventually(Duration::from_secs(2), || verifier
+            .verify(&token)
+            .err()
+            .map(|e| e.kind())
+            == Some(RejectionKind::Revoked))
+        .await,
+        "the revocation reached the verifier"
+    );
+
+    drop(verifier);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while subscribers(&server).await > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(subscribers(&server).await, 0, "it ends with the verifier");
+}

@@ -164,7 +164,9 @@ impl RemoteJwksBuilder {
 ///   last good set keeps serving, fetches back off, and the change is logged once.
 /// - Before the first success, requests wait up to the start-up wait, then get 503.
 ///
-/// The background task ends when every handle and every `Keys` from it is dropped.
+/// The background task runs for as long as a handle or the [`Keys`] from it are in use,
+/// and so for as long as a verifier built over them: the verifier alone keeps its keys
+/// fresh, with no other handle to hold. It ends when the last of them is dropped.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -236,7 +238,8 @@ impl RemoteJwks {
     /// stated once. Without them the builder allows nothing, as
     /// [`Verifier::builder`](crate::Verifier::builder) does: call
     /// [`algorithms`](crate::VerifierBuilder::algorithms) on it (there is no default
-    /// allow-list). Calling `algorithms` on it replaces the JWKS's list.
+    /// allow-list). Calling `algorithms` on it replaces the JWKS's list. The verifier
+    /// keeps the background refresh running; this handle may be dropped.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]

@@ -12,9 +12,10 @@
 //! list lives (one entry per subject, the latest `before` wins), since it covers tokens
 //! whose lifetime the list cannot know. A resync from a store merges, never replaces.
 
+use std::any::Any;
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use crate::clock::now;
@@ -67,6 +68,10 @@ impl Set {
 /// The in-process revocation list a [`Verifier`](crate::Verifier) checks. Clones share
 /// it. Updates copy the list and swap it in, so lookups never take a lock.
 ///
+/// A list keeps the feed of the store it [follows](crate::store::Store::follow) running
+/// (the Redis store's subscription): a verifier given the list keeps it in step for as
+/// long as the verifier lives, with no other handle to hold.
+///
 /// ```
 /// use jwt_tower::revoke::{Revocation, Revocations};
 ///
@@ -92,6 +97,9 @@ struct Health {
     fail_closed: AtomicBool,
     /// Seconds a token revocation is kept past the token's `exp` (only ever raised).
     keep_after_exp: AtomicU64,
+    /// What keeps the feeds of the stores this list follows running (a subscription
+    /// task that stops when its last holder is gone).
+    feeds: Mutex<Vec<Arc<dyn Any + Send + Sync>>>,
 }
 
 impl Default for Health {
@@ -100,7 +108,27 @@ impl Default for Health {
             out_of_step: AtomicBool::new(false),
             fail_closed: AtomicBool::new(false),
             keep_after_exp: AtomicU64::new(0),
+            feeds: Mutex::new(Vec::new()),
         }
+    }
+}
+
+/// A handle on a list that does not keep it alive: what a store's feed holds, so that
+/// the feed (kept running by the list) does not keep the list alive in turn.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+pub(crate) struct WeakRevocations {
+    set: Weak<ArcSwap<Set>>,
+    health: Weak<Health>,
+}
+
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+impl WeakRevocations {
+    /// The list, unless every handle on it is gone.
+    pub(crate) fn upgrade(&self) -> Option<Revocations> {
+        Some(Revocations {
+            set: self.set.upgrade()?,
+            health: self.health.upgrade()?,
+        })
     }
 }
 
@@ -141,6 +169,26 @@ impl Revocations {
             .fail_closed
             .store(fail_closed, Ordering::Relaxed);
         self
+    }
+
+    /// A handle on this list that does not keep it alive.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn downgrade(&self) -> WeakRevocations {
+        WeakRevocations {
+            set: Arc::downgrade(&self.set),
+            health: Arc::downgrade(&self.health),
+        }
+    }
+
+    /// Keeps `feed` alive for as long as this list (any clone of it) is: a store's feed
+    /// runs while a list it fills is in use.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn hold(&self, feed: Arc<dyn Any + Send + Sync>) {
+        self.health
+            .feeds
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(feed);
     }
 
     /// Called by stores: whether their feed of revocations is up and the list resynced.

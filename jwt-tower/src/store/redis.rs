@@ -92,15 +92,19 @@ pub struct RedisStore {
 struct Inner {
     shared: Arc<Shared>,
     runtime: Handle,
-    task: Mutex<Option<JoinHandle<()>>>,
+    /// Started by the first [`follow`](Store::follow); held by the store and by every
+    /// list following it.
+    subscription: Mutex<Option<Arc<Subscription>>>,
 }
 
-impl Drop for Inner {
+/// The subscription task. It runs while anything holds it: a clone of the store, or a
+/// list following the store (and so the verifier checking that list). The lists are
+/// held weakly by the task, so they do not keep it running themselves.
+struct Subscription(JoinHandle<()>);
+
+impl Drop for Subscription {
     fn drop(&mut self) {
-        // The last clone of the store is gone: stop following.
-        if let Some(task) = lock(&self.task).take() {
-            task.abort();
-        }
+        self.0.abort();
     }
 }
 
@@ -192,7 +196,7 @@ impl fmt::Debug for RedisStore {
         f.debug_struct("RedisStore")
             .field("prefix", &shared.keys.prefix)
             .field("timeout", &shared.timeout)
-            .field("followers", &lock(&shared.follow).lists.len())
+            .field("followers", &shared.lists().len())
             .field("synced", &self.is_synced())
             .finish_non_exhaustive()
     }
@@ -297,6 +301,10 @@ impl Store for RedisStore {
     /// and again whenever the subscription has been down for longer than
     /// [`out_of_step_after`](RedisStoreBuilder::out_of_step_after); that refuses
     /// verification only for [fail-closed](RedisStoreBuilder::fail_closed) lists.
+    ///
+    /// The subscription runs for as long as the store or any list following it is in
+    /// use: a verifier holding the list keeps it in step, even once every clone of the
+    /// store is dropped. It stops when the last of them is gone.
     fn follow(&self, list: &Revocations) {
         let shared = &self.inner.shared;
         if shared.fail_closed {
@@ -306,12 +314,11 @@ impl Store for RedisStore {
         {
             let mut follow = lock(&shared.follow);
             list.set_in_step(false);
-            follow.lists.push(list.clone());
+            follow.lists.push(list.downgrade());
         }
-        let mut task = lock(&self.inner.task);
-        if task.is_none() {
-            *task = Some(self.inner.runtime.spawn(Arc::clone(shared).follow_loop()));
-        } else {
+        let mut subscription = lock(&self.inner.subscription);
+        if let Some(running) = subscription.as_ref() {
+            list.hold(Arc::clone(running) as Arc<dyn std::any::Any + Send + Sync>);
             let shared = Arc::clone(shared);
             let list = list.clone();
             self.inner.runtime.spawn(async move {
@@ -328,6 +335,11 @@ impl Store for RedisStore {
                     Err(error) => tracing::warn!(%error, "cannot load revocations"),
                 }
             });
+        } else {
+            let task = self.inner.runtime.spawn(Arc::clone(shared).follow_loop());
+            let running = Arc::new(Subscription(task));
+            list.hold(Arc::clone(&running) as Arc<dyn std::any::Any + Send + Sync>);
+            *subscription = Some(running);
         }
     }
 }

@@ -209,7 +209,7 @@ impl RedisStoreBuilder {
             inner: Arc::new(Inner {
                 shared,
                 runtime,
-                task: Mutex::new(None),
+                subscription: Mutex::new(None),
             }),
         })
     }

@@ -10,7 +10,7 @@ use futures_util::StreamExt as _;
 
 use super::{Shared, lock, within};
 use crate::clock::now;
-use crate::revoke::{Revocation, Revocations};
+use crate::revoke::{Revocation, Revocations, WeakRevocations};
 use crate::store::StoreError;
 
 /// Revocations given back to Redis per script call, so that one call stays short.
@@ -32,11 +32,27 @@ type Fields = Vec<(String, String)>;
 /// resync, a report of the subscription being down and a new follower never interleave.
 #[derive(Default)]
 pub(super) struct Following {
-    pub(super) lists: Vec<Revocations>,
+    /// Held weakly: a list keeps the subscription running, not the other way round.
+    pub(super) lists: Vec<WeakRevocations>,
     /// Since when the subscription has been down (`None` while it is up and resynced).
     pub(super) down_since: Option<Instant>,
     /// The lists were told they are out of step (down past the bound).
     pub(super) reported: bool,
+}
+
+impl Following {
+    /// The lists still in use; forgets the ones that are not.
+    pub(super) fn live(&mut self) -> Vec<Revocations> {
+        let mut live = Vec::with_capacity(self.lists.len());
+        self.lists.retain(|weak| match weak.upgrade() {
+            Some(list) => {
+                live.push(list);
+                true
+            }
+            None => false,
+        });
+        live
+    }
 }
 
 impl Shared {
@@ -82,7 +98,7 @@ impl Shared {
     }
 
     pub(super) fn lists(&self) -> Vec<Revocations> {
-        lock(&self.follow).lists.clone()
+        lock(&self.follow).live()
     }
 
     /// Merges `all` into every list and reports them in step (the subscription is up).
@@ -90,7 +106,7 @@ impl Shared {
     fn resynced(&self, all: &[Revocation]) -> Vec<Revocation> {
         let mut follow = lock(&self.follow);
         let mut lost = Vec::new();
-        for list in &follow.lists {
+        for list in &follow.live() {
             list.apply_all(all);
             list.set_in_step(true);
             lost.extend(list.missing_from(all));
@@ -179,7 +195,7 @@ impl Shared {
                 && !follow.reported
                 && since.elapsed() >= self.out_of_step_after
             {
-                for list in &follow.lists {
+                for list in &follow.live() {
                     list.set_in_step(false);
                 }
                 follow.reported = true;
