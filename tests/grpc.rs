@@ -17,6 +17,7 @@ use identity_proto::identity_client::IdentityClient;
 use identity_proto::identity_server::{Identity, IdentityServer};
 use identity_proto::{WhoAmIRequest, WhoAmIResponse};
 use jwt_tonic::{GrpcAuthLayer, JwtInterceptor};
+use jwt_tower::auth::Authenticator;
 use jwt_tower::propagate::{PropagateService, ServiceToken, ServiceTokenSource};
 use jwt_tower::{Algorithm, Keys, RegisteredClaims, Verifier};
 use serde_json::json;
@@ -305,8 +306,9 @@ async fn the_interceptor_answers_the_same() {
         .into_inner();
     assert_eq!(me.subject, "alice");
 
-    let scoped =
-        JwtInterceptor::new(verifier(Keys::from(hs256_key("k1")))).require_scopes(["admin"]);
+    let scoped = JwtInterceptor::from_authenticator(
+        Authenticator::new(verifier(Keys::from(hs256_key("k1")))).require_scopes(["admin"]),
+    );
     let unloaded = JwtInterceptor::new(verifier(Keys::unloaded()));
     let (listener, addr) = bind().await;
     tokio::spawn(

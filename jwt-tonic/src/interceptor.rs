@@ -1,7 +1,7 @@
 //! [`JwtInterceptor`]: the synchronous form, for `tonic` interceptors.
 
 use jwt_tower::auth::Authenticator;
-use jwt_tower::{AuthError, Policy, RejectionKind, TokenSource, Verifier};
+use jwt_tower::{AuthError, RejectionKind, Verifier};
 use serde::de::DeserializeOwned;
 use tonic::metadata::MetadataMap;
 use tonic::service::Interceptor;
@@ -23,8 +23,12 @@ use tonic::{Request, Status};
 ///   handler's future is not its to wrap. Read it with [`identity`](crate::identity) and
 ///   forward it explicitly, or use the layer.
 ///
+/// Configure it through the [`Authenticator`] (optional mode, token sources, policy), as
+/// for the layer:
+///
 /// ```
 /// use jwt_tonic::JwtInterceptor;
+/// use jwt_tower::auth::Authenticator;
 /// use jwt_tower::{Algorithm, RegisteredClaims, Verifier, VerificationKey};
 ///
 /// let verifier = Verifier::<RegisteredClaims>::builder(
@@ -32,7 +36,8 @@ use tonic::{Request, Status};
 /// )
 /// .algorithms([Algorithm::HS256])
 /// .build()?;
-/// let mut interceptor = JwtInterceptor::new(verifier).require_scopes(["read"]);
+/// let mut interceptor =
+///     JwtInterceptor::from_authenticator(Authenticator::new(verifier).require_scopes(["read"]));
 ///
 /// // With generated code: IdentityServer::with_interceptor(service, interceptor)
 /// use tonic::service::Interceptor;
@@ -67,35 +72,10 @@ impl<C> JwtInterceptor<C> {
         Self::from_authenticator(Authenticator::new(verifier))
     }
 
-    /// Authenticates with `authenticator` (token sources, optional mode, policy).
+    /// Authenticates with `authenticator`: its token sources, optional mode, policy and
+    /// challenge, configured once for the layer and the interceptor alike.
     pub fn from_authenticator(authenticator: Authenticator<C>) -> Self {
         Self { authenticator }
-    }
-
-    fn map(mut self, f: impl FnOnce(Authenticator<C>) -> Authenticator<C>) -> Self {
-        self.authenticator = f(self.authenticator);
-        self
-    }
-
-    /// Lets requests without a token through, without identity; a token that is present
-    /// must be valid.
-    pub fn optional(self) -> Self {
-        self.map(Authenticator::optional)
-    }
-
-    /// Where to look for the token (default: `authorization: Bearer`).
-    pub fn token_sources(self, sources: impl IntoIterator<Item = TokenSource>) -> Self {
-        self.map(|a| a.token_sources(sources))
-    }
-
-    /// Replaces the policy.
-    pub fn policy(self, policy: Policy<C>) -> Self {
-        self.map(|a| a.policy(policy))
-    }
-
-    /// Requires every one of `scopes`.
-    pub fn require_scopes<S: Into<Box<str>>>(self, scopes: impl IntoIterator<Item = S>) -> Self {
-        self.map(|a| a.require_scopes(scopes))
     }
 }
 
