@@ -45,7 +45,9 @@ minted() { # ALG -> a token from load_target, what jwt-tower's rows are sent
   LOAD_AUTH=$1 LOAD_THREADS=1 "$target/release/examples/load_target" >"$work/mint" &
   local pid=$!
   for _ in $(seq 100); do grep -q '^token ' "$work/mint" 2>/dev/null && break; sleep 0.1; done
-  kill -INT "$pid"
+  # SIGTERM: it may not have installed its Ctrl-C handler yet, and a background job
+  # ignores SIGINT until it does.
+  kill "$pid"
   wait "$pid" 2>/dev/null || true
   sed -n 's/^token //p' "$work/mint"
 }
@@ -120,7 +122,7 @@ for _ in range(n):
 PY
   kill -INT "$pid"
   wait "$pid" 2>/dev/null || true
-  sed -n 's/^totals: //p' "$work"/cg.* | awk '{s += $1} END {print s}'
+  sed -n 's/^totals: //p' "$work"/cg.* | awk '{s += $1} END {printf "%.0f\n", s}'
 }
 
 per_request() { # CONFIG -> instructions per request
