@@ -115,7 +115,10 @@ mod tests {
                 assert!(!key.verify(message, &bad), "{alg:?}: bit {bit}");
             }
             assert!(!key.verify(message, &tag[..tag.len() - 1]), "{alg:?}");
-            assert!(!key.verify(message, &[tag.as_slice(), &[0]].concat()), "{alg:?}");
+            assert!(
+                !key.verify(message, &[tag.as_slice(), &[0]].concat()),
+                "{alg:?}"
+            );
             assert!(!key.verify(message, &[]), "{alg:?}");
         }
     }
