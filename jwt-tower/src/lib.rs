@@ -44,10 +44,6 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-#[cfg(feature = "fuzzing")]
-#[doc(hidden)]
-#[path = "fuzzing.rs"]
-pub mod __fuzz;
 pub mod algorithm;
 pub mod auth;
 mod clock;

@@ -1,37 +1,21 @@
-//! Counters of what a verifier accepted and refused, sharded so that cores counting at
-//! once do not contend on one cache line.
+//! Counters of what a verifier accepted and refused.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::RejectionKind;
 use crate::keys::SourceStats;
 
-const SHARDS: usize = 8;
-
-/// One cache line per shard: two cores counting never write the same line.
-#[repr(align(64))]
 #[derive(Default)]
-struct Shard(AtomicU64);
-
-#[derive(Default)]
-struct Counter([Shard; SHARDS]);
-
-fn shard() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static INDEX: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
-    }
-    INDEX.with(|i| *i)
-}
+struct Counter(AtomicU64);
 
 impl Counter {
     #[inline]
     fn add(&self) {
-        self.0[shard()].0.fetch_add(1, Ordering::Relaxed);
+        self.0.fetch_add(1, Ordering::Relaxed);
     }
 
     fn get(&self) -> u64 {
-        self.0.iter().map(|s| s.0.load(Ordering::Relaxed)).sum()
+        self.0.load(Ordering::Relaxed)
     }
 }
 

@@ -21,10 +21,3 @@ pub use header::TokenHeader;
 pub use strict::MAX_JSON_DEPTH;
 pub use verified::{Identity, VerifiedToken};
 pub use verifier::Verifier;
-
-/// The private decoders, for `crate::__fuzz` (the internal feature `fuzzing`).
-#[cfg(feature = "fuzzing")]
-pub(crate) use {
-    base64url::{decode as base64url_decode, decoded_len as base64url_decoded_len},
-    scan::{Projection, both_views},
-};
