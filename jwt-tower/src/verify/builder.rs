@@ -54,8 +54,8 @@ pub(super) struct Config<C> {
     /// Several slots: after a rotation, tokens of the old and the new `kid` are in use
     /// together for a token lifetime, and one slot would be rewritten on every request.
     /// Measured to pay: checking every header instead (decoded and read with no
-    /// allocation) costs 3,500 more instructions of an HS256 `GET /me` of 52,200 (6.7%;
-    /// `benches/load/instructions.sh HS256`, both builds run together).
+    /// allocation) costs 3,250 more instructions of an HS256 `GET /me` of 52,300 (6.2%;
+    /// `benches/load/instructions.sh HS256`, both builds counted in one run).
     pub(super) recent_headers: [ArcSwapOption<CheckedHeader>; HEADER_SLOTS],
     /// Picks a header's slot.
     pub(super) header_hasher: ahash::RandomState,

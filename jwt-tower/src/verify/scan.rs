@@ -15,8 +15,9 @@
 //! what lets `RegisteredClaims` be built from the view with no second parse.
 //!
 //! Measured to pay: reading every view through serde instead (with the identity strings'
-//! control-character check this subset makes needless) costs 5,000 more instructions of
-//! an HS256 `GET /me` of 50,300 (9.9%; `benches/load/instructions.sh HS256`). The
+//! control-character check this subset makes needless) costs 4,500 more instructions of
+//! an HS256 `GET /me` of 50,600 (8.9%; `benches/load/instructions.sh HS256`, both builds
+//! counted in one run). The
 //! `claims` fuzz target drives it through `Verifier::verify` against an independent
 //! reading of the same claims.
 

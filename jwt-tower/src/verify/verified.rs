@@ -61,8 +61,8 @@ impl SpanList {
 /// ask `subject`/`has_scope`/`has_role`, which read `text` directly.
 ///
 /// Measured to pay: owned strings instead (a `Box<str>` per string fact, a boxed slice
-/// per list) cost 2,650 more instructions of an HS256 `GET /me` of 50,300 (5.3%;
-/// `benches/load/instructions.sh HS256`); a cache hit builds no facts.
+/// per list) cost 2,400 more instructions of an HS256 `GET /me` of 50,600 (4.8%;
+/// `benches/load/instructions.sh HS256`, both builds counted in one run); a cache hit builds no facts.
 pub(crate) struct Facts {
     text: Box<str>,
     token_len: usize,
