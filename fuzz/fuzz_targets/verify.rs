@@ -68,7 +68,7 @@ fn kid(alg: Algorithm) -> &'static str {
 
 fn encoding_key(alg: Algorithm) -> EncodingKey {
     match alg {
-        Algorithm::HS256 => EncodingKey::from_secret(SECRET),
+        Algorithm::HS256 => EncodingKey::from_secret(SECRET).unwrap(),
         Algorithm::ES256 => EncodingKey::from_ec_pem(P256_PRIVATE.as_bytes()).unwrap(),
         Algorithm::EdDSA => EncodingKey::from_ed_pem(ED25519_PRIVATE.as_bytes()).unwrap(),
         _ => EncodingKey::from_rsa_pem(RSA_PRIVATE.as_bytes()).unwrap(),
@@ -77,7 +77,7 @@ fn encoding_key(alg: Algorithm) -> EncodingKey {
 
 fn decoding_key(alg: Algorithm) -> DecodingKey {
     match alg {
-        Algorithm::HS256 => DecodingKey::from_secret(SECRET),
+        Algorithm::HS256 => DecodingKey::from_secret(SECRET).unwrap(),
         Algorithm::ES256 => DecodingKey::from_ec_pem(P256_PUBLIC.as_bytes()).unwrap(),
         Algorithm::EdDSA => DecodingKey::from_ed_pem(ED25519_PUBLIC.as_bytes()).unwrap(),
         _ => DecodingKey::from_rsa_pem(RSA_PUBLIC.as_bytes()).unwrap(),

@@ -34,7 +34,7 @@ fn set_of(algs: &[Algorithm]) -> AlgorithmSet {
 fn rsa1024_jwk() -> Value {
     init();
     let decoding = DecodingKey::from_rsa_pem(key_file("rsa1024-public.pem").as_bytes()).unwrap();
-    let jwk = Jwk::from_decoding_key(&decoding, Some(Algorithm::RS256)).unwrap();
+    let jwk = Jwk::from_decoding_key(&decoding, Some(jwt_alg(Algorithm::RS256))).unwrap();
     let mut value = serde_json::to_value(jwk).unwrap();
     value["kid"] = json!("weak");
     value
