@@ -107,7 +107,7 @@ fn boxed(error: PropagateError) -> BoxError {
 /// # let secret = [7u8; 32];
 /// # let verifier = Verifier::<RegisteredClaims>::builder(VerificationKey::hmac(Algorithm::HS256, secret)?)
 /// #     .algorithms([Algorithm::HS256]).build()?;
-/// # #[cfg(all(feature = "aws_lc_rs", feature = "rust_crypto"))] // two jsonwebtoken backends: pick one
+/// # #[cfg(feature = "rust_crypto")] // jsonwebtoken then has both backends: pick one
 /// # let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
 /// # let token = jsonwebtoken::encode(&jsonwebtoken::Header::default(),
 /// #     &serde_json::json!({"sub": "alice", "exp": 4_000_000_000u64}),

@@ -164,7 +164,7 @@ impl<C> VerifierBuilder<C> {
     /// # use jwt_tower::{Algorithm, RegisteredClaims, RejectionKind, Verifier, VerificationKey};
     /// let secret = [7u8; 32];
     /// let key = || VerificationKey::hmac(Algorithm::HS256, secret);
-    /// # #[cfg(all(feature = "aws_lc_rs", feature = "rust_crypto"))] // two jsonwebtoken backends: pick one
+    /// # #[cfg(feature = "rust_crypto")] // jsonwebtoken then has both backends: pick one
     /// # let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
     /// let token = jsonwebtoken::encode(&jsonwebtoken::Header::default(),
     ///     &serde_json::json!({"aud": "billing", "exp": jsonwebtoken::get_current_timestamp() + 60}),
@@ -280,7 +280,7 @@ impl<C> VerifierBuilder<C> {
     ///     .algorithms([Algorithm::HS256])
     ///     .cache(10_000)
     ///     .build()?;
-    /// # #[cfg(all(feature = "aws_lc_rs", feature = "rust_crypto"))] // two jsonwebtoken backends: pick one
+    /// # #[cfg(feature = "rust_crypto")] // jsonwebtoken then has both backends: pick one
     /// # let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
     /// # let token = jsonwebtoken::encode(&jsonwebtoken::Header::default(),
     /// #     &serde_json::json!({"sub": "alice", "exp": jsonwebtoken::get_current_timestamp() + 60}),

@@ -36,7 +36,7 @@ use crate::{AuthError, KeySet, Keys, RejectionKind};
 ///     "sub": "alice", "tenant": "acme", "iss": "https://auth.example.com",
 ///     "aud": "orders-api", "exp": jsonwebtoken::get_current_timestamp() + 60,
 /// });
-/// # #[cfg(all(feature = "aws_lc_rs", feature = "rust_crypto"))] // two jsonwebtoken backends: pick one
+/// # #[cfg(feature = "rust_crypto")] // jsonwebtoken then has both backends: pick one
 /// # let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
 /// let token = jsonwebtoken::encode(
 ///     &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
