@@ -192,7 +192,7 @@ fn sign_hs256_raw(header: &str, payload: &str) -> String {
         URL_SAFE_NO_PAD.encode(header),
         URL_SAFE_NO_PAD.encode(payload)
     );
-    let key = jsonwebtoken::EncodingKey::from_secret(SECRET);
+    let key = jsonwebtoken::EncodingKey::from_secret(SECRET).unwrap();
     let signature = jsonwebtoken::crypto::sign(input.as_bytes(), &key, JwtAlg::HS256).unwrap();
     format!("{input}.{signature}")
 }

@@ -290,7 +290,7 @@ fn find_token(req: Request) -> Request {
 fn decoder(alg: Algorithm) -> Result<Decoder, jsonwebtoken::errors::Error> {
     let (key, alg) = match alg {
         Algorithm::HS256 => (
-            DecodingKey::from_secret(HMAC_SECRET),
+            DecodingKey::from_secret(HMAC_SECRET).unwrap(),
             jsonwebtoken::Algorithm::HS256,
         ),
         Algorithm::RS256 => (

@@ -73,7 +73,7 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
     }
     Fixture {
         verifiers,
-        signing: EncodingKey::from_secret(SECRET),
+        signing: EncodingKey::from_secret(SECRET).expect("a non-empty secret"),
     }
 });
 

@@ -34,7 +34,7 @@ fn set_of(algs: &[Algorithm]) -> AlgorithmSet {
 fn rsa1024_jwk() -> Value {
     init();
     let decoding = DecodingKey::from_rsa_pem(key_file("rsa1024-public.pem").as_bytes()).unwrap();
-    let jwk = Jwk::from_decoding_key(&decoding, Some(Algorithm::RS256)).unwrap();
+    let jwk = Jwk::from_decoding_key(&decoding, Some(jwt_alg(Algorithm::RS256))).unwrap();
     let mut value = serde_json::to_value(jwk).unwrap();
     value["kid"] = json!("weak");
     value
@@ -530,6 +530,49 @@ fn jwk_that_is_not_json_is_invalid() {
     ] {
         let err = VerificationKey::from_jwk_str(text).unwrap_err();
         assert!(matches!(err, ConfigError::InvalidJwk(_)), "{text}: {err:?}");
+    }
+}
+
+#[test]
+fn jwk_read_as_json_is_the_same_key_as_its_text() {
+    // `from_jwk` takes the JWK as a serde_json value and reads it as `from_jwk_str` reads
+    // the text: same kid and algorithms, same tokens verified, same refusals.
+    for alg in [Algorithm::RS256, Algorithm::ES384, Algorithm::EdDSA] {
+        let jwk = public_jwk(alg, "k");
+        let from_value = VerificationKey::from_jwk(&jwk).unwrap();
+        let from_text = VerificationKey::from_jwk_str(&jwk.to_string()).unwrap();
+        assert_eq!(from_value.kid(), Some("k"));
+        assert_eq!(from_value.algorithms(), from_text.algorithms(), "{alg:?}");
+        assert!(
+            verifier(from_value)
+                .verify(&mint(alg, Some("k"), &claims()))
+                .is_ok(),
+            "{alg:?}"
+        );
+    }
+    let mut enc = public_jwk(Algorithm::RS256, "r");
+    enc["use"] = json!("enc");
+    for jwk in [
+        enc,
+        json!({ "kty": "oct", "alg": "RS256", "k": b64(SECRET) }),
+        json!({ "kty": "RSA" }),
+        json!(["not", "an", "object"]),
+    ] {
+        let err = VerificationKey::from_jwk(&jwk).unwrap_err();
+        assert!(matches!(err, ConfigError::InvalidJwk(_)), "{jwk}: {err:?}");
+    }
+}
+
+#[cfg(feature = "aws_lc_rs")]
+#[test]
+fn a_signing_keys_public_jwk_is_a_verification_key() {
+    // What an issuer publishes is what a verifier loads: the JWK of a signing key, as it
+    // comes, is a key for the same kid and algorithm.
+    for alg in [Algorithm::ES256, Algorithm::EdDSA] {
+        let signing = jwt_tower::issue::SigningKey::generate(alg).unwrap();
+        let key = VerificationKey::from_jwk(signing.public_jwk().unwrap()).unwrap();
+        assert_eq!(key.kid(), Some(signing.kid()));
+        assert_eq!(key.algorithms(), set_of(&[alg]), "{alg:?}");
     }
 }
 

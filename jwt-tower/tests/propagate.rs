@@ -28,7 +28,7 @@ fn token(sub: &str) -> String {
     jsonwebtoken::encode(
         &Header::default(),
         &serde_json::json!({"sub": sub, "exp": 4_000_000_000u64}),
-        &EncodingKey::from_secret(SECRET),
+        &EncodingKey::from_secret(SECRET).unwrap(),
     )
     .unwrap()
 }

@@ -186,7 +186,7 @@ fn algorithm_confusion_rsa_public_key_as_hmac_secret_never_verifies() {
         .unwrap();
     for secret in [public_pem.as_bytes(), public_pem.trim_end().as_bytes()] {
         let token = sign_raw_with(
-            &EncodingKey::from_secret(secret),
+            &EncodingKey::from_secret(secret).unwrap(),
             HS,
             r#"{"alg":"HS256","typ":"JWT"}"#,
             &claims().to_string(),
@@ -205,7 +205,7 @@ fn algorithm_confusion_rsa_public_key_as_hmac_secret_never_verifies() {
         .build()
         .unwrap();
     let token = sign_raw_with(
-        &EncodingKey::from_secret(public_pem.as_bytes()),
+        &EncodingKey::from_secret(public_pem.as_bytes()).unwrap(),
         HS,
         r#"{"alg":"HS256","kid":"rsa"}"#,
         &claims().to_string(),
@@ -230,8 +230,8 @@ fn two_hmac_keys() -> (KeySet, EncodingKey, EncodingKey) {
     ]);
     (
         set,
-        EncodingKey::from_secret(&secret_a),
-        EncodingKey::from_secret(&secret_b),
+        EncodingKey::from_secret(&secret_a).unwrap(),
+        EncodingKey::from_secret(&secret_b).unwrap(),
     )
 }
 
@@ -392,7 +392,8 @@ fn attacker_rsa() -> EncodingKey {
 
 fn attacker_jwk() -> Value {
     init();
-    let jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&attacker_rsa(), Algorithm::RS256).unwrap();
+    let jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&attacker_rsa(), jwt_alg(Algorithm::RS256))
+        .unwrap();
     let mut jwk = serde_json::to_value(jwk).unwrap();
     jwk["kid"] = json!("issuer-key");
     jwk
@@ -460,7 +461,7 @@ fn embedded_oct_jwk_with_attacker_secret_is_never_used() {
     let jwk = json!({ "kty": "oct", "k": b64(secret), "alg": "HS256" });
     let header = json!({ "alg": "HS256", "jwk": jwk });
     let token = sign_raw_with(
-        &EncodingKey::from_secret(&secret),
+        &EncodingKey::from_secret(&secret).unwrap(),
         HS,
         &header.to_string(),
         &claims().to_string(),
@@ -691,7 +692,8 @@ fn correctly_signed_padded_payload_is_malformed() {
     let pad = (4 - padded.len() % 4) % 4;
     assert!(pad > 0);
     let signing_input = format!("{}.{padded}{}", b64(r#"{"alg":"HS256"}"#), "=".repeat(pad));
-    let sig = jsonwebtoken::crypto::sign(signing_input.as_bytes(), &encoding_key(HS), HS).unwrap();
+    let sig = jsonwebtoken::crypto::sign(signing_input.as_bytes(), &encoding_key(HS), jwt_alg(HS))
+        .unwrap();
     let token = format!("{signing_input}.{sig}");
     assert_eq!(kind(hs256().verify(&token)), RejectionKind::Malformed);
 }
@@ -861,7 +863,7 @@ fn claims_are_not_read_before_the_signature_verifies() {
     // An expired token with a bad signature is a bad signature, not an expired token.
     let expired = hs_token(&claims_with(json!({ "exp": now() - 3600 })));
     let forged = sign_raw_with(
-        &EncodingKey::from_secret(&[b'z'; 32]),
+        &EncodingKey::from_secret(&[b'z'; 32]).unwrap(),
         HS,
         r#"{"alg":"HS256"}"#,
         &claims_with(json!({ "exp": now() - 3600 })).to_string(),
@@ -873,7 +875,7 @@ fn claims_are_not_read_before_the_signature_verifies() {
     );
     // A payload that is not even JSON but badly signed: still a signature failure.
     let forged = sign_raw_with(
-        &EncodingKey::from_secret(&[b'z'; 32]),
+        &EncodingKey::from_secret(&[b'z'; 32]).unwrap(),
         HS,
         r#"{"alg":"HS256"}"#,
         "not json",

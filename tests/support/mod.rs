@@ -36,16 +36,21 @@ pub fn es256_key(kid: &str) -> VerificationKey {
         .with_kid(kid)
 }
 
+/// The same algorithm as jsonwebtoken (which mints the test tokens) names it.
+pub fn jwt_alg(alg: Algorithm) -> jsonwebtoken::Algorithm {
+    alg.name().parse().unwrap()
+}
+
 /// Signs `claims` with HS256 under `kid`, with the shared test secret.
 pub fn mint_hs256(kid: &str, claims: &Value) -> String {
-    let mut header = Header::new(Algorithm::HS256);
+    let mut header = Header::new(jsonwebtoken::Algorithm::HS256);
     header.kid = Some(kid.to_owned());
-    jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(SECRET)).unwrap()
+    jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(SECRET).unwrap()).unwrap()
 }
 
 /// Signs `claims` with ES256 (the P-256 test key) under `kid`.
 pub fn mint_es256(kid: &str, claims: &Value) -> String {
-    let mut header = Header::new(Algorithm::ES256);
+    let mut header = Header::new(jsonwebtoken::Algorithm::ES256);
     header.kid = Some(kid.to_owned());
     let key = EncodingKey::from_ec_pem(key_file("p256-private.pem").as_bytes()).unwrap();
     jsonwebtoken::encode(&header, claims, &key).unwrap()

@@ -6,7 +6,7 @@
 //! call instead: on an HS256 access token that copy cost more than the SHA-256 work
 //! (measured with `benches/verify.rs`; `sha2` uses the CPU's SHA extensions when present).
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit as _, Mac};
 use sha2::{Sha256, Sha384, Sha512};
 
 use crate::{Algorithm, ConfigError};

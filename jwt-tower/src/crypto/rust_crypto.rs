@@ -52,5 +52,5 @@ fn verifier(
     key: &DecodingKey,
 ) -> jsonwebtoken::errors::Result<Box<dyn jsonwebtoken::crypto::JwtVerifier>> {
     let factory = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.verifier_factory;
-    factory(&alg, key)
+    factory(&alg.to_jsonwebtoken(), key)
 }

@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::AlgorithmFamily;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyOperations, PublicKeyUse};
+use serde::Deserialize as _;
 
 use super::VerificationKey;
-use crate::algorithm::{self, AlgorithmSet};
+use crate::algorithm::{self, AlgorithmFamily, AlgorithmSet};
 use crate::crypto::{self, Material, der};
 use crate::{Algorithm, ConfigError};
 
@@ -41,8 +41,20 @@ fn declared_algorithm(jwk: &Jwk) -> Result<Option<Algorithm>, ConfigError> {
     })
 }
 
+/// Builds a key from a JWK's JSON text; see [`VerificationKey::from_jwk_str`].
+pub(crate) fn key_from_jwk_str(jwk: &str) -> Result<VerificationKey, ConfigError> {
+    let jwk: Jwk = serde_json::from_str(jwk).map_err(|e| bad(e.to_string()))?;
+    key_from_jwk(&jwk)
+}
+
+/// Builds a key from a JWK read as JSON; see [`VerificationKey::from_jwk`].
+pub(crate) fn key_from_jwk_value(jwk: &serde_json::Value) -> Result<VerificationKey, ConfigError> {
+    let jwk = Jwk::deserialize(jwk).map_err(|e| bad(e.to_string()))?;
+    key_from_jwk(&jwk)
+}
+
 /// Builds a key from a JWK; see [`VerificationKey::from_jwk_str`].
-pub(crate) fn key_from_jwk(jwk: &Jwk) -> Result<VerificationKey, ConfigError> {
+fn key_from_jwk(jwk: &Jwk) -> Result<VerificationKey, ConfigError> {
     match &jwk.common.public_key_use {
         None | Some(PublicKeyUse::Signature) => {}
         Some(PublicKeyUse::Encryption) => {

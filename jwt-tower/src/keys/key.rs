@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use jsonwebtoken::{AlgorithmFamily, DecodingKey, DecodingKeyKind};
+use jsonwebtoken::{DecodingKey, DecodingKeyKind};
 
 use crate::ConfigError;
-use crate::algorithm::{self, Algorithm, AlgorithmSet};
+use crate::algorithm::{self, Algorithm, AlgorithmFamily, AlgorithmSet};
 use crate::crypto::{self, Material, Prepared};
 
 /// A public key (or HMAC secret), parsed once into ready-to-verify form, with its `kid`
@@ -131,17 +131,30 @@ impl VerificationKey {
     /// # Ok::<(), jwt_tower::ConfigError>(())
     /// ```
     pub fn from_jwk_str(jwk: &str) -> Result<Self, ConfigError> {
-        let jwk: jsonwebtoken::jwk::Jwk =
-            serde_json::from_str(jwk).map_err(|e| ConfigError::InvalidJwk(e.to_string()))?;
-        Self::from_jwk(&jwk)
+        super::jwk::key_from_jwk_str(jwk)
     }
 
-    /// A key from a parsed JWK; see [`from_jwk_str`](Self::from_jwk_str).
+    /// A key from a JWK already read as JSON, such as
+    /// [`SigningKey::public_jwk`](crate::issue::SigningKey::public_jwk) or one member of a
+    /// JWKS document's `keys`; otherwise as [`from_jwk_str`](Self::from_jwk_str).
     ///
     /// # Errors
     /// As [`from_jwk_str`](Self::from_jwk_str).
-    pub fn from_jwk(jwk: &jsonwebtoken::jwk::Jwk) -> Result<Self, ConfigError> {
-        super::jwk::key_from_jwk(jwk)
+    ///
+    /// ```
+    /// use jwt_tower::{Algorithm, VerificationKey};
+    ///
+    /// let jwk = serde_json::json!({
+    ///     "kty": "OKP", "crv": "Ed25519", "kid": "ed-1",
+    ///     "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+    /// });
+    /// let key = VerificationKey::from_jwk(&jwk)?;
+    /// assert_eq!(key.kid(), Some("ed-1"));
+    /// assert!(key.algorithms().contains(Algorithm::EdDSA));
+    /// # Ok::<(), jwt_tower::ConfigError>(())
+    /// ```
+    pub fn from_jwk(jwk: &serde_json::Value) -> Result<Self, ConfigError> {
+        super::jwk::key_from_jwk_value(jwk)
     }
 
     /// The same key under another `kid`.
@@ -287,15 +300,16 @@ fn check_strength(alg: Algorithm, material: &Material) -> Result<(), ConfigError
     Ok(())
 }
 
-/// Normalises jsonwebtoken's decoded key into our material.
-pub(crate) fn material_of(key: &DecodingKey) -> Material {
+/// Normalises jsonwebtoken's decoded key (its PEM reading) into our material.
+fn material_of(key: &DecodingKey) -> Material {
+    use jsonwebtoken::AlgorithmFamily as Family;
     match (key.family(), key.kind()) {
         (_, DecodingKeyKind::RsaModulusExponent { n, e }) => {
             Material::RsaPkcs1(crypto::der::rsa_pkcs1(n, e))
         }
-        (AlgorithmFamily::Rsa, DecodingKeyKind::SecretOrDer(b)) => Material::RsaPkcs1(b.clone()),
-        (AlgorithmFamily::Ec, DecodingKeyKind::SecretOrDer(b)) => Material::Ec(b.clone()),
-        (AlgorithmFamily::Ed, DecodingKeyKind::SecretOrDer(b)) => Material::Ed(b.clone()),
+        (Family::Rsa, DecodingKeyKind::SecretOrDer(b)) => Material::RsaPkcs1(b.clone()),
+        (Family::Ec, DecodingKeyKind::SecretOrDer(b)) => Material::Ec(b.clone()),
+        (Family::Ed, DecodingKeyKind::SecretOrDer(b)) => Material::Ed(b.clone()),
         (_, DecodingKeyKind::SecretOrDer(b)) => Material::Secret(b.clone()),
     }
 }

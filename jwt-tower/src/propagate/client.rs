@@ -107,9 +107,11 @@ fn boxed(error: PropagateError) -> BoxError {
 /// # let secret = [7u8; 32];
 /// # let verifier = Verifier::<RegisteredClaims>::builder(VerificationKey::hmac(Algorithm::HS256, secret)?)
 /// #     .algorithms([Algorithm::HS256]).build()?;
+/// # #[cfg(feature = "rust_crypto")] // jsonwebtoken then has both backends: pick one
+/// # let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
 /// # let token = jsonwebtoken::encode(&jsonwebtoken::Header::default(),
 /// #     &serde_json::json!({"sub": "alice", "exp": 4_000_000_000u64}),
-/// #     &jsonwebtoken::EncodingKey::from_secret(&secret)).unwrap();
+/// #     &jsonwebtoken::EncodingKey::from_secret(&secret).unwrap()).unwrap();
 /// // A stand-in for a hyper client: answers with the header it got.
 /// let client = tower::service_fn(|req: http::Request<()>| async move {
 ///     Ok::<_, std::convert::Infallible>(req.headers().get("authorization").cloned())

@@ -102,9 +102,11 @@ pub fn with_current<R>(f: impl FnOnce(Option<&Identity>) -> R) -> R {
 /// # let secret = [7u8; 32];
 /// # let verifier = Verifier::<RegisteredClaims>::builder(VerificationKey::hmac(Algorithm::HS256, secret)?)
 /// #     .algorithms([Algorithm::HS256]).build()?;
+/// # #[cfg(feature = "rust_crypto")] // jsonwebtoken then has both backends: pick one
+/// # let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
 /// # let token = jsonwebtoken::encode(&jsonwebtoken::Header::default(),
 /// #     &serde_json::json!({"sub": "alice", "exp": 4_000_000_000u64}),
-/// #     &jsonwebtoken::EncodingKey::from_secret(&secret)).unwrap();
+/// #     &jsonwebtoken::EncodingKey::from_secret(&secret).unwrap()).unwrap();
 /// let identity = verifier.verify(&token).unwrap().identity();
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let sub = propagate::scope(identity, async {

@@ -167,9 +167,11 @@ impl<C> VerifierBuilder<C> {
     /// # use jwt_tower::{Algorithm, RegisteredClaims, RejectionKind, Verifier, VerificationKey};
     /// let secret = [7u8; 32];
     /// let key = || VerificationKey::hmac(Algorithm::HS256, secret);
+    /// # #[cfg(feature = "rust_crypto")] // jsonwebtoken then has both backends: pick one
+    /// # let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
     /// let token = jsonwebtoken::encode(&jsonwebtoken::Header::default(),
     ///     &serde_json::json!({"aud": "billing", "exp": jsonwebtoken::get_current_timestamp() + 60}),
-    ///     &jsonwebtoken::EncodingKey::from_secret(&secret)).unwrap();
+    ///     &jsonwebtoken::EncodingKey::from_secret(&secret).unwrap()).unwrap();
     ///
     /// let strict = Verifier::<RegisteredClaims>::builder(key()?)
     ///     .algorithms([Algorithm::HS256])
@@ -281,9 +283,11 @@ impl<C> VerifierBuilder<C> {
     ///     .algorithms([Algorithm::HS256])
     ///     .cache(10_000)
     ///     .build()?;
+    /// # #[cfg(feature = "rust_crypto")] // jsonwebtoken then has both backends: pick one
+    /// # let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
     /// # let token = jsonwebtoken::encode(&jsonwebtoken::Header::default(),
     /// #     &serde_json::json!({"sub": "alice", "exp": jsonwebtoken::get_current_timestamp() + 60}),
-    /// #     &jsonwebtoken::EncodingKey::from_secret(&secret)).unwrap();
+    /// #     &jsonwebtoken::EncodingKey::from_secret(&secret).unwrap()).unwrap();
     /// verifier.verify(&token).unwrap(); // checked in full, then remembered
     /// verifier.verify(&token).unwrap(); // from the cache
     /// assert_eq!(verifier.metrics().cache_hits, 1);

@@ -277,11 +277,11 @@ mod tests {
 
     fn mint(typ: &str, secret: &[u8]) -> String {
         pin_jsonwebtoken_backend();
-        let mut header = Header::new(Algorithm::HS256);
+        let mut header = Header::new(jsonwebtoken::Algorithm::HS256);
         header.kid = Some("k1".into());
         header.typ = Some(typ.into());
         let claims = serde_json::json!({"sub": "alice", "exp": 4_000_000_000u64});
-        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(secret)).unwrap()
+        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(secret).unwrap()).unwrap()
     }
 
     fn key(secret: &[u8]) -> VerificationKey {
@@ -300,9 +300,13 @@ mod tests {
             URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#),
             URL_SAFE_NO_PAD.encode(payload)
         );
-        let key = EncodingKey::from_secret(secret);
-        let signature =
-            jsonwebtoken::crypto::sign(signing_input.as_bytes(), &key, Algorithm::HS256).unwrap();
+        let key = EncodingKey::from_secret(secret).unwrap();
+        let signature = jsonwebtoken::crypto::sign(
+            signing_input.as_bytes(),
+            &key,
+            jsonwebtoken::Algorithm::HS256,
+        )
+        .unwrap();
         format!("{signing_input}.{signature}")
     }
 

@@ -332,9 +332,11 @@ impl<C: Send + Sync> HasFacts for Inner<C> {
 /// # let secret = [7u8; 32];
 /// # let verifier = Verifier::<RegisteredClaims>::builder(VerificationKey::hmac(Algorithm::HS256, secret)?)
 /// #     .algorithms([Algorithm::HS256]).build()?;
+/// # #[cfg(feature = "rust_crypto")] // jsonwebtoken then has both backends: pick one
+/// # let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
 /// # let token = jsonwebtoken::encode(&jsonwebtoken::Header::default(),
 /// #     &serde_json::json!({"sub": "alice", "scope": "read write", "exp": 4_000_000_000u64}),
-/// #     &jsonwebtoken::EncodingKey::from_secret(&secret)).unwrap();
+/// #     &jsonwebtoken::EncodingKey::from_secret(&secret).unwrap()).unwrap();
 /// let verified = verifier.verify(&token).unwrap();
 /// assert_eq!(verified.claims().sub.as_deref(), Some("alice"));
 /// assert_eq!(verified.identity().subject(), Some("alice"));

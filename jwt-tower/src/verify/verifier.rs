@@ -36,10 +36,12 @@ use crate::{AuthError, KeySet, Keys, RejectionKind};
 ///     "sub": "alice", "tenant": "acme", "iss": "https://auth.example.com",
 ///     "aud": "orders-api", "exp": jsonwebtoken::get_current_timestamp() + 60,
 /// });
+/// # #[cfg(feature = "rust_crypto")] // jsonwebtoken then has both backends: pick one
+/// # let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
 /// let token = jsonwebtoken::encode(
 ///     &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
 ///     &claims,
-///     &jsonwebtoken::EncodingKey::from_secret(secret),
+///     &jsonwebtoken::EncodingKey::from_secret(secret).unwrap(),
 /// ).unwrap();
 ///
 /// let verified = verifier.verify(&token).unwrap();

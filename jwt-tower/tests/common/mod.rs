@@ -43,10 +43,17 @@ pub fn init() {
     });
 }
 
+/// The same algorithm as jsonwebtoken (which mints the test tokens) names it.
+pub fn jwt_alg(alg: Algorithm) -> jsonwebtoken::Algorithm {
+    alg.name().parse().unwrap()
+}
+
 pub fn encoding_key(alg: Algorithm) -> EncodingKey {
     init();
     match alg {
-        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => EncodingKey::from_secret(SECRET),
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
+            EncodingKey::from_secret(SECRET).unwrap()
+        }
         Algorithm::ES256 | Algorithm::ES384 => {
             EncodingKey::from_ec_pem(key_file(key_names(alg).0).as_bytes()).unwrap()
         }
@@ -94,7 +101,7 @@ pub fn kind<C>(result: Result<VerifiedToken<C>, AuthError>) -> RejectionKind {
 
 /// Signs `claims` with `alg` (and `kid`, if given).
 pub fn mint(alg: Algorithm, kid: Option<&str>, claims: &Value) -> String {
-    let mut header = Header::new(alg);
+    let mut header = Header::new(jwt_alg(alg));
     header.kid = kid.map(str::to_owned);
     jsonwebtoken::encode(&header, claims, &encoding_key(alg)).unwrap()
 }
@@ -111,7 +118,8 @@ pub fn b64(bytes: impl AsRef<[u8]>) -> String {
 pub fn sign_raw_with(key: &EncodingKey, alg: Algorithm, header: &str, payload: &str) -> String {
     init();
     let signing_input = format!("{}.{}", b64(header), b64(payload));
-    let signature = jsonwebtoken::crypto::sign(signing_input.as_bytes(), key, alg).unwrap();
+    let signature =
+        jsonwebtoken::crypto::sign(signing_input.as_bytes(), key, jwt_alg(alg)).unwrap();
     format!("{signing_input}.{signature}")
 }
 
@@ -127,7 +135,7 @@ pub fn sign_header(alg: Algorithm, header: &Value, claims: &Value) -> String {
 
 /// A JWK (as JSON) for the public half of the test key for `alg`, with `alg` and `kid` set.
 pub fn public_jwk(alg: Algorithm, kid: &str) -> Value {
-    let jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&encoding_key(alg), alg).unwrap();
+    let jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&encoding_key(alg), jwt_alg(alg)).unwrap();
     let mut value = serde_json::to_value(jwk).unwrap();
     value["kid"] = Value::from(kid);
     value
