@@ -1,4 +1,4 @@
-//! The attack suite of issue #7: every attack on a JWS verifier the issue lists, each a test
+//! The attack suite: every attack on a JWS verifier we know of, each a test
 //! with the outcome we expect and, in its one-line doc comment, why that outcome is right.
 //!
 //! Many cases were already covered by the `Verifier`'s own tests in
@@ -1720,7 +1720,7 @@ fn deep_verifier_for(issuer: &str) -> Verifier<Value> {
         .unwrap()
 }
 
-// ---------------------------------------------------------------- one reading (issue 17)
+// ---------------------------------------------------------------- one reading
 
 /// A token signed over exactly this header text and claims text, with HS256 over [`SECRET`].
 fn hs256_raw(header: &str, payload: &str) -> String {

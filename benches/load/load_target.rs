@@ -7,7 +7,7 @@
 //! - `LOAD_AUTH`: `none` (the baseline: the same router and a handler answering a fixed
 //!   `sub`, no layer), `HS256`, `RS256`, `ES256` or `EdDSA` (default `none`); or
 //!   `jsonwebtoken-HS256` (and the other three): no jwt-tower on the request path but a
-//!   hand-written axum middleware calling `jsonwebtoken::decode`, the reference
+//!   hand-written axum middleware calling `jsonwebtoken::decode`, the reference
 //!   point, so that it is measured in the same run; or `floor-HS256` / `floor-RS256`: the
 //!   crypto floor, only the bare signature check of the token, in a tower layer (see
 //!   [`Floor`]); or `floor-from_fn-HS256` / `floor-from_fn-RS256`: the same check in an

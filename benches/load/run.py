@@ -6,7 +6,7 @@ once per configuration, on loopback, and loads it with wrk: a no-auth baseline, 
 HS256, RS256, ES256 and EdDSA through `JwtLayer` with the verified-token cache off and on.
 Also loads the `resource_server` example (HS256, claims as JSON), a stream of tokens
 with a bad signature (401s), and, for reference, the same route behind a hand-written
-middleware calling `jsonwebtoken::decode` (HS256, RS256), and the peers the issue names
+middleware calling `jsonwebtoken::decode` (HS256, RS256), and the peers
 (HS256, RS256): jwt-authorizer 0.15 and axum-jwt-auth 0.7 (`benches/peers`, built here
 with cargo) and Express + express-jwt (`benches/peers/express`, installed with npm),
 each sent a token minted as jwt-tower's (skip them with --no-peers); and the crypto floor
@@ -261,7 +261,7 @@ def main_configs(peers: set[str] | None = None) -> list[Config]:
         configs.append(Config(f"{alg} + cache", alg, cache=True))
     configs.append(Config("HS256, bad signature (401)", "HS256", bad_token=True))
     configs.append(Config("resource_server example, HS256", "resource_server"))
-    # The issue's reference point, measured in the same run: axum + a hand-written
+    # The reference point, measured in the same run: axum + a hand-written
     # middleware calling jsonwebtoken::decode, no jwt-tower on the request path.
     configs.append(Config("hand-written jsonwebtoken middleware, HS256", "jsonwebtoken-HS256"))
     configs.append(Config("hand-written jsonwebtoken middleware, RS256", "jsonwebtoken-RS256"))
