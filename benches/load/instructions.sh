@@ -9,7 +9,8 @@
 #                        RS256, ES256, EdDSA, floor-HS256, empty-layer, ...), the verified-
 #                        token cache off or on
 #   resource_server      the `resource_server` example as shipped (HS256, JWT_ISSUER,
-#                        JWT_AUDIENCE, no Redis, no cache), claims answered as JSON
+#                        JWT_AUDIENCE, no Redis, no cache), claims answered as JSON;
+#                        resource_server:RS256 the same with an RSA public key
 #   PEER:ALG             a peer of benches/peers (jwt-authorizer or axum-jwt-auth) with ALG
 #                        (HS256, RS256, ES256, EdDSA), sent a token minted as load_target's
 # The default is a set of load_target's configurations. Every row is also given as a
@@ -76,11 +77,19 @@ total() { # CONFIG REQUESTS -> instructions
   rm -f "$work"/cg.* "$work"/stdout
   local callgrind=(valgrind --tool=callgrind "--callgrind-out-file=$work/cg.%p")
   case $config in
-    resource_server)
+    resource_server | resource_server:RS256)
       addr=127.0.0.1:$(free_port)
-      token=$(resource_server_token)
-      env -u REDIS_URL BIND="$addr" JWT_HS256_SECRET="$RS_SECRET" JWT_ALGORITHMS=HS256 \
-        JWT_ISSUER="$RS_ISSUER" JWT_AUDIENCE="$RS_AUDIENCE" TOKIO_WORKER_THREADS=1 RUST_LOG=warn \
+      local keys=(JWT_HS256_SECRET="$RS_SECRET" JWT_ALGORITHMS=HS256)
+      if [[ $config == *:RS256 ]]; then
+        # load_target's RS256 token: the same issuer, audience and subject, its key.
+        token=$(minted RS256)
+        keys=(JWT_PUBLIC_KEY_PEM_FILE=jwt-tower/tests/keys/rsa2048-public.pem JWT_KID=load-key
+          JWT_ALGORITHMS=RS256)
+      else
+        token=$(resource_server_token)
+      fi
+      env -u REDIS_URL BIND="$addr" "${keys[@]}" JWT_ISSUER="$RS_ISSUER" JWT_AUDIENCE="$RS_AUDIENCE" \
+        TOKIO_WORKER_THREADS=1 RUST_LOG=warn \
         "${callgrind[@]}" "$target/release/examples/resource_server" >"$work/stdout" 2>/dev/null &
       pid=$!
       ;;
@@ -101,7 +110,8 @@ total() { # CONFIG REQUESTS -> instructions
   esac
   for _ in $(seq 600); do
     if [[ -z $addr ]]; then
-      grep -q '^listening on ' "$work/stdout" 2>/dev/null && break
+      # load_target prints its token after its address: wait for the line needed last.
+      grep -q "^$([[ -n $token ]] && echo 'listening on' || echo token) " "$work/stdout" 2>/dev/null && break
     elif python3 -c "import socket, sys; socket.create_connection(('${addr%:*}', ${addr##*:}), 1)" 2>/dev/null; then
       break
     fi
