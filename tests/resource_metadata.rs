@@ -5,9 +5,9 @@
 mod support;
 
 use axum::{Json, Router, routing::get};
-use jwt_axum::{Claims, RequireScopes};
+use jwt_axum::{Claims, RequireScopes, protected_resource_metadata};
 use jwt_tower::{Algorithm, JwtLayer, ProtectedResourceMetadata, RegisteredClaims, Verifier};
-use serde_json::json;
+use serde_json::{Value, json};
 use support::*;
 
 const RESOURCE: &str = "https://api.example.com/mcp";
@@ -167,4 +167,118 @@ async fn without_metadata_challenges_carry_no_url() {
     assert_eq!(reply.challenge.as_deref(), Some(r#"Bearer realm="api""#));
     let reply = get_with(&format!("{base}/mcp"), Some("not-a-jwt")).await;
     assert!(!reply.challenge.unwrap().contains("resource_metadata"));
+}
+
+/// Serves `/mcp` behind the layer and the metadata for `http://<this server>/<path>`,
+/// from one listener bound first so that the resource names the server's real address.
+async fn serve_metadata(path: &str) -> (String, ProtectedResourceMetadata) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let metadata = metadata(&format!("{base}{path}"));
+    // As documented: a segment starting with `:` is a literal only with this.
+    let app = match path.contains("/:") {
+        true => Router::new().without_v07_checks(),
+        false => Router::new(),
+    };
+    let app = app
+        .route("/mcp", get(me))
+        .layer(JwtLayer::new(verifier()).resource_metadata(&metadata))
+        .merge(protected_resource_metadata(&metadata));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, metadata)
+}
+
+/// GETs `url`: status, content type, cache control, body.
+async fn fetch(url: &str) -> (u16, Option<String>, Option<String>, String) {
+    let response = http().get(url).send().await.unwrap();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let (content_type, cache_control) = (header("content-type"), header("cache-control"));
+    let status = response.status().as_u16();
+    (
+        status,
+        content_type,
+        cache_control,
+        response.text().await.unwrap(),
+    )
+}
+
+fn assert_metadata_document(body: &str, resource: &str) {
+    let document: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(
+        document,
+        json!({
+            "resource": resource,
+            "authorization_servers": ["https://auth.example.com"],
+            "scopes_supported": ["orders.read", "orders.write"],
+            "bearer_methods_supported": ["header"],
+        })
+    );
+}
+
+#[tokio::test]
+async fn the_metadata_is_served_at_both_well_known_urls() {
+    let (base, metadata) = serve_metadata("/mcp").await;
+    let resource = format!("{base}/mcp");
+    assert_eq!(
+        metadata.metadata_url(),
+        format!("{base}/.well-known/oauth-protected-resource/mcp")
+    );
+    for url in [
+        metadata.metadata_url().to_owned(),
+        format!("{base}/.well-known/oauth-protected-resource"),
+    ] {
+        let (status, content_type, cache_control, body) = fetch(&url).await;
+        assert_eq!(status, 200, "{url}: {body}");
+        assert_eq!(content_type.as_deref(), Some("application/json"), "{url}");
+        assert_eq!(
+            cache_control.as_deref(),
+            Some("public, max-age=3600"),
+            "{url}"
+        );
+        assert_metadata_document(&body, &resource);
+    }
+    for path in [
+        "/.well-known/oauth-protected-resource/other",
+        "/.well-known/oauth-protected-resource/mcp/extra",
+        "/.well-known/oauth-protected-resource/",
+        "/.well-known/oauth-authorization-server",
+        "/mcp/.well-known/oauth-protected-resource",
+    ] {
+        let (status, _, _, body) = fetch(&format!("{base}{path}")).await;
+        assert_eq!(status, 404, "{path}: {body}");
+    }
+    // The challenge of the protected route names the URL that was just served.
+    let reply = get_with(&format!("{base}/mcp"), None).await;
+    assert_eq!(reply.status, 401);
+    assert_eq!(resource_metadata(&reply), metadata.metadata_url());
+}
+
+#[tokio::test]
+async fn a_resource_at_the_root_is_served_once_at_the_root_form() {
+    let (base, metadata) = serve_metadata("").await;
+    assert_eq!(
+        metadata.metadata_url(),
+        format!("{base}/.well-known/oauth-protected-resource")
+    );
+    let (status, _, _, body) = fetch(metadata.metadata_url()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_metadata_document(&body, &base);
+}
+
+#[tokio::test]
+async fn a_path_segment_starting_with_a_colon_is_a_literal() {
+    let (base, metadata) = serve_metadata("/v1/:tenant/mcp").await;
+    let (status, _, _, body) = fetch(metadata.metadata_url()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_metadata_document(&body, &format!("{base}/v1/:tenant/mcp"));
+    let (status, _, _, _) = fetch(&format!(
+        "{base}/.well-known/oauth-protected-resource/v1/acme/mcp"
+    ))
+    .await;
+    assert_eq!(status, 404);
 }
