@@ -1,5 +1,6 @@
 //! axum integration for [`jwt_tower`]: extractors for verified claims, an RFC 6750
-//! rejection that implements `IntoResponse`, and route-level scope guards.
+//! rejection that implements `IntoResponse`, route-level scope guards, and the
+//! protected resource metadata (RFC 9728) router, [`protected_resource_metadata`].
 //!
 //! Put a [`JwtLayer`](jwt_tower::JwtLayer) on the router, then take [`Claims<C>`] in
 //! handlers:
@@ -65,6 +66,7 @@ mod claims;
 mod cookie;
 mod guard;
 mod rejection;
+mod resource_metadata;
 mod state;
 #[cfg(feature = "aws_lc_rs")]
 mod well_known;
@@ -73,6 +75,7 @@ pub use claims::{Authenticated, Claims, CurrentIdentity};
 pub use cookie::RefreshCookie;
 pub use guard::{RequireScopes, RequireScopesService};
 pub use rejection::AuthRejection;
+pub use resource_metadata::protected_resource_metadata;
 pub use state::StateClaims;
 #[cfg(feature = "aws_lc_rs")]
 pub use well_known::{jwks_response, well_known};

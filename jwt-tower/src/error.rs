@@ -381,6 +381,10 @@ pub enum ConfigError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// Protected resource metadata that could not be built: a resource identifier or
+    /// URL that is not an absolute `http(s)` URI as RFC 9728 requires.
+    #[error("protected resource metadata: {0}")]
+    ResourceMetadata(String),
     /// A signing key whose `kid` is already published by the issuer.
     #[error("a key with kid {0:?} is already published: give the new key another `kid`")]
     DuplicateKid(String),

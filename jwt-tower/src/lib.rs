@@ -13,6 +13,8 @@
 //! - [`auth`]: the [`Authenticator`] tying them together, every adapter's one request
 //!   path, and the tower [`JwtLayer`] applying it;
 //! - [`reject`]: the HTTP form of an [`AuthError`];
+//! - [`resource`]: the protected resource metadata (RFC 9728) a resource server
+//!   publishes, and names in its challenges;
 //! - [`propagate`] (feature `propagate`): the caller's identity in scope while it is
 //!   handled, and a client layer that forwards it (or a service token) to the next service.
 //!
@@ -65,6 +67,7 @@ pub mod propagate;
 #[cfg_attr(docsrs, doc(cfg(feature = "aws_lc_rs")))]
 pub mod refresh;
 pub mod reject;
+pub mod resource;
 pub mod revoke;
 pub mod store;
 pub mod token;
@@ -76,6 +79,7 @@ pub use error::{AuthError, ConfigError, ErrorCategory, RejectionKind};
 pub use keys::{KeySet, Keys, VerificationKey};
 pub use metrics::MetricsSnapshot;
 pub use policy::Policy;
+pub use resource::ProtectedResourceMetadata;
 pub use token::TokenSource;
 pub use verify::{
     Audience, Identity, RegisteredClaims, TokenHeader, VerifiedToken, Verifier, VerifierBuilder,

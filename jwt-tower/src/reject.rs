@@ -8,6 +8,10 @@
 //! | policy not met | 403 | `Bearer realm="…", error="insufficient_scope", error_description="…", scope="…"` |
 //! | keys not loaded, revocation list out of step | 503 + `Retry-After` | none |
 //!
+//! With [`DefaultRejection::resource_metadata`] (or the authenticator's or layer's
+//! `resource_metadata`), every challenge also ends with
+//! `resource_metadata="<metadata URL>"` (RFC 9728 §5.1).
+//!
 //! The body is JSON: `{"error": "…", "error_description": "…"}`.
 
 use std::sync::Arc;
@@ -16,7 +20,7 @@ use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderValue, Response, StatusCode};
 
-use crate::{AuthError, ErrorCategory};
+use crate::{AuthError, ErrorCategory, ProtectedResourceMetadata};
 
 /// The status code for an error.
 #[must_use]
@@ -33,11 +37,36 @@ pub fn status(error: &AuthError) -> StatusCode {
 /// (`%x20-21 / %x23-5B / %x5D-7E`).
 fn quoted_safe(s: &str) -> String {
     s.chars()
-        .map(|c| match c {
-            ' '..='~' if c != '"' && c != '\\' => c,
-            _ => '?',
-        })
+        .map(|c| if quotable_char(c) { c } else { '?' })
         .collect()
+}
+
+/// A character RFC 6750 §3 allows inside a quoted parameter value, where it is taken
+/// as is (no `quoted-pair`): `%x20-21 / %x23-5B / %x5D-7E`.
+fn quotable_char(c: char) -> bool {
+    matches!(c, ' '..='~') && c != '"' && c != '\\'
+}
+
+/// A `WWW-Authenticate: Bearer` challenge, one `name="value"` parameter at a time
+/// (RFC 6750 §3, RFC 9110 §11.2). Every value is quotable: checked when configured, or
+/// replaced by [`quoted_safe`].
+struct Challenge(String);
+
+impl Challenge {
+    fn bearer() -> Self {
+        Self(String::from("Bearer"))
+    }
+
+    fn param(mut self, name: &str, value: &str) -> Self {
+        debug_assert!(value.chars().all(quotable_char), "{name} is not quotable");
+        let separator = if self.0 == "Bearer" { " " } else { ", " };
+        self.0.push_str(separator);
+        self.0.push_str(name);
+        self.0.push_str("=\"");
+        self.0.push_str(value);
+        self.0.push('"');
+        self
+    }
 }
 
 /// The `WWW-Authenticate` challenge for an error, if its category has one.
@@ -51,21 +80,34 @@ fn quoted_safe(s: &str) -> String {
 /// ```
 #[must_use]
 pub fn www_authenticate(error: &AuthError, realm: &str) -> Option<HeaderValue> {
+    challenge(error, realm, None)
+}
+
+/// The challenge with every parameter this crate sends: `realm`, then `error` and
+/// `error_description` (RFC 6750 §3), `scope` for `insufficient_scope` (the scopes the
+/// operation needs), and `resource_metadata` when configured (RFC 9728 §5.1).
+fn challenge(
+    error: &AuthError,
+    realm: &str,
+    resource_metadata: Option<&str>,
+) -> Option<HeaderValue> {
     let category = error.category();
     if category == ErrorCategory::Unavailable {
         return None;
     }
-    let mut challenge = format!("Bearer realm=\"{}\"", quoted_safe(realm));
+    let mut challenge = Challenge::bearer().param("realm", &quoted_safe(realm));
     if let Some(code) = category.error_code() {
-        challenge.push_str(&format!(
-            ", error=\"{code}\", error_description=\"{}\"",
-            quoted_safe(error.description())
-        ));
+        challenge = challenge
+            .param("error", code)
+            .param("error_description", &quoted_safe(error.description()));
     }
     if let Some(scope) = error.required_scope() {
-        challenge.push_str(&format!(", scope=\"{}\"", quoted_safe(scope)));
+        challenge = challenge.param("scope", &quoted_safe(scope));
     }
-    HeaderValue::from_str(&challenge).ok()
+    if let Some(url) = resource_metadata {
+        challenge = challenge.param("resource_metadata", url);
+    }
+    HeaderValue::from_str(&challenge.0).ok()
 }
 
 /// The JSON body for an error: `{"error": …, "error_description": …}`. `error` is the
@@ -112,6 +154,7 @@ where
 #[derive(Debug, Clone)]
 pub struct DefaultRejection {
     realm: Arc<str>,
+    resource_metadata: Option<Arc<str>>,
     retry_after_secs: u32,
 }
 
@@ -119,6 +162,7 @@ impl Default for DefaultRejection {
     fn default() -> Self {
         Self {
             realm: Arc::from("api"),
+            resource_metadata: None,
             retry_after_secs: 5,
         }
     }
@@ -130,6 +174,38 @@ impl DefaultRejection {
     pub fn realm(mut self, realm: impl Into<Arc<str>>) -> Self {
         self.realm = realm.into();
         self
+    }
+
+    /// Names `metadata`'s URL as `resource_metadata` in every 401 and 403 challenge
+    /// (RFC 9728 §5.1), so that a client can find where to get a token. Unset by default.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use jwt_tower::reject::DefaultRejection;
+    /// use jwt_tower::{AuthError, ProtectedResourceMetadata};
+    ///
+    /// let metadata = ProtectedResourceMetadata::builder("https://api.example.com/mcp").build()?;
+    /// let rejection = DefaultRejection::default().resource_metadata(&metadata);
+    /// let response = rejection.response::<Bytes>(&AuthError::insufficient_scope("orders.write"));
+    /// assert_eq!(
+    ///     response.headers()["www-authenticate"],
+    ///     "Bearer realm=\"api\", error=\"insufficient_scope\", \
+    ///      error_description=\"the token lacks the privileges this resource requires\", scope=\"orders.write\", \
+    ///      resource_metadata=\"https://api.example.com/.well-known/oauth-protected-resource/mcp\""
+    /// );
+    /// # Ok::<(), jwt_tower::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn resource_metadata(mut self, metadata: &ProtectedResourceMetadata) -> Self {
+        self.resource_metadata = Some(Arc::from(metadata.metadata_url()));
+        self
+    }
+
+    /// The `WWW-Authenticate` challenge for `error` with this rejection's parameters, if
+    /// its category has one (none for 503).
+    #[must_use]
+    pub fn www_authenticate(&self, error: &AuthError) -> Option<HeaderValue> {
+        challenge(error, &self.realm, self.resource_metadata.as_deref())
     }
 
     /// The `Retry-After` seconds sent with 503 (default 5).
@@ -146,7 +222,7 @@ impl DefaultRejection {
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if let Some(challenge) = www_authenticate(error, &self.realm) {
+        if let Some(challenge) = self.www_authenticate(error) {
             headers.insert(WWW_AUTHENTICATE, challenge);
         }
         if error.category() == ErrorCategory::Unavailable {
@@ -213,5 +289,118 @@ mod tests {
                 .unwrap()
                 .contains(r#"error_description="bad ?tenant??""#)
         );
+    }
+    fn with_metadata(resource: &str) -> DefaultRejection {
+        let metadata = ProtectedResourceMetadata::builder(resource)
+            .build()
+            .unwrap();
+        DefaultRejection::default()
+            .realm("orders")
+            .resource_metadata(&metadata)
+    }
+
+    fn challenge_of(rejection: &DefaultRejection, error: &AuthError) -> String {
+        let response: Response<Bytes> = rejection.response(error);
+        response.headers()[WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    #[test]
+    fn resource_metadata_ends_every_401_and_403_challenge() {
+        let r = with_metadata("https://api.example.com/mcp");
+        let url = "https://api.example.com/.well-known/oauth-protected-resource/mcp";
+        assert_eq!(
+            challenge_of(&r, &AuthError::new(RejectionKind::MissingToken)),
+            format!(r#"Bearer realm="orders", resource_metadata="{url}""#)
+        );
+        assert_eq!(
+            challenge_of(&r, &AuthError::new(RejectionKind::Expired)),
+            format!(
+                r#"Bearer realm="orders", error="invalid_token", error_description="the token has expired", resource_metadata="{url}""#
+            )
+        );
+        assert_eq!(
+            challenge_of(
+                &r,
+                &AuthError::insufficient_scope("orders.read orders.write")
+            ),
+            format!(
+                r#"Bearer realm="orders", error="insufficient_scope", error_description="the token lacks the privileges this resource requires", scope="orders.read orders.write", resource_metadata="{url}""#
+            )
+        );
+        let invalid_request = challenge_of(&r, &AuthError::new(RejectionKind::MultipleTokens));
+        assert!(invalid_request.starts_with(r#"Bearer realm="orders", error="invalid_request", "#));
+        assert!(invalid_request.ends_with(&format!(r#", resource_metadata="{url}""#)));
+        let unavailable: Response<Bytes> =
+            r.response(&AuthError::new(RejectionKind::KeysUnavailable));
+        assert!(unavailable.headers().get(WWW_AUTHENTICATE).is_none());
+    }
+
+    #[test]
+    fn every_parameter_is_one_quoted_string() {
+        // Each value is the text between the quotes after `name=`: no quote, backslash or
+        // control character inside, so a reader splitting on `", ` finds every parameter.
+        let r = with_metadata("https://api.example.com/a%22b/mcp");
+        let error =
+            AuthError::with_description(RejectionKind::Rejected, "a \"quoted\" \\ value\r\n");
+        let challenge = challenge_of(&r, &error);
+        let params = challenge.strip_prefix("Bearer ").unwrap();
+        let names: Vec<&str> = params
+            .split("\", ")
+            .map(|param| {
+                let (name, value) = param.split_once("=\"").unwrap();
+                let value = value.strip_suffix('"').unwrap_or(value);
+                assert!(
+                    value.chars().all(quotable_char),
+                    "{name} has an unquotable value: {value:?}"
+                );
+                name
+            })
+            .collect();
+        assert_eq!(
+            names,
+            ["realm", "error", "error_description", "resource_metadata"]
+        );
+        assert!(challenge.contains(r#"error_description="a ?quoted? ? value??""#));
+        assert!(challenge.ends_with(
+            r#"resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/a%22b/mcp""#
+        ));
+    }
+
+    #[test]
+    fn unquotable_urls_are_refused_when_configured() {
+        for resource in [
+            "https://api.example.com/a\"b",
+            "https://api.example.com/a\\b",
+            "https://api.example.com/a\u{1}b",
+            "https://api.example.com/a\rb",
+        ] {
+            assert!(
+                ProtectedResourceMetadata::builder(resource)
+                    .build()
+                    .is_err(),
+                "{resource:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn without_resource_metadata_the_challenge_is_unchanged() {
+        let plain = DefaultRejection::default().realm("orders");
+        for kind in [
+            RejectionKind::MissingToken,
+            RejectionKind::Expired,
+            RejectionKind::InsufficientScope,
+        ] {
+            let error = AuthError::new(kind);
+            assert_eq!(
+                plain.www_authenticate(&error),
+                www_authenticate(&error, "orders"),
+                "{kind}"
+            );
+            assert!(!challenge_of(&plain, &error).contains("resource_metadata"));
+        }
     }
 }

@@ -9,7 +9,9 @@ use crate::keys::KeysWait;
 use crate::policy::Policy;
 use crate::reject::DefaultRejection;
 use crate::token::TokenExtractor;
-use crate::{AuthError, RejectionKind, TokenSource, VerifiedToken, Verifier};
+use crate::{
+    AuthError, ProtectedResourceMetadata, RejectionKind, TokenSource, VerifiedToken, Verifier,
+};
 
 /// Whether a request without a token may pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,7 +23,7 @@ pub(crate) enum Mode {
 }
 
 /// Authenticates requests: token sources, [`Verifier`], required or optional mode,
-/// [`Policy`], and the challenge parameters (realm) of its refusals. Cheap to clone.
+/// [`Policy`], and the challenge parameters (realm, resource metadata) of its refusals. Cheap to clone.
 ///
 /// [`JwtLayer`](crate::JwtLayer) is this type applied to a tower service; the axum and
 /// tonic adapters use the same one, so a request is authenticated, counted and
@@ -140,6 +142,38 @@ impl<C> Authenticator<C> {
         self
     }
 
+    /// Names `metadata`'s URL as `resource_metadata` in every 401 and 403 challenge
+    /// (RFC 9728 §5.1), the layer's and those of the guards and extractors behind it, so
+    /// that a client (an MCP client, for one) can discover where to get a token.
+    ///
+    /// ```
+    /// use jwt_tower::{Algorithm, Authenticator, AuthError, ProtectedResourceMetadata};
+    /// use jwt_tower::{RegisteredClaims, RejectionKind, Verifier, VerificationKey};
+    ///
+    /// let metadata = ProtectedResourceMetadata::builder("https://api.example.com/mcp")
+    ///     .authorization_servers(["https://auth.example.com"])
+    ///     .build()?;
+    /// let verifier = Verifier::<RegisteredClaims>::builder(
+    ///     VerificationKey::hmac(Algorithm::HS256, b"an-hmac-secret-of-at-least-32-bytes!")?,
+    /// )
+    /// .algorithms([Algorithm::HS256])
+    /// .build()?;
+    /// let authenticator = Authenticator::new(verifier).resource_metadata(&metadata);
+    /// let challenge = authenticator
+    ///     .challenge()
+    ///     .www_authenticate(&AuthError::new(RejectionKind::MissingToken))
+    ///     .unwrap();
+    /// assert_eq!(
+    ///     challenge,
+    ///     r#"Bearer realm="api", resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/mcp""#
+    /// );
+    /// # Ok::<(), jwt_tower::ConfigError>(())
+    /// ```
+    pub fn resource_metadata(mut self, metadata: &ProtectedResourceMetadata) -> Self {
+        self.challenge = self.challenge.resource_metadata(metadata);
+        self
+    }
+
     /// The verifier.
     #[must_use]
     pub fn verifier(&self) -> &Verifier<C> {
@@ -147,7 +181,7 @@ impl<C> Authenticator<C> {
     }
 
     /// The RFC 6750 response for this authenticator's refusals, with its challenge
-    /// parameters (realm).
+    /// parameters (realm, resource metadata).
     #[must_use]
     pub fn challenge(&self) -> &DefaultRejection {
         &self.challenge

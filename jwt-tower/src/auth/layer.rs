@@ -9,7 +9,7 @@ use super::refusal::Refuse;
 use super::{Authenticator, JwtService};
 use crate::policy::Policy;
 use crate::reject::{DefaultRejection, OnRejection};
-use crate::{AuthError, TokenSource, VerifiedToken, Verifier};
+use crate::{AuthError, ProtectedResourceMetadata, TokenSource, VerifiedToken, Verifier};
 
 /// A tower layer that authenticates requests with an [`Authenticator`].
 ///
@@ -91,6 +91,36 @@ impl<C> JwtLayer<C> {
     /// layer's refusals and those of the guards and extractors behind it.
     pub fn realm(mut self, realm: &str) -> Self {
         self.authenticator = self.authenticator.realm(realm);
+        self.on_rejection = self.authenticator.challenge().clone();
+        self
+    }
+
+    /// Names `metadata`'s URL as `resource_metadata` in every 401 and 403 challenge
+    /// (RFC 9728 §5.1), for this layer's refusals and those of the guards and extractors
+    /// behind it. Serve the metadata itself at its
+    /// [`metadata_url`](ProtectedResourceMetadata::metadata_url) (jwt-axum's
+    /// `protected_resource_metadata` router does).
+    ///
+    /// ```
+    /// use jwt_tower::{Algorithm, JwtLayer, ProtectedResourceMetadata, RegisteredClaims};
+    /// use jwt_tower::{Verifier, VerificationKey};
+    ///
+    /// let metadata = ProtectedResourceMetadata::builder("https://api.example.com/mcp")
+    ///     .authorization_servers(["https://auth.example.com"])
+    ///     .scopes_supported(["orders.read"])
+    ///     .build()?;
+    /// let verifier = Verifier::<RegisteredClaims>::builder(
+    ///     VerificationKey::hmac(Algorithm::HS256, b"an-hmac-secret-of-at-least-32-bytes!")?,
+    /// )
+    /// .algorithms([Algorithm::HS256])
+    /// .audience("https://api.example.com/mcp")
+    /// .build()?;
+    /// let layer = JwtLayer::new(verifier).resource_metadata(&metadata);
+    /// # let _ = layer;
+    /// # Ok::<(), jwt_tower::ConfigError>(())
+    /// ```
+    pub fn resource_metadata(mut self, metadata: &ProtectedResourceMetadata) -> Self {
+        self.authenticator = self.authenticator.resource_metadata(metadata);
         self.on_rejection = self.authenticator.challenge().clone();
         self
     }
