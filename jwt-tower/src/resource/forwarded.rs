@@ -407,6 +407,10 @@ mod tests {
             &[("x-forwarded-host", "api.example.com?x")],
             &[("x-forwarded-host", "api.example.com#x")],
             &[("x-forwarded-host", "api.exam ple.com")],
+            &[("x-forwarded-host", "api.example.com:")],
+            &[("x-forwarded-host", ":8443")],
+            &[("x-forwarded-host", "[::1")],
+            &[("x-forwarded-host", "[::1]x")],
         ] {
             assert_eq!(origin(pairs), None, "{pairs:?}");
         }
