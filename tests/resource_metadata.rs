@@ -1,12 +1,18 @@
 //! Protected resource metadata (RFC 9728) over real TCP: every 401 and 403 challenge of
 //! the layer, its guards and its extractors names the metadata URL, and jwt-axum serves
-//! the metadata there and at the root form.
+//! the metadata there and at the root form; the resource is the only audience accepted,
+//! and behind a trusted proxy the metadata names the public URL.
 
 mod support;
 
 use axum::{Json, Router, routing::get};
-use jwt_axum::{Claims, RequireScopes, protected_resource_metadata};
-use jwt_tower::{Algorithm, JwtLayer, ProtectedResourceMetadata, RegisteredClaims, Verifier};
+use jwt_axum::{
+    Claims, RequireScopes, protected_resource_metadata, protected_resource_metadata_with,
+};
+use jwt_tower::resource::TrustForwarded;
+use jwt_tower::{
+    Algorithm, JwtLayer, ProtectedResourceMetadata, RegisteredClaims, RejectionKind, Verifier,
+};
 use serde_json::{Value, json};
 use support::*;
 
@@ -281,4 +287,183 @@ async fn a_path_segment_starting_with_a_colon_is_a_literal() {
     ))
     .await;
     assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn the_resource_is_the_only_audience_compared_exactly() {
+    let resource = metadata(RESOURCE);
+    // `resource` replaces the audience set before it.
+    let verifier = Verifier::<RegisteredClaims>::builder(hs256_key("k1"))
+        .algorithms([Algorithm::HS256])
+        .audience("legacy-api")
+        .resource(&resource)
+        .build()
+        .unwrap();
+    for (aud, expected) in [
+        (json!(RESOURCE), None),
+        (json!(["https://other.example.com", RESOURCE]), None),
+        (json!("legacy-api"), Some(RejectionKind::InvalidAudience)),
+        (
+            json!("https://other.example.com/mcp"),
+            Some(RejectionKind::InvalidAudience),
+        ),
+        // RFC 8707 §2 defines no normalisation: each of these is another resource.
+        (
+            json!("https://api.example.com/mcp/"),
+            Some(RejectionKind::InvalidAudience),
+        ),
+        (
+            json!("https://API.example.com/mcp"),
+            Some(RejectionKind::InvalidAudience),
+        ),
+        (
+            json!("https://api.example.com:443/mcp"),
+            Some(RejectionKind::InvalidAudience),
+        ),
+        (
+            json!("http://api.example.com/mcp"),
+            Some(RejectionKind::InvalidAudience),
+        ),
+    ] {
+        let mut claims = claims("alice", "orders.read");
+        claims["aud"] = aud.clone();
+        let token = mint_hs256("k1", &claims);
+        assert_eq!(
+            verifier.verify(&token).err().map(|e| e.kind()),
+            expected,
+            "{aud}"
+        );
+    }
+
+    // Over HTTP: the resource's token is admitted, another audience's gets a 401.
+    let app = Router::new()
+        .route("/mcp", get(me))
+        .layer(JwtLayer::new(verifier).resource_metadata(&resource));
+    let base = format!("http://{}", serve(app).await);
+    let admitted = get_with(&format!("{base}/mcp"), Some(&token(RESOURCE, ""))).await;
+    assert_eq!(admitted.status, 200, "{admitted:?}");
+    let refused = get_with(
+        &format!("{base}/mcp"),
+        Some(&token("https://api.example.com/mcp/", "")),
+    )
+    .await;
+    assert_eq!(refused.status, 401, "{refused:?}");
+    assert!(
+        refused
+            .challenge
+            .as_deref()
+            .unwrap()
+            .contains(r#"error="invalid_token""#),
+        "{refused:?}"
+    );
+    assert_eq!(resource_metadata(&refused), METADATA_URL);
+}
+
+/// Serves `/mcp` (tokens for the configured resource only) and its metadata with `trust`.
+async fn serve_behind_proxy(trust: TrustForwarded) -> (String, ProtectedResourceMetadata) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let metadata = metadata(&format!("{base}/mcp"));
+    let verifier = Verifier::<RegisteredClaims>::builder(hs256_key("k1"))
+        .algorithms([Algorithm::HS256])
+        .resource(&metadata)
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route("/mcp", get(me))
+        .layer(JwtLayer::new(verifier).resource_metadata(&metadata))
+        .merge(protected_resource_metadata_with(&metadata, trust));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, metadata)
+}
+
+/// GETs `url` with `headers`: status, `Vary`, the document's `resource`.
+async fn fetch_resource(url: &str, headers: &[(&str, &str)]) -> (u16, Option<String>, Value) {
+    let mut request = http().get(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let vary = response
+        .headers()
+        .get("vary")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let document: Value = response.json().await.unwrap();
+    (status, vary, document["resource"].clone())
+}
+
+const PROXY_HEADERS: [(&str, &str); 2] = [
+    ("x-forwarded-proto", "https"),
+    ("x-forwarded-host", "api.example.com"),
+];
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_metadata_names_the_public_url() {
+    let (base, metadata) = serve_behind_proxy(TrustForwarded::On).await;
+    let path_inserted = format!("{base}/.well-known/oauth-protected-resource/mcp");
+    for url in [
+        path_inserted.clone(),
+        format!("{base}/.well-known/oauth-protected-resource"),
+    ] {
+        let (status, vary, resource) = fetch_resource(&url, &PROXY_HEADERS).await;
+        assert_eq!(status, 200, "{url}");
+        assert_eq!(resource, "https://api.example.com/mcp", "{url}");
+        assert_eq!(
+            vary.as_deref(),
+            Some("forwarded, x-forwarded-proto, x-forwarded-host")
+        );
+    }
+    // RFC 7239 `Forwarded`: the last element, the one the proxy in front appended.
+    let (_, _, resource) = fetch_resource(
+        &path_inserted,
+        &[(
+            "forwarded",
+            r#"proto=http;host=evil.example, for=192.0.2.1;proto=https;host="[2001:db8::1]:8443""#,
+        )],
+    )
+    .await;
+    assert_eq!(resource, "https://[2001:db8::1]:8443/mcp");
+    // No forwarding headers, or malformed ones: the configured resource.
+    for headers in [
+        &[][..],
+        &[("x-forwarded-proto", "gopher")],
+        &[("x-forwarded-host", "user@evil.example")],
+        &[("forwarded", r#"proto=https;host="api.example.com"#)],
+    ] {
+        let (status, _, resource) = fetch_resource(&path_inserted, headers).await;
+        assert_eq!(status, 200);
+        assert_eq!(resource, metadata.resource(), "{headers:?}");
+    }
+    // The audience does not follow the headers: a token for the public URL is refused.
+    let mut request = http().get(format!("{base}/mcp"));
+    for (name, value) in PROXY_HEADERS {
+        request = request.header(name, value);
+    }
+    let for_public_url = token("https://api.example.com/mcp", "");
+    let reply = send(request.header("authorization", format!("Bearer {for_public_url}"))).await;
+    assert_eq!(reply.status, 401, "{reply:?}");
+    let for_resource = token(metadata.resource(), "");
+    assert_eq!(
+        get_with(&format!("{base}/mcp"), Some(&for_resource))
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn without_trust_the_forwarding_headers_are_ignored() {
+    for trust in [TrustForwarded::Off, TrustForwarded::default()] {
+        let (base, metadata) = serve_behind_proxy(trust).await;
+        for headers in [
+            &PROXY_HEADERS[..],
+            &[("forwarded", "proto=https;host=api.example.com")],
+        ] {
+            let (status, vary, resource) = fetch_resource(metadata.metadata_url(), headers).await;
+            assert_eq!(status, 200);
+            assert_eq!(resource, format!("{base}/mcp"), "{headers:?}");
+            assert_eq!(vary, None);
+        }
+    }
 }

@@ -75,7 +75,7 @@ pub use claims::{Authenticated, Claims, CurrentIdentity};
 pub use cookie::RefreshCookie;
 pub use guard::{RequireScopes, RequireScopesService};
 pub use rejection::AuthRejection;
-pub use resource_metadata::protected_resource_metadata;
+pub use resource_metadata::{protected_resource_metadata, protected_resource_metadata_with};
 pub use state::StateClaims;
 #[cfg(feature = "aws_lc_rs")]
 pub use well_known::{jwks_response, well_known};

@@ -8,10 +8,15 @@
 //! `resource_metadata` (RFC 9728 §5.1), once given to
 //! [`Authenticator::resource_metadata`](crate::Authenticator::resource_metadata).
 
+use http::HeaderMap;
 use serde::Serialize;
 use url::{Position, Url};
 
 use crate::ConfigError;
+
+mod forwarded;
+
+pub use forwarded::{ForwardedOrigin, TrustForwarded};
 
 /// The well-known path of protected resource metadata (RFC 9728 §3), alone for a
 /// resource without a path, followed by the resource's path otherwise.
@@ -119,6 +124,64 @@ impl ProtectedResourceMetadata {
     #[must_use]
     pub fn well_known_path(&self) -> &str {
         &self.well_known_path
+    }
+
+    /// This metadata as a client reached it: with [`TrustForwarded::On`], `resource`
+    /// (and so [`metadata_url`](Self::metadata_url)) takes the scheme and host the
+    /// trusted proxy reports ([`ForwardedOrigin`]), keeping the configured path; what the
+    /// proxy does not report, or reports malformed, stays as configured. With
+    /// [`TrustForwarded::Off`] (the default) it is this metadata, whatever the headers.
+    ///
+    /// Only the published document follows the proxy: a verifier built with
+    /// [`VerifierBuilder::resource`](crate::VerifierBuilder::resource) accepts the
+    /// configured resource URI alone, since an audience taken from request headers would
+    /// let whoever sets them choose which tokens are accepted.
+    ///
+    /// ```
+    /// use http::HeaderMap;
+    /// use jwt_tower::resource::{ProtectedResourceMetadata, TrustForwarded};
+    ///
+    /// let metadata = ProtectedResourceMetadata::builder("http://127.0.0.1:3100/mcp").build()?;
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("x-forwarded-proto", "https".parse().unwrap());
+    /// headers.insert("x-forwarded-host", "api.example.com".parse().unwrap());
+    ///
+    /// let public = metadata.for_request(&headers, TrustForwarded::On);
+    /// assert_eq!(public.resource(), "https://api.example.com/mcp");
+    /// assert_eq!(
+    ///     public.metadata_url(),
+    ///     "https://api.example.com/.well-known/oauth-protected-resource/mcp"
+    /// );
+    /// assert_eq!(metadata.for_request(&headers, TrustForwarded::Off), metadata);
+    /// # Ok::<(), jwt_tower::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn for_request(&self, headers: &HeaderMap, trust: TrustForwarded) -> Self {
+        let Some(origin) = ForwardedOrigin::from_headers(headers, trust) else {
+            return self.clone();
+        };
+        // The configured resource was checked by `build`: `scheme://authority` then the
+        // path, with no userinfo, query or fragment, so the authority ends at the first
+        // `/` after `://` (an IPv6 literal holds none).
+        let Some((scheme, rest)) = self.resource.split_once("://") else {
+            return self.clone();
+        };
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let resource = format!(
+            "{}://{}{path}",
+            origin.scheme().unwrap_or(scheme),
+            origin.authority().unwrap_or(authority),
+        );
+        ProtectedResourceMetadataBuilder {
+            resource,
+            authorization_servers: self.authorization_servers.clone(),
+            jwks_uri: self.jwks_uri.clone(),
+            scopes_supported: self.scopes_supported.clone(),
+            bearer_methods_supported: self.bearer_methods_supported.clone(),
+            resource_name: self.resource_name.clone(),
+        }
+        .build()
+        .unwrap_or_else(|_| self.clone())
     }
 
     /// The issuer identifiers of the authorization servers that issue tokens for this
@@ -375,6 +438,79 @@ mod tests {
                 .is_ok()
         );
         assert!(base().jwks_uri("jwks.json").build().is_err());
+    }
+
+    fn forwarded(resource: &str, pairs: &[(&str, &str)], trust: TrustForwarded) -> String {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.append(
+                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        let metadata = ProtectedResourceMetadata::builder(resource)
+            .scopes_supported(["orders.read"])
+            .build()
+            .unwrap();
+        let public = metadata.for_request(&headers, trust);
+        assert_eq!(public.scopes_supported(), metadata.scopes_supported());
+        assert_eq!(public.well_known_path(), metadata.well_known_path());
+        format!("{} {}", public.resource(), public.metadata_url())
+    }
+
+    #[test]
+    fn for_request_takes_the_proxys_origin_and_keeps_the_path() {
+        let xf = [
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "API.example.com"),
+        ];
+        let on = TrustForwarded::On;
+        assert_eq!(
+            forwarded("http://127.0.0.1:3100/tenants/a/mcp", &xf, on),
+            "https://api.example.com/tenants/a/mcp https://api.example.com/.well-known/oauth-protected-resource/tenants/a/mcp"
+        );
+        assert_eq!(
+            forwarded("http://127.0.0.1:3100", &xf, on),
+            "https://api.example.com https://api.example.com/.well-known/oauth-protected-resource"
+        );
+        // What the proxy does not say stays as configured.
+        assert_eq!(
+            forwarded("http://127.0.0.1:3100/mcp", &xf[..1], on),
+            "https://127.0.0.1:3100/mcp https://127.0.0.1:3100/.well-known/oauth-protected-resource/mcp"
+        );
+        assert_eq!(
+            forwarded(
+                "http://[::1]:3100/mcp",
+                &[("forwarded", "host=\"[::1]:8443\"")],
+                on
+            ),
+            "http://[::1]:8443/mcp http://[::1]:8443/.well-known/oauth-protected-resource/mcp"
+        );
+    }
+
+    #[test]
+    fn for_request_keeps_the_configured_metadata_unless_trusted_and_well_formed() {
+        let configured = "http://127.0.0.1:3100/mcp http://127.0.0.1:3100/.well-known/oauth-protected-resource/mcp";
+        let xf = [
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "api.example.com"),
+        ];
+        assert_eq!(
+            forwarded("http://127.0.0.1:3100/mcp", &xf, TrustForwarded::Off),
+            configured
+        );
+        for bad in [
+            &[("x-forwarded-proto", "gopher")][..],
+            &[("x-forwarded-host", "user@api.example.com")],
+            &[("forwarded", "proto=https;host=\"api.example.com")],
+            &[],
+        ] {
+            assert_eq!(
+                forwarded("http://127.0.0.1:3100/mcp", bad, TrustForwarded::On),
+                configured,
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -14,7 +14,7 @@ use super::routing::IssuerRouter;
 use super::verifier::Verifier;
 use crate::algorithm::{self, AlgorithmSet};
 use crate::metrics::Metrics;
-use crate::{Algorithm, ConfigError, Keys};
+use crate::{Algorithm, ConfigError, Keys, ProtectedResourceMetadata};
 
 /// The default limit on a token's length, in bytes: 8 KiB.
 pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
@@ -155,6 +155,41 @@ impl<C> VerifierBuilder<C> {
         let mut list = std::mem::take(&mut self.config.audiences).into_vec();
         list.push(audience.into());
         self.config.audiences = list.into();
+        self
+    }
+
+    /// Accept exactly the tokens for `metadata`'s resource: its `resource` URI becomes the
+    /// only accepted audience, replacing any set before, so the metadata a client reads
+    /// and the audience checked come from one value (RFC 8707, RFC 9728 §2). `aud` must
+    /// name the URI exactly as configured, character for character: RFC 8707 §2 defines
+    /// no normalisation, so `https://api.example.com/mcp/` is another resource.
+    ///
+    /// The audience is the configured URI even when the metadata is served through a
+    /// proxy ([`ProtectedResourceMetadata::for_request`]): request headers never choose
+    /// which tokens are accepted.
+    ///
+    /// ```
+    /// # use jwt_tower::{Algorithm, ProtectedResourceMetadata, RegisteredClaims, RejectionKind};
+    /// # use jwt_tower::{Verifier, VerificationKey};
+    /// let metadata = ProtectedResourceMetadata::builder("https://api.example.com/mcp").build()?;
+    /// let secret = [7u8; 32];
+    /// let verifier = Verifier::<RegisteredClaims>::builder(VerificationKey::hmac(Algorithm::HS256, secret)?)
+    ///     .algorithms([Algorithm::HS256])
+    ///     .resource(&metadata)
+    ///     .build()?;
+    /// # #[cfg(feature = "rust_crypto")] // jsonwebtoken then has both backends: pick one
+    /// # let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+    /// let token_for = |aud: &str| jsonwebtoken::encode(&jsonwebtoken::Header::default(),
+    ///     &serde_json::json!({"aud": aud, "exp": jsonwebtoken::get_current_timestamp() + 60}),
+    ///     &jsonwebtoken::EncodingKey::from_secret(&secret).unwrap()).unwrap();
+    ///
+    /// assert!(verifier.verify(&token_for("https://api.example.com/mcp")).is_ok());
+    /// let err = verifier.verify(&token_for("https://api.example.com/mcp/")).unwrap_err();
+    /// assert_eq!(err.kind(), RejectionKind::InvalidAudience);
+    /// # Ok::<(), jwt_tower::ConfigError>(())
+    /// ```
+    pub fn resource(mut self, metadata: &ProtectedResourceMetadata) -> Self {
+        self.config.audiences = Box::new([metadata.resource().into()]);
         self
     }
 
