@@ -30,8 +30,9 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct ToolScopesLayer {
-    /// Each configured tool's scopes, every one of them required.
-    pub(crate) tools: HashMap<Box<str>, Box<[Box<str>]>>,
+    /// Each configured tool's scopes, every one of them required; shared by the services
+    /// the layer makes (axum makes one per route).
+    pub(crate) tools: Arc<HashMap<Box<str>, Box<[Box<str>]>>>,
     pub(crate) max_body_bytes: usize,
 }
 
@@ -46,7 +47,7 @@ impl ToolScopesLayer {
     /// [`DEFAULT_MAX_BODY_BYTES`].
     pub fn new() -> Self {
         Self {
-            tools: HashMap::new(),
+            tools: Arc::default(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
@@ -61,7 +62,7 @@ impl ToolScopesLayer {
         scopes: impl IntoIterator<Item = S>,
     ) -> Self {
         let scopes = scopes.into_iter().map(Into::into).collect();
-        self.tools.insert(name.into(), scopes);
+        Arc::make_mut(&mut self.tools).insert(name.into(), scopes);
         self
     }
 
@@ -79,7 +80,7 @@ impl<S> Layer<S> for ToolScopesLayer {
     fn layer(&self, inner: S) -> Self::Service {
         ToolScopesService {
             inner,
-            layer: Arc::new(self.clone()),
+            layer: self.clone(),
         }
     }
 }

@@ -3,7 +3,6 @@
 use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -34,7 +33,7 @@ pub type ToolScopesFuture<ResBody, E> =
 #[derive(Debug, Clone)]
 pub struct ToolScopesService<S> {
     pub(crate) inner: S,
-    pub(crate) layer: Arc<ToolScopesLayer>,
+    pub(crate) layer: ToolScopesLayer,
 }
 
 impl<S, B, ResBody> Service<Request<B>> for ToolScopesService<S>
@@ -60,7 +59,7 @@ where
         // The service polled ready moves into the future; a clone takes its place.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let layer = Arc::clone(&self.layer);
+        let layer = self.layer.clone();
         Box::pin(async move {
             let (parts, body) = req.into_parts();
             let bytes = match read(&parts.headers, body, layer.max_body_bytes).await {
@@ -190,4 +189,59 @@ fn json_rpc_error<ResBody: From<Bytes>>(
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use http_body::Frame;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// A body whose transport fails (a client gone mid-body).
+    struct Broken;
+
+    impl Body for Broken {
+        type Data = Bytes;
+        type Error = std::io::Error;
+
+        fn poll_frame(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+            Poll::Ready(Some(Err(std::io::ErrorKind::ConnectionReset.into())))
+        }
+    }
+
+    fn service() -> ToolScopesService<
+        impl Service<
+            Request<ToolScopesBody<Broken>>,
+            Response = Response<Bytes>,
+            Error = Infallible,
+            Future: Send,
+        > + Clone
+        + Send,
+    > {
+        let endpoint = tower::service_fn(|_: Request<ToolScopesBody<Broken>>| async {
+            Ok::<_, Infallible>(Response::new(Bytes::from_static(b"reached")))
+        });
+        tower_layer::Layer::layer(&ToolScopesLayer::new(), endpoint)
+    }
+
+    #[tokio::test]
+    async fn a_body_that_fails_to_arrive_is_400() {
+        let request = Request::post("/mcp").body(Broken).unwrap();
+        let response = service().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(response.headers()[CONTENT_TYPE], "application/json");
+        let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+        assert_eq!(body["error"]["code"], -32600);
+        assert_eq!(body["id"], serde_json::Value::Null);
+        // Not read, not refused: a GET's body is the server's.
+        let request = Request::get("/mcp").body(Broken).unwrap();
+        let response = service().oneshot(request).await.unwrap();
+        assert_eq!(response.body(), "reached");
+    }
 }
