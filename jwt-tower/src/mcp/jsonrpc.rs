@@ -168,6 +168,10 @@ mod tests {
                 Unreadable::InvalidRequest,
             ),
             (
+                r#"{"method":"tools/list","m\u0065thod":"tools/call","params":{"name":"a"}}"#,
+                Unreadable::InvalidRequest,
+            ),
+            (
                 r#"{"method":"tools/call","params":{"name":"a"},"params":{"name":"b"}}"#,
                 Unreadable::InvalidRequest,
             ),

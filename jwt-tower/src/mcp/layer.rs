@@ -11,6 +11,9 @@ use super::ToolScopesService;
 /// 2 MiB), so that no request an axum endpoint would read is refused here first.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
+/// The scopes a tool needs.
+pub(crate) type Scopes = Box<[Box<str>]>;
+
 /// A tower layer refusing a JSON-RPC `tools/call` whose tool needs scopes the caller's
 /// token lacks: HTTP 403 `insufficient_scope`, with `scope="…"` naming the tool's
 /// scopes, through the [`JwtLayer`](crate::JwtLayer)'s refusal (its realm, its
@@ -32,7 +35,7 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 pub struct ToolScopesLayer {
     /// Each configured tool's scopes, every one of them required; shared by the services
     /// the layer makes (axum makes one per route).
-    pub(crate) tools: Arc<HashMap<Box<str>, Box<[Box<str>]>>>,
+    pub(crate) tools: Arc<HashMap<Box<str>, Scopes>>,
     pub(crate) max_body_bytes: usize,
 }
 

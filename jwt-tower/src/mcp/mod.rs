@@ -7,13 +7,16 @@
 //! [`JwtLayer`](crate::JwtLayer), in front of the MCP endpoint (rmcp's
 //! `StreamableHttpService`, say), and refuses through that layer's
 //! [`Refusal`](crate::auth::Refusal): same realm, same `resource_metadata`, counted in the
-//! same metrics. With axum, the layer added last is the outer one:
+//! same metrics. With axum, the layer added last is the outer one, and the open routes
+//! are merged in after the layers, so that only the MCP endpoint's POSTs are read:
 //!
 //! ```text
-//! Router::new()
+//! let app = Router::new()
 //!     .nest_service("/mcp", StreamableHttpService::new(…))
 //!     .layer(ToolScopesLayer::new().tool("orders_create", ["orders.write"]))
 //!     .layer(JwtLayer::new(verifier).resource_metadata(&metadata))
+//!     .merge(protected_resource_metadata(&metadata))
+//!     .route("/health", get(health));
 //! ```
 //!
 //! What it does with each request:
