@@ -15,6 +15,7 @@
 //! - [`reject`]: the HTTP form of an [`AuthError`];
 //! - [`resource`]: the protected resource metadata (RFC 9728) a resource server
 //!   publishes, and names in its challenges;
+//! - [`mcp`]: MCP servers: scopes per tool, read from each JSON-RPC `tools/call`;
 //! - [`propagate`] (feature `propagate`): the caller's identity in scope while it is
 //!   handled, and a client layer that forwards it (or a service token) to the next service.
 //!
@@ -58,6 +59,7 @@ pub mod issue;
 #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
 pub mod jwks;
 pub mod keys;
+pub mod mcp;
 mod metrics;
 pub mod policy;
 #[cfg(feature = "propagate")]
