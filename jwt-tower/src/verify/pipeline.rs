@@ -267,6 +267,7 @@ mod tests {
 
     use crate::{
         Algorithm, KeySet, Keys, RegisteredClaims, RejectionKind, VerificationKey, Verifier,
+        VerifierBuilder,
     };
 
     /// Tests mint with jsonwebtoken, which panics when both of its backends are enabled
@@ -282,6 +283,12 @@ mod tests {
         header.typ = Some(typ.into());
         let claims = serde_json::json!({"sub": "alice", "exp": 4_000_000_000u64});
         jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(secret).unwrap()).unwrap()
+    }
+
+    /// A verifier builder for HS256 tokens over `secret`, as [`mint_bytes`] signs them.
+    fn hs256<C>(secret: &[u8]) -> VerifierBuilder<C> {
+        Verifier::<C>::builder(VerificationKey::hmac(Algorithm::HS256, secret).unwrap())
+            .algorithms([Algorithm::HS256])
     }
 
     fn key(secret: &[u8]) -> VerificationKey {
@@ -315,12 +322,7 @@ mod tests {
     #[test]
     fn claims_that_are_not_utf8_are_malformed() {
         let secret = [1u8; 32];
-        let verifier = Verifier::<RegisteredClaims>::builder(
-            VerificationKey::hmac(Algorithm::HS256, secret).unwrap(),
-        )
-        .algorithms([Algorithm::HS256])
-        .build()
-        .unwrap();
+        let verifier = hs256::<RegisteredClaims>(&secret).build().unwrap();
         let unread = mint_bytes(
             b"{\"note\":\"\xff\",\"sub\":\"alice\",\"exp\":4000000000}",
             &secret,
@@ -340,12 +342,7 @@ mod tests {
     #[test]
     fn facts_read_back_from_their_buffer() {
         let secret = [1u8; 32];
-        let verifier = Verifier::<RegisteredClaims>::builder(
-            VerificationKey::hmac(Algorithm::HS256, secret).unwrap(),
-        )
-        .algorithms([Algorithm::HS256])
-        .build()
-        .unwrap();
+        let verifier = hs256::<RegisteredClaims>(&secret).build().unwrap();
         let payload = r#"{"sub":"al\u00efce","iss":"https://i","jti":"j\"1","exp":4000000000,
             "iat":1700000000,"scope":" read  write","scp":["admin all","x"],
             "roles":["r1","r 2","r3","r4"]}"#;
@@ -375,15 +372,12 @@ mod tests {
     #[test]
     fn registered_claims_from_the_facts_are_what_serde_reads() {
         let secret = [1u8; 32];
-        let verifier = Verifier::<RegisteredClaims>::builder(
-            VerificationKey::hmac(Algorithm::HS256, secret).unwrap(),
-        )
-        .algorithms([Algorithm::HS256])
-        .roles_claim("groups")
-        .require_exp(false)
-        .accept_any_audience()
-        .build()
-        .unwrap();
+        let verifier = hs256::<RegisteredClaims>(&secret)
+            .roles_claim("groups")
+            .require_exp(false)
+            .accept_any_audience()
+            .build()
+            .unwrap();
         let payloads = [
             r#"{}"#,
             r#"{"sub":"alice","aud":"api","exp":4000000000,"nbf":1700000000,"iat":1700000001}"#,
@@ -417,12 +411,7 @@ mod tests {
             tenant: String,
         }
         let secret = [1u8; 32];
-        let verifier =
-            Verifier::<Mine>::builder(VerificationKey::hmac(Algorithm::HS256, secret).unwrap())
-                .algorithms([Algorithm::HS256])
-                .require_exp(false)
-                .build()
-                .unwrap();
+        let verifier = hs256::<Mine>(&secret).require_exp(false).build().unwrap();
         let token = mint_bytes(br#"{"sub":"alice","tenant":"acme"}"#, &secret);
         let expected = Mine {
             sub: "alice".to_owned(),
