@@ -402,6 +402,13 @@ async fn a_session_serves_only_the_subject_that_opened_it() {
         -32001,
         "a JSON-RPC error"
     );
+    let stream = http()
+        .get(&url)
+        .bearer_auth(&bob)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &session)
+        .header("mcp-protocol-version", PROTOCOL);
+    assert_eq!(stream.send().await.unwrap().status(), 404, "the SSE stream");
     let create = call(3, "orders_create", json!({"item": "stolen"}));
     assert_eq!(
         rpc(&url, Some(&bob), Some(&session), &create).await.status,
