@@ -76,6 +76,7 @@ pub mod resource;
 pub mod revoke;
 pub mod store;
 pub mod token;
+mod unread_body;
 pub mod verify;
 
 pub use algorithm::Algorithm;

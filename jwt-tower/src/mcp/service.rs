@@ -64,7 +64,15 @@ where
             let (parts, body) = req.into_parts();
             let bytes = match read(&parts.headers, body, layer.max_body_bytes).await {
                 Ok(bytes) => bytes,
-                Err(response) => return Ok(response),
+                Err(mut response) => {
+                    // Refused part-way through the body: the rest stays unread.
+                    crate::unread_body::close_if_body_unread(
+                        parts.version,
+                        &parts.headers,
+                        &mut response,
+                    );
+                    return Ok(response);
+                }
             };
             let refused = match jsonrpc::tools_called(&bytes) {
                 Ok(tools) => layer

@@ -17,6 +17,7 @@ use tower_service::Service;
 use super::jsonrpc;
 use super::service::json_rpc_error;
 use crate::Identity;
+use crate::unread_body::close_if_body_unread;
 
 /// The header carrying an MCP session's id, in the response that creates the session and
 /// in every request of it (MCP streamable HTTP transport).
@@ -254,14 +255,18 @@ where
         let id: Option<Box<[u8]>> = ids.next().map(|id| id.as_bytes().into());
         if ids.next().is_some() {
             // Which one a server reads is its choice: refused, not guessed.
-            return Box::pin(async { Ok(several_sessions()) });
+            let mut refused = several_sessions();
+            close_if_body_unread(req.version(), req.headers(), &mut refused);
+            return Box::pin(async { Ok(refused) });
         }
         let now = Instant::now();
         if let Some(id) = &id
             && let Verdict::Stranger = self.sessions.check(id, owner.as_ref(), now)
         {
+            let mut refused = not_found();
+            close_if_body_unread(req.version(), req.headers(), &mut refused);
             // An async block holds no error value, so it is `Send` whatever the error type.
-            return Box::pin(async { Ok(not_found()) });
+            return Box::pin(async { Ok(refused) });
         }
         let deleting = req.method() == Method::DELETE;
         let response = self.inner.call(req);
