@@ -1,13 +1,14 @@
 //! A request refused before its body is read, over raw HTTP/1.1 on real TCP: the refusal
 //! says `Connection: close`, so a keep-alive client (an MCP client whose first `POST` has
 //! no token) opens a new connection for its next request instead of reusing one the server
-//! is closing; requests without a body keep their connection.
+//! is closing; requests without a body keep their connection. Route guards refuse alike.
 
 mod support;
 
 use std::time::Duration;
 
 use axum::{Router, routing::post};
+use jwt_axum::RequireScopes;
 use jwt_tower::{Algorithm, JwtLayer, RegisteredClaims, Verifier};
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -22,6 +23,10 @@ async fn start() -> std::net::SocketAddr {
         .route(
             "/mcp",
             post(|body: String| async move { body }).get(|| async { "ok" }),
+        )
+        .route(
+            "/admin",
+            post(|body: String| async move { body }).route_layer(RequireScopes::new(["admin"])),
         )
         .layer(JwtLayer::new(verifier));
     serve(app).await
@@ -116,4 +121,18 @@ async fn refused_requests_without_a_body_keep_their_connection() {
     let (status, headers) = response(&mut stream).await;
     assert!(status.starts_with("HTTP/1.1 200"), "{status}");
     assert_eq!(header(&headers, "connection"), None, "{headers:?}");
+}
+
+#[tokio::test]
+async fn a_guard_refusing_a_post_says_connection_close() {
+    let addr = start().await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let token = mint_hs256("k1", &claims("alice", "read"));
+    let request = format!(
+        "POST /admin HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {token}\r\ncontent-length: 100\r\n\r\n{{"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let (status, headers) = response(&mut stream).await;
+    assert!(status.starts_with("HTTP/1.1 403"), "{status}");
+    assert_eq!(header(&headers, "connection"), Some("close"), "{headers:?}");
 }

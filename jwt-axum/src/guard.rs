@@ -96,7 +96,7 @@ where
             return ResponseFuture::inner(self.inner.call(req));
         };
         let response = match req.extensions().get::<Refusal<Body>>() {
-            Some(layer) => layer.refuse(&error),
+            Some(layer) => layer.refuse_unread(&req, &error),
             None => {
                 tracing::error!(
                     path = req.uri().path(),

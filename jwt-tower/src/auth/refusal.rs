@@ -65,6 +65,34 @@ impl<B> Refusal<B> {
         self.layer.refuse(error)
     }
 
+    /// [`refuse`](Self::refuse), for a guard that refuses `request` without reading its
+    /// body: on HTTP/1, a request with a body gets `Connection: close` too, so that a
+    /// keep-alive client does not send its next request on a connection the server
+    /// closes because the body was left unread.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use http::Request;
+    /// use jwt_tower::AuthError;
+    /// use jwt_tower::auth::Refusal;
+    ///
+    /// fn guard<B>(request: &Request<B>) -> Option<http::Response<Bytes>> {
+    ///     let refusal = request.extensions().get::<Refusal<Bytes>>()?;
+    ///     Some(refusal.refuse_unread(request, &AuthError::insufficient_scope("admin")))
+    /// }
+    /// assert!(guard(&Request::new(())).is_none());
+    /// ```
+    #[must_use]
+    pub fn refuse_unread<R>(&self, request: &http::Request<R>, error: &AuthError) -> Response<B> {
+        let mut response = self.layer.refuse(error);
+        crate::unread_body::close_if_body_unread(
+            request.version(),
+            request.headers(),
+            &mut response,
+        );
+        response
+    }
+
     /// The name of the claims type the layer verifies (`std::any::type_name`), to name
     /// it when a handler asks for another.
     #[must_use]
