@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
-from mcp import Client
+from mcp import Client, MCPError
 from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
@@ -118,7 +118,11 @@ async def main(mcp_url: str) -> None:
                 ("orders_create", {"item": "widget"}),
                 ("orders_list", {}),
             ]:
-                result = await client.call_tool(name, arguments)
+                try:
+                    result = await client.call_tool(name, arguments)
+                except MCPError as refused:  # a 403 insufficient_scope, after the SDK's step-up
+                    print(f"{name}: refused: {refused}")
+                    continue
                 text = " ".join(getattr(part, "text", "") for part in result.content)
                 print(f"{name}: {text}")
     callback.server.shutdown()
