@@ -549,11 +549,11 @@ async def check_insufficient_scope(config: Config, results: Results, wire: Wire)
             try:
                 created = await client.call_tool("orders_create", {"item": "forbidden"})
                 refused = created.is_error
-                outcome = f"an error result: {created.content}"
+                outcome = f"a result with is_error {created.is_error}: {created.content}"
             except MCPError as error:
                 refused = True
                 outcome = f"MCPError {error.code}: {error.message}"
-            expect(refused, f"orders_create as {username} (orders.read only) succeeded: {created.content}")
+            expect(refused, f"orders_create as {username} (orders.read only) succeeded: {outcome}")
             print(f"    the SDK surfaces the refusal as {outcome}")
     refusals = wire.find("POST", config.mcp_url, 403)
     expect(refusals, "orders_create was not refused with 403")
