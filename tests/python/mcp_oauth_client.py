@@ -14,6 +14,7 @@ Checks, each printed as `ok` or `FAIL` with the HTTP exchanges it saw; exits 1 i
   - the SDK's `OAuthClientProvider` discovers everything from that 401, registers itself,
     logs `--user` in through the HTML form (no browser: the redirect handler submits the
     form and reads `code` from the redirect), then lists and calls tools;
+  - the SDK refreshes that login's expired access token with its (rotated) refresh token;
   - the SDK's `ClientCredentialsOAuthProvider` does the same for `--client`, without a user;
   - `--reader` (no `orders.write`) calling `orders_create`: 403 `insufficient_scope` with the
     tool's scope and the metadata URL, still refused after the SDK's step-up (the
@@ -29,6 +30,7 @@ import asyncio
 import json
 import re
 import sys
+import time
 import traceback
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -347,6 +349,7 @@ class Results:
     as_metadata: dict[str, Any] | None = None
     user_token: str | None = None
     reader_token: str | None = None
+    user_login: tuple[OAuthClientProvider, MemoryStorage, BrowserlessLogin] | None = None
 
 
 def needs(value: Any, what: str) -> Any:
@@ -467,7 +470,8 @@ async def check_authorization_code(config: Config, results: Results, wire: Wire)
     username, password = config.user
     storage = MemoryStorage()
     login = BrowserlessLogin(wire, username, password)
-    async with wire.client(auth=oauth_client_provider(config, storage, login)) as http:
+    provider = oauth_client_provider(config, storage, login)
+    async with wire.client(auth=provider) as http:
         async with connect(config, http) as client:
             identity = await use_tools(client)
             created = await client.call_tool("orders_create", {"item": "widget"})
@@ -494,6 +498,30 @@ async def check_authorization_code(config: Config, results: Results, wire: Wire)
     expect(identity.get("client_id") == client_info.client_id, f"whoami: {identity}, expected the registered client_id")
     expect(set(SCOPES) <= scopes_of(identity), f"whoami: {identity}, expected {SCOPES}")
     results.user_token = tokens.access_token
+    results.user_login = (provider, storage, login)
+
+
+async def check_refresh(config: Config, results: Results, wire: Wire) -> None:
+    metadata = needs(results.as_metadata, "the authorization server metadata")
+    provider, storage, login = needs(results.user_login, f"{config.user[0]}'s login")
+    login.wire = wire
+    before = needs(storage.tokens, "tokens")
+    # As far as the SDK knows, the access token has expired: it refreshes before sending.
+    provider.context.token_expiry_time = time.time() - 1
+    async with wire.client(auth=provider) as http:
+        async with connect(config, http) as client:
+            identity = await use_tools(client)
+    wire.expect_sequence([("POST", metadata["token_endpoint"], {200}), ("POST", config.mcp_url, {200})])
+    expect(not wire.find("POST", config.mcp_url, 401), "a request was refused after the refresh")
+    expect(login.rounds == 1, f"the refresh needed a new login ({login.rounds} rounds)")
+    after = needs(storage.tokens, "tokens")
+    expect(after.access_token != before.access_token, "the refresh gave the same access token")
+    expect(
+        after.refresh_token is not None and after.refresh_token != before.refresh_token,
+        "the refresh token did not rotate",
+    )
+    check_issued_token(config, after.access_token)
+    expect(identity.get("sub") == config.user[0], f"whoami after the refresh: {identity}")
 
 
 async def check_client_credentials(config: Config, results: Results, wire: Wire) -> None:
@@ -640,6 +668,7 @@ CHECKS = [
     ("protected resource and authorization server metadata", check_metadata),
     ("no token: 401 naming the metadata", check_no_token),
     ("authorization code with PKCE, dynamic registration (SDK)", check_authorization_code),
+    ("refresh token, rotated (SDK)", check_refresh),
     ("client credentials, pre-registered client (SDK)", check_client_credentials),
     ("insufficient scope: 403, step-up narrowed (SDK)", check_insufficient_scope),
     ("token for another audience: 401 invalid_token", check_other_audience),
