@@ -61,6 +61,7 @@ pub mod jwks;
 pub mod keys;
 pub mod mcp;
 mod metrics;
+pub mod oauth;
 pub mod policy;
 #[cfg(feature = "propagate")]
 #[cfg_attr(docsrs, doc(cfg(feature = "propagate")))]

@@ -254,6 +254,8 @@ fn family(id: &str, created_at: i64, lifetime: i64, idle_timeout: i64) -> Family
         created_at,
         expires_at: created_at + lifetime,
         idle_timeout,
+        client_id: None,
+        audience: None,
     }
 }
 
@@ -1398,4 +1400,116 @@ async fn a_verifier_alone_keeps_the_revocation_feed_running() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(subscribers(&server).await, 0, "it ends with the verifier");
+}
+
+// ---------------------------------------------------------------------------------
+// OAuth clients and authorization codes.
+
+fn code_for(subject: &str) -> jwt_tower::oauth::AuthorizationCode {
+    jwt_tower::oauth::AuthorizationCode {
+        client_id: "cli".into(),
+        redirect_uri: "http://127.0.0.1:9/cb".into(),
+        code_challenge: jwt_tower::oauth::pkce::challenge_of(&"v".repeat(43)),
+        resource: Some("https://mcp.example.com/mcp".into()),
+        scope: "read".into(),
+        subject: subject.into(),
+        expires_at: now() + 60,
+    }
+}
+
+/// A code issued through one instance is taken by exactly one of twenty concurrent
+/// requests spread over two instances, and is gone afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_code_is_taken_exactly_once_across_instances() {
+    let server = redis!();
+    let (a, b) = (store(&server).await, store(&server).await);
+    for round in 0..5 {
+        let hash = format!("code-hash-{round}");
+        a.put_code(&hash, &code_for("alice")).await.expect("put");
+        let mut tasks = Vec::new();
+        for i in 0..20 {
+            let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let hash = hash.clone();
+            tasks.push(tokio::spawn(
+                async move { store.take_code(&hash, now()).await },
+            ));
+        }
+        let mut taken = 0;
+        for task in tasks {
+            if let Some(code) = task.await.expect("task").expect("take") {
+                assert_eq!(code, code_for("alice"));
+                taken += 1;
+            }
+        }
+        assert_eq!(taken, 1, "round {round}");
+    }
+}
+
+/// A code expires in Redis with its `expires_at` (its key has that TTL), and a code
+/// read past its expiry is refused even before Redis drops it.
+#[tokio::test]
+async fn codes_expire_and_clients_are_shared() {
+    let server = redis!();
+    let (a, b) = (store(&server).await, store(&server).await);
+    a.put_code("h", &code_for("bob")).await.unwrap();
+    let mut conn = raw(&server).await;
+    let ttl: i64 = redis::cmd("TTL")
+        .arg("jwt-tower:code:h")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!((55..=60).contains(&ttl), "ttl {ttl}");
+    assert_eq!(b.take_code("h", now() + 61).await.unwrap(), None);
+
+    let client = jwt_tower::oauth::ClientConfig::confidential("svc", "secret")
+        .into_client(now())
+        .unwrap();
+    a.put_client(&client).await.unwrap();
+    let found = b.client("svc").await.unwrap().expect("shared");
+    assert_eq!(found, client);
+    assert!(found.verify_secret("secret"));
+    let stored: String = redis::cmd("GET")
+        .arg("jwt-tower:client:svc")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(!stored.contains("secret\""), "no clear secret: {stored}");
+    assert_eq!(b.client("nobody").await.unwrap(), None);
+}
+
+/// A family started for an OAuth client keeps its client and audience through Redis,
+/// and a rotation by another client is refused and ends the family.
+#[tokio::test]
+async fn client_families_keep_their_client_and_audience() {
+    let server = redis!();
+    let refresh = RefreshTokens::new(store(&server).await);
+    let first = refresh
+        .start_for_client("alice", "read", "cli", Some("https://mcp.example.com/mcp"))
+        .await
+        .unwrap();
+    let next = refresh
+        .rotate_for_client(&first.token, "cli")
+        .await
+        .unwrap();
+    assert_eq!(next.family.client_id.as_deref(), Some("cli"));
+    assert_eq!(
+        next.family.audience.as_deref(),
+        Some("https://mcp.example.com/mcp")
+    );
+    assert_eq!(
+        refresh.rotate_for_client(&next.token, "other").await,
+        Err(RefreshError::Invalid)
+    );
+    // The wrong client's attempt revoked the family: its successor is dead too.
+    let spent = refresh.rotate_for_client(&next.token, "cli").await;
+    assert!(
+        matches!(spent, Err(RefreshError::Reused | RefreshError::Invalid)),
+        "{spent:?}"
+    );
+    // A login family (no client) is refused to a client, and the reverse.
+    let login = refresh.start("bob", "read").await.unwrap();
+    assert_eq!(
+        refresh.rotate_for_client(&login.token, "cli").await,
+        Err(RefreshError::Invalid)
+    );
 }

@@ -219,7 +219,46 @@ impl TokenIssuer {
     /// `subject` holds a control character.
     pub fn issue(&self, subject: &str, claims: impl Serialize) -> Result<IssuedToken, IssueError> {
         let now = now();
-        self.sign(subject, claims, now, now)
+        self.sign(subject, None, claims, now, now)
+    }
+
+    /// As [`issue`](Self::issue), but for one audience: `aud` is `audience` alone,
+    /// instead of the issuer's configured audiences. For a token requested for one
+    /// resource (RFC 8707), which must be accepted by that resource only.
+    ///
+    /// ```
+    /// use jwt_tower::issue::{SigningKey, TokenIssuer};
+    /// use jwt_tower::{Algorithm, RegisteredClaims, Verifier};
+    ///
+    /// let issuer = TokenIssuer::builder("https://auth.example.com", SigningKey::generate(Algorithm::ES256)?)
+    ///     .audience("api")
+    ///     .build();
+    /// let issued = issuer
+    ///     .issue_for_audience("alice", "https://mcp.example.com/mcp", serde_json::json!({"scope": "read"}))
+    ///     .unwrap();
+    /// let for_mcp = Verifier::<RegisteredClaims>::builder(issuer.keys())
+    ///     .algorithms([Algorithm::ES256])
+    ///     .audience("https://mcp.example.com/mcp")
+    ///     .build()?;
+    /// assert!(for_mcp.verify(&issued.token).is_ok());
+    /// let for_api = Verifier::<RegisteredClaims>::builder(issuer.keys())
+    ///     .algorithms([Algorithm::ES256])
+    ///     .audience("api")
+    ///     .build()?;
+    /// assert!(for_api.verify(&issued.token).is_err());
+    /// # Ok::<(), jwt_tower::ConfigError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`issue`](Self::issue).
+    pub fn issue_for_audience(
+        &self,
+        subject: &str,
+        audience: &str,
+        claims: impl Serialize,
+    ) -> Result<IssuedToken, IssueError> {
+        let now = now();
+        self.sign(subject, Some(audience), claims, now, now)
     }
 
     /// As [`issue`](Self::issue), but as if issued at `issued_at` (seconds since the
@@ -259,12 +298,14 @@ impl TokenIssuer {
         claims: impl Serialize,
         issued_at: i64,
     ) -> Result<IssuedToken, IssueError> {
-        self.sign(subject, claims, issued_at, now())
+        self.sign(subject, None, claims, issued_at, now())
     }
 
+    /// Signs a token; `audience` replaces the configured audiences when given.
     fn sign(
         &self,
         subject: &str,
+        audience: Option<&str>,
         claims: impl Serialize,
         issued_at: i64,
         now: i64,
@@ -284,12 +325,15 @@ impl TokenIssuer {
         let expires_at = issued_at.saturating_add(ttl as i64);
         let token_id = random_id(16);
         payload.insert("iss".into(), Value::from(self.inner.issuer.as_str()));
-        match self.inner.audiences.as_slice() {
-            [] => {}
-            [one] => {
+        match (audience, self.inner.audiences.as_slice()) {
+            (Some(one), _) => {
+                payload.insert("aud".into(), Value::from(one));
+            }
+            (None, []) => {}
+            (None, [one]) => {
                 payload.insert("aud".into(), Value::from(one.as_str()));
             }
-            many => {
+            (None, many) => {
                 payload.insert("aud".into(), Value::from(many.to_vec()));
             }
         }

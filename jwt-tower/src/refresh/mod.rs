@@ -129,6 +129,50 @@ impl RefreshTokens {
     /// # Errors
     /// [`RefreshError::Unavailable`] when the store cannot be reached.
     pub async fn start(&self, subject: &str, scope: &str) -> Result<RefreshGrant, RefreshError> {
+        self.start_family(subject, scope, None, None).await
+    }
+
+    /// Starts a family for the OAuth client `client_id` (its refresh tokens are refused
+    /// to any other client, and to [`rotate`](Self::rotate)), whose access tokens are
+    /// for `audience` (`None`: the issuer's default audiences).
+    ///
+    /// ```
+    /// use jwt_tower::refresh::{RefreshError, RefreshTokens};
+    /// use jwt_tower::store::MemoryStore;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let refresh = RefreshTokens::new(MemoryStore::new());
+    /// let first = refresh
+    ///     .start_for_client("alice", "read", "cli", Some("https://mcp.example.com/mcp"))
+    ///     .await
+    ///     .unwrap();
+    /// let next = refresh.rotate_for_client(&first.token, "cli").await.unwrap();
+    /// assert_eq!(next.family.audience.as_deref(), Some("https://mcp.example.com/mcp"));
+    /// // Another client presenting it: refused, and the family is revoked.
+    /// assert_eq!(refresh.rotate_for_client(&next.token, "other").await, Err(RefreshError::Invalid));
+    /// # });
+    /// ```
+    ///
+    /// # Errors
+    /// [`RefreshError::Unavailable`] when the store cannot be reached.
+    pub async fn start_for_client(
+        &self,
+        subject: &str,
+        scope: &str,
+        client_id: &str,
+        audience: Option<&str>,
+    ) -> Result<RefreshGrant, RefreshError> {
+        self.start_family(subject, scope, Some(client_id), audience)
+            .await
+    }
+
+    async fn start_family(
+        &self,
+        subject: &str,
+        scope: &str,
+        client_id: Option<&str>,
+        audience: Option<&str>,
+    ) -> Result<RefreshGrant, RefreshError> {
         let now = now();
         let family = Family {
             id: random_id(16),
@@ -137,6 +181,8 @@ impl RefreshTokens {
             created_at: now,
             expires_at: now + self.lifetime.as_secs() as i64,
             idle_timeout: self.idle_timeout.as_secs() as i64,
+            client_id: client_id.map(str::to_owned),
+            audience: audience.map(str::to_owned),
         };
         let token = random_id(32);
         self.store
@@ -146,13 +192,39 @@ impl RefreshTokens {
     }
 
     /// Spends `token` and returns its successor. Exactly one of two concurrent uses of
-    /// one token wins; the other is treated as reuse.
+    /// one token wins; the other is treated as reuse. A token of a family started for an
+    /// OAuth client ([`start_for_client`](Self::start_for_client)) is refused here.
     ///
     /// # Errors
     /// [`RefreshError::Invalid`], [`Expired`](RefreshError::Expired),
     /// [`Reused`](RefreshError::Reused) (the family is now revoked) or
     /// [`Unavailable`](RefreshError::Unavailable).
     pub async fn rotate(&self, token: &str) -> Result<RefreshGrant, RefreshError> {
+        self.rotate_bound(token, None).await
+    }
+
+    /// As [`rotate`](Self::rotate), for the OAuth client `client_id`: a token of a family
+    /// started for another client (or for none) is refused.
+    ///
+    /// # Errors
+    /// As [`rotate`](Self::rotate).
+    pub async fn rotate_for_client(
+        &self,
+        token: &str,
+        client_id: &str,
+    ) -> Result<RefreshGrant, RefreshError> {
+        self.rotate_bound(token, Some(client_id)).await
+    }
+
+    /// Rotates `token` if its family belongs to `client_id`. The family's client is known
+    /// only once the store has rotated the token atomically; a token presented by the
+    /// wrong party has then been spent by it, so the family is revoked, as for a replay
+    /// (OAuth 2.0 Security BCP §4.14: a refresh token in the wrong hands).
+    async fn rotate_bound(
+        &self,
+        token: &str,
+        client_id: Option<&str>,
+    ) -> Result<RefreshGrant, RefreshError> {
         if token.len() != 43 {
             return Err(RefreshError::Invalid);
         }
@@ -169,6 +241,11 @@ impl RefreshTokens {
                     list.is_revoked(None, Some(&family.subject), Some(family.created_at))
                 });
                 if revoked {
+                    self.store.revoke_family(&token_hash(&next)).await?;
+                    return Err(RefreshError::Invalid);
+                }
+                if family.client_id.as_deref() != client_id {
+                    tracing::warn!(family = %family.id, "refresh token presented by another client: family revoked");
                     self.store.revoke_family(&token_hash(&next)).await?;
                     return Err(RefreshError::Invalid);
                 }

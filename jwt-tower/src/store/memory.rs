@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::{Family, Rotation, Store, StoreError};
+use crate::oauth::{AuthorizationCode, Client};
 use crate::revoke::{DEFAULT_KEEP_AFTER_EXP, Revocation, Revocations};
 
 /// How many families a [`MemoryStore`] holds unless told otherwise.
@@ -42,6 +43,11 @@ struct State {
     /// looking at the others, and when full the family that ends soonest goes first.
     ends: BTreeSet<(i64, Arc<str>)>,
     followers: Vec<Revocations>,
+    /// Registered OAuth clients by id.
+    clients: HashMap<String, Client>,
+    /// Authorization codes by hash, and (expiry, hash) to forget the expired ones first.
+    codes: HashMap<Box<str>, AuthorizationCode>,
+    code_ends: BTreeSet<(i64, Box<str>)>,
 }
 
 impl State {
@@ -51,6 +57,16 @@ impl State {
             for token in &entry.tokens {
                 self.tokens.remove(token);
             }
+        }
+    }
+
+    /// Forgets every code that expired at or before `now`.
+    fn remove_expired_codes(&mut self, now: i64) {
+        while let Some((end, hash)) = self.code_ends.first().cloned()
+            && end <= now
+        {
+            self.code_ends.remove(&(end, hash.clone()));
+            self.codes.remove(&hash);
         }
     }
 
@@ -74,6 +90,10 @@ impl State {
 /// store evicts the family that would end soonest (its user must log in again), logs a
 /// warning and counts it in [`stats`](Self::stats). A spent token older than the last
 /// [`SPENT_TOKENS_KEPT`] is refused as unknown rather than recognized as reused.
+///
+/// OAuth clients and authorization codes are bounded by the same capacity: expired codes
+/// are forgotten as new ones come, and a registration or a code past the capacity is
+/// refused (a [`StoreError`]) rather than evicting a live one.
 ///
 /// ```
 /// use jwt_tower::revoke::{Revocation, Revocations};
@@ -300,6 +320,53 @@ impl Store for MemoryStore {
         list.apply_all(&self.revocations.snapshot());
         state.followers.push(list.clone());
     }
+
+    async fn put_client(&self, client: &Client) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        if state.clients.len() >= self.capacity && !state.clients.contains_key(&client.client_id) {
+            return Err(StoreError(format!(
+                "memory store full: {} OAuth clients registered",
+                self.capacity
+            )));
+        }
+        state
+            .clients
+            .insert(client.client_id.clone(), client.clone());
+        Ok(())
+    }
+
+    async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
+        Ok(self.lock().clients.get(client_id).cloned())
+    }
+
+    async fn put_code(&self, code_hash: &str, code: &AuthorizationCode) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        state.remove_expired_codes(crate::clock::now());
+        if state.codes.len() >= self.capacity {
+            return Err(StoreError(format!(
+                "memory store full: {} authorization codes outstanding",
+                self.capacity
+            )));
+        }
+        if let Some(old) = state.codes.insert(code_hash.into(), code.clone()) {
+            state.code_ends.remove(&(old.expires_at, code_hash.into()));
+        }
+        state.code_ends.insert((code.expires_at, code_hash.into()));
+        Ok(())
+    }
+
+    async fn take_code(
+        &self,
+        code_hash: &str,
+        now: i64,
+    ) -> Result<Option<AuthorizationCode>, StoreError> {
+        let mut state = self.lock();
+        let Some(code) = state.codes.remove(code_hash) else {
+            return Ok(None);
+        };
+        state.code_ends.remove(&(code.expires_at, code_hash.into()));
+        Ok((now < code.expires_at).then_some(code))
+    }
 }
 
 #[cfg(test)]
@@ -316,6 +383,8 @@ mod tests {
             created_at,
             expires_at: created_at + lifetime,
             idle_timeout,
+            client_id: None,
+            audience: None,
         }
     }
 
@@ -459,6 +528,61 @@ mod tests {
                 Rotation::Unknown
             );
             assert!(store.stats().tokens <= 3 * (SPENT_TOKENS_KEPT + 1));
+        });
+    }
+
+    fn code(expires_at: i64) -> AuthorizationCode {
+        AuthorizationCode {
+            client_id: "cli".into(),
+            redirect_uri: "http://127.0.0.1/cb".into(),
+            code_challenge: "c".into(),
+            resource: None,
+            scope: "read".into(),
+            subject: "alice".into(),
+            expires_at,
+        }
+    }
+
+    /// A code is handed out once, and never after it expired; expired codes are
+    /// forgotten as new ones come; the capacity bounds the codes held.
+    #[test]
+    fn codes_are_taken_once_and_bounded() {
+        block_on(async {
+            let store = MemoryStore::with_capacity(2);
+            let far = crate::clock::now() + 3_600;
+            store.put_code("h1", &code(far)).await.unwrap();
+            assert_eq!(store.take_code("h1", 0).await.unwrap(), Some(code(far)));
+            assert_eq!(store.take_code("h1", 0).await.unwrap(), None);
+
+            store.put_code("h2", &code(far)).await.unwrap();
+            assert_eq!(store.take_code("h2", far).await.unwrap(), None, "expired");
+            assert_eq!(store.take_code("h2", 0).await.unwrap(), None, "and gone");
+
+            store.put_code("old", &code(1)).await.unwrap(); // already expired
+            store.put_code("a", &code(far)).await.unwrap();
+            store.put_code("b", &code(far)).await.unwrap(); // "old" forgotten first
+            assert!(store.put_code("c", &code(far)).await.is_err(), "full");
+            assert_eq!(store.lock().codes.len(), 2);
+        });
+    }
+
+    /// Clients are registered, found, replaced by id, and bounded by the capacity.
+    #[test]
+    fn clients_are_kept_by_id_and_bounded() {
+        use crate::oauth::ClientConfig;
+        block_on(async {
+            let store = MemoryStore::with_capacity(1);
+            let client = ClientConfig::confidential("svc", "s")
+                .into_client(0)
+                .unwrap();
+            store.put_client(&client).await.unwrap();
+            assert_eq!(store.client("svc").await.unwrap(), Some(client.clone()));
+            assert_eq!(store.client("other").await.unwrap(), None);
+            store.put_client(&client).await.unwrap(); // replacing is no growth
+            let other = ClientConfig::confidential("other", "s")
+                .into_client(0)
+                .unwrap();
+            assert!(store.put_client(&other).await.is_err());
         });
     }
 

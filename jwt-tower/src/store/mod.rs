@@ -3,7 +3,9 @@
 //!
 //! Every store makes rotation atomic (two instances, or two requests, can never both
 //! rotate one refresh token) and keeps the in-process [`Revocations`] of every instance
-//! that [`follow`](Store::follow)s it in step.
+//! that [`follow`](Store::follow)s it in step. Stores also keep the registered OAuth
+//! clients and the authorization codes ([`crate::oauth`]), so that a fleet shares them:
+//! a code is handed out by [`take_code`](Store::take_code) exactly once.
 
 mod memory;
 #[cfg(feature = "redis")]
@@ -18,6 +20,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::oauth::{AuthorizationCode, Client};
 use crate::revoke::{Revocation, Revocations};
 
 /// One login: a chain of refresh tokens, each replacing the last.
@@ -35,6 +38,14 @@ pub struct Family {
     pub expires_at: i64,
     /// The family ends when unused for this many seconds.
     pub idle_timeout: i64,
+    /// The OAuth client the family was granted to (`/token`); `None` for a login of the
+    /// server's own routes. A refresh for another client is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The audience (RFC 8707 resource) of the family's access tokens; `None`: the
+    /// issuer's default audiences.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
 }
 
 /// What presenting a refresh token did.
@@ -93,6 +104,42 @@ pub trait Store: Send + Sync + 'static {
 
     /// Keeps `list` in step with the store's revocations from now on (and fills it now).
     fn follow(&self, list: &Revocations);
+
+    /// Registers `client`, replacing any client of the same id.
+    ///
+    /// The default refuses: a store written before OAuth clients existed keeps none.
+    async fn put_client(&self, client: &Client) -> Result<(), StoreError> {
+        let _ = client;
+        Err(no_oauth())
+    }
+
+    /// The client registered as `client_id`.
+    async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
+        let _ = client_id;
+        Err(no_oauth())
+    }
+
+    /// Stores an authorization code under `code_hash` (the SHA-256 of the code) until its
+    /// `expires_at`.
+    async fn put_code(&self, code_hash: &str, code: &AuthorizationCode) -> Result<(), StoreError> {
+        let _ = (code_hash, code);
+        Err(no_oauth())
+    }
+
+    /// Atomically removes and returns the code stored under `code_hash`, if it has not
+    /// expired at `now`: of two requests presenting one code, one gets it.
+    async fn take_code(
+        &self,
+        code_hash: &str,
+        now: i64,
+    ) -> Result<Option<AuthorizationCode>, StoreError> {
+        let _ = (code_hash, now);
+        Err(no_oauth())
+    }
+}
+
+fn no_oauth() -> StoreError {
+    StoreError("this store keeps no OAuth clients or codes".to_owned())
 }
 
 /// A shared store is a store: `Arc<dyn Store>` (or `Arc<MemoryStore>`) goes wherever a
@@ -121,5 +168,25 @@ impl<S: Store + ?Sized> Store for Arc<S> {
 
     fn follow(&self, list: &Revocations) {
         (**self).follow(list);
+    }
+
+    async fn put_client(&self, client: &Client) -> Result<(), StoreError> {
+        (**self).put_client(client).await
+    }
+
+    async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
+        (**self).client(client_id).await
+    }
+
+    async fn put_code(&self, code_hash: &str, code: &AuthorizationCode) -> Result<(), StoreError> {
+        (**self).put_code(code_hash, code).await
+    }
+
+    async fn take_code(
+        &self,
+        code_hash: &str,
+        now: i64,
+    ) -> Result<Option<AuthorizationCode>, StoreError> {
+        (**self).take_code(code_hash, now).await
     }
 }

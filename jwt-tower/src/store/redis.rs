@@ -3,6 +3,7 @@
 
 mod builder;
 mod families;
+mod oauth;
 mod scripts;
 mod sync;
 
@@ -20,6 +21,7 @@ use tokio::task::JoinHandle;
 use self::scripts::Scripts;
 use self::sync::Following;
 use super::{Family, Rotation, Store, StoreError};
+use crate::oauth::{AuthorizationCode, Client as OAuthClient};
 use crate::revoke::{Revocation, Revocations};
 
 pub use self::builder::RedisStoreBuilder;
@@ -57,7 +59,8 @@ pub use self::builder::RedisStoreBuilder;
 /// Needs Redis 6 or later (or Valkey), one server (a primary, possibly with replicas
 /// and Sentinel), not Redis Cluster: the scripts find a family's key from its token's
 /// value. Keys: `<prefix>fam:<id>`, `<prefix>tok:<token hash>`, `<prefix>chain:<id>`,
-/// `<prefix>rev:tok`, `<prefix>rev:sub`; channel `<prefix>revocations`. A family keeps
+/// `<prefix>rev:tok`, `<prefix>rev:sub`, `<prefix>client:<id>`, `<prefix>code:<hash>`;
+/// channel `<prefix>revocations`. A family keeps
 /// its current token and its last [`SPENT_TOKENS_KEPT`](crate::store::SPENT_TOKENS_KEPT) spent ones, as in the memory
 /// store: a refresh loop does not grow Redis.
 ///
@@ -168,6 +171,14 @@ impl Keys {
 
     fn chain(&self, id: &str) -> String {
         format!("{}chain:{id}", self.prefix)
+    }
+
+    fn client(&self, id: &str) -> String {
+        format!("{}client:{id}", self.prefix)
+    }
+
+    fn code(&self, hash: &str) -> String {
+        format!("{}code:{hash}", self.prefix)
     }
 }
 
@@ -289,6 +300,26 @@ impl Store for RedisStore {
 
     async fn revocations(&self) -> Result<Vec<Revocation>, StoreError> {
         self.inner.shared.read_all().await
+    }
+
+    async fn put_client(&self, client: &OAuthClient) -> Result<(), StoreError> {
+        self.inner.shared.put_client(client).await
+    }
+
+    async fn client(&self, client_id: &str) -> Result<Option<OAuthClient>, StoreError> {
+        self.inner.shared.client(client_id).await
+    }
+
+    async fn put_code(&self, code_hash: &str, code: &AuthorizationCode) -> Result<(), StoreError> {
+        self.inner.shared.put_code(code_hash, code).await
+    }
+
+    async fn take_code(
+        &self,
+        code_hash: &str,
+        now: i64,
+    ) -> Result<Option<AuthorizationCode>, StoreError> {
+        self.inner.shared.take_code(code_hash, now).await
     }
 
     /// Adds `list` to the lists this store keeps in step, and returns at once. The first

@@ -17,6 +17,9 @@
 //!   wins); entries past their `exp` plus the writer's retention (at least the
 //!   verifiers' leeway) are dropped on every write, and the key expires with the last.
 //! - `P rev:sub`: hash `sub` -> `before` (the latest one wins); never expires.
+//! - `P client:<id>`: a registered OAuth client (JSON); never expires.
+//! - `P code:<hash>`: an authorization code (JSON); expires with the code, and is deleted
+//!   by the one request that takes it.
 //!
 //! Numbers handed back to Redis go through `string.format('%.0f')`: Lua numbers are
 //! doubles, and Redis reads `1e+15` as an error, not an integer.
@@ -153,6 +156,14 @@ end
 return written
 ";
 
+/// `KEYS[1]`: a code. Returns it and deletes it, in one step (`GETDEL` needs Redis 6.2;
+/// this works on 6.0): of two requests presenting one code, exactly one gets it.
+const TAKE: &str = r"
+local code = redis.call('GET', KEYS[1])
+if code then redis.call('DEL', KEYS[1]) end
+return code
+";
+
 /// The compiled scripts (each one's SHA-1 computed once; sent by `EVALSHA`, and by
 /// `EVAL` when Redis does not know it, e.g. after a restart).
 pub(super) struct Scripts {
@@ -160,6 +171,7 @@ pub(super) struct Scripts {
     pub(super) rotate: ::redis::Script,
     pub(super) revoke_family: ::redis::Script,
     pub(super) revoke: ::redis::Script,
+    pub(super) take: ::redis::Script,
 }
 
 impl Scripts {
@@ -170,6 +182,7 @@ impl Scripts {
             rotate: with_helpers(ROTATE),
             revoke_family: with_helpers(REVOKE_FAMILY),
             revoke: with_helpers(REVOKE),
+            take: ::redis::Script::new(TAKE),
         }
     }
 }

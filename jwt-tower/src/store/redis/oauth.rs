@@ -1,0 +1,80 @@
+//! OAuth clients and authorization codes in Redis: a client is one JSON value; a code is
+//! one JSON value with the code's expiry, taken by a script that reads and deletes it in
+//! one step (see `scripts`).
+
+use ::redis::AsyncCommands as _;
+
+use super::{Shared, within};
+use crate::oauth::{AuthorizationCode, Client};
+use crate::store::StoreError;
+
+fn decode<T: serde::de::DeserializeOwned>(json: &str, what: &str) -> Result<T, StoreError> {
+    serde_json::from_str(json).map_err(|e| StoreError(format!("corrupt {what} in redis: {e}")))
+}
+
+fn encode(value: &impl serde::Serialize) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError(format!("cannot encode: {e}")))
+}
+
+impl Shared {
+    pub(super) async fn put_client(&self, client: &Client) -> Result<(), StoreError> {
+        let json = encode(client)?;
+        let mut conn = self.conn();
+        within(
+            self.timeout,
+            "put_client",
+            conn.set::<_, _, ()>(self.keys.client(&client.client_id), json),
+        )
+        .await
+    }
+
+    pub(super) async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
+        let mut conn = self.conn();
+        let json: Option<String> = within(
+            self.timeout,
+            "client",
+            conn.get(self.keys.client(client_id)),
+        )
+        .await?;
+        json.as_deref().map(|j| decode(j, "client")).transpose()
+    }
+
+    pub(super) async fn put_code(
+        &self,
+        code_hash: &str,
+        code: &AuthorizationCode,
+    ) -> Result<(), StoreError> {
+        let json = encode(code)?;
+        // Redis drops the key once the code has expired (at least a second from now).
+        let ttl = code
+            .expires_at
+            .saturating_sub(crate::clock::now())
+            .clamp(1, i64::from(u32::MAX)) as u64;
+        let mut conn = self.conn();
+        within(
+            self.timeout,
+            "put_code",
+            conn.set_ex::<_, _, ()>(self.keys.code(code_hash), json, ttl),
+        )
+        .await
+    }
+
+    pub(super) async fn take_code(
+        &self,
+        code_hash: &str,
+        now: i64,
+    ) -> Result<Option<AuthorizationCode>, StoreError> {
+        let mut invocation = self.scripts.take.prepare_invoke();
+        invocation.key(self.keys.code(code_hash));
+        let mut conn = self.conn();
+        let json: Option<String> = within(
+            self.timeout,
+            "take_code",
+            invocation.invoke_async(&mut conn),
+        )
+        .await?;
+        let code: Option<AuthorizationCode> =
+            json.as_deref().map(|j| decode(j, "code")).transpose()?;
+        Ok(code.filter(|c| now < c.expires_at))
+    }
+}
