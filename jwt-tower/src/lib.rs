@@ -15,7 +15,8 @@
 //! - [`reject`]: the HTTP form of an [`AuthError`];
 //! - [`resource`]: the protected resource metadata (RFC 9728) a resource server
 //!   publishes, and names in its challenges;
-//! - [`mcp`]: MCP servers: scopes per tool, read from each JSON-RPC `tools/call`;
+//! - [`mcp`]: MCP servers: scopes per tool, read from each JSON-RPC `tools/call`,
+//!   sessions bound to their caller, the caller's token inside a tool;
 //! - [`propagate`] (feature `propagate`): the caller's identity in scope while it is
 //!   handled, and a client layer that forwards it (or a service token) to the next service.
 //!
@@ -40,6 +41,8 @@
 //!   and the client-side [`propagate::PropagateLayer`].
 //! - `redis`: `store::RedisStore`, refresh families and revocations shared by a fleet
 //!   through Redis (atomic Lua scripts, pub/sub with resync).
+//! - `rmcp`: `mcp::Caller`, an rmcp tool parameter giving a tool the caller's verified
+//!   token.
 //! - `rust_crypto`: verify with the RustCrypto crates instead (no C code). When both
 //!   are enabled, aws-lc-rs is used; with neither, the crate refuses to compile.
 

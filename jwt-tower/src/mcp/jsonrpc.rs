@@ -11,6 +11,14 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+/// The error code of a request naming a session the server does not serve: the one MCP
+/// SDKs use (JSON-RPC's range for server errors, §5.1).
+pub(crate) const SESSION_NOT_FOUND: i32 = -32001;
+
+/// The error code of a request the server cannot take now (JSON-RPC's generic server
+/// error, §5.1).
+pub(crate) const SERVER_BUSY: i32 = -32000;
+
 /// The JSON-RPC method whose tool is checked.
 const TOOLS_CALL: &str = "tools/call";
 

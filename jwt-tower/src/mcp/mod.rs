@@ -1,4 +1,14 @@
-//! MCP (Model Context Protocol) servers: scopes per tool.
+//! MCP (Model Context Protocol) servers: scopes per tool, sessions bound to their
+//! caller, and the caller's token inside a tool.
+//!
+//! | piece | what it does |
+//! |---|---|
+//! | [`ToolScopesLayer`] | refuses a `tools/call` whose tool needs scopes the token lacks (403) |
+//! | [`SessionBindingLayer`] | refuses a session (`Mcp-Session-Id`) to any subject but its creator (404) |
+//! | [`verified_token`], [`identity`] | the caller's token in a request's `http::request::Parts` |
+//! | `Caller` (feature `rmcp`) | an rmcp tool parameter: the caller's [`VerifiedToken`](crate::VerifiedToken) |
+//!
+//! # Scopes per tool
 //!
 //! [`ToolScopesLayer`] reads each JSON-RPC `tools/call` an MCP client POSTs and refuses
 //! the call when the caller's token lacks the tool's scopes: HTTP 403 with
@@ -78,9 +88,108 @@
 //! # }).unwrap();
 //! ```
 
+//!
+//! # Sessions bound to their caller
+//!
+//! An MCP server over streamable HTTP gives each client a session, named by the
+//! `Mcp-Session-Id` header of the response to its `initialize`, and serves whoever sends
+//! that id back. [`SessionBindingLayer`], inside the [`JwtLayer`](crate::JwtLayer) (in
+//! front of or behind the `ToolScopesLayer`), remembers which subject created each
+//! session, so that a session id leaked or guessed is of no use to another caller:
+//!
+//! | request | answer |
+//! |---|---|
+//! | with a verified token, its response carries a new `Mcp-Session-Id` | session bound to the token's `iss` and `sub` |
+//! | naming a bound session, same `iss` and `sub` | passed on (the session's idle time restarts) |
+//! | naming a bound session, another subject's token or none | 404, JSON-RPC error `-32001` |
+//! | `DELETE` of a bound session by its owner, answered 2xx | passed on, session forgotten |
+//! | naming a session not bound (unknown, expired, created without a token) | passed on: the server answers |
+//! | new session while the table is full of sessions in use | 503 + `Retry-After`, JSON-RPC error `-32000`, the id withheld |
+//!
+//! The table is in memory, bounded: [`DEFAULT_MAX_SESSIONS`] sessions, each forgotten
+//! when idle for [`DEFAULT_IDLE_TIMEOUT`] (both configurable), which should outlast the
+//! MCP server's own session timeout. Each instance of a fleet binds the sessions it
+//! created: route a session's requests to the instance that created it, as the MCP
+//! server's in-memory sessions need anyway.
+//!
+//! ```
+//! use std::convert::Infallible;
+//!
+//! use bytes::Bytes;
+//! use http::{Request, Response};
+//! use jwt_tower::mcp::SessionBindingLayer;
+//! use jwt_tower::{Algorithm, JwtLayer, RegisteredClaims, Verifier, VerificationKey};
+//! use tower::{ServiceBuilder, ServiceExt};
+//!
+//! # let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+//! # runtime.block_on(async {
+//! # #[cfg(feature = "rust_crypto")] // jsonwebtoken then has both backends: pick one
+//! # let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+//! let secret = b"an-hmac-secret-of-at-least-32-bytes!";
+//! let verifier = Verifier::<RegisteredClaims>::builder(VerificationKey::hmac(Algorithm::HS256, secret)?)
+//!     .algorithms([Algorithm::HS256])
+//!     .build()?;
+//! // Stands in for the MCP endpoint: every response opens session "s1".
+//! let mcp = tower::service_fn(|_: Request<()>| async {
+//!     let mut response = Response::new(Bytes::new());
+//!     response.headers_mut().insert("mcp-session-id", "s1".parse().unwrap());
+//!     Ok::<_, Infallible>(response)
+//! });
+//! let service = ServiceBuilder::new()
+//!     .layer(JwtLayer::new(verifier))
+//!     .layer(SessionBindingLayer::new())
+//!     .service(mcp);
+//! let token = |sub: &str| {
+//!     let claims = serde_json::json!({"sub": sub, "exp": 4_000_000_000u64});
+//!     let key = jsonwebtoken::EncodingKey::from_secret(secret).unwrap();
+//!     jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).unwrap()
+//! };
+//! let request = |sub: &str| {
+//!     Request::post("/mcp")
+//!         .header("authorization", format!("Bearer {}", token(sub)))
+//!         .header("mcp-session-id", "s1")
+//!         .body(())
+//! };
+//!
+//! let alice = Request::post("/mcp").header("authorization", format!("Bearer {}", token("alice")));
+//! let created = service.clone().oneshot(alice.body(())?).await?;
+//! assert_eq!(created.headers()["mcp-session-id"], "s1");
+//! assert_eq!(service.clone().oneshot(request("alice")?).await?.status(), 200);
+//! assert_eq!(service.oneshot(request("bob")?).await?.status(), 404);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! # Claims in tools
+//!
+//! The [`JwtLayer`](crate::JwtLayer) puts the caller's
+//! [`VerifiedToken`](crate::VerifiedToken) and [`Identity`](crate::Identity) in the
+//! request's extensions; rmcp's `StreamableHttpService` hands the request's
+//! `http::request::Parts` to the tool, in its request context's extensions. With the
+//! `rmcp` feature, a tool takes `Caller<C>` as a parameter (`Caller(token): Caller`);
+//! without it, [`verified_token`] and [`identity`] read them from the parts:
+//!
+//! ```text
+//! #[tool(description = "Who the caller is")]
+//! fn whoami(&self, Extension(parts): Extension<http::request::Parts>) -> String {
+//!     let token = jwt_tower::mcp::verified_token::<RegisteredClaims>(&parts);
+//!     token.and_then(|t| t.subject()).unwrap_or_default().to_owned()
+//! }
+//! ```
+
+mod caller;
 mod jsonrpc;
 mod layer;
 mod service;
+mod session;
 
+#[cfg(feature = "rmcp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rmcp")))]
+pub use caller::Caller;
+pub use caller::{identity, verified_token};
 pub use layer::{DEFAULT_MAX_BODY_BYTES, ToolScopesLayer};
 pub use service::{ToolScopesBody, ToolScopesFuture, ToolScopesService};
+pub use session::{
+    DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_SESSIONS, SESSION_ID_HEADER, SessionBindingFuture,
+    SessionBindingLayer, SessionBindingService,
+};

@@ -173,7 +173,7 @@ fn unreadable_response<ResBody: From<Bytes>>(unreadable: Unreadable) -> Response
 
 /// A JSON-RPC error response with no `id` (`null`: the body was not read far enough to
 /// know it), as the MCP transport allows with an HTTP error status.
-fn json_rpc_error<ResBody: From<Bytes>>(
+pub(super) fn json_rpc_error<ResBody: From<Bytes>>(
     status: StatusCode,
     code: i32,
     message: &str,
