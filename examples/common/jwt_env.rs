@@ -106,6 +106,14 @@ pub async fn revocations_from_env() -> Result<Option<jwt_tower::revoke::Revocati
 pub fn from_env_with(
     revocations: Option<jwt_tower::revoke::Revocations>,
 ) -> Result<Verifier<RegisteredClaims>, EnvError> {
+    build(builder_from_env(revocations)?)
+}
+
+/// The verifier [`from_env_with`] builds, with claims of type `C`, not built yet: for a
+/// program that adds its own rules (`mcp_server`: the resource as the only audience).
+pub fn builder_from_env<C>(
+    revocations: Option<jwt_tower::revoke::Revocations>,
+) -> Result<jwt_tower::VerifierBuilder<C>, EnvError> {
     let names = list("JWT_ALGORITHMS");
     if names.is_empty() {
         return fail(
@@ -145,7 +153,7 @@ pub fn from_env_with(
         }
     };
 
-    let mut builder = Verifier::<RegisteredClaims>::builder(keys).algorithms(algorithms);
+    let mut builder = Verifier::<C>::builder(keys).algorithms(algorithms);
     for issuer in list("JWT_ISSUER") {
         builder = builder.issuer(issuer);
     }
@@ -172,6 +180,12 @@ pub fn from_env_with(
             }
         }
     }
+    Ok(builder)
+}
+
+/// The verifier `builder` describes; a refusal names `JWT_ALGORITHMS` (keys for none of
+/// the allowed algorithms).
+pub fn build<C>(builder: jwt_tower::VerifierBuilder<C>) -> Result<Verifier<C>, EnvError> {
     builder.build().or_else(|e| fail("JWT_ALGORITHMS", e))
 }
 
