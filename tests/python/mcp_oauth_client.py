@@ -44,6 +44,7 @@ from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider
 from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
 SCOPES = ["orders.read", "orders.write"]
 TOOLS = {"whoami", "orders_list", "orders_create"}
@@ -449,8 +450,18 @@ def oauth_client_provider(config: Config, storage: MemoryStorage, login: Browser
     )
 
 
-def connect(config: Config, http: httpx2.AsyncClient) -> Client:
-    return Client(streamable_http_client(config.mcp_url, http_client=http))
+def connect(config: Config, http: httpx2.AsyncClient, mode: str = "auto") -> Client:
+    """An SDK client over streamable HTTP. `auto`, the SDK's default, probes `server/discover`
+    and speaks the sessionless 2026 protocol when the server does; `legacy` runs the
+    `initialize` handshake and holds an `Mcp-Session-Id` session, closed with DELETE."""
+    return Client(streamable_http_client(config.mcp_url, http_client=http), mode=mode)
+
+
+def expect_session(config: Config, wire: Wire, client_version: str) -> None:
+    """The client ran the `initialize` handshake, held a session and closed it."""
+    expect(client_version in HANDSHAKE_PROTOCOL_VERSIONS, f"negotiated {client_version}, expected a handshake-era version")
+    closed = [e for e in wire.exchanges if e.method == "DELETE" and e.url == config.mcp_url]
+    expect(closed and closed[-1].status in (200, 202, 204), f"the session was not closed: {closed}")
 
 
 def check_issued_token(config: Config, token: str) -> dict[str, Any]:
@@ -536,10 +547,12 @@ async def check_client_credentials(config: Config, results: Results, wire: Wire)
         issuer=config.issuer,
     )
     async with wire.client(auth=provider) as http:
-        async with connect(config, http) as client:
+        async with connect(config, http, mode="legacy") as client:
             identity = await use_tools(client)
             created = await client.call_tool("orders_create", {"item": "gadget"})
             expect(not created.is_error, f"orders_create as {client_id}: {created.content}")
+            version = client.protocol_version
+    expect_session(config, wire, version)
     wire.expect_sequence(
         [
             ("POST", config.mcp_url, {401}),
@@ -567,7 +580,8 @@ async def check_insufficient_scope(config: Config, results: Results, wire: Wire)
     storage = MemoryStorage()
     login = BrowserlessLogin(wire, username, password)
     async with wire.client(auth=oauth_client_provider(config, storage, login)) as http:
-        async with connect(config, http) as client:
+        # On a session: the step-up's new token is for the same subject, so the session goes on.
+        async with connect(config, http, mode="legacy") as client:
             identity = await use_tools(client)
             expect(
                 scopes_of(identity) == {"orders.read"},
@@ -583,6 +597,10 @@ async def check_insufficient_scope(config: Config, results: Results, wire: Wire)
                 outcome = f"MCPError {error.code}: {error.message}"
             expect(refused, f"orders_create as {username} (orders.read only) succeeded: {outcome}")
             print(f"    the SDK surfaces the refusal as {outcome}")
+            listed = await client.call_tool("orders_list", {})
+            expect(not listed.is_error, f"orders_list after the step-up: {listed.content}")
+            version = client.protocol_version
+    expect_session(config, wire, version)
     refusals = wire.find("POST", config.mcp_url, 403)
     expect(refusals, "orders_create was not refused with 403")
     for refusal in refusals:
@@ -703,7 +721,7 @@ def describe(error: BaseException, tracebacks: bool) -> str:
     return "; ".join(lines) + " (--traceback for the whole trace)"
 
 
-async def run(config: Config, tracebacks: bool) -> int:
+async def run(config: Config, tracebacks: bool, verbose: bool) -> int:
     results = Results()
     failed = 0
     for name, check in CHECKS:
@@ -712,6 +730,9 @@ async def run(config: Config, tracebacks: bool) -> int:
             with_timeout = asyncio.wait_for(check(config, results, wire), CHECK_SECONDS)
             await with_timeout
             print(f"ok   {name}", flush=True)
+            if verbose:
+                for exchange in wire.exchanges:
+                    print(f"       {exchange}", flush=True)
         except BaseException as error:  # noqa: BLE001 - every failure is reported, then the next check runs
             if isinstance(error, KeyboardInterrupt):
                 raise
@@ -744,6 +765,7 @@ def main() -> int:
         "--other-resource", required=True, help="a resource the authorization server issues tokens for, not this server"
     )
     parser.add_argument("--traceback", action="store_true", help="show the whole trace of unexpected errors")
+    parser.add_argument("--verbose", action="store_true", help="show the HTTP exchanges of every check")
     args = parser.parse_args()
     config = Config(
         mcp_url=args.mcp_url,
@@ -753,7 +775,7 @@ def main() -> int:
         client=args.client,
         other_resource=args.other_resource,
     )
-    return asyncio.run(run(config, args.traceback))
+    return asyncio.run(run(config, args.traceback, args.verbose))
 
 
 if __name__ == "__main__":
