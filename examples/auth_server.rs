@@ -29,6 +29,16 @@
 //! slowest stored hash, and a bcrypt or non-default argon2 hash is replaced by a default
 //! argon2id hash at the user's first successful login (in memory only; `GET
 //! /password-hashes`, scope `admin`, lists each user's scheme).
+//!
+//! Standard OAuth, for OAuth client libraries and MCP clients: `GET
+//! /.well-known/oauth-authorization-server` (RFC 8414, issuer `JWT_ISSUER`), `GET`/`POST
+//! /authorize` (authorization code with PKCE S256, a login form for `DEMO_USERS`),
+//! `POST /token` (`authorization_code`, `refresh_token`, `client_credentials`), `POST
+//! /register` (RFC 7591, public clients). `OAUTH_CLIENTS_FILE`: pre-registered clients, a
+//! JSON array of `{"client_id", "client_secret" (absent for public clients), "scope",
+//! "redirect_uris", "grant_types"}`. `OAUTH_RESOURCES`: the comma-separated `resource`
+//! values (RFC 8707) tokens may be requested for, each becoming the token's `aud`
+//! (default the `JWT_AUDIENCE` values; without `resource`, the first `JWT_AUDIENCE`).
 #![forbid(unsafe_code)]
 
 #[path = "common/app_error.rs"]
@@ -43,6 +53,22 @@ mod cli;
 mod hashing_pool;
 #[path = "common/login_guard.rs"]
 mod login_guard;
+#[path = "common/oauth_authorize.rs"]
+mod oauth_authorize;
+#[path = "common/oauth_config.rs"]
+mod oauth_config;
+#[path = "common/oauth_error.rs"]
+mod oauth_error;
+#[path = "common/oauth_pages.rs"]
+mod oauth_pages;
+#[path = "common/oauth_params.rs"]
+mod oauth_params;
+#[path = "common/oauth_register.rs"]
+mod oauth_register;
+#[path = "common/oauth_routes.rs"]
+mod oauth_routes;
+#[path = "common/oauth_token.rs"]
+mod oauth_token;
 #[path = "common/refresh_delivery.rs"]
 mod refresh_delivery;
 #[path = "common/retry_after.rs"]
@@ -56,6 +82,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jwt_tower::issue::{SigningKey, TokenIssuer};
+use jwt_tower::oauth::{AuthorizationCodes, Client};
 use jwt_tower::refresh::RefreshTokens;
 use jwt_tower::revoke::Revocations;
 use jwt_tower::store::{MemoryStore, RedisStore, Store};
@@ -178,6 +205,14 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     )
     .map_err(|e| config_error("DEMO_USERS", e))?;
 
+    let now = jsonwebtoken::get_current_timestamp() as i64;
+    let clients = match var("OAUTH_CLIENTS_FILE") {
+        Some(path) => oauth_config::clients_from_file(&path, now)
+            .map_err(|e| config_error("OAUTH_CLIENTS_FILE", e))?,
+        None => Vec::new(),
+    };
+    let resources = oauth_config::resources(var("OAUTH_RESOURCES"), &audiences);
+
     let mut builder = TokenIssuer::builder(issuer_name.clone(), key).ttl(Duration::from_secs(ttl));
     for audience in &audiences {
         builder = builder.audience(audience.clone());
@@ -193,6 +228,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         alg,
         users,
         login_limits,
+        clients,
+        resources,
     };
     let store: Arc<dyn Store> = match var("REDIS_URL") {
         Some(url) => Arc::new(
@@ -215,6 +252,10 @@ struct Settings {
     alg: jwt_tower::Algorithm,
     users: users::Users,
     login_limits: LoginLimits,
+    /// Pre-registered OAuth clients (`OAUTH_CLIENTS_FILE`).
+    clients: Vec<Client>,
+    /// The resources tokens may be requested for (`OAUTH_RESOURCES`).
+    resources: Vec<String>,
 }
 
 async fn serve(
@@ -230,7 +271,22 @@ async fn serve(
         alg,
         users,
         login_limits,
+        clients,
+        resources,
     } = settings;
+    for client in &clients {
+        store
+            .put_client(client)
+            .await
+            .map_err(|e| config_error("OAUTH_CLIENTS_FILE", e))?;
+    }
+    let mut scopes_supported = users.scopes();
+    scopes_supported.extend(
+        clients
+            .iter()
+            .filter_map(|c| c.scope.as_deref())
+            .flat_map(|s| s.split(' ').map(str::to_owned)),
+    );
     let revocations = Revocations::new();
     store.follow(&revocations);
     let mut verifier = Verifier::<RegisteredClaims>::builder(issuer.keys())
@@ -243,7 +299,7 @@ async fn serve(
     }
     let state = auth_routes::AuthState {
         issuer: issuer.clone(),
-        refresh: RefreshTokens::new(store).revocations(revocations),
+        refresh: RefreshTokens::new(Arc::clone(&store)).revocations(revocations),
         users: Arc::new(users),
         verifier: verifier.build()?,
         delivery: if var("REFRESH_COOKIE").is_none_or(|v| v != "off") {
@@ -253,7 +309,17 @@ async fn serve(
         },
         login_guard: LoginGuard::new(&login_limits),
     };
+    let oauth = oauth_routes::OAuthState {
+        auth: state.clone(),
+        codes: AuthorizationCodes::new(Arc::clone(&store)),
+        store,
+        issuer_url: issuer_name.clone(),
+        default_audience: audiences.first().cloned(),
+        resources: Arc::new(resources),
+        scopes_supported: Arc::new(scopes_supported.into_iter().collect()),
+    };
     let app = auth_routes::router(state, &public_base)
+        .merge(oauth_routes::router(oauth))
         .route("/health", axum::routing::get(|| async { "ok" }));
     tracing::info!(addr = %public_base, issuer = %issuer_name, kid = %issuer.current_key().kid(), "auth server listening");
     axum::serve(

@@ -15,9 +15,9 @@ use super::app_error::AppError;
 use super::refresh_delivery::{RefreshDelivery, is_json};
 
 /// Longer user names are refused before any work (they would only fill the limiter).
-const MAX_USERNAME_BYTES: usize = 256;
+pub const MAX_USERNAME_BYTES: usize = 256;
 /// Longer passwords are refused before hashing.
-const MAX_PASSWORD_BYTES: usize = 4096;
+pub const MAX_PASSWORD_BYTES: usize = 4096;
 
 /// `POST /login`: JSON `{"username", "password"}`, sent as exactly `Content-Type:
 /// application/json`. Anything else is refused (415): a form another site could post

@@ -79,15 +79,19 @@ impl AuthState {
     }
 }
 
-async fn login(
-    State(state): State<AuthState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    login: Login,
-) -> Result<impl IntoResponse, AppError> {
+/// The one password check of every login route (`POST /login`, `POST /authorize`): the
+/// attempt limits, the hashing threads, and the padding to the slowest hash. `Ok(None)`:
+/// wrong user name or password.
+pub async fn check_password(
+    state: &AuthState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    username: String,
+    password: String,
+) -> Result<Option<String>, AppError> {
     // The client address may come from a header a reverse proxy sets (see `login_guard.rs`).
-    let client = state.login_guard.client(&headers, peer.ip())?;
-    state.login_guard.attempt(&login.username, client)?;
+    let client = state.login_guard.client(headers, peer.ip())?;
+    state.login_guard.attempt(&username, client)?;
     let users = Arc::clone(&state.users);
     // Password hashing is slow on purpose: it runs on the guard's hashing threads, off
     // the async workers.
@@ -95,8 +99,8 @@ async fn login(
         .login_guard
         .hash(move || {
             let started = Instant::now();
-            let checked = users.check(&login.username, &login.password);
-            (login.username, checked, started)
+            let checked = users.check(&username, &password);
+            (username, checked, started)
         })
         .await?;
     // Every attempt takes as long as the slowest stored hash: no timing tells unknown
@@ -106,8 +110,18 @@ async fn login(
     if checked.upgraded {
         tracing::info!(user = %username, "password hash upgraded to argon2id default parameters");
     }
-    let scope = checked
-        .scope
+    Ok(checked.scope)
+}
+
+async fn login(
+    State(state): State<AuthState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    login: Login,
+) -> Result<impl IntoResponse, AppError> {
+    let username = login.username.clone();
+    let scope = check_password(&state, peer, &headers, login.username, login.password)
+        .await?
         .ok_or_else(|| AppError::InvalidGrant("invalid username or password".to_owned()))?;
     let grant = state.refresh.start(&username, &scope).await?;
     state.tokens(grant)

@@ -317,6 +317,14 @@ impl Users {
         }
     }
 
+    /// Every scope some user holds, sorted.
+    pub fn scopes(&self) -> std::collections::BTreeSet<String> {
+        self.users
+            .values()
+            .flat_map(|user| user.scope.split_whitespace().map(str::to_owned))
+            .collect()
+    }
+
     /// Each user's stored hash scheme (for operators: who still has an imported hash).
     pub fn schemes(&self) -> BTreeMap<String, String> {
         self.users

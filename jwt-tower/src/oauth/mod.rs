@@ -9,6 +9,7 @@
 //! | issuing codes into the [`Store`](crate::store::Store), redeeming each once | `codes.rs` |
 //! | scope narrowing (RFC 6749 §3.3) | `scope.rs` |
 //! | client authentication at the token endpoint (RFC 6749 §2.3.1) | `client_auth.rs` |
+//! | the redirect back to the client, with `code` or `error`, `state`, `iss` | `response.rs` |
 //! | the error codes, their status and JSON body | `error.rs` |
 //!
 //! Clients and codes live in the store, so every instance of a fleet sharing a Redis
@@ -21,6 +22,7 @@ mod code;
 mod codes;
 mod error;
 pub mod pkce;
+mod response;
 pub mod scope;
 
 pub use client::{
@@ -33,3 +35,4 @@ pub use code::{AuthorizationCode, DEFAULT_CODE_LIFETIME};
 #[cfg_attr(docsrs, doc(cfg(feature = "aws_lc_rs")))]
 pub use codes::{AuthorizationCodes, new_client_id};
 pub use error::{OAuthError, OAuthErrorCode};
+pub use response::authorization_response_url;

@@ -1,0 +1,225 @@
+//! `POST /token` (RFC 6749 §3.2): the `authorization_code`, `refresh_token` and
+//! `client_credentials` grants, for clients authenticated by `client_secret_basic`,
+//! `client_secret_post` or, for public clients, `none`. The answer is always a JSON body
+//! with `Cache-Control: no-store`, whatever `REFRESH_COOKIE` says (that is for the
+//! browser login routes).
+#![allow(dead_code)]
+
+use axum::Form;
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::FormRejection;
+use axum::http::HeaderMap;
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, PRAGMA};
+use axum::response::{IntoResponse, Response};
+use jwt_tower::oauth::{
+    AUTHORIZATION_CODE, CLIENT_CREDENTIALS, Client, ClientCredentials, OAuthError, OAuthErrorCode,
+    REFRESH_TOKEN, scope,
+};
+use jwt_tower::refresh::RefreshError;
+use serde::Serialize;
+use serde_json::json;
+
+use super::oauth_error::OAuthErrorResponse;
+use super::oauth_params::Params;
+use super::oauth_routes::OAuthState;
+
+/// The token response (RFC 6749 §5.1).
+#[derive(Serialize)]
+struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: u64,
+    scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+}
+
+/// What a grant gives: the access token's subject, scope and audience, and a refresh
+/// token when one comes with it.
+struct Granted {
+    subject: String,
+    scope: String,
+    audience: Option<String>,
+    refresh_token: Option<String>,
+}
+
+fn refresh_error(error: RefreshError) -> OAuthError {
+    match error {
+        RefreshError::Unavailable(error) => error.into(),
+        other => OAuthError::invalid_grant(other.to_string()),
+    }
+}
+
+fn may_use(client: &Client, grant_type: &str) -> Result<(), OAuthError> {
+    if client.allows_grant(grant_type) {
+        Ok(())
+    } else {
+        Err(OAuthError::new(
+            OAuthErrorCode::UnauthorizedClient,
+            format!("this client may not use the {grant_type} grant"),
+        ))
+    }
+}
+
+async fn authorization_code(
+    state: &OAuthState,
+    client: &Client,
+    params: &Params,
+) -> Result<Granted, OAuthError> {
+    may_use(client, AUTHORIZATION_CODE)?;
+    let resource = params.get("resource");
+    state.audience(resource)?;
+    let code = state
+        .codes
+        .redeem(
+            params.required("code")?,
+            &client.client_id,
+            params.get("redirect_uri"),
+            params.get("code_verifier"),
+            resource,
+        )
+        .await?;
+    let audience = state.audience(code.resource.as_deref().or(resource))?;
+    // Public clients too: they have no other way to keep a session (OAuth 2.1 §4.3.1;
+    // refresh tokens rotate, and a replay revokes the family).
+    let refresh_token = if client.allows_grant(REFRESH_TOKEN) {
+        let grant = state
+            .auth
+            .refresh
+            .start_for_client(
+                &code.subject,
+                &code.scope,
+                &client.client_id,
+                audience.as_deref(),
+            )
+            .await
+            .map_err(refresh_error)?;
+        Some(grant.token)
+    } else {
+        None
+    };
+    Ok(Granted {
+        subject: code.subject,
+        scope: code.scope,
+        audience,
+        refresh_token,
+    })
+}
+
+async fn refresh_token(
+    state: &OAuthState,
+    client: &Client,
+    params: &Params,
+) -> Result<Granted, OAuthError> {
+    may_use(client, REFRESH_TOKEN)?;
+    let requested_audience = state.audience(params.get("resource"))?;
+    if let Some(requested) = params.get("scope")
+        && !scope::is_valid_scope(requested)
+    {
+        return Err(OAuthError::invalid_scope("scope is malformed"));
+    }
+    let grant = state
+        .auth
+        .refresh
+        .rotate_for_client(params.required("refresh_token")?, &client.client_id)
+        .await
+        .map_err(refresh_error)?;
+    let family = grant.family;
+    // The audience stays the family's: a refresh does not move a grant to another
+    // resource.
+    if params.get("resource").is_some() && requested_audience != family.audience {
+        return Err(OAuthError::invalid_target(
+            "resource differs from the one the grant was made for",
+        ));
+    }
+    // A refresh may narrow the scope, never widen it (RFC 6749 §6).
+    let scope = scope::narrow(params.get("scope"), &[&family.scope])?;
+    Ok(Granted {
+        subject: family.subject,
+        scope,
+        audience: family.audience,
+        refresh_token: Some(grant.token),
+    })
+}
+
+fn client_credentials(
+    state: &OAuthState,
+    client: &Client,
+    params: &Params,
+) -> Result<Granted, OAuthError> {
+    may_use(client, CLIENT_CREDENTIALS)?;
+    let audience = state.audience(params.get("resource"))?;
+    let scope = scope::narrow(
+        params.get("scope"),
+        &[client.scope.as_deref().unwrap_or("")],
+    )?;
+    Ok(Granted {
+        subject: client.client_id.clone(),
+        scope,
+        audience,
+        refresh_token: None,
+    })
+}
+
+async fn grant(
+    state: &OAuthState,
+    headers: &HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Result<Response, OAuthError> {
+    let Form(pairs) = form.map_err(|_| {
+        OAuthError::invalid_request("the body must be application/x-www-form-urlencoded")
+    })?;
+    let params = Params::from_pairs(pairs)?;
+    let credentials = ClientCredentials::from_request(
+        headers.get(AUTHORIZATION),
+        params.get("client_id"),
+        params.get("client_secret"),
+    )?;
+    let client = state.store.client(&credentials.client_id).await?;
+    credentials.authenticate(client.as_ref())?;
+    let client = client.expect("authenticated clients exist");
+    let granted = match params.required("grant_type")? {
+        AUTHORIZATION_CODE => authorization_code(state, &client, &params).await?,
+        REFRESH_TOKEN => refresh_token(state, &client, &params).await?,
+        CLIENT_CREDENTIALS => client_credentials(state, &client, &params)?,
+        _ => {
+            return Err(OAuthError::new(
+                OAuthErrorCode::UnsupportedGrantType,
+                "grant_type must be authorization_code, refresh_token or client_credentials",
+            ));
+        }
+    };
+    // RFC 9068: `client_id` and `scope` beside the registered claims; `typ: at+jwt`.
+    let claims = json!({"scope": granted.scope, "client_id": client.client_id});
+    let issuer = &state.auth.issuer;
+    let access = match &granted.audience {
+        Some(audience) => issuer.issue_for_audience(&granted.subject, audience, claims),
+        None => issuer.issue(&granted.subject, claims),
+    }
+    .map_err(|e| OAuthError::new(OAuthErrorCode::ServerError, e.to_string()))?;
+    let body = TokenResponse {
+        access_token: access.token,
+        token_type: "Bearer",
+        expires_in: access.expires_in,
+        scope: granted.scope,
+        refresh_token: granted.refresh_token,
+    };
+    Ok((
+        [(CACHE_CONTROL, "no-store"), (PRAGMA, "no-cache")],
+        Json(body),
+    )
+        .into_response())
+}
+
+/// `POST /token`.
+pub async fn token(
+    State(state): State<OAuthState>,
+    headers: HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    match grant(&state, &headers, form).await {
+        Ok(response) => response,
+        Err(error) => OAuthErrorResponse(error).into_response(),
+    }
+}
