@@ -844,3 +844,41 @@ async fn route_layer_leaves_unknown_paths_404_where_layer_makes_them_401() {
         401
     );
 }
+
+/// The layer refuses without reading the request's body, and hyper closes a connection
+/// whose body has not all arrived. The refusal says so (`Connection: close`); without it, a
+/// keep-alive client (an MCP client's discovery after its first 401) sends its next request
+/// on a connection being closed, and loses it.
+#[tokio::test]
+async fn a_refused_request_with_a_body_says_its_connection_closes() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = serve(app(JwtLayer::new(verifier(hs256_key("k1"))))).await;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // The headers now, the body never: the refusal comes before it would have.
+    stream
+        .write_all(b"POST /me HTTP/1.1\r\nhost: test\r\ncontent-length: 2\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut chunk))
+            .await
+            .expect("a response")
+            .unwrap();
+        assert!(n > 0, "closed without a response");
+        head.extend_from_slice(&chunk[..n]);
+    }
+    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 401"), "{head}");
+    assert!(head.contains("\r\nconnection: close\r\n"), "{head}");
+
+    // Without a body, the connection stays open for the next request.
+    let reply = client()
+        .get(format!("http://{addr}/me"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 401);
+    assert!(reply.headers().get("connection").is_none());
+}

@@ -12,6 +12,7 @@ mod future;
 mod layer;
 mod refusal;
 mod service;
+pub(crate) mod unread_body;
 
 pub use authenticator::Authenticator;
 pub use future::ResponseFuture;

@@ -70,7 +70,9 @@ where
         path = req.uri().path(),
         "jwt rejected"
     );
-    layer.on_rejection.on_rejection(error)
+    let mut response = layer.on_rejection.on_rejection(error);
+    super::unread_body::close_if_body_unread(req, &mut response);
+    response
 }
 
 impl<S, C, R, ReqBody, ResBody> Service<Request<ReqBody>> for JwtService<S, C, R>

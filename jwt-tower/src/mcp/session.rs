@@ -258,8 +258,10 @@ where
         if let Some(id) = &id
             && let Verdict::Stranger = self.sessions.check(id, owner.as_ref(), now)
         {
+            let mut response = not_found();
+            crate::auth::unread_body::close_if_body_unread(&req, &mut response);
             // An async block holds no error value, so it is `Send` whatever the error type.
-            return Box::pin(async { Ok(not_found()) });
+            return Box::pin(async { Ok(response) });
         }
         let deleting = req.method() == Method::DELETE;
         let response = self.inner.call(req);
