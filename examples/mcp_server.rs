@@ -6,7 +6,8 @@
 //! Environment: the `JWT_*` keys exactly as `resource_server` (`JWT_JWKS_URL`,
 //! `JWT_OIDC_ISSUER`, `JWT_JWKS_FILE`, `JWT_PUBLIC_KEY_PEM_FILE`, `JWT_HS256_SECRET`,
 //! `JWT_KID`; see `examples/common/jwt_env.rs`), `JWT_ALGORITHMS` (required),
-//! `JWT_ISSUER`, and:
+//! `JWT_ISSUER` (and `resource_server`'s other options: `JWT_LEEWAY_SECONDS`,
+//! `JWT_REQUIRE_TYP`, `JWT_CACHE_ENTRIES`, `REDIS_URL` for revocations), and:
 //! - `BIND` (default `127.0.0.1:3100`);
 //! - `MCP_RESOURCE_URL` (default `http://$BIND/mcp`): the server's resource identifier,
 //!   the metadata's `resource` and the only audience a token may have (`JWT_AUDIENCE`
@@ -20,7 +21,9 @@
 //!   the configured metadata URL, and tokens are accepted for `MCP_RESOURCE_URL` alone,
 //!   whatever the headers say, so that no request header chooses which tokens pass.
 //!
-//! Routes: `/mcp` (streamable HTTP: `POST`, `GET`, `DELETE`; a bearer token required),
+//! Routes: `/mcp` (streamable HTTP: `POST`, `GET`, `DELETE`; a bearer token required;
+//! rmcp serves only a `Host` that is a loopback name, `BIND`'s host or
+//! `MCP_RESOURCE_URL`'s, its guard against DNS rebinding),
 //! `GET /.well-known/oauth-protected-resource/mcp` and
 //! `GET /.well-known/oauth-protected-resource` (the metadata, open),
 //! `GET /health` (open).

@@ -4,11 +4,13 @@
 
 mod support;
 
+use jsonwebtoken::Algorithm as JwtAlg;
 use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, ClientConfig};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde_json::{Value, json};
+use support::jwks_server::{JwksServer, document, jwk};
 use support::process::{Running, run_to_exit, start};
 use support::*;
 
@@ -217,6 +219,36 @@ async fn authorization_servers_and_resource_come_from_the_environment() {
     assert_eq!(reply.status, 401);
     let for_resource = token_for("https://mcp.example.com/mcp", "alice", "");
     open_session(&resource(&server), &for_resource).await;
+}
+
+#[tokio::test]
+async fn the_oidc_issuer_is_the_authorization_server_by_default() {
+    let idp = JwksServer::start(document(vec![jwk(JwtAlg::ES256, "ec-1")])).await;
+    let server = start(
+        "mcp_server",
+        &env(&[
+            ("JWT_OIDC_ISSUER", &idp.base()),
+            ("JWT_ALGORITHMS", "ES256"),
+        ]),
+    )
+    .await;
+    let body: Value = http()
+        .get(metadata_url(&server))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["authorization_servers"], json!([idp.base()]));
+    let token = mint_es256(
+        "ec-1",
+        &json!({"iss": idp.base(), "aud": resource(&server), "sub": "dana", "exp": now() + 60}),
+    );
+    let session = open_session(&resource(&server), &token).await;
+    let whoami = call(2, "whoami", json!({}));
+    let reply = rpc(&resource(&server), Some(&token), Some(&session), &whoami).await;
+    assert_eq!(tool_text(&reply)["sub"], "dana");
 }
 
 #[tokio::test]

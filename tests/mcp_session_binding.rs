@@ -188,6 +188,29 @@ async fn unknown_sessions_pass_to_the_server() {
 }
 
 #[tokio::test]
+async fn a_request_naming_two_sessions_is_400() {
+    let url = start(JwtLayer::new(verifier()), SessionBindingLayer::new()).await;
+    let session = open(&url, Some(&alice())).await;
+    for pair in [
+        [session.as_str(), "never-issued"],
+        ["never-issued", session.as_str()],
+    ] {
+        let response = http()
+            .post(&url)
+            .bearer_auth(bob())
+            .header("mcp-session-id", pair[0])
+            .header("mcp-session-id", pair[1])
+            .body("tools/list")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], -32600);
+    }
+}
+
+#[tokio::test]
 async fn tokens_without_sub_share_one_subject_per_issuer() {
     let url = start(JwtLayer::new(verifier()), SessionBindingLayer::new()).await;
     let anonymous = token(ISSUER, None);

@@ -573,12 +573,16 @@ async fn failed_client_authentication_is_invalid_client_401() {
     }
 }
 
+/// Form pairs, and Basic credentials.
+type Form<'a> = Vec<(&'a str, &'a str)>;
+type Basic<'a> = (&'a str, &'a str);
+
 #[tokio::test]
 async fn grant_scope_and_target_errors_follow_the_rfcs() {
     let auth = auth_server(&[]).await;
     let base = auth.base();
     let reports = Some(("reports", REPORTS_SECRET));
-    let cases: Vec<(Vec<(&str, &str)>, Option<(&str, &str)>, &str)> = vec![
+    let cases: Vec<(Form, Option<Basic>, &str)> = vec![
         (
             vec![("grant_type", "password")],
             reports,

@@ -177,8 +177,7 @@ async fn grant(
         params.get("client_secret"),
     )?;
     let client = state.store.client(&credentials.client_id).await?;
-    credentials.authenticate(client.as_ref())?;
-    let client = client.expect("authenticated clients exist");
+    let client = credentials.authenticate(client)?;
     let granted = match params.required("grant_type")? {
         AUTHORIZATION_CODE => authorization_code(state, &client, &params).await?,
         REFRESH_TOKEN => refresh_token(state, &client, &params).await?,

@@ -104,6 +104,7 @@
 //! | naming a bound session, another subject's token or none | 404, JSON-RPC error `-32001` |
 //! | `DELETE` of a bound session by its owner, answered 2xx | passed on, session forgotten |
 //! | naming a session not bound (unknown, expired, created without a token) | passed on: the server answers |
+//! | naming more than one session (`Mcp-Session-Id` twice) | 400, JSON-RPC error `-32600` |
 //! | new session while the table is full of sessions in use | 503 + `Retry-After`, JSON-RPC error `-32000`, the id withheld |
 //!
 //! The table is in memory, bounded: [`DEFAULT_MAX_SESSIONS`] sessions, each forgotten

@@ -250,10 +250,12 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let owner = req.extensions().get::<Identity>().map(Owner::of);
-        let id: Option<Box<[u8]>> = req
-            .headers()
-            .get(SESSION_ID_HEADER)
-            .map(|id| id.as_bytes().into());
+        let mut ids = req.headers().get_all(SESSION_ID_HEADER).iter();
+        let id: Option<Box<[u8]>> = ids.next().map(|id| id.as_bytes().into());
+        if ids.next().is_some() {
+            // Which one a server reads is its choice: refused, not guessed.
+            return Box::pin(async { Ok(several_sessions()) });
+        }
         let now = Instant::now();
         if let Some(id) = &id
             && let Verdict::Stranger = self.sessions.check(id, owner.as_ref(), now)
@@ -298,6 +300,15 @@ fn not_found<ResBody: From<Bytes>>() -> Response<ResBody> {
         StatusCode::NOT_FOUND,
         jsonrpc::SESSION_NOT_FOUND,
         "Session not found",
+    )
+}
+
+/// 400 for a request naming more than one session.
+fn several_sessions<ResBody: From<Bytes>>() -> Response<ResBody> {
+    json_rpc_error(
+        StatusCode::BAD_REQUEST,
+        jsonrpc::Unreadable::InvalidRequest.code(),
+        "Invalid Request: more than one Mcp-Session-Id",
     )
 }
 

@@ -128,12 +128,13 @@ impl ClientCredentials {
         })
     }
 
-    /// Authenticates against the registered `client` (`None`: no such client): a
-    /// confidential client must send its secret, a public client must send none.
+    /// Authenticates against the registered `client` (`None`: no such client), and
+    /// returns it: a confidential client must send its secret, a public client must send
+    /// none.
     ///
     /// # Errors
     /// `invalid_client` (401; with a Basic challenge when Basic was tried).
-    pub fn authenticate(&self, client: Option<&Client>) -> Result<(), OAuthError> {
+    pub fn authenticate(&self, client: Option<Client>) -> Result<Client, OAuthError> {
         let refuse = |description: &'static str| {
             let error = OAuthError::invalid_client(description);
             if self.method == AuthMethod::ClientSecretBasic {
@@ -144,9 +145,9 @@ impl ClientCredentials {
         };
         let client = client.ok_or_else(|| refuse("client authentication failed"))?;
         match (&self.client_secret, client.is_public()) {
-            (Some(secret), false) if client.verify_secret(secret) => Ok(()),
+            (Some(secret), false) if client.verify_secret(secret) => Ok(client),
             (Some(_), false) => Err(refuse("client authentication failed")),
-            (None, true) => Ok(()),
+            (None, true) => Ok(client),
             (None, false) => Err(refuse("this client must authenticate with its secret")),
             (Some(_), true) => Err(refuse("a public client has no secret to send")),
         }
@@ -221,14 +222,18 @@ mod tests {
         };
         assert!(
             creds("svc", Some("secret"))
-                .authenticate(Some(&confidential))
+                .authenticate(Some(confidential.clone()))
                 .is_ok()
         );
-        assert!(creds("cli", None).authenticate(Some(&public)).is_ok());
+        assert!(
+            creds("cli", None)
+                .authenticate(Some(public.clone()))
+                .is_ok()
+        );
         for (credentials, client) in [
-            (creds("svc", Some("wrong")), Some(&confidential)),
-            (creds("svc", None), Some(&confidential)),
-            (creds("cli", Some("x")), Some(&public)),
+            (creds("svc", Some("wrong")), Some(confidential.clone())),
+            (creds("svc", None), Some(confidential.clone())),
+            (creds("cli", Some("x")), Some(public.clone())),
             (creds("ghost", None), None),
         ] {
             let error = credentials.authenticate(client).unwrap_err();
@@ -237,7 +242,7 @@ mod tests {
         }
         let via_basic = ClientCredentials::from_request(Some(&basic("svc:wrong")), None, None)
             .unwrap()
-            .authenticate(Some(&confidential))
+            .authenticate(Some(confidential.clone()))
             .unwrap_err();
         assert_eq!(
             via_basic.www_authenticate("r").as_deref(),
