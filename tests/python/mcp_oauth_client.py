@@ -1,12 +1,21 @@
 #!/usr/bin/env python3
-"""The Python MCP SDK (`mcp` on PyPI) against examples/mcp_server through examples/auth_server.
+r"""The Python MCP SDK (`mcp` on PyPI) against examples/mcp_server through examples/auth_server.
 
-Both servers run as processes; tests/mcp_python.rs starts them and runs this script. By hand:
+Both servers run as processes; tests/mcp_python.rs starts them and runs this script. By hand
+(`pip install mcp==2.3.0`; clients.json holds the confidential client
+`[{"client_id": "orders-bot", "client_secret": "orders-bot-secret",
+"scope": "orders.read orders.write", "grant_types": ["client_credentials"]}]`):
 
+    DEMO_USERS='alice:alice-password:orders.read orders.write;bob:bob-password:orders.read' \
+      OAUTH_CLIENTS_FILE=clients.json \
+      OAUTH_RESOURCES=http://127.0.0.1:3100/mcp,https://reports.example/mcp \
+      cargo run --example auth_server &
+    JWT_JWKS_URL=http://127.0.0.1:4000/.well-known/jwks.json JWT_ALGORITHMS=ES256 \
+      JWT_ISSUER=http://127.0.0.1:4000 cargo run --example mcp_server &
     python3 tests/python/mcp_oauth_client.py --mcp-url http://127.0.0.1:3100/mcp \
-        --issuer http://127.0.0.1:4000 --user alice:alice-password \
-        --reader bob:bob-password --client orders-bot:orders-bot-secret \
-        --other-resource https://other.example/mcp
+      --issuer http://127.0.0.1:4000 --user alice:alice-password \
+      --reader bob:bob-password --client orders-bot:orders-bot-secret \
+      --other-resource https://reports.example/mcp
 
 Checks, each printed as `ok` or `FAIL` with the HTTP exchanges it saw; exits 1 if any failed:
   - the protected resource metadata at both well-known URLs, the authorization server's;
