@@ -18,8 +18,10 @@ const SDK: &str = "mcp==2.3.0";
 /// Users of `auth_server` (`DEMO_USERS`): one with both order scopes, one that may only read.
 const WRITER: (&str, &str) = ("alice", "alice-password");
 const READER: (&str, &str) = ("bob", "bob-password");
-/// A confidential client in `OAUTH_CLIENTS_FILE`, for the client-credentials grant.
+/// Confidential clients in `OAUTH_CLIENTS_FILE`, for the client-credentials grant: one with
+/// both order scopes, one that may only read.
 const CLIENT: (&str, &str) = ("orders-bot", "orders-bot-secret");
+const READ_CLIENT: (&str, &str) = ("orders-viewer", "orders-viewer-secret");
 /// Another resource the authorization server issues tokens for: its tokens must not pass
 /// the MCP server.
 const OTHER_RESOURCE: &str = "https://reports.example/mcp";
@@ -45,16 +47,22 @@ fn require_sdk() {
     }
 }
 
-/// `OAUTH_CLIENTS_FILE`: the confidential client, as an operator writes it.
+/// `OAUTH_CLIENTS_FILE`: the confidential clients, as an operator writes them.
 fn clients_file() -> PathBuf {
     let path =
         std::env::temp_dir().join(format!("jwt-tower-mcp-clients-{}.json", std::process::id()));
-    let clients = serde_json::json!([{
-        "client_id": CLIENT.0,
-        "client_secret": CLIENT.1,
-        "scope": "orders.read orders.write",
-        "grant_types": ["client_credentials"],
-    }]);
+    let client = |(id, secret): (&str, &str), scope: &str| {
+        serde_json::json!({
+            "client_id": id,
+            "client_secret": secret,
+            "scope": scope,
+            "grant_types": ["client_credentials"],
+        })
+    };
+    let clients = serde_json::json!([
+        client(CLIENT, "orders.read orders.write"),
+        client(READ_CLIENT, "orders.read"),
+    ]);
     std::fs::write(&path, clients.to_string()).unwrap();
     path
 }
@@ -136,6 +144,8 @@ async fn the_python_mcp_sdk_connects_through_auth_server() {
         format!("{}:{}", READER.0, READER.1),
         "--client".to_owned(),
         format!("{}:{}", CLIENT.0, CLIENT.1),
+        "--read-client".to_owned(),
+        format!("{}:{}", READ_CLIENT.0, READ_CLIENT.1),
         "--other-resource".to_owned(),
         OTHER_RESOURCE.to_owned(),
     ];

@@ -4,7 +4,9 @@ r"""The Python MCP SDK (`mcp` on PyPI) against examples/mcp_server through examp
 Both servers run as processes; tests/mcp_python.rs starts them and runs this script. By hand
 (`pip install mcp==2.3.0`; clients.json holds the confidential client
 `[{"client_id": "orders-bot", "client_secret": "orders-bot-secret",
-"scope": "orders.read orders.write", "grant_types": ["client_credentials"]}]`):
+"scope": "orders.read orders.write", "grant_types": ["client_credentials"]}, {"client_id":
+"orders-viewer", "client_secret": "orders-viewer-secret", "scope": "orders.read",
+"grant_types": ["client_credentials"]}]`):
 
     DEMO_USERS='alice:alice-password:orders.read orders.write;bob:bob-password:orders.read' \
       OAUTH_CLIENTS_FILE=clients.json \
@@ -15,7 +17,7 @@ Both servers run as processes; tests/mcp_python.rs starts them and runs this scr
     python3 tests/python/mcp_oauth_client.py --mcp-url http://127.0.0.1:3100/mcp \
       --issuer http://127.0.0.1:4000 --user alice:alice-password \
       --reader bob:bob-password --client orders-bot:orders-bot-secret \
-      --other-resource https://reports.example/mcp
+      --read-client orders-viewer:orders-viewer-secret --other-resource https://reports.example/mcp
 
 Checks, each printed as `ok` or `FAIL` with the HTTP exchanges it saw; exits 1 if any failed:
   - the protected resource metadata at both well-known URLs, the authorization server's;
@@ -27,7 +29,7 @@ Checks, each printed as `ok` or `FAIL` with the HTTP exchanges it saw; exits 1 i
   - the SDK's `ClientCredentialsOAuthProvider` does the same for `--client`, without a user;
   - `--reader` (no `orders.write`) calling `orders_create`: 403 `insufficient_scope` with the
     tool's scope and the metadata URL, still refused after the SDK's step-up (the
-    authorization server narrows the scope, never widens it);
+    authorization server narrows the scope, never widens it); the same for `--read-client`;
   - a token for `--other-resource`: 401 `invalid_token` naming the metadata;
   - a session created by one subject, used with another subject's token: 404.
 """
@@ -339,6 +341,7 @@ class Config:
     user: tuple[str, str]
     reader: tuple[str, str]
     client: tuple[str, str]
+    read_client: tuple[str, str]
     other_resource: str
 
     @property
@@ -584,6 +587,41 @@ async def check_client_credentials(config: Config, results: Results, wire: Wire)
     expect(set(SCOPES) <= scopes_of(identity), f"whoami: {identity}, expected {SCOPES}")
 
 
+async def create_refused(client: Client, who: str) -> None:
+    """`orders_create` fails for `who`, who lacks `orders.write`; prints how the SDK says so."""
+    try:
+        created = await client.call_tool("orders_create", {"item": "forbidden"})
+        refused = created.is_error
+        outcome = f"a result with is_error {created.is_error}: {created.content}"
+    except MCPError as error:
+        refused = True
+        outcome = f"MCPError {error.code}: {error.message}"
+    expect(refused, f"orders_create as {who} (orders.read only) succeeded: {outcome}")
+    print(f"    the SDK surfaces the refusal as {outcome}")
+
+
+def expect_scope_refusals(config: Config, wire: Wire, count: int) -> None:
+    """`count` refusals of `orders_create`: 403 `insufficient_scope` naming the tool's scope."""
+    refusals = wire.find("POST", config.mcp_url, 403)
+    expect(
+        len(refusals) == count,
+        f"{len(refusals)} refusals of orders_create, expected {count} (before and after the step-up)",
+    )
+    for refusal in refusals:
+        params = challenge_params(refusal.www_authenticate)
+        expect(params.get("error") == "insufficient_scope", f"403 challenge {params}")
+        expect("orders.write" in params.get("scope", "").split(), f"403 challenge {params}: no scope orders.write")
+        expect(params.get("resource_metadata") == config.metadata_url, f"403 challenge {params}")
+
+
+def expect_not_widened(token: str) -> None:
+    _, claims = token_claims(token)
+    expect(
+        "orders.write" not in str(claims.get("scope", "")).split(),
+        f"the step-up token carries {claims.get('scope')!r}: the scope was widened",
+    )
+
+
 async def check_insufficient_scope(config: Config, results: Results, wire: Wire) -> None:
     username, password = config.reader
     storage = MemoryStorage()
@@ -597,40 +635,44 @@ async def check_insufficient_scope(config: Config, results: Results, wire: Wire)
                 f"whoami: {identity}: asked for {login.requested_scopes[0]!r}, expected it narrowed to orders.read",
             )
             results.reader_token = needs(storage.tokens, "tokens").access_token
-            try:
-                created = await client.call_tool("orders_create", {"item": "forbidden"})
-                refused = created.is_error
-                outcome = f"a result with is_error {created.is_error}: {created.content}"
-            except MCPError as error:
-                refused = True
-                outcome = f"MCPError {error.code}: {error.message}"
-            expect(refused, f"orders_create as {username} (orders.read only) succeeded: {outcome}")
-            print(f"    the SDK surfaces the refusal as {outcome}")
+            await create_refused(client, username)
             listed = await client.call_tool("orders_list", {})
             expect(not listed.is_error, f"orders_list after the step-up: {listed.content}")
             version = client.protocol_version
     expect_session(config, wire, version)
-    refusals = wire.find("POST", config.mcp_url, 403)
-    expect(refusals, "orders_create was not refused with 403")
-    for refusal in refusals:
-        params = challenge_params(refusal.www_authenticate)
-        expect(params.get("error") == "insufficient_scope", f"403 challenge {params}")
-        expect("orders.write" in params.get("scope", "").split(), f"403 challenge {params}: no scope orders.write")
-        expect(params.get("resource_metadata") == config.metadata_url, f"403 challenge {params}")
     # The SDK steps up once, asking for what it had plus the challenged scope; the
     # authorization server narrows the request to what the user may have, so the tool is
     # still refused.
+    expect_scope_refusals(config, wire, 2)
     expect(login.rounds == 2, f"{login.rounds} authorization rounds, expected 2 (login, step-up)")
     expect(
         "orders.write" in (login.requested_scopes[1] or "").split(),
         f"the step-up asked for {login.requested_scopes[1]!r}",
     )
-    expect(len(refusals) == 2, f"{len(refusals)} refusals of orders_create, expected 2 (before and after step-up)")
-    _, claims = token_claims(needs(storage.tokens, "tokens").access_token)
-    expect(
-        "orders.write" not in str(claims.get("scope", "")).split(),
-        f"the step-up token carries {claims.get('scope')!r}: the scope was widened",
+    expect_not_widened(needs(storage.tokens, "tokens").access_token)
+
+
+async def check_client_insufficient_scope(config: Config, results: Results, wire: Wire) -> None:
+    metadata = needs(results.as_metadata, "the authorization server metadata")
+    client_id, secret = config.read_client
+    storage = MemoryStorage()
+    provider = ClientCredentialsOAuthProvider(
+        server_url=config.mcp_url,
+        storage=storage,
+        client_id=client_id,
+        client_secret=secret,
+        issuer=config.issuer,
     )
+    async with wire.client(auth=provider) as http:
+        async with connect(config, http) as client:
+            # The SDK asks for every scope the metadata lists: /token narrows it to the client's.
+            identity = await use_tools(client)
+            expect(scopes_of(identity) == {"orders.read"}, f"whoami: {identity}, expected orders.read only")
+            await create_refused(client, client_id)
+    expect_scope_refusals(config, wire, 2)
+    exchanges = len(wire.find("POST", metadata["token_endpoint"], 200))
+    expect(exchanges == 2, f"{exchanges} token requests, expected 2 (the first, the step-up)")
+    expect_not_widened(needs(storage.tokens, "tokens").access_token)
 
 
 async def check_other_audience(config: Config, results: Results, wire: Wire) -> None:
@@ -698,6 +740,7 @@ CHECKS = [
     ("refresh token, rotated (SDK)", check_refresh),
     ("client credentials, pre-registered client (SDK)", check_client_credentials),
     ("insufficient scope: 403, step-up narrowed (SDK)", check_insufficient_scope),
+    ("insufficient scope, client credentials: 403, narrowed (SDK)", check_client_insufficient_scope),
     ("token for another audience: 401 invalid_token", check_other_audience),
     ("session used by another subject: 404", check_session_binding),
 ]
@@ -771,6 +814,9 @@ def main() -> int:
         "--client", required=True, type=credentials, help="ID:SECRET of a confidential client with both scopes"
     )
     parser.add_argument(
+        "--read-client", required=True, type=credentials, help="ID:SECRET of a confidential client with orders.read only"
+    )
+    parser.add_argument(
         "--other-resource", required=True, help="a resource the authorization server issues tokens for, not this server"
     )
     parser.add_argument("--traceback", action="store_true", help="show the whole trace of unexpected errors")
@@ -782,6 +828,7 @@ def main() -> int:
         user=args.user,
         reader=args.reader,
         client=args.client,
+        read_client=args.read_client,
         other_resource=args.other_resource,
     )
     return asyncio.run(run(config, args.traceback, args.verbose))
