@@ -907,3 +907,79 @@ fn a_bad_clients_file_names_the_variable() {
         );
     }
 }
+
+/// A code exchanged for one resource, and the refresh token that came with it.
+async fn refresh_token_for(base: &str, resource: Option<&str>, seed: &str) -> String {
+    let (verifier, challenge) = pkce(seed);
+    let mut request = Authorize::new("cli", &challenge);
+    request.resource = resource;
+    let code = code_for(base, &request, "alice", "alice-password").await;
+    let mut pairs = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", CALLBACK),
+        ("client_id", "cli"),
+        ("code_verifier", verifier.as_str()),
+    ];
+    if let Some(resource) = resource {
+        pairs.push(("resource", resource));
+    }
+    let reply = token(base, &pairs, None).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.json()["refresh_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_refresh_keeps_its_audience_and_scope_and_the_login_route_refuses_it() {
+    let auth = auth_server(&[("REFRESH_COOKIE", "off")]).await;
+    let base = auth.base();
+    let refresh = |refresh_token: String, extra: Vec<(&'static str, &'static str)>| {
+        let base = base.clone();
+        async move {
+            let mut pairs = vec![
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token.as_str()),
+                ("client_id", "cli"),
+            ];
+            pairs.extend(extra);
+            token(&base, &pairs, None).await
+        }
+    };
+
+    // A refresh may narrow the scope, not widen it, and keeps the audience.
+    let first = refresh_token_for(&base, Some(MCP), "keep").await;
+    let narrowed = refresh(first, vec![("scope", "profile")]).await;
+    assert_eq!(narrowed.status, 200, "{}", narrowed.body);
+    assert_eq!(narrowed.json()["scope"], "profile");
+    let claims = verified(
+        &base,
+        narrowed.json()["access_token"].as_str().unwrap(),
+        MCP,
+    )
+    .await;
+    assert_eq!(claims["scope"], "profile");
+    let next = narrowed.json()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let widened = refresh(next, vec![("scope", "admin")]).await;
+    assert_eq!(error_of(&widened), "invalid_scope");
+
+    // Asking to move the grant to another resource.
+    let second = refresh_token_for(&base, Some(MCP), "move").await;
+    let moved = refresh(second, vec![("resource", "api")]).await;
+    assert_eq!(error_of(&moved), "invalid_target");
+
+    // The login routes' /refresh does not take a client's refresh token.
+    let third = refresh_token_for(&base, None, "login-route").await;
+    let reply = send(
+        http()
+            .post(format!("{base}/refresh"))
+            .json(&json!({"refresh_token": third})),
+    )
+    .await;
+    assert_eq!(
+        (reply.status, error_of(&reply).as_str()),
+        (401, "invalid_grant")
+    );
+}
