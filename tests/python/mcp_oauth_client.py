@@ -760,7 +760,7 @@ def describe(error: BaseException, tracebacks: bool) -> str:
     failed = [leaf for leaf in found if isinstance(leaf, CheckFailed)]
     if failed:
         return "; ".join(str(leaf) for leaf in failed)
-    if isinstance(error, TimeoutError):
+    if isinstance(error, asyncio.TimeoutError):
         return f"no answer within {CHECK_SECONDS} s"
     if tracebacks:
         return "".join(traceback.format_exception(error)).rstrip()
