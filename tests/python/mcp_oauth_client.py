@@ -116,9 +116,9 @@ class Wire:
         )
 
     def client(self, **kwargs: Any) -> httpx2.AsyncClient:
-        return httpx2.AsyncClient(
-            timeout=httpx2.Timeout(30.0), event_hooks={"response": [self._on_response]}, **kwargs
-        )
+        # The SDK's own timeouts: an SSE stream may stay quiet for a while.
+        timeout = httpx2.Timeout(30.0, read=300.0)
+        return httpx2.AsyncClient(timeout=timeout, event_hooks={"response": [self._on_response]}, **kwargs)
 
     def expect_sequence(self, steps: list[tuple[str, str, set[int]]]) -> None:
         """The exchanges contain `steps` (method, URL without query, statuses) in this order."""
