@@ -65,7 +65,12 @@ fn command(name: &str, env: &[(&str, String)]) -> Command {
 /// Starts `name` with `env` (and `BIND` on a free port), and waits until `GET /health`
 /// answers 200.
 pub async fn start(name: &str, env: &[(&str, String)]) -> Running {
-    let addr = free_addr();
+    start_at(name, &free_addr(), env).await
+}
+
+/// [`start`] at `addr`, chosen beforehand (when another server's configuration names it).
+pub async fn start_at(name: &str, addr: &str, env: &[(&str, String)]) -> Running {
+    let addr = addr.to_owned();
     let child = command(name, env)
         .env("BIND", &addr)
         .stdout(Stdio::null())
