@@ -128,6 +128,31 @@ async fn jwks_url_with_rotation_through_the_process() {
 }
 
 #[tokio::test]
+async fn the_oidc_issuer_is_the_required_issuer_by_default() {
+    let idp = JwksServer::start(document(vec![jwk(JwtAlg::ES256, "ec-1")])).await;
+    let issuer = idp.base();
+    let server = start(
+        "resource_server",
+        &env(&[("JWT_OIDC_ISSUER", &issuer), ("JWT_ALGORITHMS", "ES256")]),
+    )
+    .await;
+    let me = format!("{}/me", server.base());
+    let token = |iss: &str| {
+        mint_es256(
+            "ec-1",
+            &json!({"iss": iss, "sub": "alice", "exp": now() + 60}),
+        )
+    };
+    assert_eq!(get(&me, Some(&token(&issuer))).await.status, 200);
+    assert_eq!(
+        get(&me, Some(&token("https://elsewhere.example")))
+            .await
+            .status,
+        401
+    );
+}
+
+#[tokio::test]
 async fn oidc_issuer_discovery_through_the_process() {
     let idp = JwksServer::start(document(vec![jwk(JwtAlg::ES256, "ec-1")])).await;
     let issuer = idp.base();

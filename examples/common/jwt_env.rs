@@ -154,7 +154,14 @@ pub fn builder_from_env<C>(
     };
 
     let mut builder = Verifier::<C>::builder(keys).algorithms(algorithms);
-    for issuer in list("JWT_ISSUER") {
+    // An issuer discovered by OIDC is the issuer its tokens must name, unless told otherwise.
+    let mut issuers = list("JWT_ISSUER");
+    if issuers.is_empty()
+        && let Some(oidc_issuer) = var("JWT_OIDC_ISSUER")
+    {
+        issuers.push(oidc_issuer.trim().to_owned());
+    }
+    for issuer in issuers {
         builder = builder.issuer(issuer);
     }
     for audience in list("JWT_AUDIENCE") {
