@@ -15,9 +15,9 @@
 //! - `MCP_AUTHORIZATION_SERVERS`: comma-separated issuer URLs of the authorization
 //!   servers (default `JWT_ISSUER`, else `JWT_OIDC_ISSUER`; with none, the metadata
 //!   names none and clients cannot discover where to get a token);
-//! - `MCP_TRUST_FORWARDED` (`1`; default off): the metadata documents name the scheme
-//!   and host the proxy in front reports (`Forwarded`, `X-Forwarded-Proto`,
-//!   `X-Forwarded-Host`). Only the documents: the challenges' `resource_metadata` stays
+//! - `MCP_TRUST_FORWARDED` (`1`, only with `MCP_RESOURCE_URL` set; default off): the
+//!   metadata documents name the scheme and host the proxy in front reports
+//!   (`Forwarded`, `X-Forwarded-Proto`, `X-Forwarded-Host`). Only the documents: the challenges' `resource_metadata` stays
 //!   the configured metadata URL, and tokens are accepted for `MCP_RESOURCE_URL` alone,
 //!   whatever the headers say, so that no request header chooses which tokens pass.
 //!
@@ -34,7 +34,9 @@
 //! (argument `item`, a string; scope `orders.write`) the new order. The orders are kept
 //! in memory. A `tools/call` lacking the tool's scope is 403 `insufficient_scope`, with
 //! `scope` naming it, before the server sees it. A session (`Mcp-Session-Id`) serves
-//! only the subject whose token opened it: any other token gets 404.
+//! only the subject whose token opened it: any other token gets 404, and so does an id
+//! the server did not open for this subject, or one idle for 6 minutes (rmcp closes a
+//! session idle for 5). A token without `sub` is refused (401 `invalid_token`).
 //!
 //! Try it with a token minted for the resource:
 //!
@@ -237,12 +239,20 @@ fn authorization_servers() -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// `MCP_TRUST_FORWARDED`; on only with `MCP_RESOURCE_URL` set, since the default
+/// resource is the socket's URL, which a client behind the proxy does not reach: the
+/// documents would name the public URL, and the verifier refuse tokens for it.
 fn trust_forwarded() -> Result<TrustForwarded, Box<dyn std::error::Error>> {
     match jwt_env::var("MCP_TRUST_FORWARDED")
         .as_deref()
         .map(str::trim)
     {
         None | Some("0") => Ok(TrustForwarded::Off),
+        Some("1") if jwt_env::var("MCP_RESOURCE_URL").is_none() => Err(config_error(
+            "MCP_TRUST_FORWARDED",
+            "1 needs MCP_RESOURCE_URL, the public URL clients connect to through the proxy \
+             (the only accepted audience)",
+        )),
         Some("1") => Ok(TrustForwarded::On),
         Some(other) => Err(config_error(
             "MCP_TRUST_FORWARDED",

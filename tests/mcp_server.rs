@@ -337,6 +337,28 @@ async fn whoami_names_absent_claims_null() {
 }
 
 #[tokio::test]
+async fn a_token_without_sub_cannot_open_a_session() {
+    let server = server(&[]).await;
+    let url = resource(&server);
+    let token = mint_hs256(
+        "k1",
+        &json!({"iss": ISSUER, "aud": url, "client_id": "cli-1", "exp": now() + 600}),
+    );
+    let reply = rpc(&url, Some(&token), None, &initialize()).await;
+    assert_eq!(reply.status, 401, "{reply:?}");
+    assert_eq!(reply.session, None);
+    let challenge = reply.challenge.unwrap();
+    assert!(
+        challenge.contains(r#"error="invalid_token""#),
+        "{challenge}"
+    );
+    assert!(
+        challenge.contains(&format!(r#"resource_metadata="{}""#, metadata_url(&server))),
+        "{challenge}"
+    );
+}
+
+#[tokio::test]
 async fn a_tool_lacking_its_scope_is_403_naming_it() {
     let server = server(&[]).await;
     let url = resource(&server);
@@ -522,7 +544,8 @@ async fn trusted_forwarding_headers_move_the_documents_only() {
             .header("x-forwarded-proto", "https")
             .header("x-forwarded-host", "mcp.example.com")
     };
-    let trusting = server(&[("MCP_TRUST_FORWARDED", "1")]).await;
+    let public = "https://public.example/mcp";
+    let trusting = server(&[("MCP_TRUST_FORWARDED", "1"), ("MCP_RESOURCE_URL", public)]).await;
     let body: Value = forwarded(metadata_url(&trusting))
         .send()
         .await
@@ -533,13 +556,15 @@ async fn trusted_forwarding_headers_move_the_documents_only() {
     assert_eq!(body["resource"], "https://mcp.example.com/mcp");
     // The challenge and the audience stay the configured ones.
     let reply = rpc(&resource(&trusting), None, None, &initialize()).await;
-    assert!(reply.challenge.unwrap().ends_with(&format!(
-        r#"resource_metadata="{}""#,
-        metadata_url(&trusting)
-    )));
-    let public = token_for("https://mcp.example.com/mcp", "alice", "");
-    let reply = rpc(&resource(&trusting), Some(&public), None, &initialize()).await;
+    assert!(reply.challenge.unwrap().ends_with(
+        r#"resource_metadata="https://public.example/.well-known/oauth-protected-resource/mcp""#
+    ));
+    let moved = token_for("https://mcp.example.com/mcp", "alice", "");
+    let reply = rpc(&resource(&trusting), Some(&moved), None, &initialize()).await;
     assert_eq!(reply.status, 401);
+    let configured = token_for(public, "alice", "");
+    let reply = rpc(&resource(&trusting), Some(&configured), None, &initialize()).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
 
     let default = server(&[]).await;
     let body: Value = forwarded(metadata_url(&default))
@@ -555,10 +580,12 @@ async fn trusted_forwarding_headers_move_the_documents_only() {
 #[test]
 fn configuration_errors_name_the_variable() {
     let base = [("JWT_HS256_SECRET", secret()), ("JWT_ALGORITHMS", "HS256")];
-    let cases: [(&[(&'static str, &str)], &str); 5] = [
+    let cases: [(&[(&'static str, &str)], &str); 6] = [
         (&[("JWT_HS256_SECRET", secret())], "JWT_ALGORITHMS"),
         (&[("JWT_AUDIENCE", "orders")], "JWT_AUDIENCE"),
         (&[("MCP_TRUST_FORWARDED", "yes")], "MCP_TRUST_FORWARDED"),
+        // Trusting the proxy needs the public URL: the socket's is not it.
+        (&[("MCP_TRUST_FORWARDED", "1")], "MCP_TRUST_FORWARDED"),
         (
             &[("MCP_RESOURCE_URL", "https://mcp.example.com/mcp?v=1")],
             "MCP_RESOURCE_URL",
@@ -583,4 +610,13 @@ fn configuration_errors_name_the_variable() {
             "{variable}: {stderr}"
         );
     }
+    // Trusting the proxy without the public URL names both variables.
+    let mut vars = env(&base);
+    vars.extend(env(&[("MCP_TRUST_FORWARDED", "1")]));
+    let output = run_to_exit("mcp_server", &vars);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("MCP_TRUST_FORWARDED: 1 needs MCP_RESOURCE_URL"),
+        "{stderr}"
+    );
 }

@@ -7,10 +7,11 @@ mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::any;
 use jwt_tower::mcp::SessionBindingLayer;
@@ -20,7 +21,8 @@ use support::*;
 
 const ISSUER: &str = "https://issuer.example";
 
-/// The MCP endpoint's stand-in. `initialize` opens session `s<n>`; a `DELETE` with the
+/// The MCP endpoint's stand-in. `initialize` opens session `s<n>`, `reuse <id>` answers
+/// as if opening session `<id>` (a server handing out an id twice); a `DELETE` with the
 /// body `fail` fails (500), any other succeeds; everything else echoes its session.
 async fn endpoint(
     counter: Arc<AtomicU64>,
@@ -43,6 +45,9 @@ async fn endpoint(
     if body.as_ref() == b"initialize" {
         let id = counter.fetch_add(1, Ordering::Relaxed) + 1;
         response_headers.insert("mcp-session-id", format!("s{id}").parse().unwrap());
+    }
+    if let Some(reused) = body.strip_prefix(b"reuse ") {
+        response_headers.insert("mcp-session-id", HeaderValue::from_bytes(reused).unwrap());
     }
     let echo = format!(
         "reached with {}",
@@ -176,15 +181,82 @@ async fn a_session_serves_its_creator_and_no_one_else() {
 }
 
 #[tokio::test]
-async fn unknown_sessions_pass_to_the_server() {
+async fn a_session_not_bound_is_404_for_everyone() {
     let url = start(JwtLayer::new(verifier()), SessionBindingLayer::new()).await;
-    let reached = post(&url, Some(&bob()), Some("never-issued")).await;
-    assert_eq!(
-        (reached.status, reached.body.as_str()),
-        (200, "reached with never-issued")
-    );
+    assert_not_found(&post(&url, Some(&bob()), Some("never-issued")).await);
     let reached = post(&url, Some(&bob()), None).await;
     assert_eq!(reached.body, "reached with no session");
+}
+
+#[tokio::test]
+async fn an_idle_session_is_refused_to_its_owner_too() {
+    let sessions = SessionBindingLayer::new().idle_timeout(Duration::from_secs(1));
+    let url = start(JwtLayer::new(verifier()), sessions.clone()).await;
+    let session = open(&url, Some(&alice())).await;
+    assert_eq!(post(&url, Some(&alice()), Some(&session)).await.status, 200);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // The server may still serve it: the layer no longer knows whose it is.
+    assert_not_found(&post(&url, Some(&bob()), Some(&session)).await);
+    assert_not_found(&post(&url, Some(&alice()), Some(&session)).await);
+    assert!(sessions.is_empty());
+}
+
+#[tokio::test]
+async fn only_a_request_naming_no_session_opens_one() {
+    let sessions = SessionBindingLayer::new();
+    let url = start(JwtLayer::new(verifier()), sessions.clone()).await;
+    let first = open(&url, Some(&alice())).await;
+    // A response naming a new session to a request of another session binds nothing.
+    let answer = request(
+        Method::POST,
+        &url,
+        Some(&alice()),
+        Some(&first),
+        "initialize",
+    )
+    .await;
+    let second = answer.session.expect("the stand-in opens one");
+    assert_eq!(sessions.len(), 1);
+    assert_not_found(&post(&url, Some(&alice()), Some(&second)).await);
+}
+
+#[tokio::test]
+async fn a_bound_id_handed_out_again_is_withheld() {
+    let sessions = SessionBindingLayer::new();
+    let url = start(JwtLayer::new(verifier()), sessions.clone()).await;
+    let session = open(&url, Some(&alice())).await;
+    assert_eq!(session, "s1");
+    let reused = request(Method::POST, &url, Some(&bob()), None, "reuse s1").await;
+    assert_eq!(reused.status, 500, "{reused:?}");
+    assert_eq!(reused.session, None, "the id is withheld");
+    assert_eq!(reused.json()["error"]["code"], -32603);
+    assert_not_found(&post(&url, Some(&bob()), Some("s1")).await);
+    assert_eq!(post(&url, Some(&alice()), Some("s1")).await.status, 200);
+    // Its owner opening it again keeps it.
+    let again = request(Method::POST, &url, Some(&alice()), None, "reuse s1").await;
+    assert_eq!((again.status, again.session.as_deref()), (200, Some("s1")));
+    assert_eq!(sessions.len(), 1);
+}
+
+#[tokio::test]
+async fn an_owner_at_its_limit_loses_its_oldest_session_not_others_theirs() {
+    let sessions = SessionBindingLayer::new()
+        .max_sessions(3)
+        .max_sessions_per_owner(2);
+    let url = start(JwtLayer::new(verifier()), sessions.clone()).await;
+    let bobs = open(&url, Some(&bob())).await;
+    let mut alices = Vec::new();
+    for _ in 0..10 {
+        alices.push(open(&url, Some(&alice())).await);
+    }
+    assert_eq!(sessions.len(), 3);
+    for old in &alices[..8] {
+        assert_not_found(&post(&url, Some(&alice()), Some(old)).await);
+    }
+    for kept in &alices[8..] {
+        assert_eq!(post(&url, Some(&alice()), Some(kept)).await.status, 200);
+    }
+    assert_eq!(post(&url, Some(&bob()), Some(&bobs)).await.status, 200);
 }
 
 #[tokio::test]
@@ -211,30 +283,45 @@ async fn a_request_naming_two_sessions_is_400() {
 }
 
 #[tokio::test]
-async fn tokens_without_sub_share_one_subject_per_issuer() {
-    let url = start(JwtLayer::new(verifier()), SessionBindingLayer::new()).await;
-    let anonymous = token(ISSUER, None);
-    let session = open(&url, Some(&anonymous)).await;
-    assert_eq!(
-        post(&url, Some(&anonymous), Some(&session)).await.status,
-        200
-    );
-    assert_not_found(&post(&url, Some(&alice()), Some(&session)).await);
+async fn a_token_without_sub_is_401_invalid_token() {
+    let sessions = SessionBindingLayer::new();
+    let url = start(JwtLayer::new(verifier()).realm("mcp"), sessions.clone()).await;
+    let no_sub = token(ISSUER, None);
     let session = open(&url, Some(&alice())).await;
-    assert_not_found(&post(&url, Some(&anonymous), Some(&session)).await);
+    // Neither opening a session nor naming one.
+    let opening = http().post(&url).bearer_auth(&no_sub).body("initialize");
+    let naming = http()
+        .post(&url)
+        .bearer_auth(&no_sub)
+        .header("mcp-session-id", &session)
+        .body("tools/list");
+    for request in [opening, naming] {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 401);
+        let challenge = response.headers()["www-authenticate"].to_str().unwrap();
+        assert!(
+            challenge.starts_with(r#"Bearer realm="mcp""#),
+            "{challenge}"
+        );
+        assert!(
+            challenge.contains(r#"error="invalid_token""#),
+            "{challenge}"
+        );
+        assert!(response.headers().get("mcp-session-id").is_none());
+    }
+    assert_eq!(sessions.len(), 1);
 }
 
 #[tokio::test]
-async fn behind_an_optional_layer_only_token_sessions_are_bound() {
+async fn behind_an_optional_layer_sessions_without_a_token_are_bound_too() {
     let sessions = SessionBindingLayer::new();
     let url = start(JwtLayer::new(verifier()).optional(), sessions.clone()).await;
-    // A session opened without a token is not bound: the server decides.
+    // A session opened without a token belongs to requests without one.
     let open_to_all = open(&url, None).await;
-    assert!(sessions.is_empty());
-    assert_eq!(
-        post(&url, Some(&bob()), Some(&open_to_all)).await.status,
-        200
-    );
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(post(&url, None, Some(&open_to_all)).await.status, 200);
+    assert_not_found(&post(&url, Some(&bob()), Some(&open_to_all)).await);
+    assert_not_found(&post(&url, None, Some("never-issued")).await);
     // One opened with a token is refused to requests without one.
     let bound = open(&url, Some(&alice())).await;
     assert_not_found(&post(&url, None, Some(&bound)).await);
@@ -255,8 +342,9 @@ async fn a_successful_delete_by_the_owner_forgets_the_session() {
     assert_eq!(sessions.len(), 1);
     assert_eq!(delete(alice()).await.status, 204);
     assert!(sessions.is_empty());
-    // Forgotten: the server answers whoever names it now (a real one, 404).
-    assert_eq!(post(&url, Some(&bob()), Some(&session)).await.status, 200);
+    // Forgotten: refused to everyone, its owner too.
+    assert_not_found(&post(&url, Some(&bob()), Some(&session)).await);
+    assert_not_found(&post(&url, Some(&alice()), Some(&session)).await);
 }
 
 #[tokio::test]
@@ -281,7 +369,7 @@ async fn a_full_table_refuses_new_sessions_with_503_and_withholds_the_id() {
     assert_eq!(refused.status, 503, "{refused:?}");
     assert_eq!(refused.session, None, "the new session's id is withheld");
     let retry: u64 = refused.retry_after.as_deref().unwrap().parse().unwrap();
-    assert!((3500..=3600).contains(&retry), "{retry}");
+    assert!((300..=360).contains(&retry), "{retry}");
     let body = refused.json();
     assert_eq!(body["error"]["code"], -32000);
     assert_eq!(body["id"], Value::Null);

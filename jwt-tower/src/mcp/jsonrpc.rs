@@ -19,6 +19,9 @@ pub(crate) const SESSION_NOT_FOUND: i32 = -32001;
 /// error, §5.1).
 pub(crate) const SERVER_BUSY: i32 = -32000;
 
+/// The error code of a failure inside the server (JSON-RPC's internal error, §5.1).
+pub(crate) const INTERNAL_ERROR: i32 = -32603;
+
 /// The JSON-RPC method whose tool is checked.
 const TOOLS_CALL: &str = "tools/call";
 

@@ -4,7 +4,7 @@
 //! | piece | what it does |
 //! |---|---|
 //! | [`ToolScopesLayer`] | refuses a `tools/call` whose tool needs scopes the token lacks (403) |
-//! | [`SessionBindingLayer`] | refuses a session (`Mcp-Session-Id`) to any subject but its creator (404) |
+//! | [`SessionBindingLayer`] | refuses a session (`Mcp-Session-Id`) to anyone but its creator, and an unknown one to all (404) |
 //! | [`verified_token`], [`identity`] | the caller's token in a request's `http::request::Parts` |
 //! | `Caller` (feature `rmcp`) | an rmcp tool parameter: the caller's [`VerifiedToken`](crate::VerifiedToken) |
 //!
@@ -94,24 +94,31 @@
 //! An MCP server over streamable HTTP gives each client a session, named by the
 //! `Mcp-Session-Id` header of the response to its `initialize`, and serves whoever sends
 //! that id back. [`SessionBindingLayer`], inside the [`JwtLayer`](crate::JwtLayer) (in
-//! front of or behind the `ToolScopesLayer`), remembers which subject created each
-//! session, so that a session id leaked or guessed is of no use to another caller:
+//! front of or behind the `ToolScopesLayer`), remembers who created each session (the
+//! token's `iss` and `sub`, or "no token" behind an optional layer), and fails closed: a
+//! session id is served only to its creator, so that an id leaked, guessed, or outliving
+//! its binding is of no use to anyone else:
 //!
 //! | request | answer |
 //! |---|---|
-//! | with a verified token, its response carries a new `Mcp-Session-Id` | session bound to the token's `iss` and `sub` |
-//! | naming a bound session, same `iss` and `sub` | passed on (the session's idle time restarts) |
+//! | naming no session, its response carries a new `Mcp-Session-Id` | session bound to the token's `iss` and `sub` (or to "no token") |
+//! | naming a bound session, same owner | passed on (the session's idle time restarts) |
 //! | naming a bound session, another subject's token or none | 404, JSON-RPC error `-32001` |
+//! | naming a session not bound (never issued, forgotten, idle past the timeout, deleted) | 404, JSON-RPC error `-32001`: the client opens a new session |
 //! | `DELETE` of a bound session by its owner, answered 2xx | passed on, session forgotten |
-//! | naming a session not bound (unknown, expired, created without a token) | passed on: the server answers |
+//! | naming a session, its response carries an `Mcp-Session-Id` | passed on, nothing bound |
+//! | verified token without `sub`, whatever it asks | 401 `invalid_token`, the `JwtLayer`'s challenge |
 //! | naming more than one session (`Mcp-Session-Id` twice) | 400, JSON-RPC error `-32600` |
+//! | new session, the owner at its limit | bound; the owner's least recently used session forgotten |
 //! | new session while the table is full of sessions in use | 503 + `Retry-After`, JSON-RPC error `-32000`, the id withheld |
+//! | new session whose id is bound to another owner already | 500, JSON-RPC error `-32603`, the id withheld |
 //!
-//! The table is in memory, bounded: [`DEFAULT_MAX_SESSIONS`] sessions, each forgotten
-//! when idle for [`DEFAULT_IDLE_TIMEOUT`] (both configurable), which should outlast the
-//! MCP server's own session timeout. Each instance of a fleet binds the sessions it
-//! created: route a session's requests to the instance that created it, as the MCP
-//! server's in-memory sessions need anyway.
+//! The table is in memory, bounded: [`DEFAULT_MAX_SESSIONS`] sessions in all,
+//! [`DEFAULT_MAX_SESSIONS_PER_OWNER`] per owner (so that one token holder cannot fill
+//! it), each forgotten when idle for [`DEFAULT_IDLE_TIMEOUT`] (6 minutes, a minute more
+//! than rmcp's own 5-minute session keep-alive); all three configurable. Each instance
+//! of a fleet binds the sessions it created: route a session's requests to the instance
+//! that created it, as the MCP server's in-memory sessions need anyway.
 //!
 //! ```
 //! use std::convert::Infallible;
@@ -191,6 +198,6 @@ pub use caller::{identity, verified_token};
 pub use layer::{DEFAULT_MAX_BODY_BYTES, ToolScopesLayer};
 pub use service::{ToolScopesBody, ToolScopesFuture, ToolScopesService};
 pub use session::{
-    DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_SESSIONS, SESSION_ID_HEADER, SessionBindingFuture,
-    SessionBindingLayer, SessionBindingService,
+    DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_OWNER, SESSION_ID_HEADER,
+    SessionBindingFuture, SessionBindingLayer, SessionBindingService,
 };
