@@ -983,3 +983,44 @@ async fn a_refresh_keeps_its_audience_and_scope_and_the_login_route_refuses_it()
         (401, "invalid_grant")
     );
 }
+
+/// A refresh refused for its scope or its resource is refused before the token is
+/// spent: the client's retry with the same token is not a replay and succeeds.
+#[tokio::test]
+async fn a_refused_refresh_leaves_the_grant_usable() {
+    let auth = auth_server(&[]).await;
+    let base = auth.base();
+    let presented = refresh_token_for(&base, Some(MCP), "refused-refresh").await;
+    let refresh = |extra: Vec<(&'static str, &'static str)>| {
+        let (base, presented) = (base.clone(), presented.clone());
+        async move {
+            let mut pairs = vec![
+                ("grant_type", "refresh_token"),
+                ("refresh_token", presented.as_str()),
+                ("client_id", "cli"),
+            ];
+            pairs.extend(extra);
+            token(&base, &pairs, None).await
+        }
+    };
+    let widened = refresh(vec![("scope", "admin")]).await;
+    assert_eq!(error_of(&widened), "invalid_scope", "{}", widened.body);
+    let moved = refresh(vec![("resource", "api")]).await;
+    assert_eq!(error_of(&moved), "invalid_target", "{}", moved.body);
+
+    let retried = refresh(vec![]).await;
+    assert_eq!(retried.status, 200, "{}", retried.body);
+    let next = retried.json()["refresh_token"].as_str().unwrap().to_owned();
+    // The family lives on: the new token rotates too.
+    let reply = token(
+        &base,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &next),
+            ("client_id", "cli"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+}

@@ -286,6 +286,18 @@ impl Store for MemoryStore {
         Ok(Rotation::Rotated(family))
     }
 
+    async fn current_family(&self, token_hash: &str) -> Result<Option<Family>, StoreError> {
+        let state = self.lock();
+        let Some((id, false)) = state.tokens.get(token_hash) else {
+            return Ok(None);
+        };
+        Ok(state
+            .families
+            .get(id)
+            .filter(|entry| !entry.revoked)
+            .map(|entry| entry.family.clone()))
+    }
+
     async fn revoke_family(&self, token_hash: &str) -> Result<Option<Family>, StoreError> {
         let mut state = self.lock();
         let Some((id, _)) = state.tokens.get(token_hash).cloned() else {

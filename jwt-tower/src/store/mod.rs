@@ -93,6 +93,17 @@ pub trait Store: Send + Sync + 'static {
     /// make `next` current; if it was already spent, revoke its family.
     async fn rotate(&self, presented: &str, next: &str, now: i64) -> Result<Rotation, StoreError>;
 
+    /// The family whose current (unspent) token hashes to `token_hash`, if it is not
+    /// revoked; changes nothing. A caller checks a request against the family with it
+    /// before [`rotate`](Self::rotate) spends the token, so that a refused request
+    /// leaves the grant usable.
+    ///
+    /// The default knows no family: the caller then learns the family from the rotation.
+    async fn current_family(&self, token_hash: &str) -> Result<Option<Family>, StoreError> {
+        let _ = token_hash;
+        Ok(None)
+    }
+
     /// Revokes the family of the token hashing to `token_hash` (logout). Returns it.
     async fn revoke_family(&self, token_hash: &str) -> Result<Option<Family>, StoreError>;
 
@@ -152,6 +163,10 @@ impl<S: Store + ?Sized> Store for Arc<S> {
 
     async fn rotate(&self, presented: &str, next: &str, now: i64) -> Result<Rotation, StoreError> {
         (**self).rotate(presented, next, now).await
+    }
+
+    async fn current_family(&self, token_hash: &str) -> Result<Option<Family>, StoreError> {
+        (**self).current_family(token_hash).await
     }
 
     async fn revoke_family(&self, token_hash: &str) -> Result<Option<Family>, StoreError> {

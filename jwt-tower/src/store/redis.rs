@@ -281,6 +281,10 @@ impl Store for RedisStore {
         self.inner.shared.rotate(presented, next, now).await
     }
 
+    async fn current_family(&self, token_hash: &str) -> Result<Option<Family>, StoreError> {
+        self.inner.shared.current_family(token_hash).await
+    }
+
     async fn revoke_family(&self, token_hash: &str) -> Result<Option<Family>, StoreError> {
         self.inner.shared.revoke_family(token_hash).await
     }

@@ -101,6 +101,16 @@ expire_at(fkey, math.min(exp, now + idle))
 return {'rotated', f[1]}
 ";
 
+/// `KEYS[1]`: a token. Returns its family's JSON if the token is current and the family
+/// not revoked, or nil; writes nothing.
+const CURRENT_FAMILY: &str = r"
+local token = redis.call('GET', KEYS[1])
+if not token or string.sub(token, 1, 2) ~= 'c:' then return false end
+local f = redis.call('HMGET', family_key(token), 'family', 'revoked')
+if not f[1] or f[2] == '1' then return false end
+return f[1]
+";
+
 /// `KEYS[1]`: a token of the family. Returns the family JSON, or nil.
 const REVOKE_FAMILY: &str = r"
 local token = redis.call('GET', KEYS[1])
@@ -169,6 +179,7 @@ return code
 pub(super) struct Scripts {
     pub(super) create: ::redis::Script,
     pub(super) rotate: ::redis::Script,
+    pub(super) current_family: ::redis::Script,
     pub(super) revoke_family: ::redis::Script,
     pub(super) revoke: ::redis::Script,
     pub(super) take: ::redis::Script,
@@ -180,6 +191,7 @@ impl Scripts {
         Self {
             create: with_helpers(CREATE),
             rotate: with_helpers(ROTATE),
+            current_family: with_helpers(CURRENT_FAMILY),
             revoke_family: with_helpers(REVOKE_FAMILY),
             revoke: with_helpers(REVOKE),
             take: ::redis::Script::new(TAKE),
