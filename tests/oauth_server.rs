@@ -569,7 +569,11 @@ async fn failed_client_authentication_is_invalid_client_401() {
             (401, "invalid_client"),
             "{pairs:?}"
         );
-        assert_eq!(reply.challenge, None, "{pairs:?}: no Basic was tried");
+        assert_eq!(
+            reply.challenge.as_deref(),
+            Some("Basic realm=\"auth_server\""),
+            "{pairs:?}: every 401 carries a challenge (RFC 9110 §15.5.2)"
+        );
     }
 }
 
