@@ -207,8 +207,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     let now = jsonwebtoken::get_current_timestamp() as i64;
     let clients = match var("OAUTH_CLIENTS_FILE") {
-        Some(path) => oauth_config::clients_from_file(&path, now)
-            .map_err(|e| config_error("OAUTH_CLIENTS_FILE", e))?,
+        Some(path) => {
+            let names = users.schemes();
+            oauth_config::clients_from_file(&path, now, |id| names.contains_key(id))
+                .map_err(|e| config_error("OAUTH_CLIENTS_FILE", e))?
+        }
         None => Vec::new(),
     };
     let resources = oauth_config::resources(var("OAUTH_RESOURCES"), &audiences);
@@ -274,12 +277,6 @@ async fn serve(
         clients,
         resources,
     } = settings;
-    for client in &clients {
-        store
-            .put_client(client)
-            .await
-            .map_err(|e| config_error("OAUTH_CLIENTS_FILE", e))?;
-    }
     let mut scopes_supported = users.scopes();
     scopes_supported.extend(
         clients
@@ -313,6 +310,12 @@ async fn serve(
         auth: state.clone(),
         codes: AuthorizationCodes::new(Arc::clone(&store)),
         store,
+        configured_clients: Arc::new(
+            clients
+                .into_iter()
+                .map(|client| (client.client_id.clone(), client))
+                .collect(),
+        ),
         issuer_url: issuer_name.clone(),
         default_audience: audiences.first().cloned(),
         resources: Arc::new(resources),

@@ -19,8 +19,10 @@ use support::*;
 const MCP: &str = "https://mcp.example.com/mcp";
 const CALLBACK: &str = "http://127.0.0.1:9/callback";
 const WEB_CALLBACK: &str = "https://app.example.com/cb";
-/// A secret with every character form-urlencoding changes.
-const REPORTS_SECRET: &str = "r3p/rt&s=cret+ %";
+/// A secret with every character form-urlencoding changes (32 bytes: the shortest
+/// accepted).
+const REPORTS_SECRET: &str = "r3p/rt&s=cret+ %r3p/rt&s=cret+ %";
+const WEB_SECRET: &str = "web-secret-0123456789abcdefghijkl";
 
 const USERS: &str = "alice:alice-password:orders.read profile;\
                      bob:bob-password:orders.read orders.write admin";
@@ -36,7 +38,7 @@ fn write_clients_file() -> String {
     let clients = json!([
         {"client_id": "cli", "redirect_uris": [CALLBACK]},
         {"client_id": "narrow", "redirect_uris": [CALLBACK], "scope": "orders.read"},
-        {"client_id": "web", "client_secret": "web-secret", "redirect_uris": [WEB_CALLBACK],
+        {"client_id": "web", "client_secret": WEB_SECRET, "redirect_uris": [WEB_CALLBACK],
          "scope": "orders.read orders.write"},
         {"client_id": "reports", "client_secret": REPORTS_SECRET, "scope": "orders.read",
          "grant_types": ["client_credentials"]},
@@ -531,7 +533,7 @@ async fn each_client_authentication_method_is_accepted() {
             ("redirect_uri", WEB_CALLBACK),
             ("code_verifier", &verifier),
         ],
-        Some(("web", "web-secret")),
+        Some(("web", WEB_SECRET)),
     )
     .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
@@ -627,7 +629,7 @@ async fn grant_scope_and_target_errors_follow_the_rfcs() {
         ),
         (
             vec![("grant_type", "refresh_token")],
-            Some(("web", "web-secret")),
+            Some(("web", WEB_SECRET)),
             "invalid_request",
         ),
     ];
@@ -1027,4 +1029,117 @@ async fn a_refused_refresh_leaves_the_grant_usable() {
     )
     .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
+}
+
+/// Open registration is bounded per client address, sharing the login budget: past it,
+/// 429 with `Retry-After`. A registration without `grant_types` gets refresh tokens too.
+#[tokio::test]
+async fn registration_is_limited_per_address_and_defaults_to_refresh_tokens() {
+    let auth = auth_server(&[("LOGIN_ATTEMPTS_PER_ADDRESS", "3")]).await;
+    let base = auth.base();
+    let register = || async {
+        send(http().post(format!("{base}/register")).json(&json!({
+            "redirect_uris": [CALLBACK],
+        })))
+        .await
+    };
+    let first = register().await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    assert_eq!(
+        first.json()["grant_types"],
+        json!(["authorization_code", "refresh_token"]),
+        "public clients get a refresh token with the code exchange"
+    );
+    let client_id = first.json()["client_id"].as_str().unwrap().to_owned();
+
+    // The client registered without grant_types gets a refresh token (one login: the
+    // second attempt of this address).
+    let (verifier, challenge) = pkce("default-grants");
+    let code = code_for(
+        &base,
+        &Authorize::new(&client_id, &challenge),
+        "alice",
+        "alice-password",
+    )
+    .await;
+    let exchanged = token(
+        &base,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CALLBACK),
+            ("client_id", &client_id),
+            ("code_verifier", &verifier),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(exchanged.status, 200, "{}", exchanged.body);
+    assert!(exchanged.json()["refresh_token"].is_string(), "{}", exchanged.body);
+
+    assert_eq!(register().await.status, 201);
+    let fourth = register().await;
+    assert_eq!(fourth.status, 429, "{}", fourth.body);
+    let wait: u64 = fourth.retry_after.as_deref().unwrap().parse().unwrap();
+    assert!(wait >= 1, "{wait}");
+}
+
+/// The clients of `OAUTH_CLIENTS_FILE` are configuration: with a shared Redis, a client
+/// removed from the file is unknown after a restart.
+#[tokio::test]
+async fn a_client_removed_from_the_file_is_gone_after_a_restart() {
+    let Some(redis) = Redis::start() else {
+        return;
+    };
+    let url = redis.url();
+    let path = std::env::temp_dir().join(format!("oauth-removed-{}.json", std::process::id()));
+    let write = |clients: Value| std::fs::write(&path, clients.to_string()).unwrap();
+    let file = path.to_string_lossy().into_owned();
+    let (_, challenge) = pkce("removed");
+    let page = |base: String| {
+        let query = Authorize::new("leaving", &challenge).query();
+        async move { get_authorize(&base, &query).await.status() }
+    };
+
+    write(json!([{"client_id": "leaving", "redirect_uris": [CALLBACK]}]));
+    let before = auth_server(&[("REDIS_URL", &url), ("OAUTH_CLIENTS_FILE", &file)]).await;
+    assert_eq!(page(before.base()).await, 200);
+    drop(before);
+
+    write(json!([{"client_id": "staying", "redirect_uris": [CALLBACK]}]));
+    let after = auth_server(&[("REDIS_URL", &url), ("OAUTH_CLIENTS_FILE", &file)]).await;
+    assert_eq!(page(after.base()).await, 400, "unknown client_id");
+}
+
+#[test]
+fn a_short_secret_or_a_client_named_like_a_user_is_refused_at_start() {
+    let dir = std::env::temp_dir();
+    let short = dir.join(format!("oauth-short-{}.json", std::process::id()));
+    std::fs::write(
+        &short,
+        r#"[{"client_id": "svc", "client_secret": "0123456789abcdef0123456789abcde"}]"#,
+    )
+    .unwrap();
+    let user = dir.join(format!("oauth-user-{}.json", std::process::id()));
+    std::fs::write(
+        &user,
+        r#"[{"client_id": "alice", "client_secret": "0123456789abcdef0123456789abcdef",
+             "grant_types": ["client_credentials"]}]"#,
+    )
+    .unwrap();
+    for (path, why) in [(&short, "shorter than 32 bytes"), (&user, "DEMO_USERS user")] {
+        let output = run_to_exit(
+            "auth_server",
+            &[
+                ("OAUTH_CLIENTS_FILE", path.to_string_lossy().into_owned()),
+                ("DEMO_USERS", USERS.to_owned()),
+            ],
+        );
+        assert_eq!(output.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("configuration error: OAUTH_CLIENTS_FILE") && stderr.contains(why),
+            "{stderr}"
+        );
+    }
 }

@@ -195,7 +195,7 @@ async fn grant(
         params.get("client_id"),
         params.get("client_secret"),
     )?;
-    let client = state.store.client(&credentials.client_id).await?;
+    let client = state.client(&credentials.client_id).await?;
     let client = credentials.authenticate(client)?;
     let granted = match params.required("grant_type")? {
         AUTHORIZATION_CODE => authorization_code(state, &client, &params).await?,

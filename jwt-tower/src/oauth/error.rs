@@ -179,6 +179,22 @@ impl From<crate::store::StoreError> for OAuthError {
     }
 }
 
+impl From<crate::store::PutClientError> for OAuthError {
+    fn from(error: crate::store::PutClientError) -> Self {
+        match error {
+            crate::store::PutClientError::Full(held) => {
+                tracing::warn!(held, "oauth: client registration refused: the store is full");
+                Self::new(
+                    OAuthErrorCode::TemporarilyUnavailable,
+                    "this server holds as many registered clients as it can; \
+                     unused ones expire, try again later",
+                )
+            }
+            crate::store::PutClientError::Unavailable(error) => error.into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

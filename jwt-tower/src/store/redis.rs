@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 
 use self::scripts::Scripts;
 use self::sync::Following;
-use super::{Family, Rotation, Store, StoreError};
+use super::{Family, PutClientError, Rotation, Store, StoreError};
 use crate::oauth::{AuthorizationCode, Client as OAuthClient};
 use crate::revoke::{Revocation, Revocations};
 
@@ -118,6 +118,8 @@ struct Shared {
     keys: Keys,
     timeout: Duration,
     retain: i64,
+    /// Seconds a registered OAuth client is kept unused.
+    client_idle_timeout: u64,
     scripts: Scripts,
     follow: Mutex<Following>,
     /// Subscribed, and the lists resynced since.
@@ -306,11 +308,15 @@ impl Store for RedisStore {
         self.inner.shared.read_all().await
     }
 
-    async fn put_client(&self, client: &OAuthClient) -> Result<(), StoreError> {
-        self.inner.shared.put_client(client).await
+    async fn put_client(&self, client: &OAuthClient, _now: i64) -> Result<(), PutClientError> {
+        Ok(self.inner.shared.put_client(client).await?)
     }
 
-    async fn client(&self, client_id: &str) -> Result<Option<OAuthClient>, StoreError> {
+    async fn client(
+        &self,
+        client_id: &str,
+        _now: i64,
+    ) -> Result<Option<OAuthClient>, StoreError> {
         self.inner.shared.client(client_id).await
     }
 

@@ -1,4 +1,5 @@
-//! OAuth clients and authorization codes in Redis: a client is one JSON value; a code is
+//! OAuth clients and authorization codes in Redis: a client is one JSON value, expiring
+//! when unused; a code is
 //! one JSON value with the code's expiry, taken by a script that reads and deletes it in
 //! one step (see `scripts`).
 
@@ -23,19 +24,23 @@ impl Shared {
         within(
             self.timeout,
             "put_client",
-            conn.set::<_, _, ()>(self.keys.client(&client.client_id), json),
+            conn.set_ex::<_, _, ()>(
+                self.keys.client(&client.client_id),
+                json,
+                self.client_idle_timeout,
+            ),
         )
         .await
     }
 
     pub(super) async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
+        let mut invocation = self.scripts.client.prepare_invoke();
+        invocation
+            .key(self.keys.client(client_id))
+            .arg(self.client_idle_timeout);
         let mut conn = self.conn();
-        let json: Option<String> = within(
-            self.timeout,
-            "client",
-            conn.get(self.keys.client(client_id)),
-        )
-        .await?;
+        let json: Option<String> =
+            within(self.timeout, "client", invocation.invoke_async(&mut conn)).await?;
         json.as_deref().map(|j| decode(j, "client")).transpose()
     }
 

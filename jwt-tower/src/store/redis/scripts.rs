@@ -17,7 +17,8 @@
 //!   wins); entries past their `exp` plus the writer's retention (at least the
 //!   verifiers' leeway) are dropped on every write, and the key expires with the last.
 //! - `P rev:sub`: hash `sub` -> `before` (the latest one wins); never expires.
-//! - `P client:<id>`: a registered OAuth client (JSON); never expires.
+//! - `P client:<id>`: a registered OAuth client (JSON); expires when unused for the
+//!   client idle timeout, each look-up renewing it.
 //! - `P code:<hash>`: an authorization code (JSON); expires with the code, and is deleted
 //!   by the one request that takes it.
 //!
@@ -174,6 +175,14 @@ if code then redis.call('DEL', KEYS[1]) end
 return code
 ";
 
+/// `KEYS[1]`: a client. `ARGV[1]`: its idle timeout in seconds. Returns it and renews
+/// its expiry, in one step.
+const CLIENT: &str = r"
+local client = redis.call('GET', KEYS[1])
+if client then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return client
+";
+
 /// The compiled scripts (each one's SHA-1 computed once; sent by `EVALSHA`, and by
 /// `EVAL` when Redis does not know it, e.g. after a restart).
 pub(super) struct Scripts {
@@ -183,6 +192,7 @@ pub(super) struct Scripts {
     pub(super) revoke_family: ::redis::Script,
     pub(super) revoke: ::redis::Script,
     pub(super) take: ::redis::Script,
+    pub(super) client: ::redis::Script,
 }
 
 impl Scripts {
@@ -195,6 +205,7 @@ impl Scripts {
             revoke_family: with_helpers(REVOKE_FAMILY),
             revoke: with_helpers(REVOKE),
             take: ::redis::Script::new(TAKE),
+            client: ::redis::Script::new(CLIENT),
         }
     }
 }
