@@ -34,9 +34,12 @@
 //! /.well-known/oauth-authorization-server` (RFC 8414, issuer `JWT_ISSUER`), `GET`/`POST
 //! /authorize` (authorization code with PKCE S256, a login form for `DEMO_USERS`),
 //! `POST /token` (`authorization_code`, `refresh_token`, `client_credentials`), `POST
-//! /register` (RFC 7591, public clients). `OAUTH_CLIENTS_FILE`: pre-registered clients, a
-//! JSON array of `{"client_id", "client_secret" (absent for public clients), "scope",
-//! "redirect_uris", "grant_types"}`. `OAUTH_RESOURCES`: the comma-separated `resource`
+//! /register` (RFC 7591, public clients; counted against `LOGIN_ATTEMPTS_PER_ADDRESS`,
+//! 429 past it; a registered client is forgotten after 30 days unused).
+//! `OAUTH_CLIENTS_FILE`: pre-registered clients, a JSON array of `{"client_id",
+//! "client_secret" (absent for public clients, else at least 32 bytes), "scope",
+//! "redirect_uris", "grant_types"}`, kept in this process only (not in Redis), none named
+//! like a `DEMO_USERS` user. `OAUTH_RESOURCES`: the comma-separated `resource`
 //! values (RFC 8707) tokens may be requested for, each becoming the token's `aud`
 //! (default the `JWT_AUDIENCE` values; without `resource`, the first `JWT_AUDIENCE`).
 #![forbid(unsafe_code)]

@@ -1075,7 +1075,11 @@ async fn registration_is_limited_per_address_and_defaults_to_refresh_tokens() {
     )
     .await;
     assert_eq!(exchanged.status, 200, "{}", exchanged.body);
-    assert!(exchanged.json()["refresh_token"].is_string(), "{}", exchanged.body);
+    assert!(
+        exchanged.json()["refresh_token"].is_string(),
+        "{}",
+        exchanged.body
+    );
 
     assert_eq!(register().await.status, 201);
     let fourth = register().await;
@@ -1127,7 +1131,10 @@ fn a_short_secret_or_a_client_named_like_a_user_is_refused_at_start() {
              "grant_types": ["client_credentials"]}]"#,
     )
     .unwrap();
-    for (path, why) in [(&short, "shorter than 32 bytes"), (&user, "DEMO_USERS user")] {
+    for (path, why) in [
+        (&short, "shorter than 32 bytes"),
+        (&user, "DEMO_USERS user"),
+    ] {
         let output = run_to_exit(
             "auth_server",
             &[

@@ -1485,7 +1485,11 @@ async fn codes_expire_and_clients_are_shared() {
             .unwrap()
     };
     let idle = jwt_tower::store::DEFAULT_CLIENT_IDLE_TIMEOUT.as_secs() as i64;
-    assert!((idle - 5..=idle).contains(&ttl().await), "ttl {}", ttl().await);
+    assert!(
+        (idle - 5..=idle).contains(&ttl().await),
+        "ttl {}",
+        ttl().await
+    );
     redis::cmd("EXPIRE")
         .arg("jwt-tower:client:svc")
         .arg(60)
@@ -1515,7 +1519,11 @@ async fn client_families_keep_their_client_and_audience() {
         .await
         .unwrap();
     assert_eq!(next.family.client_id.as_deref(), Some("cli"));
-    assert_eq!(refresh.current_family(&first.token).await, Ok(None), "spent");
+    assert_eq!(
+        refresh.current_family(&first.token).await,
+        Ok(None),
+        "spent"
+    );
     assert_eq!(
         next.family.audience.as_deref(),
         Some("https://mcp.example.com/mcp")

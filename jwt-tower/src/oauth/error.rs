@@ -183,7 +183,10 @@ impl From<crate::store::PutClientError> for OAuthError {
     fn from(error: crate::store::PutClientError) -> Self {
         match error {
             crate::store::PutClientError::Full(held) => {
-                tracing::warn!(held, "oauth: client registration refused: the store is full");
+                tracing::warn!(
+                    held,
+                    "oauth: client registration refused: the store is full"
+                );
                 Self::new(
                     OAuthErrorCode::TemporarilyUnavailable,
                     "this server holds as many registered clients as it can; \
@@ -230,14 +233,13 @@ mod tests {
     #[test]
     fn every_invalid_client_and_nothing_else_gets_a_basic_challenge() {
         assert_eq!(
-            OAuthError::invalid_client("x").www_authenticate("r").as_deref(),
+            OAuthError::invalid_client("x")
+                .www_authenticate("r")
+                .as_deref(),
             Some("Basic realm=\"r\"")
         );
         assert_eq!(OAuthError::invalid_grant("x").www_authenticate("r"), None);
-        assert_eq!(
-            OAuthError::invalid_request("x").www_authenticate("r"),
-            None
-        );
+        assert_eq!(OAuthError::invalid_request("x").www_authenticate("r"), None);
         assert_eq!(
             OAuthError::invalid_client("x")
                 .www_authenticate(r#"a "b" \c"#)

@@ -312,11 +312,7 @@ impl Store for RedisStore {
         Ok(self.inner.shared.put_client(client).await?)
     }
 
-    async fn client(
-        &self,
-        client_id: &str,
-        _now: i64,
-    ) -> Result<Option<OAuthClient>, StoreError> {
+    async fn client(&self, client_id: &str, _now: i64) -> Result<Option<OAuthClient>, StoreError> {
         self.inner.shared.client(client_id).await
     }
 
