@@ -332,13 +332,6 @@ async fn the_code_flow_with_pkce_issues_rotating_tokens_for_the_resource() {
     assert_eq!(claims["scope"], "orders.read");
     let first_refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
 
-    // The code is single-use.
-    let again = exchange(code).await;
-    assert_eq!(
-        (again.status, error_of(&again).as_str()),
-        (400, "invalid_grant")
-    );
-
     // Rotation keeps the audience and the scope; the spent token's reuse revokes the family.
     let refresh = |refresh_token: String| {
         let base = base.clone();
@@ -373,6 +366,13 @@ async fn the_code_flow_with_pkce_issues_rotating_tokens_for_the_resource() {
     );
     let revoked = refresh(second_refresh).await;
     assert_eq!(error_of(&revoked), "invalid_grant", "the family is revoked");
+    // The code is single-use (its replay also revokes the family: see
+    // a_second_redemption_of_a_code_revokes_its_refresh_family).
+    let again = exchange(code).await;
+    assert_eq!(
+        (again.status, error_of(&again).as_str()),
+        (400, "invalid_grant")
+    );
 }
 
 #[tokio::test]
@@ -852,12 +852,6 @@ async fn with_redis_clients_and_codes_are_shared_by_the_fleet() {
     )
     .await;
     assert_eq!(claims["client_id"], client_id.as_str());
-    let second = exchange(b.base()).await;
-    assert_eq!(
-        error_of(&second),
-        "invalid_grant",
-        "redeemed once across the fleet"
-    );
 
     // The refresh family is shared too: b rotates what a issued, keeping the audience.
     let refreshed = token(
@@ -881,6 +875,13 @@ async fn with_redis_clients_and_codes_are_shared_by_the_fleet() {
     )
     .await;
     assert_eq!(claims["sub"], "alice");
+    // After the refresh: a second redemption revokes the family it started.
+    let second = exchange(b.base()).await;
+    assert_eq!(
+        error_of(&second),
+        "invalid_grant",
+        "redeemed once across the fleet"
+    );
 }
 
 #[test]
@@ -1149,4 +1150,49 @@ fn a_short_secret_or_a_client_named_like_a_user_is_refused_at_start() {
             "{stderr}"
         );
     }
+}
+
+/// A code redeemed twice was stolen or replayed: the second redemption is refused and
+/// revokes the refresh family the first one started (RFC 6749 §4.1.2).
+#[tokio::test]
+async fn a_second_redemption_of_a_code_revokes_its_refresh_family() {
+    let auth = auth_server(&[]).await;
+    let base = auth.base();
+    let (verifier, challenge) = pkce("twice");
+    let code = code_for(
+        &base,
+        &Authorize::new("cli", &challenge),
+        "alice",
+        "alice-password",
+    )
+    .await;
+    let pairs = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", CALLBACK),
+        ("client_id", "cli"),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let exchange = || token(&base, &pairs, None);
+    let first = exchange().await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let refresh_token = first.json()["refresh_token"].as_str().unwrap().to_owned();
+    let second = exchange().await;
+    assert_eq!(error_of(&second), "invalid_grant", "{}", second.body);
+    let refreshed = token(
+        &base,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh_token),
+            ("client_id", "cli"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(
+        error_of(&refreshed),
+        "invalid_grant",
+        "the family is revoked: {}",
+        refreshed.body
+    );
 }

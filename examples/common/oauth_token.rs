@@ -71,10 +71,11 @@ async fn authorization_code(
     may_use(client, AUTHORIZATION_CODE)?;
     let resource = params.get("resource");
     state.audience(resource)?;
+    let presented = params.required("code")?;
     let code = state
         .codes
         .redeem(
-            params.required("code")?,
+            presented,
             &client.client_id,
             params.get("redirect_uri"),
             params.get("code_verifier"),
@@ -96,6 +97,8 @@ async fn authorization_code(
             )
             .await
             .map_err(refresh_error)?;
+        // A second redemption of this code revokes the family.
+        state.codes.spent(presented, &code, &grant.token).await?;
         Some(grant.token)
     } else {
         None

@@ -54,6 +54,10 @@ struct State {
     /// Authorization codes by hash, and (expiry, hash) to forget the expired ones first.
     codes: HashMap<Box<str>, AuthorizationCode>,
     code_ends: BTreeSet<(i64, Box<str>)>,
+    /// Redeemed codes by hash: a token hash of the family each was redeemed for, and
+    /// until when it is remembered; (until, hash) to forget them in order.
+    spent_codes: HashMap<Box<str>, (Box<str>, i64)>,
+    spent_code_ends: BTreeSet<(i64, Box<str>)>,
 }
 
 impl State {
@@ -73,6 +77,12 @@ impl State {
         {
             self.code_ends.remove(&(end, hash.clone()));
             self.codes.remove(&hash);
+        }
+        while let Some((end, hash)) = self.spent_code_ends.first().cloned()
+            && end <= now
+        {
+            self.spent_code_ends.remove(&(end, hash.clone()));
+            self.spent_codes.remove(&hash);
         }
     }
 
@@ -445,6 +455,36 @@ impl Store for MemoryStore {
         };
         state.code_ends.remove(&(code.expires_at, code_hash.into()));
         Ok((now < code.expires_at).then_some(code))
+    }
+
+    async fn mark_code_spent(
+        &self,
+        code_hash: &str,
+        token_hash: &str,
+        until: i64,
+    ) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        state.remove_expired_codes(crate::clock::now());
+        // Bounded like the codes themselves; past it, a replay is only refused.
+        if state.spent_codes.len() < self.capacity {
+            if let Some((_, old)) = state
+                .spent_codes
+                .insert(code_hash.into(), (token_hash.into(), until))
+            {
+                state.spent_code_ends.remove(&(old, code_hash.into()));
+            }
+            state.spent_code_ends.insert((until, code_hash.into()));
+        }
+        Ok(())
+    }
+
+    async fn spent_code(&self, code_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .lock()
+            .spent_codes
+            .get(code_hash)
+            .filter(|(_, until)| now < *until)
+            .map(|(token, _)| token.to_string()))
     }
 }
 

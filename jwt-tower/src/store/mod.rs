@@ -172,6 +172,26 @@ pub trait Store: Send + Sync + 'static {
         let _ = (code_hash, now);
         Err(no_oauth())
     }
+
+    /// Remembers until `until` that the code hashing to `code_hash` was redeemed for the
+    /// refresh family of the token hashing to `token_hash`, so that a second redemption
+    /// revokes that family (RFC 6749 §4.1.2). Best effort: the default remembers nothing.
+    async fn mark_code_spent(
+        &self,
+        code_hash: &str,
+        token_hash: &str,
+        until: i64,
+    ) -> Result<(), StoreError> {
+        let _ = (code_hash, token_hash, until);
+        Ok(())
+    }
+
+    /// The token hash [`mark_code_spent`](Self::mark_code_spent) recorded for the code
+    /// hashing to `code_hash`, if still remembered at `now`.
+    async fn spent_code(&self, code_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+        let _ = (code_hash, now);
+        Ok(None)
+    }
 }
 
 fn no_oauth() -> StoreError {
@@ -228,5 +248,18 @@ impl<S: Store + ?Sized> Store for Arc<S> {
         now: i64,
     ) -> Result<Option<AuthorizationCode>, StoreError> {
         (**self).take_code(code_hash, now).await
+    }
+
+    async fn mark_code_spent(
+        &self,
+        code_hash: &str,
+        token_hash: &str,
+        until: i64,
+    ) -> Result<(), StoreError> {
+        (**self).mark_code_spent(code_hash, token_hash, until).await
+    }
+
+    async fn spent_code(&self, code_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+        (**self).spent_code(code_hash, now).await
     }
 }

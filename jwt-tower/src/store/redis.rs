@@ -179,6 +179,10 @@ impl Keys {
         format!("{}client:{id}", self.prefix)
     }
 
+    fn spent_code(&self, hash: &str) -> String {
+        format!("{}spent:{hash}", self.prefix)
+    }
+
     fn code(&self, hash: &str) -> String {
         format!("{}code:{hash}", self.prefix)
     }
@@ -318,6 +322,23 @@ impl Store for RedisStore {
 
     async fn put_code(&self, code_hash: &str, code: &AuthorizationCode) -> Result<(), StoreError> {
         self.inner.shared.put_code(code_hash, code).await
+    }
+
+    async fn mark_code_spent(
+        &self,
+        code_hash: &str,
+        token_hash: &str,
+        until: i64,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .shared
+            .mark_code_spent(code_hash, token_hash, until)
+            .await
+    }
+
+    async fn spent_code(&self, code_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+        let _ = now; // Redis drops the marker when it expires.
+        self.inner.shared.spent_code(code_hash).await
     }
 
     async fn take_code(

@@ -64,6 +64,34 @@ impl Shared {
         .await
     }
 
+    pub(super) async fn mark_code_spent(
+        &self,
+        code_hash: &str,
+        token_hash: &str,
+        until: i64,
+    ) -> Result<(), StoreError> {
+        let ttl = until
+            .saturating_sub(crate::clock::now())
+            .clamp(1, i64::from(u32::MAX)) as u64;
+        let mut conn = self.conn();
+        within(
+            self.timeout,
+            "mark_code_spent",
+            conn.set_ex::<_, _, ()>(self.keys.spent_code(code_hash), token_hash, ttl),
+        )
+        .await
+    }
+
+    pub(super) async fn spent_code(&self, code_hash: &str) -> Result<Option<String>, StoreError> {
+        let mut conn = self.conn();
+        within(
+            self.timeout,
+            "spent_code",
+            conn.get(self.keys.spent_code(code_hash)),
+        )
+        .await
+    }
+
     pub(super) async fn take_code(
         &self,
         code_hash: &str,

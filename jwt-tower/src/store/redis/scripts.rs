@@ -21,6 +21,8 @@
 //!   client idle timeout, each look-up renewing it.
 //! - `P code:<hash>`: an authorization code (JSON); expires with the code, and is deleted
 //!   by the one request that takes it.
+//! - `P spent:<hash>`: a redeemed code: the hash of the first refresh token it gave;
+//!   expires with the code.
 //!
 //! Numbers handed back to Redis go through `string.format('%.0f')`: Lua numbers are
 //! doubles, and Redis reads `1e+15` as an error, not an integer.
