@@ -34,9 +34,12 @@
 //! /.well-known/oauth-authorization-server` (RFC 8414, issuer `JWT_ISSUER`), `GET`/`POST
 //! /authorize` (authorization code with PKCE S256, a login form for `DEMO_USERS`),
 //! `POST /token` (`authorization_code`, `refresh_token`, `client_credentials`), `POST
-//! /register` (RFC 7591, public clients). `OAUTH_CLIENTS_FILE`: pre-registered clients, a
-//! JSON array of `{"client_id", "client_secret" (absent for public clients), "scope",
-//! "redirect_uris", "grant_types"}`. `OAUTH_RESOURCES`: the comma-separated `resource`
+//! /register` (RFC 7591, public clients; counted against `LOGIN_ATTEMPTS_PER_ADDRESS`,
+//! 429 past it; a registered client is forgotten after 30 days unused).
+//! `OAUTH_CLIENTS_FILE`: pre-registered clients, a JSON array of `{"client_id",
+//! "client_secret" (absent for public clients, else at least 32 bytes), "scope",
+//! "redirect_uris", "grant_types"}`, kept in this process only (not in Redis), none named
+//! like a `DEMO_USERS` user. `OAUTH_RESOURCES`: the comma-separated `resource`
 //! values (RFC 8707) tokens may be requested for, each becoming the token's `aud`
 //! (default the `JWT_AUDIENCE` values; without `resource`, the first `JWT_AUDIENCE`).
 #![forbid(unsafe_code)]
@@ -207,8 +210,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     let now = jsonwebtoken::get_current_timestamp() as i64;
     let clients = match var("OAUTH_CLIENTS_FILE") {
-        Some(path) => oauth_config::clients_from_file(&path, now)
-            .map_err(|e| config_error("OAUTH_CLIENTS_FILE", e))?,
+        Some(path) => {
+            let names = users.schemes();
+            oauth_config::clients_from_file(&path, now, |id| names.contains_key(id))
+                .map_err(|e| config_error("OAUTH_CLIENTS_FILE", e))?
+        }
         None => Vec::new(),
     };
     let resources = oauth_config::resources(var("OAUTH_RESOURCES"), &audiences);
@@ -274,12 +280,6 @@ async fn serve(
         clients,
         resources,
     } = settings;
-    for client in &clients {
-        store
-            .put_client(client)
-            .await
-            .map_err(|e| config_error("OAUTH_CLIENTS_FILE", e))?;
-    }
     let mut scopes_supported = users.scopes();
     scopes_supported.extend(
         clients
@@ -313,6 +313,12 @@ async fn serve(
         auth: state.clone(),
         codes: AuthorizationCodes::new(Arc::clone(&store)),
         store,
+        configured_clients: Arc::new(
+            clients
+                .into_iter()
+                .map(|client| (client.client_id.clone(), client))
+                .collect(),
+        ),
         issuer_url: issuer_name.clone(),
         default_audience: audiences.first().cloned(),
         resources: Arc::new(resources),

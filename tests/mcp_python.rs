@@ -20,8 +20,8 @@ const WRITER: (&str, &str) = ("alice", "alice-password");
 const READER: (&str, &str) = ("bob", "bob-password");
 /// Confidential clients in `OAUTH_CLIENTS_FILE`, for the client-credentials grant: one with
 /// both order scopes, one that may only read.
-const CLIENT: (&str, &str) = ("orders-bot", "orders-bot-secret");
-const READ_CLIENT: (&str, &str) = ("orders-viewer", "orders-viewer-secret");
+const CLIENT: (&str, &str) = ("orders-bot", "orders-bot-secret-0123456789abcdef");
+const READ_CLIENT: (&str, &str) = ("orders-viewer", "orders-viewer-secret-0123456789abc");
 /// Another resource the authorization server issues tokens for: its tokens must not pass
 /// the MCP server.
 const OTHER_RESOURCE: &str = "https://reports.example/mcp";

@@ -19,8 +19,10 @@ use support::*;
 const MCP: &str = "https://mcp.example.com/mcp";
 const CALLBACK: &str = "http://127.0.0.1:9/callback";
 const WEB_CALLBACK: &str = "https://app.example.com/cb";
-/// A secret with every character form-urlencoding changes.
-const REPORTS_SECRET: &str = "r3p/rt&s=cret+ %";
+/// A secret with every character form-urlencoding changes (32 bytes: the shortest
+/// accepted).
+const REPORTS_SECRET: &str = "r3p/rt&s=cret+ %r3p/rt&s=cret+ %";
+const WEB_SECRET: &str = "web-secret-0123456789abcdefghijkl";
 
 const USERS: &str = "alice:alice-password:orders.read profile;\
                      bob:bob-password:orders.read orders.write admin";
@@ -36,7 +38,7 @@ fn write_clients_file() -> String {
     let clients = json!([
         {"client_id": "cli", "redirect_uris": [CALLBACK]},
         {"client_id": "narrow", "redirect_uris": [CALLBACK], "scope": "orders.read"},
-        {"client_id": "web", "client_secret": "web-secret", "redirect_uris": [WEB_CALLBACK],
+        {"client_id": "web", "client_secret": WEB_SECRET, "redirect_uris": [WEB_CALLBACK],
          "scope": "orders.read orders.write"},
         {"client_id": "reports", "client_secret": REPORTS_SECRET, "scope": "orders.read",
          "grant_types": ["client_credentials"]},
@@ -330,13 +332,6 @@ async fn the_code_flow_with_pkce_issues_rotating_tokens_for_the_resource() {
     assert_eq!(claims["scope"], "orders.read");
     let first_refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
 
-    // The code is single-use.
-    let again = exchange(code).await;
-    assert_eq!(
-        (again.status, error_of(&again).as_str()),
-        (400, "invalid_grant")
-    );
-
     // Rotation keeps the audience and the scope; the spent token's reuse revokes the family.
     let refresh = |refresh_token: String| {
         let base = base.clone();
@@ -371,6 +366,13 @@ async fn the_code_flow_with_pkce_issues_rotating_tokens_for_the_resource() {
     );
     let revoked = refresh(second_refresh).await;
     assert_eq!(error_of(&revoked), "invalid_grant", "the family is revoked");
+    // The code is single-use (its replay also revokes the family: see
+    // a_second_redemption_of_a_code_revokes_its_refresh_family).
+    let again = exchange(code).await;
+    assert_eq!(
+        (again.status, error_of(&again).as_str()),
+        (400, "invalid_grant")
+    );
 }
 
 #[tokio::test]
@@ -531,7 +533,7 @@ async fn each_client_authentication_method_is_accepted() {
             ("redirect_uri", WEB_CALLBACK),
             ("code_verifier", &verifier),
         ],
-        Some(("web", "web-secret")),
+        Some(("web", WEB_SECRET)),
     )
     .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
@@ -569,7 +571,11 @@ async fn failed_client_authentication_is_invalid_client_401() {
             (401, "invalid_client"),
             "{pairs:?}"
         );
-        assert_eq!(reply.challenge, None, "{pairs:?}: no Basic was tried");
+        assert_eq!(
+            reply.challenge.as_deref(),
+            Some("Basic realm=\"auth_server\""),
+            "{pairs:?}: every 401 carries a challenge (RFC 9110 §15.5.2)"
+        );
     }
 }
 
@@ -623,7 +629,7 @@ async fn grant_scope_and_target_errors_follow_the_rfcs() {
         ),
         (
             vec![("grant_type", "refresh_token")],
-            Some(("web", "web-secret")),
+            Some(("web", WEB_SECRET)),
             "invalid_request",
         ),
     ];
@@ -846,12 +852,6 @@ async fn with_redis_clients_and_codes_are_shared_by_the_fleet() {
     )
     .await;
     assert_eq!(claims["client_id"], client_id.as_str());
-    let second = exchange(b.base()).await;
-    assert_eq!(
-        error_of(&second),
-        "invalid_grant",
-        "redeemed once across the fleet"
-    );
 
     // The refresh family is shared too: b rotates what a issued, keeping the audience.
     let refreshed = token(
@@ -875,6 +875,13 @@ async fn with_redis_clients_and_codes_are_shared_by_the_fleet() {
     )
     .await;
     assert_eq!(claims["sub"], "alice");
+    // After the refresh: a second redemption revokes the family it started.
+    let second = exchange(b.base()).await;
+    assert_eq!(
+        error_of(&second),
+        "invalid_grant",
+        "redeemed once across the fleet"
+    );
 }
 
 #[test]
@@ -981,5 +988,211 @@ async fn a_refresh_keeps_its_audience_and_scope_and_the_login_route_refuses_it()
     assert_eq!(
         (reply.status, error_of(&reply).as_str()),
         (401, "invalid_grant")
+    );
+}
+
+/// A refresh refused for its scope or its resource is refused before the token is
+/// spent: the client's retry with the same token is not a replay and succeeds.
+#[tokio::test]
+async fn a_refused_refresh_leaves_the_grant_usable() {
+    let auth = auth_server(&[]).await;
+    let base = auth.base();
+    let presented = refresh_token_for(&base, Some(MCP), "refused-refresh").await;
+    let refresh = |extra: Vec<(&'static str, &'static str)>| {
+        let (base, presented) = (base.clone(), presented.clone());
+        async move {
+            let mut pairs = vec![
+                ("grant_type", "refresh_token"),
+                ("refresh_token", presented.as_str()),
+                ("client_id", "cli"),
+            ];
+            pairs.extend(extra);
+            token(&base, &pairs, None).await
+        }
+    };
+    let widened = refresh(vec![("scope", "admin")]).await;
+    assert_eq!(error_of(&widened), "invalid_scope", "{}", widened.body);
+    let moved = refresh(vec![("resource", "api")]).await;
+    assert_eq!(error_of(&moved), "invalid_target", "{}", moved.body);
+
+    let retried = refresh(vec![]).await;
+    assert_eq!(retried.status, 200, "{}", retried.body);
+    let next = retried.json()["refresh_token"].as_str().unwrap().to_owned();
+    // The family lives on: the new token rotates too.
+    let reply = token(
+        &base,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &next),
+            ("client_id", "cli"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+}
+
+/// Open registration is bounded per client address, sharing the login budget: past it,
+/// 429 with `Retry-After`. A registration without `grant_types` gets refresh tokens too.
+#[tokio::test]
+async fn registration_is_limited_per_address_and_defaults_to_refresh_tokens() {
+    let auth = auth_server(&[("LOGIN_ATTEMPTS_PER_ADDRESS", "3")]).await;
+    let base = auth.base();
+    let register = || async {
+        send(http().post(format!("{base}/register")).json(&json!({
+            "redirect_uris": [CALLBACK],
+        })))
+        .await
+    };
+    let first = register().await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    assert_eq!(
+        first.json()["grant_types"],
+        json!(["authorization_code", "refresh_token"]),
+        "public clients get a refresh token with the code exchange"
+    );
+    let client_id = first.json()["client_id"].as_str().unwrap().to_owned();
+
+    // The client registered without grant_types gets a refresh token (one login: the
+    // second attempt of this address).
+    let (verifier, challenge) = pkce("default-grants");
+    let code = code_for(
+        &base,
+        &Authorize::new(&client_id, &challenge),
+        "alice",
+        "alice-password",
+    )
+    .await;
+    let exchanged = token(
+        &base,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CALLBACK),
+            ("client_id", &client_id),
+            ("code_verifier", &verifier),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(exchanged.status, 200, "{}", exchanged.body);
+    assert!(
+        exchanged.json()["refresh_token"].is_string(),
+        "{}",
+        exchanged.body
+    );
+
+    assert_eq!(register().await.status, 201);
+    let fourth = register().await;
+    assert_eq!(fourth.status, 429, "{}", fourth.body);
+    let wait: u64 = fourth.retry_after.as_deref().unwrap().parse().unwrap();
+    assert!(wait >= 1, "{wait}");
+}
+
+/// The clients of `OAUTH_CLIENTS_FILE` are configuration: with a shared Redis, a client
+/// removed from the file is unknown after a restart.
+#[tokio::test]
+async fn a_client_removed_from_the_file_is_gone_after_a_restart() {
+    let Some(redis) = Redis::start() else {
+        return;
+    };
+    let url = redis.url();
+    let path = std::env::temp_dir().join(format!("oauth-removed-{}.json", std::process::id()));
+    let write = |clients: Value| std::fs::write(&path, clients.to_string()).unwrap();
+    let file = path.to_string_lossy().into_owned();
+    let (_, challenge) = pkce("removed");
+    let page = |base: String| {
+        let query = Authorize::new("leaving", &challenge).query();
+        async move { get_authorize(&base, &query).await.status() }
+    };
+
+    write(json!([{"client_id": "leaving", "redirect_uris": [CALLBACK]}]));
+    let before = auth_server(&[("REDIS_URL", &url), ("OAUTH_CLIENTS_FILE", &file)]).await;
+    assert_eq!(page(before.base()).await, 200);
+    drop(before);
+
+    write(json!([{"client_id": "staying", "redirect_uris": [CALLBACK]}]));
+    let after = auth_server(&[("REDIS_URL", &url), ("OAUTH_CLIENTS_FILE", &file)]).await;
+    assert_eq!(page(after.base()).await, 400, "unknown client_id");
+}
+
+#[test]
+fn a_short_secret_or_a_client_named_like_a_user_is_refused_at_start() {
+    let dir = std::env::temp_dir();
+    let short = dir.join(format!("oauth-short-{}.json", std::process::id()));
+    std::fs::write(
+        &short,
+        r#"[{"client_id": "svc", "client_secret": "0123456789abcdef0123456789abcde"}]"#,
+    )
+    .unwrap();
+    let user = dir.join(format!("oauth-user-{}.json", std::process::id()));
+    std::fs::write(
+        &user,
+        r#"[{"client_id": "alice", "client_secret": "0123456789abcdef0123456789abcdef",
+             "grant_types": ["client_credentials"]}]"#,
+    )
+    .unwrap();
+    for (path, why) in [
+        (&short, "shorter than 32 bytes"),
+        (&user, "DEMO_USERS user"),
+    ] {
+        let output = run_to_exit(
+            "auth_server",
+            &[
+                ("OAUTH_CLIENTS_FILE", path.to_string_lossy().into_owned()),
+                ("DEMO_USERS", USERS.to_owned()),
+            ],
+        );
+        assert_eq!(output.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("configuration error: OAUTH_CLIENTS_FILE") && stderr.contains(why),
+            "{stderr}"
+        );
+    }
+}
+
+/// A code redeemed twice was stolen or replayed: the second redemption is refused and
+/// revokes the refresh family the first one started (RFC 6749 §4.1.2).
+#[tokio::test]
+async fn a_second_redemption_of_a_code_revokes_its_refresh_family() {
+    let auth = auth_server(&[]).await;
+    let base = auth.base();
+    let (verifier, challenge) = pkce("twice");
+    let code = code_for(
+        &base,
+        &Authorize::new("cli", &challenge),
+        "alice",
+        "alice-password",
+    )
+    .await;
+    let pairs = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", CALLBACK),
+        ("client_id", "cli"),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let exchange = || token(&base, &pairs, None);
+    let first = exchange().await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let refresh_token = first.json()["refresh_token"].as_str().unwrap().to_owned();
+    let second = exchange().await;
+    assert_eq!(error_of(&second), "invalid_grant", "{}", second.body);
+    let refreshed = token(
+        &base,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh_token),
+            ("client_id", "cli"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(
+        error_of(&refreshed),
+        "invalid_grant",
+        "the family is revoked: {}",
+        refreshed.body
     );
 }

@@ -189,6 +189,17 @@ impl LoginGuard {
         Ok(())
     }
 
+    /// Counts one request from `client` against its address's budget, the one logins
+    /// use too: for a route anyone may call without a password (`POST /register`), so
+    /// that one address cannot fill the store.
+    pub fn attempt_from(&self, client: IpAddr) -> Result<(), Refused> {
+        self.per_address
+            .check_key(&address_key(client))
+            .map_err(|not_until| Refused::TooManyAttempts {
+                retry_after: retry_after::seconds(&not_until),
+            })
+    }
+
     /// Runs the password check `job` on a hashing thread, waiting in the queue, or is
     /// refused at once when the queue is full.
     pub async fn hash<T: Send + 'static>(

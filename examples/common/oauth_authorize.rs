@@ -91,7 +91,7 @@ async fn check(state: &OAuthState, pairs: Vec<(String, String)>) -> Result<Autho
     let client_id = params
         .get("client_id")
         .ok_or_else(|| page("client_id is required"))?;
-    let client = match state.store.client(client_id).await {
+    let client = match state.client(client_id).await {
         Ok(Some(client)) => client,
         Ok(None) => return Err(page("unknown client_id")),
         Err(error) => {

@@ -4,16 +4,44 @@
 
 use jwt_tower::oauth::{Client, ClientConfig};
 
+/// The shortest client secret accepted, in bytes: a secret is kept as one SHA-256 hash,
+/// which only protects a high-entropy secret (a short one is found by trying).
+pub const MIN_SECRET_BYTES: usize = 32;
+
 /// The clients of the file at `path`: a JSON array of `{"client_id", "client_secret"
-/// (absent for public clients), "scope" (space-separated), "redirect_uris",
-/// "grant_types"}`, only `client_id` required. The message of an error names the
-/// problem; the caller names the variable.
-pub fn clients_from_file(path: &str, now: i64) -> Result<Vec<Client>, String> {
+/// (absent for public clients; at least [`MIN_SECRET_BYTES`]), "scope"
+/// (space-separated), "redirect_uris", "grant_types"}`, only `client_id` required. A
+/// client may not be named like a user (`is_user`): a client-credentials token has the
+/// client id as its subject. The message of an error names the problem; the caller
+/// names the variable.
+pub fn clients_from_file(
+    path: &str,
+    now: i64,
+    is_user: impl Fn(&str) -> bool,
+) -> Result<Vec<Client>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path:?}: {e}"))?;
     let configs: Vec<ClientConfig> = serde_json::from_str(&text)
         .map_err(|e| format!("{path:?} is not the expected JSON: {e}"))?;
     let mut clients: Vec<Client> = Vec::with_capacity(configs.len());
     for config in configs {
+        if config
+            .client_secret
+            .as_ref()
+            .is_some_and(|secret| secret.len() < MIN_SECRET_BYTES)
+        {
+            return Err(format!(
+                "the secret of client {:?} is shorter than {MIN_SECRET_BYTES} bytes; \
+                 use a random one (e.g. `openssl rand -base64 32`)",
+                config.client_id
+            ));
+        }
+        if is_user(&config.client_id) {
+            return Err(format!(
+                "client {:?} is also a DEMO_USERS user: its client-credentials tokens \
+                 would carry that user's subject",
+                config.client_id
+            ));
+        }
         let client = config.into_client(now)?;
         if clients.iter().any(|c| c.client_id == client.client_id) {
             return Err(format!("client {:?} is listed twice", client.client_id));

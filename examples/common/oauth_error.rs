@@ -1,6 +1,6 @@
 //! The HTTP answer of an [`OAuthError`] at the token and registration endpoints: its
 //! status, the JSON body `{"error", "error_description"}`, `Cache-Control: no-store`, and
-//! `WWW-Authenticate: Basic` for an `invalid_client` that tried Basic (RFC 6749 §5.2).
+//! `WWW-Authenticate: Basic` for every `invalid_client` (a 401: RFC 9110 §15.5.2).
 #![allow(dead_code)]
 
 use axum::http::HeaderValue;

@@ -5,13 +5,14 @@
 //! siblings), `oauth_error.rs`, `oauth_pages.rs` and `oauth_params.rs`.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use jwt_tower::oauth::{AuthorizationCodes, OAuthError};
-use jwt_tower::store::Store;
+use jwt_tower::oauth::{AuthorizationCodes, Client, OAuthError};
+use jwt_tower::store::{Store, StoreError};
 use serde_json::{Value, json};
 
 use super::auth_routes::AuthState;
@@ -22,8 +23,12 @@ use super::{oauth_authorize, oauth_register, oauth_token};
 pub struct OAuthState {
     /// The login routes' state: issuer, refresh tokens, users, login limits.
     pub auth: AuthState,
-    /// Where clients and codes live (shared by a fleet with Redis).
+    /// Where registered clients and codes live (shared by a fleet with Redis).
     pub store: Arc<dyn Store>,
+    /// The clients of `OAUTH_CLIENTS_FILE`, by id: configuration, kept in this process
+    /// only, so that a client removed from the file is gone after a restart and each
+    /// instance serves the clients of its own file.
+    pub configured_clients: Arc<HashMap<String, Client>>,
     pub codes: AuthorizationCodes,
     /// The issuer identifier (`JWT_ISSUER`): the metadata's `issuer`, the base of its
     /// endpoints, and the `iss` of authorization responses (RFC 9207).
@@ -48,6 +53,17 @@ impl OAuthState {
                 "tokens are not issued for this resource",
             )),
             None => Ok(self.default_audience.clone()),
+        }
+    }
+
+    /// The client `client_id`: a configured one, else one registered in the store.
+    pub async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
+        match self.configured_clients.get(client_id) {
+            Some(client) => Ok(Some(client.clone())),
+            None => {
+                let now = jsonwebtoken::get_current_timestamp() as i64;
+                self.store.client(client_id, now).await
+            }
         }
     }
 

@@ -17,6 +17,7 @@ use jwt_tower::oauth::{
     REFRESH_TOKEN, scope,
 };
 use jwt_tower::refresh::RefreshError;
+use jwt_tower::store::Family;
 use serde::Serialize;
 use serde_json::json;
 
@@ -70,10 +71,11 @@ async fn authorization_code(
     may_use(client, AUTHORIZATION_CODE)?;
     let resource = params.get("resource");
     state.audience(resource)?;
+    let presented = params.required("code")?;
     let code = state
         .codes
         .redeem(
-            params.required("code")?,
+            presented,
             &client.client_id,
             params.get("redirect_uri"),
             params.get("code_verifier"),
@@ -95,6 +97,8 @@ async fn authorization_code(
             )
             .await
             .map_err(refresh_error)?;
+        // A second redemption of this code revokes the family.
+        state.codes.spent(presented, &code, &grant.token).await?;
         Some(grant.token)
     } else {
         None
@@ -105,6 +109,22 @@ async fn authorization_code(
         audience,
         refresh_token,
     })
+}
+
+/// What a refresh request asks of `family`: the same resource (a refresh does not move a
+/// grant to another resource) and the same or a narrower scope (RFC 6749 §6). Returns
+/// the scope.
+fn refresh_scope(
+    params: &Params,
+    requested_audience: Option<&String>,
+    family: &Family,
+) -> Result<String, OAuthError> {
+    if params.get("resource").is_some() && requested_audience != family.audience.as_ref() {
+        return Err(OAuthError::invalid_target(
+            "resource differs from the one the grant was made for",
+        ));
+    }
+    scope::narrow(params.get("scope"), &[&family.scope])
 }
 
 async fn refresh_token(
@@ -119,22 +139,24 @@ async fn refresh_token(
     {
         return Err(OAuthError::invalid_scope("scope is malformed"));
     }
-    let grant = state
-        .auth
-        .refresh
-        .rotate_for_client(params.required("refresh_token")?, &client.client_id)
+    let presented = params.required("refresh_token")?;
+    let refresh = &state.auth.refresh;
+    // Checked before the rotation spends the token: a refused request leaves the grant
+    // usable, so the client's retry is not taken for a replay.
+    if let Some(family) = refresh
+        .current_family(presented)
+        .await
+        .map_err(refresh_error)?
+        && family.client_id.as_deref() == Some(client.client_id.as_str())
+    {
+        refresh_scope(params, requested_audience.as_ref(), &family)?;
+    }
+    let grant = refresh
+        .rotate_for_client(presented, &client.client_id)
         .await
         .map_err(refresh_error)?;
+    let scope = refresh_scope(params, requested_audience.as_ref(), &grant.family)?;
     let family = grant.family;
-    // The audience stays the family's: a refresh does not move a grant to another
-    // resource.
-    if params.get("resource").is_some() && requested_audience != family.audience {
-        return Err(OAuthError::invalid_target(
-            "resource differs from the one the grant was made for",
-        ));
-    }
-    // A refresh may narrow the scope, never widen it (RFC 6749 §6).
-    let scope = scope::narrow(params.get("scope"), &[&family.scope])?;
     Ok(Granted {
         subject: family.subject,
         scope,
@@ -176,7 +198,7 @@ async fn grant(
         params.get("client_id"),
         params.get("client_secret"),
     )?;
-    let client = state.store.client(&credentials.client_id).await?;
+    let client = state.client(&credentials.client_id).await?;
     let client = credentials.authenticate(client)?;
     let granted = match params.required("grant_type")? {
         AUTHORIZATION_CODE => authorization_code(state, &client, &params).await?,

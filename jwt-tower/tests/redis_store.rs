@@ -1464,8 +1464,8 @@ async fn codes_expire_and_clients_are_shared() {
     let client = jwt_tower::oauth::ClientConfig::confidential("svc", "secret")
         .into_client(now())
         .unwrap();
-    a.put_client(&client).await.unwrap();
-    let found = b.client("svc").await.unwrap().expect("shared");
+    a.put_client(&client, now()).await.unwrap();
+    let found = b.client("svc", now()).await.unwrap().expect("shared");
     assert_eq!(found, client);
     assert!(found.verify_secret("secret"));
     let stored: String = redis::cmd("GET")
@@ -1474,7 +1474,30 @@ async fn codes_expire_and_clients_are_shared() {
         .await
         .unwrap();
     assert!(!stored.contains("secret\""), "no clear secret: {stored}");
-    assert_eq!(b.client("nobody").await.unwrap(), None);
+    assert_eq!(b.client("nobody", now()).await.unwrap(), None);
+    // A registered client expires when unused; a look-up renews it.
+    let ttl = || async {
+        let mut conn = raw(&server).await;
+        redis::cmd("TTL")
+            .arg("jwt-tower:client:svc")
+            .query_async::<i64>(&mut conn)
+            .await
+            .unwrap()
+    };
+    let idle = jwt_tower::store::DEFAULT_CLIENT_IDLE_TIMEOUT.as_secs() as i64;
+    assert!(
+        (idle - 5..=idle).contains(&ttl().await),
+        "ttl {}",
+        ttl().await
+    );
+    redis::cmd("EXPIRE")
+        .arg("jwt-tower:client:svc")
+        .arg(60)
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+    b.client("svc", now()).await.unwrap().expect("still there");
+    assert!(ttl().await > 60, "renewed by the look-up");
 }
 
 /// A family started for an OAuth client keeps its client and audience through Redis,
@@ -1487,11 +1510,20 @@ async fn client_families_keep_their_client_and_audience() {
         .start_for_client("alice", "read", "cli", Some("https://mcp.example.com/mcp"))
         .await
         .unwrap();
+    // Looked up without spending it, as a refresh checks its request first.
+    let current = refresh.current_family(&first.token).await.unwrap();
+    assert_eq!(current.as_ref(), Some(&first.family));
+    assert_eq!(refresh.current_family(&first.token).await.unwrap(), current);
     let next = refresh
         .rotate_for_client(&first.token, "cli")
         .await
         .unwrap();
     assert_eq!(next.family.client_id.as_deref(), Some("cli"));
+    assert_eq!(
+        refresh.current_family(&first.token).await,
+        Ok(None),
+        "spent"
+    );
     assert_eq!(
         next.family.audience.as_deref(),
         Some("https://mcp.example.com/mcp")

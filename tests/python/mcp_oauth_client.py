@@ -3,9 +3,9 @@ r"""The Python MCP SDK (`mcp` on PyPI) against examples/mcp_server through examp
 
 Both servers run as processes; tests/mcp_python.rs starts them and runs this script. By hand
 (`pip install mcp==2.3.0`; clients.json holds the confidential client
-`[{"client_id": "orders-bot", "client_secret": "orders-bot-secret",
+`[{"client_id": "orders-bot", "client_secret": "orders-bot-secret-0123456789abcdef",
 "scope": "orders.read orders.write", "grant_types": ["client_credentials"]}, {"client_id":
-"orders-viewer", "client_secret": "orders-viewer-secret", "scope": "orders.read",
+"orders-viewer", "client_secret": "orders-viewer-secret-0123456789abc", "scope": "orders.read",
 "grant_types": ["client_credentials"]}]`):
 
     DEMO_USERS='alice:alice-password:orders.read orders.write;bob:bob-password:orders.read' \
@@ -16,8 +16,8 @@ Both servers run as processes; tests/mcp_python.rs starts them and runs this scr
       JWT_ISSUER=http://127.0.0.1:4000 cargo run --example mcp_server &
     python3 tests/python/mcp_oauth_client.py --mcp-url http://127.0.0.1:3100/mcp \
       --issuer http://127.0.0.1:4000 --user alice:alice-password \
-      --reader bob:bob-password --client orders-bot:orders-bot-secret \
-      --read-client orders-viewer:orders-viewer-secret --other-resource https://reports.example/mcp
+      --reader bob:bob-password --client orders-bot:orders-bot-secret-0123456789abcdef \
+      --read-client orders-viewer:orders-viewer-secret-0123456789abc --other-resource https://reports.example/mcp
 
 Checks, each printed as `ok` or `FAIL` with the HTTP exchanges it saw; exits 1 if any failed:
   - the protected resource metadata at both well-known URLs, the authorization server's;

@@ -272,7 +272,10 @@ pub struct ClientRegistration {
     /// Requested, and replaced by `none`.
     #[serde(default)]
     pub token_endpoint_auth_method: Option<String>,
-    /// Default `["authorization_code"]`; only `authorization_code` and `refresh_token`.
+    /// Default `["authorization_code", "refresh_token"]`, so that a public client gets a
+    /// refresh token with its code exchange (RFC 7591 §2 defaults to
+    /// `authorization_code` alone; the registration response names both); only
+    /// `authorization_code` and `refresh_token`.
     #[serde(default)]
     pub grant_types: Option<Vec<String>>,
     /// Default `["code"]`; only `code`.
@@ -337,7 +340,7 @@ impl ClientRegistration {
         }
         let grant_types = self
             .grant_types
-            .unwrap_or_else(|| vec![AUTHORIZATION_CODE.to_owned()]);
+            .unwrap_or_else(|| vec![AUTHORIZATION_CODE.to_owned(), REFRESH_TOKEN.to_owned()]);
         if grant_types.is_empty()
             || grant_types
                 .iter()
@@ -442,6 +445,17 @@ mod tests {
         assert!(response.get("client_secret").is_none());
         assert_eq!(
             response["grant_types"],
+            json!(["authorization_code", "refresh_token"])
+        );
+    }
+
+    #[test]
+    fn registration_without_grant_types_gets_codes_and_refresh_tokens() {
+        let client = registration(r#"{"redirect_uris":["http://127.0.0.1/cb"]}"#).unwrap();
+        assert!(client.allows_grant(AUTHORIZATION_CODE));
+        assert!(client.allows_grant(REFRESH_TOKEN));
+        assert_eq!(
+            client.registration_response()["grant_types"],
             json!(["authorization_code", "refresh_token"])
         );
     }

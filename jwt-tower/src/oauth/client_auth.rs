@@ -80,7 +80,7 @@ impl ClientCredentials {
         form_client_secret: Option<&str>,
     ) -> Result<Self, OAuthError> {
         if let Some(header) = authorization {
-            let basic = || OAuthError::invalid_client("unreadable Basic credentials").tried_basic();
+            let basic = || OAuthError::invalid_client("unreadable Basic credentials");
             let value = header.to_str().map_err(|_| basic())?;
             let (scheme, encoded) = value.split_once(' ').unwrap_or((value, ""));
             if !scheme.eq_ignore_ascii_case("basic") {
@@ -133,16 +133,9 @@ impl ClientCredentials {
     /// none.
     ///
     /// # Errors
-    /// `invalid_client` (401; with a Basic challenge when Basic was tried).
+    /// `invalid_client` (401, with a Basic challenge).
     pub fn authenticate(&self, client: Option<Client>) -> Result<Client, OAuthError> {
-        let refuse = |description: &'static str| {
-            let error = OAuthError::invalid_client(description);
-            if self.method == AuthMethod::ClientSecretBasic {
-                error.tried_basic()
-            } else {
-                error
-            }
-        };
+        let refuse = OAuthError::invalid_client;
         let client = client.ok_or_else(|| refuse("client authentication failed"))?;
         match (&self.client_secret, client.is_public()) {
             (Some(secret), false) if client.verify_secret(secret) => Ok(client),
@@ -238,7 +231,11 @@ mod tests {
         ] {
             let error = credentials.authenticate(client).unwrap_err();
             assert_eq!(error.code(), OAuthErrorCode::InvalidClient);
-            assert_eq!(error.www_authenticate("r"), None, "no Basic was tried");
+            assert_eq!(
+                error.www_authenticate("r").as_deref(),
+                Some("Basic realm=\"r\""),
+                "every 401 carries a challenge"
+            );
         }
         let via_basic = ClientCredentials::from_request(Some(&basic("svc:wrong")), None, None)
             .unwrap()

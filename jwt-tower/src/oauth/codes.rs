@@ -94,7 +94,16 @@ impl AuthorizationCodes {
     ) -> Result<AuthorizationCode, OAuthError> {
         let now = now();
         let record = if code.len() == 43 {
-            self.store.take_code(&token_hash(code), now).await?
+            let hash = token_hash(code);
+            let record = self.store.take_code(&hash, now).await?;
+            if record.is_none()
+                && let Some(family_token) = self.store.spent_code(&hash, now).await?
+            {
+                // Redeemed before: the code leaked, so what it gave is revoked too.
+                tracing::warn!("authorization code redeemed twice: its refresh family revoked");
+                self.store.revoke_family(&family_token).await?;
+            }
+            record
         } else {
             None
         };
@@ -103,6 +112,29 @@ impl AuthorizationCodes {
         })?;
         record.check(client_id, redirect_uri, code_verifier, resource, now)?;
         Ok(record)
+    }
+}
+
+impl AuthorizationCodes {
+    /// Remembers, until the code would have expired (`record.expires_at`), that `code`
+    /// gave the refresh token `refresh_token`: a second redemption of the code then
+    /// revokes that token's family (RFC 6749 §4.1.2).
+    ///
+    /// # Errors
+    /// A [`StoreError`] when the store cannot be reached.
+    pub async fn spent(
+        &self,
+        code: &str,
+        record: &AuthorizationCode,
+        refresh_token: &str,
+    ) -> Result<(), StoreError> {
+        self.store
+            .mark_code_spent(
+                &token_hash(code),
+                &token_hash(refresh_token),
+                record.expires_at,
+            )
+            .await
     }
 }
 

@@ -76,8 +76,9 @@ impl OAuthErrorCode {
 ///     r#"{"error":"invalid_grant","error_description":"the code was already used"}"#
 /// );
 ///
-/// // A client that tried Basic and failed gets 401 and a Basic challenge (RFC 6749 §5.2).
-/// let error = OAuthError::invalid_client("unknown client").tried_basic();
+/// // A client that failed to authenticate gets 401 and a Basic challenge, whichever
+/// // method it tried (RFC 6749 §5.2; RFC 9110 §15.5.2: every 401 carries one).
+/// let error = OAuthError::invalid_client("unknown client");
 /// assert_eq!(error.status(), http::StatusCode::UNAUTHORIZED);
 /// assert_eq!(
 ///     error.www_authenticate("auth").as_deref(),
@@ -89,7 +90,6 @@ impl OAuthErrorCode {
 pub struct OAuthError {
     code: OAuthErrorCode,
     description: Cow<'static, str>,
-    tried_basic: bool,
 }
 
 impl OAuthError {
@@ -98,7 +98,6 @@ impl OAuthError {
         Self {
             code,
             description: description.into(),
-            tried_basic: false,
         }
     }
 
@@ -125,14 +124,6 @@ impl OAuthError {
     /// `invalid_target` (RFC 8707).
     pub fn invalid_target(description: impl Into<Cow<'static, str>>) -> Self {
         Self::new(OAuthErrorCode::InvalidTarget, description)
-    }
-
-    /// Marks that the client tried HTTP Basic authentication: an `invalid_client` answer
-    /// then carries `WWW-Authenticate: Basic`.
-    #[must_use]
-    pub fn tried_basic(mut self) -> Self {
-        self.tried_basic = true;
-        self
     }
 
     /// The code.
@@ -165,12 +156,13 @@ impl OAuthError {
         json!({"error": self.code.as_str(), "error_description": self.description}).to_string()
     }
 
-    /// The `WWW-Authenticate` value to send, if any: `Basic realm="…"` for an
-    /// `invalid_client` whose client tried Basic (RFC 6749 §5.2). Quotes and
-    /// backslashes in `realm` are escaped.
+    /// The `WWW-Authenticate` value to send, if any: `Basic realm="…"` for every
+    /// `invalid_client`, whichever authentication the client tried, since its answer is
+    /// a 401 and RFC 9110 §15.5.2 requires a challenge on every 401 (RFC 6749 §5.2).
+    /// Quotes and backslashes in `realm` are escaped.
     #[must_use]
     pub fn www_authenticate(&self, realm: &str) -> Option<String> {
-        (self.code == OAuthErrorCode::InvalidClient && self.tried_basic).then(|| {
+        (self.code == OAuthErrorCode::InvalidClient).then(|| {
             let escaped = realm.replace('\\', "\\\\").replace('"', "\\\"");
             format!("Basic realm=\"{escaped}\"")
         })
@@ -184,6 +176,25 @@ impl From<crate::store::StoreError> for OAuthError {
             OAuthErrorCode::TemporarilyUnavailable,
             "the store is unavailable; try again shortly",
         )
+    }
+}
+
+impl From<crate::store::PutClientError> for OAuthError {
+    fn from(error: crate::store::PutClientError) -> Self {
+        match error {
+            crate::store::PutClientError::Full(held) => {
+                tracing::warn!(
+                    held,
+                    "oauth: client registration refused: the store is full"
+                );
+                Self::new(
+                    OAuthErrorCode::TemporarilyUnavailable,
+                    "this server holds as many registered clients as it can; \
+                     unused ones expire, try again later",
+                )
+            }
+            crate::store::PutClientError::Unavailable(error) => error.into(),
+        }
     }
 }
 
@@ -220,17 +231,17 @@ mod tests {
     }
 
     #[test]
-    fn only_invalid_client_after_basic_gets_a_basic_challenge() {
-        assert_eq!(OAuthError::invalid_client("x").www_authenticate("r"), None);
-        assert_eq!(
-            OAuthError::invalid_grant("x")
-                .tried_basic()
-                .www_authenticate("r"),
-            None
-        );
+    fn every_invalid_client_and_nothing_else_gets_a_basic_challenge() {
         assert_eq!(
             OAuthError::invalid_client("x")
-                .tried_basic()
+                .www_authenticate("r")
+                .as_deref(),
+            Some("Basic realm=\"r\"")
+        );
+        assert_eq!(OAuthError::invalid_grant("x").www_authenticate("r"), None);
+        assert_eq!(OAuthError::invalid_request("x").www_authenticate("r"), None);
+        assert_eq!(
+            OAuthError::invalid_client("x")
                 .www_authenticate(r#"a "b" \c"#)
                 .unwrap(),
             r#"Basic realm="a \"b\" \\c""#

@@ -263,6 +263,34 @@ impl RefreshTokens {
         }
     }
 
+    /// The family `token` would rotate, looked up without spending it: `None` when the
+    /// token is unknown, spent or its family revoked (and with a store that cannot look
+    /// families up). A request refused after checking it leaves the token usable.
+    ///
+    /// ```
+    /// use jwt_tower::refresh::RefreshTokens;
+    /// use jwt_tower::store::MemoryStore;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let refresh = RefreshTokens::new(MemoryStore::new());
+    /// let grant = refresh.start("alice", "read").await.unwrap();
+    /// let family = refresh.current_family(&grant.token).await.unwrap().unwrap();
+    /// assert_eq!(family.scope, "read");
+    /// // Looking did not spend it.
+    /// assert!(refresh.rotate(&grant.token).await.is_ok());
+    /// assert_eq!(refresh.current_family(&grant.token).await, Ok(None));
+    /// # });
+    /// ```
+    ///
+    /// # Errors
+    /// [`RefreshError::Unavailable`] when the store cannot be reached.
+    pub async fn current_family(&self, token: &str) -> Result<Option<Family>, RefreshError> {
+        if token.len() != 43 {
+            return Ok(None);
+        }
+        Ok(self.store.current_family(&token_hash(token)).await?)
+    }
+
     /// Revokes the family of `token` (logout). Returns it, if the token was known.
     ///
     /// # Errors

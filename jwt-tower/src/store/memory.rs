@@ -3,13 +3,17 @@
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
-use super::{Family, Rotation, Store, StoreError};
+use super::{DEFAULT_CLIENT_IDLE_TIMEOUT, Family, PutClientError, Rotation, Store, StoreError};
 use crate::oauth::{AuthorizationCode, Client};
 use crate::revoke::{DEFAULT_KEEP_AFTER_EXP, Revocation, Revocations};
 
 /// How many families a [`MemoryStore`] holds unless told otherwise.
 pub const DEFAULT_MEMORY_CAPACITY: usize = 100_000;
+
+/// How many registered OAuth clients a [`MemoryStore`] holds unless told otherwise.
+pub const DEFAULT_MEMORY_CLIENTS: usize = 10_000;
 
 /// How many spent tokens of one family a [`MemoryStore`] remembers (to recognize their
 /// reuse), besides the current one. A family rotated more often forgets its oldest.
@@ -43,11 +47,17 @@ struct State {
     /// looking at the others, and when full the family that ends soonest goes first.
     ends: BTreeSet<(i64, Arc<str>)>,
     followers: Vec<Revocations>,
-    /// Registered OAuth clients by id.
-    clients: HashMap<String, Client>,
+    /// Registered OAuth clients by id, each with the moment it expires unless used, and
+    /// (expiry, id) of every one to forget the expired ones first.
+    clients: HashMap<String, (Client, i64)>,
+    client_ends: BTreeSet<(i64, String)>,
     /// Authorization codes by hash, and (expiry, hash) to forget the expired ones first.
     codes: HashMap<Box<str>, AuthorizationCode>,
     code_ends: BTreeSet<(i64, Box<str>)>,
+    /// Redeemed codes by hash: a token hash of the family each was redeemed for, and
+    /// until when it is remembered; (until, hash) to forget them in order.
+    spent_codes: HashMap<Box<str>, (Box<str>, i64)>,
+    spent_code_ends: BTreeSet<(i64, Box<str>)>,
 }
 
 impl State {
@@ -67,6 +77,22 @@ impl State {
         {
             self.code_ends.remove(&(end, hash.clone()));
             self.codes.remove(&hash);
+        }
+        while let Some((end, hash)) = self.spent_code_ends.first().cloned()
+            && end <= now
+        {
+            self.spent_code_ends.remove(&(end, hash.clone()));
+            self.spent_codes.remove(&hash);
+        }
+    }
+
+    /// Forgets every client that expired at or before `now`.
+    fn remove_expired_clients(&mut self, now: i64) {
+        while let Some((end, id)) = self.client_ends.first().cloned()
+            && end <= now
+        {
+            self.client_ends.remove(&(end, id.clone()));
+            self.clients.remove(&id);
         }
     }
 
@@ -91,9 +117,12 @@ impl State {
 /// warning and counts it in [`stats`](Self::stats). A spent token older than the last
 /// [`SPENT_TOKENS_KEPT`] is refused as unknown rather than recognized as reused.
 ///
-/// OAuth clients and authorization codes are bounded by the same capacity: expired codes
-/// are forgotten as new ones come, and a registration or a code past the capacity is
-/// refused (a [`StoreError`]) rather than evicting a live one.
+/// Authorization codes are bounded by the same capacity: expired codes are forgotten as
+/// new ones come, and a code past the capacity is refused (a [`StoreError`]) rather than
+/// evicting a live one. OAuth clients have their own bound
+/// ([`client_capacity`](Self::client_capacity), default [`DEFAULT_MEMORY_CLIENTS`]) and
+/// expire when unused for [`client_idle_timeout`](Self::client_idle_timeout); a
+/// registration past the bound is refused ([`PutClientError::Full`]).
 ///
 /// ```
 /// use jwt_tower::revoke::{Revocation, Revocations};
@@ -111,6 +140,8 @@ impl State {
 pub struct MemoryStore {
     state: Arc<Mutex<State>>,
     capacity: usize,
+    client_capacity: usize,
+    client_idle_timeout: i64,
     evicted: Arc<AtomicU64>,
     revocations: Revocations,
 }
@@ -177,9 +208,39 @@ impl MemoryStore {
         Self {
             state: Arc::default(),
             capacity: families.max(1),
+            client_capacity: DEFAULT_MEMORY_CLIENTS,
+            client_idle_timeout: seconds(DEFAULT_CLIENT_IDLE_TIMEOUT),
             evicted: Arc::default(),
             revocations,
         }
+    }
+
+    /// Holds up to `clients` registered OAuth clients (default
+    /// [`DEFAULT_MEMORY_CLIENTS`]), apart from the families' capacity.
+    ///
+    /// ```
+    /// use jwt_tower::oauth::{ClientConfig, OAuthErrorCode};
+    /// use jwt_tower::store::{MemoryStore, PutClientError, Store};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let store = MemoryStore::new().client_capacity(1);
+    /// let client = |id: &str| ClientConfig { client_secret: None, ..ClientConfig::confidential(id, "") }
+    ///     .into_client(0).unwrap();
+    /// store.put_client(&client("a"), 0).await.unwrap();
+    /// let full = store.put_client(&client("b"), 0).await.unwrap_err();
+    /// assert_eq!(full, PutClientError::Full(1));
+    /// # });
+    /// ```
+    pub fn client_capacity(mut self, clients: usize) -> Self {
+        self.client_capacity = clients.max(1);
+        self
+    }
+
+    /// Forgets a registered OAuth client once unused for `idle` (default
+    /// [`DEFAULT_CLIENT_IDLE_TIMEOUT`]); each look-up renews it.
+    pub fn client_idle_timeout(mut self, idle: Duration) -> Self {
+        self.client_idle_timeout = seconds(idle);
+        self
     }
 
     /// What the store holds now, and how many live families it has evicted.
@@ -210,6 +271,10 @@ impl MemoryStore {
             self.revocations.keep_after_exp(list.kept_after_exp());
         }
     }
+}
+
+fn seconds(duration: Duration) -> i64 {
+    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
 }
 
 fn alive(entry: &Entry, now: i64) -> bool {
@@ -286,6 +351,18 @@ impl Store for MemoryStore {
         Ok(Rotation::Rotated(family))
     }
 
+    async fn current_family(&self, token_hash: &str) -> Result<Option<Family>, StoreError> {
+        let state = self.lock();
+        let Some((id, false)) = state.tokens.get(token_hash) else {
+            return Ok(None);
+        };
+        Ok(state
+            .families
+            .get(id)
+            .filter(|entry| !entry.revoked)
+            .map(|entry| entry.family.clone()))
+    }
+
     async fn revoke_family(&self, token_hash: &str) -> Result<Option<Family>, StoreError> {
         let mut state = self.lock();
         let Some((id, _)) = state.tokens.get(token_hash).cloned() else {
@@ -321,22 +398,34 @@ impl Store for MemoryStore {
         state.followers.push(list.clone());
     }
 
-    async fn put_client(&self, client: &Client) -> Result<(), StoreError> {
+    async fn put_client(&self, client: &Client, now: i64) -> Result<(), PutClientError> {
         let mut state = self.lock();
-        if state.clients.len() >= self.capacity && !state.clients.contains_key(&client.client_id) {
-            return Err(StoreError(format!(
-                "memory store full: {} OAuth clients registered",
-                self.capacity
-            )));
+        state.remove_expired_clients(now);
+        if state.clients.len() >= self.client_capacity
+            && !state.clients.contains_key(&client.client_id)
+        {
+            return Err(PutClientError::Full(self.client_capacity));
         }
-        state
-            .clients
-            .insert(client.client_id.clone(), client.clone());
+        let end = now.saturating_add(self.client_idle_timeout);
+        let id = client.client_id.clone();
+        if let Some((_, old_end)) = state.clients.insert(id.clone(), (client.clone(), end)) {
+            state.client_ends.remove(&(old_end, id.clone()));
+        }
+        state.client_ends.insert((end, id));
         Ok(())
     }
 
-    async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
-        Ok(self.lock().clients.get(client_id).cloned())
+    async fn client(&self, client_id: &str, now: i64) -> Result<Option<Client>, StoreError> {
+        let mut state = self.lock();
+        state.remove_expired_clients(now);
+        let end = now.saturating_add(self.client_idle_timeout);
+        let Some((client, old_end)) = state.clients.get_mut(client_id) else {
+            return Ok(None);
+        };
+        let (client, old_end) = (client.clone(), std::mem::replace(old_end, end));
+        state.client_ends.remove(&(old_end, client_id.to_owned()));
+        state.client_ends.insert((end, client_id.to_owned()));
+        Ok(Some(client))
     }
 
     async fn put_code(&self, code_hash: &str, code: &AuthorizationCode) -> Result<(), StoreError> {
@@ -366,6 +455,36 @@ impl Store for MemoryStore {
         };
         state.code_ends.remove(&(code.expires_at, code_hash.into()));
         Ok((now < code.expires_at).then_some(code))
+    }
+
+    async fn mark_code_spent(
+        &self,
+        code_hash: &str,
+        token_hash: &str,
+        until: i64,
+    ) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        state.remove_expired_codes(crate::clock::now());
+        // Bounded like the codes themselves; past it, a replay is only refused.
+        if state.spent_codes.len() < self.capacity {
+            if let Some((_, old)) = state
+                .spent_codes
+                .insert(code_hash.into(), (token_hash.into(), until))
+            {
+                state.spent_code_ends.remove(&(old, code_hash.into()));
+            }
+            state.spent_code_ends.insert((until, code_hash.into()));
+        }
+        Ok(())
+    }
+
+    async fn spent_code(&self, code_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .lock()
+            .spent_codes
+            .get(code_hash)
+            .filter(|(_, until)| now < *until)
+            .map(|(token, _)| token.to_string()))
     }
 }
 
@@ -568,21 +687,42 @@ mod tests {
 
     /// Clients are registered, found, replaced by id, and bounded by the capacity.
     #[test]
-    fn clients_are_kept_by_id_and_bounded() {
+    fn clients_are_kept_by_id_and_bounded_apart_from_families() {
         use crate::oauth::ClientConfig;
         block_on(async {
-            let store = MemoryStore::with_capacity(1);
-            let client = ClientConfig::confidential("svc", "s")
-                .into_client(0)
-                .unwrap();
-            store.put_client(&client).await.unwrap();
-            assert_eq!(store.client("svc").await.unwrap(), Some(client.clone()));
-            assert_eq!(store.client("other").await.unwrap(), None);
-            store.put_client(&client).await.unwrap(); // replacing is no growth
-            let other = ClientConfig::confidential("other", "s")
-                .into_client(0)
-                .unwrap();
-            assert!(store.put_client(&other).await.is_err());
+            let store = MemoryStore::with_capacity(1).client_capacity(2);
+            let client = |id: &str| ClientConfig::confidential(id, "s").into_client(0).unwrap();
+            let svc = client("svc");
+            store.put_client(&svc, 0).await.unwrap();
+            assert_eq!(store.client("svc", 0).await.unwrap(), Some(svc.clone()));
+            assert_eq!(store.client("other", 0).await.unwrap(), None);
+            store.put_client(&svc, 0).await.unwrap(); // replacing is no growth
+            // A second client fits although the store holds one family at most.
+            store.put_client(&client("other"), 0).await.unwrap();
+            assert_eq!(
+                store.put_client(&client("third"), 0).await,
+                Err(PutClientError::Full(2))
+            );
+        });
+    }
+
+    #[test]
+    fn an_unused_client_expires_and_a_used_one_is_renewed() {
+        use crate::oauth::ClientConfig;
+        block_on(async {
+            let store = MemoryStore::new()
+                .client_capacity(2)
+                .client_idle_timeout(Duration::from_secs(100));
+            let client = |id: &str| ClientConfig::confidential(id, "s").into_client(0).unwrap();
+            store.put_client(&client("used"), 0).await.unwrap();
+            store.put_client(&client("idle"), 0).await.unwrap();
+            // Used at 90: kept until 190.
+            assert!(store.client("used", 90).await.unwrap().is_some());
+            assert_eq!(store.client("idle", 100).await.unwrap(), None, "expired");
+            assert!(store.client("used", 180).await.unwrap().is_some());
+            // The expired one made room.
+            store.put_client(&client("new"), 180).await.unwrap();
+            assert_eq!(store.client("used", 400).await.unwrap(), None);
         });
     }
 

@@ -14,9 +14,13 @@ mod redis;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::redis::{RedisStore, RedisStoreBuilder, RedisStoreStats};
-pub use memory::{DEFAULT_MEMORY_CAPACITY, MemoryStore, MemoryStoreStats, SPENT_TOKENS_KEPT};
+pub use memory::{
+    DEFAULT_MEMORY_CAPACITY, DEFAULT_MEMORY_CLIENTS, MemoryStore, MemoryStoreStats,
+    SPENT_TOKENS_KEPT,
+};
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -68,6 +72,23 @@ pub enum Rotation {
 #[error("store unavailable: {0}")]
 pub struct StoreError(pub String);
 
+/// How long a registered OAuth client is kept unused, unless the store is told otherwise:
+/// 30 days. Every look-up of the client renews it.
+pub const DEFAULT_CLIENT_IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Why [`Store::put_client`] did not register a client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PutClientError {
+    /// The store holds as many clients as it may (the number): a new one is refused,
+    /// rather than evicting one in use, until unused ones expire.
+    #[error("{0} OAuth clients registered: no room for more until unused ones expire")]
+    Full(usize),
+    /// The store cannot be reached.
+    #[error(transparent)]
+    Unavailable(#[from] StoreError),
+}
+
 /// Storage for refresh families and revocations. Token arguments are SHA-256 hashes:
 /// stores never see a refresh token itself.
 ///
@@ -93,6 +114,17 @@ pub trait Store: Send + Sync + 'static {
     /// make `next` current; if it was already spent, revoke its family.
     async fn rotate(&self, presented: &str, next: &str, now: i64) -> Result<Rotation, StoreError>;
 
+    /// The family whose current (unspent) token hashes to `token_hash`, if it is not
+    /// revoked; changes nothing. A caller checks a request against the family with it
+    /// before [`rotate`](Self::rotate) spends the token, so that a refused request
+    /// leaves the grant usable.
+    ///
+    /// The default knows no family: the caller then learns the family from the rotation.
+    async fn current_family(&self, token_hash: &str) -> Result<Option<Family>, StoreError> {
+        let _ = token_hash;
+        Ok(None)
+    }
+
     /// Revokes the family of the token hashing to `token_hash` (logout). Returns it.
     async fn revoke_family(&self, token_hash: &str) -> Result<Option<Family>, StoreError>;
 
@@ -105,17 +137,21 @@ pub trait Store: Send + Sync + 'static {
     /// Keeps `list` in step with the store's revocations from now on (and fills it now).
     fn follow(&self, list: &Revocations);
 
-    /// Registers `client`, replacing any client of the same id.
+    /// Registers `client` at `now`, replacing any client of the same id. The store
+    /// forgets it once unused for its client idle timeout (by default
+    /// [`DEFAULT_CLIENT_IDLE_TIMEOUT`]): registration is open to anyone, so clients that
+    /// are never used again must not fill the store for good.
     ///
     /// The default refuses: a store written before OAuth clients existed keeps none.
-    async fn put_client(&self, client: &Client) -> Result<(), StoreError> {
-        let _ = client;
-        Err(no_oauth())
+    async fn put_client(&self, client: &Client, now: i64) -> Result<(), PutClientError> {
+        let _ = (client, now);
+        Err(no_oauth().into())
     }
 
-    /// The client registered as `client_id`.
-    async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
-        let _ = client_id;
+    /// The client registered as `client_id`, if it has not expired at `now`; the look-up
+    /// is a use, and renews it for another idle timeout.
+    async fn client(&self, client_id: &str, now: i64) -> Result<Option<Client>, StoreError> {
+        let _ = (client_id, now);
         Err(no_oauth())
     }
 
@@ -136,6 +172,26 @@ pub trait Store: Send + Sync + 'static {
         let _ = (code_hash, now);
         Err(no_oauth())
     }
+
+    /// Remembers until `until` that the code hashing to `code_hash` was redeemed for the
+    /// refresh family of the token hashing to `token_hash`, so that a second redemption
+    /// revokes that family (RFC 6749 §4.1.2). Best effort: the default remembers nothing.
+    async fn mark_code_spent(
+        &self,
+        code_hash: &str,
+        token_hash: &str,
+        until: i64,
+    ) -> Result<(), StoreError> {
+        let _ = (code_hash, token_hash, until);
+        Ok(())
+    }
+
+    /// The token hash [`mark_code_spent`](Self::mark_code_spent) recorded for the code
+    /// hashing to `code_hash`, if still remembered at `now`.
+    async fn spent_code(&self, code_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+        let _ = (code_hash, now);
+        Ok(None)
+    }
 }
 
 fn no_oauth() -> StoreError {
@@ -154,6 +210,10 @@ impl<S: Store + ?Sized> Store for Arc<S> {
         (**self).rotate(presented, next, now).await
     }
 
+    async fn current_family(&self, token_hash: &str) -> Result<Option<Family>, StoreError> {
+        (**self).current_family(token_hash).await
+    }
+
     async fn revoke_family(&self, token_hash: &str) -> Result<Option<Family>, StoreError> {
         (**self).revoke_family(token_hash).await
     }
@@ -170,12 +230,12 @@ impl<S: Store + ?Sized> Store for Arc<S> {
         (**self).follow(list);
     }
 
-    async fn put_client(&self, client: &Client) -> Result<(), StoreError> {
-        (**self).put_client(client).await
+    async fn put_client(&self, client: &Client, now: i64) -> Result<(), PutClientError> {
+        (**self).put_client(client, now).await
     }
 
-    async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
-        (**self).client(client_id).await
+    async fn client(&self, client_id: &str, now: i64) -> Result<Option<Client>, StoreError> {
+        (**self).client(client_id, now).await
     }
 
     async fn put_code(&self, code_hash: &str, code: &AuthorizationCode) -> Result<(), StoreError> {
@@ -188,5 +248,18 @@ impl<S: Store + ?Sized> Store for Arc<S> {
         now: i64,
     ) -> Result<Option<AuthorizationCode>, StoreError> {
         (**self).take_code(code_hash, now).await
+    }
+
+    async fn mark_code_spent(
+        &self,
+        code_hash: &str,
+        token_hash: &str,
+        until: i64,
+    ) -> Result<(), StoreError> {
+        (**self).mark_code_spent(code_hash, token_hash, until).await
+    }
+
+    async fn spent_code(&self, code_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+        (**self).spent_code(code_hash, now).await
     }
 }

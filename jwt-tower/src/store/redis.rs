@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 
 use self::scripts::Scripts;
 use self::sync::Following;
-use super::{Family, Rotation, Store, StoreError};
+use super::{Family, PutClientError, Rotation, Store, StoreError};
 use crate::oauth::{AuthorizationCode, Client as OAuthClient};
 use crate::revoke::{Revocation, Revocations};
 
@@ -118,6 +118,8 @@ struct Shared {
     keys: Keys,
     timeout: Duration,
     retain: i64,
+    /// Seconds a registered OAuth client is kept unused.
+    client_idle_timeout: u64,
     scripts: Scripts,
     follow: Mutex<Following>,
     /// Subscribed, and the lists resynced since.
@@ -175,6 +177,10 @@ impl Keys {
 
     fn client(&self, id: &str) -> String {
         format!("{}client:{id}", self.prefix)
+    }
+
+    fn spent_code(&self, hash: &str) -> String {
+        format!("{}spent:{hash}", self.prefix)
     }
 
     fn code(&self, hash: &str) -> String {
@@ -281,6 +287,10 @@ impl Store for RedisStore {
         self.inner.shared.rotate(presented, next, now).await
     }
 
+    async fn current_family(&self, token_hash: &str) -> Result<Option<Family>, StoreError> {
+        self.inner.shared.current_family(token_hash).await
+    }
+
     async fn revoke_family(&self, token_hash: &str) -> Result<Option<Family>, StoreError> {
         self.inner.shared.revoke_family(token_hash).await
     }
@@ -302,16 +312,33 @@ impl Store for RedisStore {
         self.inner.shared.read_all().await
     }
 
-    async fn put_client(&self, client: &OAuthClient) -> Result<(), StoreError> {
-        self.inner.shared.put_client(client).await
+    async fn put_client(&self, client: &OAuthClient, _now: i64) -> Result<(), PutClientError> {
+        Ok(self.inner.shared.put_client(client).await?)
     }
 
-    async fn client(&self, client_id: &str) -> Result<Option<OAuthClient>, StoreError> {
+    async fn client(&self, client_id: &str, _now: i64) -> Result<Option<OAuthClient>, StoreError> {
         self.inner.shared.client(client_id).await
     }
 
     async fn put_code(&self, code_hash: &str, code: &AuthorizationCode) -> Result<(), StoreError> {
         self.inner.shared.put_code(code_hash, code).await
+    }
+
+    async fn mark_code_spent(
+        &self,
+        code_hash: &str,
+        token_hash: &str,
+        until: i64,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .shared
+            .mark_code_spent(code_hash, token_hash, until)
+            .await
+    }
+
+    async fn spent_code(&self, code_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+        let _ = now; // Redis drops the marker when it expires.
+        self.inner.shared.spent_code(code_hash).await
     }
 
     async fn take_code(

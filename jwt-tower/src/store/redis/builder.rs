@@ -45,6 +45,7 @@ pub struct RedisStoreBuilder {
     prefix: String,
     timeout: Duration,
     retain: Duration,
+    client_idle_timeout: Duration,
     fail_closed: bool,
     out_of_step_after: Duration,
     keep_after_exp: Duration,
@@ -58,6 +59,7 @@ impl fmt::Debug for RedisStoreBuilder {
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
             .field("retain", &self.retain)
+            .field("client_idle_timeout", &self.client_idle_timeout)
             .field("fail_closed", &self.fail_closed)
             .field("out_of_step_after", &self.out_of_step_after)
             .field("keep_after_exp", &self.keep_after_exp)
@@ -79,6 +81,14 @@ impl RedisStoreBuilder {
     /// 1 second.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Forgets a registered OAuth client once unused for `idle` (default
+    /// [`DEFAULT_CLIENT_IDLE_TIMEOUT`](crate::store::DEFAULT_CLIENT_IDLE_TIMEOUT), at
+    /// least a second): its key expires, and each look-up renews it.
+    pub fn client_idle_timeout(mut self, idle: Duration) -> Self {
+        self.client_idle_timeout = idle;
         self
     }
 
@@ -195,6 +205,7 @@ impl RedisStoreBuilder {
             keys: Keys::new(&self.prefix),
             timeout: self.timeout,
             retain: i64::try_from(self.retain.as_secs()).unwrap_or(i64::MAX),
+            client_idle_timeout: self.client_idle_timeout.as_secs().max(1),
             scripts: Scripts::new(),
             follow: Mutex::new(Following::default()),
             synced: AtomicBool::new(false),
@@ -223,6 +234,7 @@ impl RedisStore {
             prefix: DEFAULT_PREFIX.to_owned(),
             timeout: DEFAULT_TIMEOUT,
             retain: DEFAULT_RETAIN,
+            client_idle_timeout: crate::store::DEFAULT_CLIENT_IDLE_TIMEOUT,
             fail_closed: false,
             out_of_step_after: DEFAULT_OUT_OF_STEP_AFTER,
             keep_after_exp: DEFAULT_KEEP_AFTER_EXP,

@@ -68,6 +68,25 @@ impl Shared {
         }
     }
 
+    pub(super) async fn current_family(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<Family>, StoreError> {
+        let mut invocation = self.scripts.current_family.prepare_invoke();
+        invocation
+            .key(self.keys.token(token_hash))
+            .arg(&self.keys.prefix)
+            .arg(self.retain);
+        let mut conn = self.conn();
+        let family: Option<String> = within(
+            self.timeout,
+            "current_family",
+            invocation.invoke_async(&mut conn),
+        )
+        .await?;
+        family.as_deref().map(parse_family).transpose()
+    }
+
     pub(super) async fn revoke_family(
         &self,
         token_hash: &str,

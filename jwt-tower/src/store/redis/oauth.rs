@@ -1,4 +1,5 @@
-//! OAuth clients and authorization codes in Redis: a client is one JSON value; a code is
+//! OAuth clients and authorization codes in Redis: a client is one JSON value, expiring
+//! when unused; a code is
 //! one JSON value with the code's expiry, taken by a script that reads and deletes it in
 //! one step (see `scripts`).
 
@@ -23,19 +24,23 @@ impl Shared {
         within(
             self.timeout,
             "put_client",
-            conn.set::<_, _, ()>(self.keys.client(&client.client_id), json),
+            conn.set_ex::<_, _, ()>(
+                self.keys.client(&client.client_id),
+                json,
+                self.client_idle_timeout,
+            ),
         )
         .await
     }
 
     pub(super) async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
+        let mut invocation = self.scripts.client.prepare_invoke();
+        invocation
+            .key(self.keys.client(client_id))
+            .arg(self.client_idle_timeout);
         let mut conn = self.conn();
-        let json: Option<String> = within(
-            self.timeout,
-            "client",
-            conn.get(self.keys.client(client_id)),
-        )
-        .await?;
+        let json: Option<String> =
+            within(self.timeout, "client", invocation.invoke_async(&mut conn)).await?;
         json.as_deref().map(|j| decode(j, "client")).transpose()
     }
 
@@ -55,6 +60,34 @@ impl Shared {
             self.timeout,
             "put_code",
             conn.set_ex::<_, _, ()>(self.keys.code(code_hash), json, ttl),
+        )
+        .await
+    }
+
+    pub(super) async fn mark_code_spent(
+        &self,
+        code_hash: &str,
+        token_hash: &str,
+        until: i64,
+    ) -> Result<(), StoreError> {
+        let ttl = until
+            .saturating_sub(crate::clock::now())
+            .clamp(1, i64::from(u32::MAX)) as u64;
+        let mut conn = self.conn();
+        within(
+            self.timeout,
+            "mark_code_spent",
+            conn.set_ex::<_, _, ()>(self.keys.spent_code(code_hash), token_hash, ttl),
+        )
+        .await
+    }
+
+    pub(super) async fn spent_code(&self, code_hash: &str) -> Result<Option<String>, StoreError> {
+        let mut conn = self.conn();
+        within(
+            self.timeout,
+            "spent_code",
+            conn.get(self.keys.spent_code(code_hash)),
         )
         .await
     }

@@ -17,9 +17,12 @@
 //!   wins); entries past their `exp` plus the writer's retention (at least the
 //!   verifiers' leeway) are dropped on every write, and the key expires with the last.
 //! - `P rev:sub`: hash `sub` -> `before` (the latest one wins); never expires.
-//! - `P client:<id>`: a registered OAuth client (JSON); never expires.
+//! - `P client:<id>`: a registered OAuth client (JSON); expires when unused for the
+//!   client idle timeout, each look-up renewing it.
 //! - `P code:<hash>`: an authorization code (JSON); expires with the code, and is deleted
 //!   by the one request that takes it.
+//! - `P spent:<hash>`: a redeemed code: the hash of the first refresh token it gave;
+//!   expires with the code.
 //!
 //! Numbers handed back to Redis go through `string.format('%.0f')`: Lua numbers are
 //! doubles, and Redis reads `1e+15` as an error, not an integer.
@@ -101,6 +104,16 @@ expire_at(fkey, math.min(exp, now + idle))
 return {'rotated', f[1]}
 ";
 
+/// `KEYS[1]`: a token. Returns its family's JSON if the token is current and the family
+/// not revoked, or nil; writes nothing.
+const CURRENT_FAMILY: &str = r"
+local token = redis.call('GET', KEYS[1])
+if not token or string.sub(token, 1, 2) ~= 'c:' then return false end
+local f = redis.call('HMGET', family_key(token), 'family', 'revoked')
+if not f[1] or f[2] == '1' then return false end
+return f[1]
+";
+
 /// `KEYS[1]`: a token of the family. Returns the family JSON, or nil.
 const REVOKE_FAMILY: &str = r"
 local token = redis.call('GET', KEYS[1])
@@ -164,14 +177,24 @@ if code then redis.call('DEL', KEYS[1]) end
 return code
 ";
 
+/// `KEYS[1]`: a client. `ARGV[1]`: its idle timeout in seconds. Returns it and renews
+/// its expiry, in one step.
+const CLIENT: &str = r"
+local client = redis.call('GET', KEYS[1])
+if client then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return client
+";
+
 /// The compiled scripts (each one's SHA-1 computed once; sent by `EVALSHA`, and by
 /// `EVAL` when Redis does not know it, e.g. after a restart).
 pub(super) struct Scripts {
     pub(super) create: ::redis::Script,
     pub(super) rotate: ::redis::Script,
+    pub(super) current_family: ::redis::Script,
     pub(super) revoke_family: ::redis::Script,
     pub(super) revoke: ::redis::Script,
     pub(super) take: ::redis::Script,
+    pub(super) client: ::redis::Script,
 }
 
 impl Scripts {
@@ -180,9 +203,11 @@ impl Scripts {
         Self {
             create: with_helpers(CREATE),
             rotate: with_helpers(ROTATE),
+            current_family: with_helpers(CURRENT_FAMILY),
             revoke_family: with_helpers(REVOKE_FAMILY),
             revoke: with_helpers(REVOKE),
             take: ::redis::Script::new(TAKE),
+            client: ::redis::Script::new(CLIENT),
         }
     }
 }
