@@ -45,16 +45,16 @@ pub struct AuthState {
     pub login_guard: Arc<LoginGuard>,
 }
 
-/// The token response (RFC 6749 §5.1) to a login or a refresh.
+/// The token response (RFC 6749 §5.1) to a login, a refresh, or `/token`.
 #[derive(Serialize)]
-struct Tokens {
-    access_token: String,
-    token_type: &'static str,
-    expires_in: u64,
-    scope: String,
+pub struct Tokens {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+    pub scope: String,
     /// Only without cookies: a browser never gets it where a script could read it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    refresh_token: Option<String>,
+    pub refresh_token: Option<String>,
 }
 
 impl AuthState {

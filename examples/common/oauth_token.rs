@@ -18,23 +18,12 @@ use jwt_tower::oauth::{
 };
 use jwt_tower::refresh::RefreshError;
 use jwt_tower::store::Family;
-use serde::Serialize;
 use serde_json::json;
 
+use super::auth_routes::Tokens;
 use super::oauth_error::OAuthErrorResponse;
 use super::oauth_params::Params;
 use super::oauth_routes::OAuthState;
-
-/// The token response (RFC 6749 §5.1).
-#[derive(Serialize)]
-struct TokenResponse {
-    access_token: String,
-    token_type: &'static str,
-    expires_in: u64,
-    scope: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    refresh_token: Option<String>,
-}
 
 /// What a grant gives: the access token's subject, scope and audience, and a refresh
 /// token when one comes with it.
@@ -219,7 +208,7 @@ async fn grant(
         None => issuer.issue(&granted.subject, claims),
     }
     .map_err(|e| OAuthError::new(OAuthErrorCode::ServerError, e.to_string()))?;
-    let body = TokenResponse {
+    let body = Tokens {
         access_token: access.token,
         token_type: "Bearer",
         expires_in: access.expires_in,
