@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use super::once::{Marked, OnceMarks};
 use super::{DEFAULT_CLIENT_IDLE_TIMEOUT, Family, PutClientError, Rotation, Store, StoreError};
 use crate::oauth::{AuthorizationCode, Client};
 use crate::revoke::{DEFAULT_KEEP_AFTER_EXP, Revocation, Revocations};
@@ -14,6 +15,11 @@ pub const DEFAULT_MEMORY_CAPACITY: usize = 100_000;
 
 /// How many registered OAuth clients a [`MemoryStore`] holds unless told otherwise.
 pub const DEFAULT_MEMORY_CLIENTS: usize = 10_000;
+
+/// How many one-time marks (DPoP proof `jti`s, each kept for the proof window) a
+/// [`MemoryStore`] holds unless told otherwise; beyond it, new proofs are refused until
+/// marks expire.
+pub const DEFAULT_MEMORY_ONCE_MARKS: usize = 500_000;
 
 /// How many spent tokens of one family a [`MemoryStore`] remembers (to recognize their
 /// reuse), besides the current one. A family rotated more often forgets its oldest.
@@ -144,6 +150,8 @@ pub struct MemoryStore {
     client_idle_timeout: i64,
     evicted: Arc<AtomicU64>,
     revocations: Revocations,
+    once: Arc<Mutex<OnceMarks>>,
+    secrets: Arc<Mutex<HashMap<String, String>>>,
 }
 
 /// What a [`MemoryStore`] holds and has evicted, read with [`MemoryStore::stats`].
@@ -156,6 +164,8 @@ pub struct MemoryStoreStats {
     pub tokens: usize,
     /// Families still in use that were evicted because the store was full.
     pub families_evicted: u64,
+    /// One-time marks (DPoP proof `jti`s) held, expired ones included until the next mark.
+    pub once_marks: usize,
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -212,6 +222,8 @@ impl MemoryStore {
             client_idle_timeout: seconds(DEFAULT_CLIENT_IDLE_TIMEOUT),
             evicted: Arc::default(),
             revocations,
+            once: Arc::new(Mutex::new(OnceMarks::new(DEFAULT_MEMORY_ONCE_MARKS))),
+            secrets: Arc::default(),
         }
     }
 
@@ -243,6 +255,14 @@ impl MemoryStore {
         self
     }
 
+    /// Holds up to `marks` one-time marks (default [`DEFAULT_MEMORY_ONCE_MARKS`]): the
+    /// `jti`s of DPoP proofs seen within their window. When full of live marks,
+    /// [`mark_once`](Store::mark_once) fails (the request is refused) until some expire.
+    pub fn once_capacity(mut self, marks: usize) -> Self {
+        self.once = Arc::new(Mutex::new(OnceMarks::new(marks)));
+        self
+    }
+
     /// What the store holds now, and how many live families it has evicted.
     ///
     /// ```
@@ -256,6 +276,11 @@ impl MemoryStore {
             families: state.families.len(),
             tokens: state.tokens.len(),
             families_evicted: self.evicted.load(Ordering::Relaxed),
+            once_marks: self
+                .once
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .len(),
         }
     }
 
@@ -486,6 +511,26 @@ impl Store for MemoryStore {
             .filter(|(_, until)| now < *until)
             .map(|(token, _)| token.to_string()))
     }
+
+    async fn mark_once(&self, value: &str, until: i64, now: i64) -> Result<bool, StoreError> {
+        let mut once = self.once.lock().unwrap_or_else(PoisonError::into_inner);
+        match once.mark(value, until, now) {
+            Marked::First => Ok(true),
+            Marked::Again => Ok(false),
+            Marked::Full => Err(StoreError(format!(
+                "{} one-time marks held: no room until some expire",
+                once.len()
+            ))),
+        }
+    }
+
+    async fn shared_secret(&self, name: &str, candidate: &str) -> Result<String, StoreError> {
+        let mut secrets = self.secrets.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(secrets
+            .entry(name.to_owned())
+            .or_insert_with(|| candidate.to_owned())
+            .clone())
+    }
 }
 
 #[cfg(test)]
@@ -664,6 +709,32 @@ mod tests {
 
     /// A code is handed out once, and never after it expired; expired codes are
     /// forgotten as new ones come; the capacity bounds the codes held.
+    #[test]
+    fn values_are_marked_once_and_secrets_shared() {
+        let store = MemoryStore::new().once_capacity(1);
+        assert_eq!(block_on(store.mark_once("p1", 60, 0)), Ok(true));
+        assert_eq!(block_on(store.clone().mark_once("p1", 60, 30)), Ok(false));
+        assert!(
+            block_on(store.mark_once("p2", 60, 30)).is_err(),
+            "full: refused"
+        );
+        assert_eq!(block_on(store.mark_once("p2", 120, 60)), Ok(true));
+        assert_eq!(store.stats().once_marks, 1);
+
+        assert_eq!(
+            block_on(store.shared_secret("nonce", "first")).unwrap(),
+            "first"
+        );
+        assert_eq!(
+            block_on(store.clone().shared_secret("nonce", "second")).unwrap(),
+            "first"
+        );
+        assert_eq!(
+            block_on(store.shared_secret("other", "second")).unwrap(),
+            "second"
+        );
+    }
+
     #[test]
     fn codes_are_taken_once_and_bounded() {
         block_on(async {

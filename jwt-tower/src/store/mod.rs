@@ -8,6 +8,7 @@
 //! a code is handed out by [`take_code`](Store::take_code) exactly once.
 
 mod memory;
+mod once;
 #[cfg(feature = "redis")]
 mod redis;
 
@@ -15,8 +16,8 @@ mod redis;
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::redis::{RedisStore, RedisStoreBuilder, RedisStoreStats};
 pub use memory::{
-    DEFAULT_MEMORY_CAPACITY, DEFAULT_MEMORY_CLIENTS, MemoryStore, MemoryStoreStats,
-    SPENT_TOKENS_KEPT,
+    DEFAULT_MEMORY_CAPACITY, DEFAULT_MEMORY_CLIENTS, DEFAULT_MEMORY_ONCE_MARKS, MemoryStore,
+    MemoryStoreStats, SPENT_TOKENS_KEPT,
 };
 
 use std::sync::Arc;
@@ -192,6 +193,30 @@ pub trait Store: Send + Sync + 'static {
         let _ = (code_hash, now);
         Ok(None)
     }
+
+    /// Marks `value` as used until `until` (seconds since the epoch), atomically: of
+    /// any number of calls marking one value before it expires, on any instance sharing
+    /// the store, exactly one gets `true`. A DPoP proof's `jti` goes through here, so
+    /// that a proof replayed against any instance of a fleet is refused.
+    ///
+    /// The default refuses: a store that cannot mark values cannot refuse a replay.
+    async fn mark_once(&self, value: &str, until: i64, now: i64) -> Result<bool, StoreError> {
+        let _ = (value, until, now);
+        Err(StoreError(
+            "this store keeps no one-time marks (DPoP proof replay)".to_owned(),
+        ))
+    }
+
+    /// The secret named `name` that every instance sharing the store uses (to derive
+    /// DPoP nonces any of them accepts): the first `candidate` offered for that name is
+    /// kept, and every later call returns it. A caller offers a fresh random value.
+    ///
+    /// The default keeps nothing: each caller gets its own `candidate` back, which is
+    /// right for one instance.
+    async fn shared_secret(&self, name: &str, candidate: &str) -> Result<String, StoreError> {
+        let _ = name;
+        Ok(candidate.to_owned())
+    }
 }
 
 fn no_oauth() -> StoreError {
@@ -261,5 +286,13 @@ impl<S: Store + ?Sized> Store for Arc<S> {
 
     async fn spent_code(&self, code_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
         (**self).spent_code(code_hash, now).await
+    }
+
+    async fn mark_once(&self, value: &str, until: i64, now: i64) -> Result<bool, StoreError> {
+        (**self).mark_once(value, until, now).await
+    }
+
+    async fn shared_secret(&self, name: &str, candidate: &str) -> Result<String, StoreError> {
+        (**self).shared_secret(name, candidate).await
     }
 }
