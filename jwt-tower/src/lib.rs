@@ -53,6 +53,7 @@
 pub mod algorithm;
 pub mod auth;
 mod clock;
+pub mod confirmation;
 mod crypto;
 mod error;
 #[cfg(feature = "aws_lc_rs")]
