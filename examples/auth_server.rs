@@ -42,6 +42,11 @@
 //! like a `DEMO_USERS` user. `OAUTH_RESOURCES`: the comma-separated `resource`
 //! values (RFC 8707) tokens may be requested for, each becoming the token's `aud`
 //! (default the `JWT_AUDIENCE` values; without `resource`, the first `JWT_AUDIENCE`).
+//!
+//! TLS: `TLS_CERT_FILE` and `TLS_KEY_FILE` serve HTTPS (and `JWT_ISSUER` defaults to
+//! `https://$BIND`); `TLS_CLIENT_CA_FILE` asks clients for a certificate signed by that
+//! CA, without requiring one, and `/token` binds the access tokens it issues to the
+//! certificate a client presented (RFC 8705, `cnf["x5t#S256"]`). See `common/tls.rs`.
 #![forbid(unsafe_code)]
 
 #[path = "common/app_error.rs"]
@@ -76,6 +81,8 @@ mod oauth_token;
 mod refresh_delivery;
 #[path = "common/retry_after.rs"]
 mod retry_after;
+#[path = "common/tls.rs"]
+mod tls;
 #[path = "common/users.rs"]
 mod users;
 
@@ -156,10 +163,11 @@ async fn main() {
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let bind = var("BIND").unwrap_or_else(|| "127.0.0.1:4000".to_owned());
+    let tls = tls::Tls::from_env()?;
     let listener = tokio::net::TcpListener::bind(&bind)
         .await
         .map_err(|e| config_error("BIND", format!("cannot listen on {bind:?}: {e}")))?;
-    let public_base = format!("http://{}", listener.local_addr()?);
+    let public_base = format!("{}://{}", tls::scheme(tls.as_ref()), listener.local_addr()?);
     let issuer_name = var("JWT_ISSUER").unwrap_or_else(|| public_base.clone());
 
     let alg_name = var("JWT_SIGNING_ALG").unwrap_or_else(|| "ES256".to_owned());
@@ -227,6 +235,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     let settings = Settings {
         listener,
+        tls,
         public_base,
         issuer_name,
         issuer,
@@ -251,6 +260,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// Everything configured, before the store is chosen.
 struct Settings {
     listener: tokio::net::TcpListener,
+    /// `TLS_*`: HTTPS, and client certificates for certificate-bound tokens.
+    tls: Option<tls::Tls>,
     public_base: String,
     issuer_name: String,
     issuer: TokenIssuer,
@@ -270,6 +281,7 @@ async fn serve(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let Settings {
         listener,
+        tls,
         public_base,
         issuer_name,
         issuer,
@@ -328,6 +340,19 @@ async fn serve(
         .merge(oauth_routes::router(oauth))
         .route("/health", axum::routing::get(|| async { "ok" }));
     tracing::info!(addr = %public_base, issuer = %issuer_name, kid = %issuer.current_key().kid(), "auth server listening");
+    serve_app(listener, app, tls).await
+}
+
+/// Plain HTTP, or HTTPS with the `TLS_*` variables; either way with the peer address as
+/// `ConnectInfo` (the login limits count per address).
+async fn serve_app(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    tls: Option<tls::Tls>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(tls) = tls {
+        return tls::serve(listener, app, tls).await;
+    }
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

@@ -9,6 +9,11 @@
 //!   the client layer, not by this handler). Downstream unreachable: `UNAVAILABLE`; a
 //!   downstream refusal comes back with its own status.
 //! - `grpc.health.v1.Health`: open, no token.
+//!
+//! TLS: `TLS_CERT_FILE` and `TLS_KEY_FILE` serve gRPC over TLS; `TLS_CLIENT_CA_FILE`
+//! asks clients for a certificate signed by that CA, without requiring one, and a
+//! certificate-bound token (RFC 8705) is accepted only from the client presenting its
+//! certificate (`jwt_tonic::ClientCertificateLayer`).
 #![forbid(unsafe_code)]
 
 #[path = "common/cli.rs"]
@@ -17,13 +22,15 @@ mod cli;
 mod identity_proto;
 #[path = "common/jwt_env.rs"]
 mod jwt_env;
+#[path = "common/tls.rs"]
+mod tls;
 
 use identity_proto::identity_client::IdentityClient;
 use identity_proto::identity_server::{Identity, IdentityServer};
 use identity_proto::{WhoAmIRequest, WhoAmIResponse};
-use jwt_tonic::GrpcAuthLayer;
+use jwt_tonic::{ClientCertificateLayer, GrpcAuthLayer};
 use jwt_tower::propagate::PropagateService;
-use tonic::transport::{Channel, Endpoint, Server};
+use tonic::transport::{Certificate, Channel, Endpoint, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status};
 use tower::Layer;
 
@@ -111,9 +118,34 @@ fn grpc_endpoint(url: &str) -> Result<Endpoint, String> {
     Ok(endpoint.connect_timeout(std::time::Duration::from_secs(5)))
 }
 
+/// tonic's TLS configuration from the `TLS_*` variables (checked as the HTTP servers
+/// check them), with client certificates requested, not required.
+fn server_tls() -> Result<Option<ServerTlsConfig>, Box<dyn std::error::Error>> {
+    let Some(files) = tls::TlsFiles::from_env()? else {
+        return Ok(None);
+    };
+    tls::Tls::from_files(&files)?;
+    let read = |variable: &str, path: &str| {
+        std::fs::read(path)
+            .map_err(|e| format!("configuration error: {variable}: cannot read {path:?}: {e}"))
+    };
+    let identity = tonic::transport::Identity::from_pem(
+        read("TLS_CERT_FILE", &files.cert_file)?,
+        read("TLS_KEY_FILE", &files.key_file)?,
+    );
+    let mut config = ServerTlsConfig::new().identity(identity);
+    if let Some(path) = &files.client_ca_file {
+        config = config
+            .client_ca_root(Certificate::from_pem(read("TLS_CLIENT_CA_FILE", path)?))
+            .client_auth_optional(true);
+    }
+    Ok(Some(config))
+}
+
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let bind = jwt_env::bind("127.0.0.1:50051");
     let verifier = jwt_env::from_env()?;
+    let tls = server_tls()?;
     let downstream = downstream()?;
 
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -132,8 +164,14 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             );
         }
     };
-    tracing::info!(addr = %listener.local_addr()?, "gRPC identity service listening");
-    Server::builder()
+    tracing::info!(addr = %listener.local_addr()?, tls = tls.is_some(), "gRPC identity service listening");
+    let mut server = Server::builder();
+    if let Some(tls) = tls {
+        server = server.tls_config(tls)?;
+    }
+    server
+        // The connection's client certificate, where the authenticator looks for it.
+        .layer(ClientCertificateLayer)
         .layer(layer)
         .add_service(health)
         .add_service(IdentityServer::new(IdentityService { downstream }))

@@ -3,12 +3,17 @@
 //!
 //! Routes: `GET /health` (open), `GET /me` (claims as JSON), `GET /admin` (scope
 //! `admin`), `GET /optional` (works with or without a token; a bad token is 401).
+//!
+//! TLS: `TLS_CERT_FILE`, `TLS_KEY_FILE` and `TLS_CLIENT_CA_FILE` (see `common/tls.rs`)
+//! serve HTTPS, with client certificates for certificate-bound tokens.
 #![forbid(unsafe_code)]
 
 #[path = "common/cli.rs"]
 mod cli;
 #[path = "common/jwt_env.rs"]
 mod jwt_env;
+#[path = "common/tls.rs"]
+mod tls;
 
 use axum::{Json, Router, routing::get};
 use jwt_axum::{Claims, RequireScopes};
@@ -37,6 +42,8 @@ async fn main() {
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let bind = jwt_env::bind("127.0.0.1:3000");
+    // `TLS_*`; served over TLS, the default public URL is `tls::scheme(..)://$BIND`.
+    let tls = tls::Tls::from_env()?;
     let revocations = jwt_env::revocations_from_env().await?;
     let layer = JwtLayer::new(jwt_env::from_env_with(revocations)?);
 
@@ -54,5 +61,18 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         )
         .route("/health", get(|| async { "ok" }));
 
-    cli::serve_http(&bind, app, "resource server").await
+    serve(&bind, app, tls).await
+}
+
+/// Plain HTTP, or HTTPS with the `TLS_*` variables (client certificates, for
+/// certificate-bound tokens, with `TLS_CLIENT_CA_FILE`).
+async fn serve(
+    bind: &str,
+    app: Router,
+    tls: Option<tls::Tls>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    match tls {
+        Some(tls) => tls::serve_at(bind, app, tls, "resource server").await,
+        None => cli::serve_http(bind, app, "resource server").await,
+    }
 }

@@ -3,22 +3,29 @@
 //! `client_secret_post` or, for public clients, `none`. The answer is always a JSON body
 //! with `Cache-Control: no-store`, whatever `REFRESH_COOKIE` says (that is for the
 //! browser login routes).
+//!
+//! Over TLS with client certificates (`TLS_CLIENT_CA_FILE`), the access token is bound
+//! to the certificate the client presented (RFC 8705 §3): `cnf: {"x5t#S256": …}`,
+//! whatever the client authentication, and a resource server then accepts it only from
+//! a client presenting that certificate.
 #![allow(dead_code)]
 
 use axum::Form;
 use axum::Json;
+use axum::extract::Extension;
 use axum::extract::State;
 use axum::extract::rejection::FormRejection;
 use axum::http::HeaderMap;
 use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, PRAGMA};
 use axum::response::{IntoResponse, Response};
+use jwt_tower::confirmation::ClientCertificate;
 use jwt_tower::oauth::{
     AUTHORIZATION_CODE, CLIENT_CREDENTIALS, Client, ClientCredentials, OAuthError, OAuthErrorCode,
     REFRESH_TOKEN, scope,
 };
 use jwt_tower::refresh::RefreshError;
 use jwt_tower::store::Family;
-use serde_json::json;
+use serde_json::{Map, Value};
 
 use super::auth_routes::Tokens;
 use super::oauth_error::OAuthErrorResponse;
@@ -173,9 +180,23 @@ fn client_credentials(
     })
 }
 
+/// Binds the access token's `claims` to the client certificate of the request, if there
+/// is one (RFC 8705 §3.1: `cnf` with the certificate's `x5t#S256` thumbprint).
+fn bind_to_certificate(claims: &mut Map<String, Value>, certificate: Option<&ClientCertificate>) {
+    if let Some(certificate) = certificate {
+        let confirmation = claims
+            .entry("cnf")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(confirmation) = confirmation {
+            confirmation.insert("x5t#S256".to_owned(), certificate.thumbprint().into());
+        }
+    }
+}
+
 async fn grant(
     state: &OAuthState,
     headers: &HeaderMap,
+    certificate: Option<&ClientCertificate>,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Result<Response, OAuthError> {
     let Form(pairs) = form.map_err(|_| {
@@ -201,7 +222,10 @@ async fn grant(
         }
     };
     // RFC 9068: `client_id` and `scope` beside the registered claims; `typ: at+jwt`.
-    let claims = json!({"scope": granted.scope, "client_id": client.client_id});
+    let mut claims = Map::new();
+    claims.insert("scope".to_owned(), granted.scope.clone().into());
+    claims.insert("client_id".to_owned(), client.client_id.clone().into());
+    bind_to_certificate(&mut claims, certificate);
     let issuer = &state.auth.issuer;
     let access = match &granted.audience {
         Some(audience) => issuer.issue_for_audience(&granted.subject, audience, claims),
@@ -225,10 +249,14 @@ async fn grant(
 /// `POST /token`.
 pub async fn token(
     State(state): State<OAuthState>,
+    certificate: Option<Extension<ClientCertificate>>,
     headers: HeaderMap,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
-    match grant(&state, &headers, form).await {
+    let certificate = certificate
+        .as_ref()
+        .map(|Extension(certificate)| certificate);
+    match grant(&state, &headers, certificate, form).await {
         Ok(response) => response,
         Err(error) => OAuthErrorResponse(error).into_response(),
     }

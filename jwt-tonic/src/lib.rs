@@ -119,17 +119,23 @@
 //!
 //! # Features
 //! `aws_lc_rs` (default) and `rust_crypto` select jwt-tower's crypto backend; `propagate`
-//! (default) enables [`propagate`]; `remote` (default) passes remote JWKS through.
+//! (default) enables [`propagate`]; `remote` (default) passes remote JWKS through;
+//! `tls-aws-lc` or `tls-ring` (tonic's TLS features of the same names) enable
+//! `ClientCertificateLayer`, the TLS client certificate for certificate-bound tokens.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(any(feature = "tls-aws-lc", feature = "tls-ring"))]
+mod certificate;
 mod interceptor;
 mod method;
 mod methods;
 #[cfg(feature = "propagate")]
 pub mod propagate;
 
+#[cfg(any(feature = "tls-aws-lc", feature = "tls-ring"))]
+pub use certificate::{ClientCertificateLayer, ClientCertificateService, peer_certificate};
 pub use interceptor::JwtInterceptor;
 pub use method::{GrpcAuthFuture, GrpcAuthLayer, GrpcAuthService, MethodPolicyService};
 
