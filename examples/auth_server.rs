@@ -335,6 +335,9 @@ async fn serve(
         default_audience: audiences.first().cloned(),
         resources: Arc::new(resources),
         scopes_supported: Arc::new(scopes_supported.into_iter().collect()),
+        certificate_bound_tokens: tls
+            .as_ref()
+            .is_some_and(tls::Tls::requests_client_certificates),
     };
     let app = auth_routes::router(state, &public_base)
         .merge(oauth_routes::router(oauth))

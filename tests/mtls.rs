@@ -210,7 +210,10 @@ async fn start_https(name: &str, env: &[(&'static str, String)]) -> Running {
 
 /// `auth_server` over TLS with client certificates, signing ES256 with the test key.
 async fn auth_server() -> Running {
-    let mut env = pki().server_env();
+    auth_server_with(pki().server_env()).await
+}
+
+async fn auth_server_with(mut env: Vec<(&'static str, String)>) -> Running {
     env.extend([
         (
             "JWT_SIGNING_KEY_PEM_FILE",
@@ -455,6 +458,11 @@ async fn auth_server_binds_tokens_to_the_client_certificate() {
     .await
     .json();
     assert_eq!(metadata["issuer"], json!(issuer_of(&auth)));
+    assert_eq!(
+        metadata["token_endpoint"],
+        json!(format!("{}/token", issuer_of(&auth)))
+    );
+    assert_eq!(metadata["tls_client_certificate_bound_access_tokens"], true);
 
     for pair in [&pki().client_a, &pki().client_b] {
         let body = client_credentials(&auth, Some(pair)).await;
@@ -464,11 +472,61 @@ async fn auth_server_binds_tokens_to_the_client_certificate() {
         assert_eq!(claims["client_id"], CLIENT_ID);
         assert_eq!(claims["iss"], json!(issuer_of(&auth)));
     }
+    // Whatever the client authentication: here the secret in the body.
+    let reply = send(
+        https(Some(&pki().client_b))
+            .post(format!("https://{}/token", auth.addr))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "grant_type=client_credentials&client_id={CLIENT_ID}&client_secret={CLIENT_SECRET}"
+            )),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let claims = claims_of(reply.json()["access_token"].as_str().unwrap());
+    assert_eq!(
+        claims["cnf"],
+        json!({"x5t#S256": pki().client_b.thumbprint()})
+    );
+    // A refused client gets no token, certificate or not.
+    let reply = send(
+        https(Some(&pki().client_a))
+            .post(format!("https://{}/token", auth.addr))
+            .basic_auth(CLIENT_ID, Some("not-the-secret-0123456789abcdefghij"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("grant_type=client_credentials"),
+    )
+    .await;
+    assert_eq!(reply.status, 401, "{}", reply.body);
+    assert_eq!(reply.json()["error"], "invalid_client");
+
     // No certificate, no binding: a plain bearer token.
     let body = client_credentials(&auth, None).await;
     let claims = claims_of(body["access_token"].as_str().unwrap());
     assert_eq!(claims.get("cnf"), None, "{claims}");
     assert_eq!(claims["scope"], "read");
+}
+
+#[tokio::test]
+async fn over_tls_without_a_client_ca_no_certificate_is_asked_for_or_bound() {
+    let mut env = pki().server_env();
+    env.retain(|(name, _)| *name != "TLS_CLIENT_CA_FILE");
+    let auth = auth_server_with(env).await;
+    let metadata = send(https(None).get(format!(
+        "https://{}/.well-known/oauth-authorization-server",
+        auth.addr
+    )))
+    .await
+    .json();
+    assert_eq!(metadata["issuer"], json!(issuer_of(&auth)));
+    assert_eq!(
+        metadata.get("tls_client_certificate_bound_access_tokens"),
+        None
+    );
+    // The client has a certificate, but the server does not ask for one.
+    let body = client_credentials(&auth, Some(&pki().client_a)).await;
+    let claims = claims_of(body["access_token"].as_str().unwrap());
+    assert_eq!(claims.get("cnf"), None, "{claims}");
 }
 
 #[tokio::test]

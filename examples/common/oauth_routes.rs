@@ -39,6 +39,9 @@ pub struct OAuthState {
     pub default_audience: Option<String>,
     /// Every scope a user or a configured client holds.
     pub scopes_supported: Arc<Vec<String>>,
+    /// Served over TLS with client certificates (`TLS_CLIENT_CA_FILE`): `/token` binds
+    /// access tokens to the client's certificate (RFC 8705).
+    pub certificate_bound_tokens: bool,
 }
 
 impl OAuthState {
@@ -73,7 +76,7 @@ impl OAuthState {
 
     /// The RFC 8414 metadata document.
     pub fn metadata(&self) -> Value {
-        json!({
+        let mut metadata = json!({
             "issuer": self.issuer_url,
             "authorization_endpoint": self.endpoint("/authorize"),
             "token_endpoint": self.endpoint("/token"),
@@ -86,7 +89,12 @@ impl OAuthState {
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
             "code_challenge_methods_supported": ["S256"],
             "authorization_response_iss_parameter_supported": true,
-        })
+        });
+        if self.certificate_bound_tokens {
+            // RFC 8705 §3.3.
+            metadata["tls_client_certificate_bound_access_tokens"] = Value::Bool(true);
+        }
+        metadata
     }
 }
 
