@@ -24,7 +24,7 @@ pub fn key_names(alg: Algorithm) -> (&'static str, &'static str) {
         | Algorithm::PS512 => ("rsa2048-private.pem", "rsa2048-public.pem"),
         Algorithm::ES256 => ("p256-private.pem", "p256-public.pem"),
         Algorithm::ES384 => ("p384-private.pem", "p384-public.pem"),
-        Algorithm::EdDSA => ("ed25519-private.pem", "ed25519-public.pem"),
+        Algorithm::EdDSA | Algorithm::Ed25519 => ("ed25519-private.pem", "ed25519-public.pem"),
         _ => panic!("no key file for HMAC"),
     }
 }
