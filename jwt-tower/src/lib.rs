@@ -55,6 +55,7 @@ pub mod auth;
 mod clock;
 pub mod confirmation;
 mod crypto;
+pub mod dpop;
 mod error;
 #[cfg(feature = "aws_lc_rs")]
 #[cfg_attr(docsrs, doc(cfg(feature = "aws_lc_rs")))]

@@ -26,7 +26,10 @@ use crate::{AuthError, ErrorCategory, ProtectedResourceMetadata};
 #[must_use]
 pub fn status(error: &AuthError) -> StatusCode {
     match error.category() {
-        ErrorCategory::MissingToken | ErrorCategory::InvalidToken => StatusCode::UNAUTHORIZED,
+        ErrorCategory::MissingToken
+        | ErrorCategory::InvalidToken
+        | ErrorCategory::InvalidDpopProof
+        | ErrorCategory::UseDpopNonce => StatusCode::UNAUTHORIZED,
         ErrorCategory::InvalidRequest => StatusCode::BAD_REQUEST,
         ErrorCategory::InsufficientScope => StatusCode::FORBIDDEN,
         ErrorCategory::Unavailable => StatusCode::SERVICE_UNAVAILABLE,

@@ -1,7 +1,7 @@
 //! Verification: the HTTP-free heart. [`Verifier`] turns token text into a
 //! [`VerifiedToken`] or an [`AuthError`](crate::AuthError).
 
-mod base64url;
+pub(crate) mod base64url;
 mod builder;
 mod cache;
 mod checks;
@@ -11,7 +11,7 @@ mod header;
 mod pipeline;
 mod routing;
 mod scan;
-mod strict;
+pub(crate) mod strict;
 mod verified;
 mod verifier;
 
