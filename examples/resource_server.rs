@@ -5,11 +5,14 @@
 //! `admin`), `GET /optional` (works with or without a token; a bad token is 401).
 //!
 //! TLS: `TLS_CERT_FILE`, `TLS_KEY_FILE` and `TLS_CLIENT_CA_FILE` (see `common/tls.rs`)
-//! serve HTTPS, with client certificates for certificate-bound tokens.
+//! serve HTTPS, with client certificates for certificate-bound tokens. DPoP and the
+//! trusted proxy's certificate header: see `common/dpop_env.rs`.
 #![forbid(unsafe_code)]
 
 #[path = "common/cli.rs"]
 mod cli;
+#[path = "common/dpop_env.rs"]
+mod dpop_env;
 #[path = "common/jwt_env.rs"]
 mod jwt_env;
 #[path = "common/tls.rs"]
@@ -17,7 +20,8 @@ mod tls;
 
 use axum::{Json, Router, routing::get};
 use jwt_axum::{Claims, RequireScopes};
-use jwt_tower::{JwtLayer, RegisteredClaims};
+use jwt_tower::store::Store;
+use jwt_tower::{Authenticator, JwtLayer, RegisteredClaims};
 use serde_json::{Value, json};
 
 async fn me(Claims(claims): Claims<RegisteredClaims>) -> Json<RegisteredClaims> {
@@ -42,10 +46,14 @@ async fn main() {
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let bind = jwt_env::bind("127.0.0.1:3000");
-    // `TLS_*`; served over TLS, the default public URL is `tls::scheme(..)://$BIND`.
     let tls = tls::Tls::from_env()?;
-    let revocations = jwt_env::revocations_from_env().await?;
-    let layer = JwtLayer::new(jwt_env::from_env_with(revocations)?);
+    // One store for revocations and, with DPoP, proof replays and the nonce secret.
+    let redis = jwt_env::redis_from_env().await?;
+    let revocations = redis.as_ref().map(jwt_env::revocations_of);
+    let authenticator = Authenticator::new(jwt_env::from_env_with(revocations)?);
+    let store = redis.map(|redis| std::sync::Arc::new(redis) as std::sync::Arc<dyn Store>);
+    let authenticator = dpop_env::configure(authenticator, &bind, tls.is_some(), store).await?;
+    let layer = JwtLayer::from_authenticator(authenticator);
 
     let app = Router::new()
         .route(

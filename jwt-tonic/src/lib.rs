@@ -155,7 +155,9 @@ pub fn code(error: &AuthError) -> Code {
     match error.category() {
         ErrorCategory::MissingToken
         | ErrorCategory::InvalidRequest
-        | ErrorCategory::InvalidToken => Code::Unauthenticated,
+        | ErrorCategory::InvalidToken
+        | ErrorCategory::InvalidDpopProof
+        | ErrorCategory::UseDpopNonce => Code::Unauthenticated,
         ErrorCategory::InsufficientScope => Code::PermissionDenied,
         ErrorCategory::Unavailable => Code::Unavailable,
     }

@@ -19,6 +19,7 @@ use crate::ConfigError;
 /// assert_eq!(alg, Algorithm::ES256);
 /// assert_eq!(alg.to_string(), "ES256");
 /// assert_eq!(Algorithm::EdDSA.name(), "EdDSA");
+/// assert_eq!("Ed25519".parse::<Algorithm>()?, Algorithm::Ed25519);
 /// assert!("none".parse::<Algorithm>().is_err());
 /// assert!("es256".parse::<Algorithm>().is_err());
 /// # Ok::<(), jwt_tower::ConfigError>(())
@@ -50,6 +51,10 @@ pub enum Algorithm {
     ES384,
     /// EdDSA (RFC 8037), with Ed25519 keys.
     EdDSA,
+    /// Ed25519, the fully-specified name of EdDSA over Ed25519 (RFC 9864): the same
+    /// signature as [`EdDSA`](Self::EdDSA) with our keys, under the name newer signers
+    /// (panva's jose among them) put in `alg`.
+    Ed25519,
 }
 
 /// The kind of key an [`Algorithm`] needs.
@@ -68,7 +73,7 @@ pub enum AlgorithmFamily {
     Rsa,
     /// An elliptic-curve (NIST) key: ES256, ES384.
     Ec,
-    /// An Edwards-curve key: EdDSA.
+    /// An Edwards-curve key: EdDSA, Ed25519.
     Ed,
 }
 
@@ -89,6 +94,7 @@ impl Algorithm {
             Self::ES256 => "ES256",
             Self::ES384 => "ES384",
             Self::EdDSA => "EdDSA",
+            Self::Ed25519 => "Ed25519",
         }
     }
 
@@ -101,7 +107,7 @@ impl Algorithm {
                 AlgorithmFamily::Rsa
             }
             Self::ES256 | Self::ES384 => AlgorithmFamily::Ec,
-            Self::EdDSA => AlgorithmFamily::Ed,
+            Self::EdDSA | Self::Ed25519 => AlgorithmFamily::Ed,
         }
     }
 
@@ -122,7 +128,7 @@ impl Algorithm {
             Self::PS512 => Jwt::PS512,
             Self::ES256 => Jwt::ES256,
             Self::ES384 => Jwt::ES384,
-            Self::EdDSA => Jwt::EdDSA,
+            Self::EdDSA | Self::Ed25519 => Jwt::EdDSA,
         }
     }
 }
@@ -143,7 +149,7 @@ impl FromStr for Algorithm {
 }
 
 /// Every algorithm this crate can verify, in a stable order.
-pub const SUPPORTED: [Algorithm; 12] = [
+pub const SUPPORTED: [Algorithm; 13] = [
     Algorithm::HS256,
     Algorithm::HS384,
     Algorithm::HS512,
@@ -156,6 +162,7 @@ pub const SUPPORTED: [Algorithm; 12] = [
     Algorithm::ES256,
     Algorithm::ES384,
     Algorithm::EdDSA,
+    Algorithm::Ed25519,
 ];
 
 /// The exact JOSE name of an algorithm (`"RS256"`, `"EdDSA"`); the same as
@@ -278,10 +285,15 @@ mod tests {
         }
     }
 
-    /// The names jsonwebtoken's algorithm parses are ours, one for one.
+    /// The names jsonwebtoken's algorithm parses are ours, one for one; RFC 9864's
+    /// `Ed25519`, which it does not know, is its `EdDSA`.
     #[test]
     fn jsonwebtoken_names_agree() {
-        for alg in SUPPORTED {
+        assert_eq!(
+            Algorithm::Ed25519.to_jsonwebtoken(),
+            jsonwebtoken::Algorithm::EdDSA
+        );
+        for alg in SUPPORTED.into_iter().filter(|a| *a != Algorithm::Ed25519) {
             let theirs = alg.to_jsonwebtoken();
             assert_eq!(
                 alg.name().parse::<jsonwebtoken::Algorithm>().unwrap(),

@@ -18,6 +18,10 @@ use std::sync::Arc;
 /// | [`InvalidToken`](Self::InvalidToken) | 401 | `invalid_token` |
 /// | [`InsufficientScope`](Self::InsufficientScope) | 403 | `insufficient_scope` |
 /// | [`Unavailable`](Self::Unavailable) | 503 | none |
+/// | [`InvalidDpopProof`](Self::InvalidDpopProof) | 401 | `invalid_dpop_proof` |
+/// | [`UseDpopNonce`](Self::UseDpopNonce) | 401 | `use_dpop_nonce` |
+///
+/// The two DPoP categories (RFC 9449 §7.1, §9) are answered with a `DPoP` challenge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCategory {
     /// The request carried no token at all.
@@ -31,6 +35,11 @@ pub enum ErrorCategory {
     /// The service cannot decide yet (no keys loaded, or the revocation list is out of
     /// step with its store); the caller should retry later.
     Unavailable,
+    /// The DPoP proof was missing, malformed, or failed a check (RFC 9449 §7.1).
+    InvalidDpopProof,
+    /// The DPoP proof lacked the server nonce, or carried one that is not current
+    /// (RFC 9449 §9): the answer carries a fresh `DPoP-Nonce`.
+    UseDpopNonce,
 }
 
 impl ErrorCategory {
@@ -42,6 +51,8 @@ impl ErrorCategory {
             Self::InvalidRequest => Some("invalid_request"),
             Self::InvalidToken => Some("invalid_token"),
             Self::InsufficientScope => Some("insufficient_scope"),
+            Self::InvalidDpopProof => Some("invalid_dpop_proof"),
+            Self::UseDpopNonce => Some("use_dpop_nonce"),
         }
     }
 }
@@ -109,11 +120,53 @@ pub enum RejectionKind {
     /// A fail-closed revocation list is out of step with its store (for example its
     /// Redis subscription is down), so a revoked token cannot be told apart.
     RevocationsOutOfStep,
+    /// `Authorization: DPoP` without a `DPoP` proof header.
+    DpopProofMissing,
+    /// More than one `DPoP` proof header (RFC 9449 §4.3).
+    DpopMultipleProofs,
+    /// The proof is not a JWS compact serialization of JSON objects with the claims a
+    /// proof must have (`jti`, `htm`, `htu`, `iat`), or is larger than accepted.
+    DpopMalformed,
+    /// The proof's `typ` is not `dpop+jwt`.
+    DpopType,
+    /// The proof's `alg` is not in the DPoP allow-list (never `none` nor HMAC).
+    DpopAlgorithm,
+    /// The proof's `jwk` is missing, private, symmetric, unsupported, or not for its `alg`.
+    DpopKey,
+    /// The proof's signature does not verify with its own `jwk`.
+    DpopSignature,
+    /// The proof's `htm` is not the request's method.
+    DpopMethod,
+    /// The proof's `htu` is not the request's URI (after RFC 3986 normalisation).
+    DpopUri,
+    /// The proof's `iat` is outside the accepted window.
+    DpopIssuedAt,
+    /// The proof's `ath` is missing or is not the hash of the access token.
+    DpopTokenHash,
+    /// The token's `cnf.jkt` is not the thumbprint of the proof's key, or a DPoP token
+    /// has no `cnf.jkt`.
+    DpopKeyMismatch,
+    /// The proof's `jti` was seen before within its window: a replay.
+    DpopReplay,
+    /// The server requires a nonce and the proof carries none.
+    DpopNonceRequired,
+    /// The proof's nonce is not one this server (or its fleet) issued, or has expired.
+    DpopNonceInvalid,
+    /// A DPoP-bound token (with `cnf.jkt`) presented as a Bearer token.
+    DpopBoundTokenAsBearer,
+    /// A Bearer token where DPoP is required.
+    DpopRequired,
+    /// A certificate-bound token (`cnf["x5t#S256"]`) from a client that did not present
+    /// that certificate.
+    CertificateMismatch,
+    /// The store that reserves DPoP proofs (against replay) cannot be reached: refused
+    /// rather than risk admitting a replay.
+    ReplayStoreUnavailable,
 }
 
 impl RejectionKind {
     /// Every kind, in declaration order.
-    pub const ALL: [RejectionKind; 24] = [
+    pub const ALL: [RejectionKind; 43] = [
         Self::MissingToken,
         Self::MultipleTokens,
         Self::InvalidAuthorizationHeader,
@@ -138,6 +191,25 @@ impl RejectionKind {
         Self::InsufficientScope,
         Self::KeysUnavailable,
         Self::RevocationsOutOfStep,
+        Self::DpopProofMissing,
+        Self::DpopMultipleProofs,
+        Self::DpopMalformed,
+        Self::DpopType,
+        Self::DpopAlgorithm,
+        Self::DpopKey,
+        Self::DpopSignature,
+        Self::DpopMethod,
+        Self::DpopUri,
+        Self::DpopIssuedAt,
+        Self::DpopTokenHash,
+        Self::DpopKeyMismatch,
+        Self::DpopReplay,
+        Self::DpopNonceRequired,
+        Self::DpopNonceInvalid,
+        Self::DpopBoundTokenAsBearer,
+        Self::DpopRequired,
+        Self::CertificateMismatch,
+        Self::ReplayStoreUnavailable,
     ];
 
     pub(crate) fn index(self) -> usize {
@@ -149,11 +221,26 @@ impl RejectionKind {
     pub fn category(self) -> ErrorCategory {
         match self {
             Self::MissingToken => ErrorCategory::MissingToken,
-            Self::MultipleTokens | Self::InvalidAuthorizationHeader => {
+            Self::MultipleTokens | Self::InvalidAuthorizationHeader | Self::DpopMultipleProofs => {
                 ErrorCategory::InvalidRequest
             }
             Self::InsufficientScope => ErrorCategory::InsufficientScope,
-            Self::KeysUnavailable | Self::RevocationsOutOfStep => ErrorCategory::Unavailable,
+            Self::KeysUnavailable | Self::RevocationsOutOfStep | Self::ReplayStoreUnavailable => {
+                ErrorCategory::Unavailable
+            }
+            Self::DpopProofMissing
+            | Self::DpopMalformed
+            | Self::DpopType
+            | Self::DpopAlgorithm
+            | Self::DpopKey
+            | Self::DpopSignature
+            | Self::DpopMethod
+            | Self::DpopUri
+            | Self::DpopIssuedAt
+            | Self::DpopTokenHash
+            | Self::DpopKeyMismatch
+            | Self::DpopReplay => ErrorCategory::InvalidDpopProof,
+            Self::DpopNonceRequired | Self::DpopNonceInvalid => ErrorCategory::UseDpopNonce,
             _ => ErrorCategory::InvalidToken,
         }
     }
@@ -186,6 +273,25 @@ impl RejectionKind {
             Self::InsufficientScope => "insufficient_scope",
             Self::KeysUnavailable => "keys_unavailable",
             Self::RevocationsOutOfStep => "revocations_out_of_step",
+            Self::DpopProofMissing => "dpop_proof_missing",
+            Self::DpopMultipleProofs => "dpop_multiple_proofs",
+            Self::DpopMalformed => "dpop_malformed",
+            Self::DpopType => "dpop_type",
+            Self::DpopAlgorithm => "dpop_algorithm",
+            Self::DpopKey => "dpop_key",
+            Self::DpopSignature => "dpop_signature",
+            Self::DpopMethod => "dpop_method",
+            Self::DpopUri => "dpop_uri",
+            Self::DpopIssuedAt => "dpop_issued_at",
+            Self::DpopTokenHash => "dpop_token_hash",
+            Self::DpopKeyMismatch => "dpop_key_mismatch",
+            Self::DpopReplay => "dpop_replay",
+            Self::DpopNonceRequired => "dpop_nonce_required",
+            Self::DpopNonceInvalid => "dpop_nonce_invalid",
+            Self::DpopBoundTokenAsBearer => "dpop_bound_token_as_bearer",
+            Self::DpopRequired => "dpop_required",
+            Self::CertificateMismatch => "certificate_mismatch",
+            Self::ReplayStoreUnavailable => "replay_store_unavailable",
         }
     }
 
@@ -219,6 +325,29 @@ impl RejectionKind {
             Self::RevocationsOutOfStep => {
                 "the revocation list is out of step with its store; refusing until it is back"
             }
+            Self::DpopProofMissing => "the request has no DPoP proof",
+            Self::DpopMultipleProofs => "the request carries more than one DPoP proof",
+            Self::DpopMalformed => "the DPoP proof is not a well-formed proof JWT",
+            Self::DpopType => "the DPoP proof's typ is not dpop+jwt",
+            Self::DpopAlgorithm => "the DPoP proof's signing algorithm is not accepted",
+            Self::DpopKey => "the DPoP proof's jwk is not an accepted public key for its alg",
+            Self::DpopSignature => "the DPoP proof's signature is invalid",
+            Self::DpopMethod => "the DPoP proof is for another HTTP method",
+            Self::DpopUri => "the DPoP proof is for another URI",
+            Self::DpopIssuedAt => "the DPoP proof was not issued within the accepted window",
+            Self::DpopTokenHash => "the DPoP proof's ath does not match the access token",
+            Self::DpopKeyMismatch => "the access token is not bound to the DPoP proof's key",
+            Self::DpopReplay => "the DPoP proof has been used before",
+            Self::DpopNonceRequired => "the DPoP proof must carry the server's nonce",
+            Self::DpopNonceInvalid => "the DPoP proof's nonce is not current",
+            Self::DpopBoundTokenAsBearer => "a DPoP-bound token cannot be used as a bearer token",
+            Self::DpopRequired => "this resource requires DPoP-bound tokens",
+            Self::CertificateMismatch => {
+                "the token is bound to a client certificate the request did not present"
+            }
+            Self::ReplayStoreUnavailable => {
+                "the DPoP replay store is unavailable; refusing until it is back"
+            }
         }
     }
 }
@@ -244,6 +373,8 @@ pub struct AuthError {
     kind: RejectionKind,
     description: Cow<'static, str>,
     required_scope: Option<Arc<str>>,
+    /// Boxed: only refusals of a DPoP-enabled authenticator carry it.
+    dpop: Option<Box<crate::dpop::DpopChallenge>>,
 }
 
 impl AuthError {
@@ -254,6 +385,7 @@ impl AuthError {
             kind,
             description: Cow::Borrowed(kind.default_description()),
             required_scope: None,
+            dpop: None,
         }
     }
 
@@ -269,6 +401,7 @@ impl AuthError {
             kind,
             description: description.into(),
             required_scope: None,
+            dpop: None,
         }
     }
 
@@ -304,6 +437,19 @@ impl AuthError {
     #[must_use]
     pub fn required_scope(&self) -> Option<&str> {
         self.required_scope.as_deref()
+    }
+
+    /// The DPoP challenge parameters of the refusal, when DPoP is allowed or required.
+    #[must_use]
+    pub fn dpop(&self) -> Option<&crate::dpop::DpopChallenge> {
+        self.dpop.as_deref()
+    }
+
+    /// The same refusal, answered with `challenge`'s `DPoP` challenge (and nonce).
+    #[must_use]
+    pub fn with_dpop(mut self, challenge: crate::dpop::DpopChallenge) -> Self {
+        self.dpop = Some(Box::new(challenge));
+        self
     }
 }
 
@@ -385,6 +531,10 @@ pub enum ConfigError {
     /// URL that is not an absolute `http(s)` URI as RFC 9728 requires.
     #[error("protected resource metadata: {0}")]
     ResourceMetadata(String),
+    /// A DPoP setting that cannot work: an HMAC algorithm for proofs, a public URL that
+    /// is not an absolute `http(s)` URL, an unknown mode.
+    #[error("DPoP: {0}")]
+    Dpop(String),
     /// A signing key whose `kid` is already published by the issuer.
     #[error("a key with kid {0:?} is already published: give the new key another `kid`")]
     DuplicateKid(String),

@@ -55,6 +55,7 @@ pub mod auth;
 mod clock;
 pub mod confirmation;
 mod crypto;
+pub mod dpop;
 mod error;
 #[cfg(feature = "aws_lc_rs")]
 #[cfg_attr(docsrs, doc(cfg(feature = "aws_lc_rs")))]
@@ -90,5 +91,6 @@ pub use policy::Policy;
 pub use resource::ProtectedResourceMetadata;
 pub use token::TokenSource;
 pub use verify::{
-    Audience, Identity, RegisteredClaims, TokenHeader, VerifiedToken, Verifier, VerifierBuilder,
+    Audience, Confirmation, Identity, RegisteredClaims, TokenHeader, VerifiedToken, Verifier,
+    VerifierBuilder,
 };

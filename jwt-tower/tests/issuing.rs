@@ -429,3 +429,67 @@ fn back_dated_and_future_dated_tokens_are_refused_with_their_kind() {
     assert!(recent.expires_in <= 30);
     assert!(verifier.verify(&recent.token).is_ok());
 }
+
+/// RFC 9864's `Ed25519` and the polymorphic `EdDSA` name one signature with an Ed25519
+/// key: a key verifies either name, a JWK may declare either, and the allow-list decides
+/// which names pass.
+#[test]
+fn ed25519_is_eddsa_under_its_fully_specified_name() {
+    let key = SigningKey::generate(Algorithm::Ed25519).unwrap();
+    let issuer = TokenIssuer::builder("https://auth.test", key)
+        .audience("api")
+        .build();
+    let jwks = issuer.jwks();
+    assert_eq!(jwks["keys"][0]["alg"], "Ed25519");
+    let token = issuer.issue("carol", json!({})).unwrap().token;
+    let header: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            token.split('.').next().unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["alg"], "Ed25519");
+
+    // The published JWK, declaring `Ed25519`, is read back (jsonwebtoken's JWK enum alone
+    // does not know the name).
+    let published = KeySet::from_jwks_str(&jwks.to_string()).unwrap();
+    let allowing = |algs: &[Algorithm]| {
+        Verifier::<RegisteredClaims>::builder(published.clone())
+            .algorithms(algs.iter().copied())
+            .audience("api")
+            .build()
+            .unwrap()
+    };
+    assert_eq!(
+        allowing(&[Algorithm::Ed25519])
+            .verify(&token)
+            .unwrap()
+            .claims()
+            .sub
+            .as_deref(),
+        Some("carol")
+    );
+    let only_eddsa = allowing(&[Algorithm::EdDSA]).verify(&token).unwrap_err();
+    assert_eq!(only_eddsa.kind(), RejectionKind::AlgorithmNotAllowed);
+
+    // One Ed25519 key verifies a token under either name.
+    let eddsa = TokenIssuer::builder(
+        "https://auth.test",
+        SigningKey::generate(Algorithm::EdDSA).unwrap(),
+    )
+    .audience("api")
+    .build();
+    let both = Verifier::<RegisteredClaims>::builder(eddsa.keys())
+        .algorithms([Algorithm::EdDSA, Algorithm::Ed25519])
+        .audience("api")
+        .build()
+        .unwrap();
+    assert!(
+        both.verify(&eddsa.issue("dan", json!({})).unwrap().token)
+            .is_ok()
+    );
+    assert!("Ed25519".parse::<Algorithm>().is_ok());
+    assert!("ed25519".parse::<Algorithm>().is_err());
+}

@@ -37,8 +37,14 @@ pub fn es256_key(kid: &str) -> VerificationKey {
 }
 
 /// The same algorithm as jsonwebtoken (which mints the test tokens) names it.
+///
+/// jsonwebtoken has no `Ed25519` (RFC 9864's fully-specified name): it is EdDSA's signature
+/// with an Ed25519 key, so it signs as `EdDSA` under a header written by hand.
 pub fn jwt_alg(alg: Algorithm) -> jsonwebtoken::Algorithm {
-    alg.name().parse().unwrap()
+    match alg {
+        Algorithm::Ed25519 => jsonwebtoken::Algorithm::EdDSA,
+        _ => alg.name().parse().unwrap(),
+    }
 }
 
 /// Signs `claims` with HS256 under `kid`, with the shared test secret.

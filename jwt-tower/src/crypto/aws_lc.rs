@@ -26,7 +26,7 @@ fn public_algorithm(alg: Algorithm) -> Option<&'static dyn signature::Verificati
         Algorithm::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
         Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
         Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
-        Algorithm::EdDSA => &signature::ED25519,
+        Algorithm::EdDSA | Algorithm::Ed25519 => &signature::ED25519,
         _ => return None,
     })
 }

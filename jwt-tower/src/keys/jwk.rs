@@ -26,15 +26,14 @@ fn b64(field: &str, value: &str) -> Result<Vec<u8>, ConfigError> {
 }
 
 /// The algorithm a JWK's `alg` names, if it is one we verify.
-fn declared_algorithm(jwk: &Jwk) -> Result<Option<Algorithm>, ConfigError> {
-    let Some(declared) = &jwk.common.key_algorithm else {
+/// Read from the JWK's JSON, not from jsonwebtoken's enum, which knows no RFC 9864 name
+/// (`Ed25519`).
+fn declared_algorithm(json: &serde_json::Value) -> Result<Option<Algorithm>, ConfigError> {
+    let Some(declared) = json.get("alg") else {
         return Ok(None);
     };
-    let name = serde_json::to_value(declared)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
-    algorithm::from_header(&name).map(Some).ok_or_else(|| {
+    let name = declared.as_str().unwrap_or_default();
+    algorithm::from_header(name).map(Some).ok_or_else(|| {
         bad(format!(
             "`alg` {name:?} is not a signature algorithm we verify"
         ))
@@ -43,18 +42,18 @@ fn declared_algorithm(jwk: &Jwk) -> Result<Option<Algorithm>, ConfigError> {
 
 /// Builds a key from a JWK's JSON text; see [`VerificationKey::from_jwk_str`].
 pub(crate) fn key_from_jwk_str(jwk: &str) -> Result<VerificationKey, ConfigError> {
-    let jwk: Jwk = serde_json::from_str(jwk).map_err(|e| bad(e.to_string()))?;
-    key_from_jwk(&jwk)
+    let json: serde_json::Value = serde_json::from_str(jwk).map_err(|e| bad(e.to_string()))?;
+    key_from_jwk_value(&json)
 }
 
 /// Builds a key from a JWK read as JSON; see [`VerificationKey::from_jwk`].
 pub(crate) fn key_from_jwk_value(jwk: &serde_json::Value) -> Result<VerificationKey, ConfigError> {
-    let jwk = Jwk::deserialize(jwk).map_err(|e| bad(e.to_string()))?;
-    key_from_jwk(&jwk)
+    let parsed = Jwk::deserialize(jwk).map_err(|e| bad(e.to_string()))?;
+    key_from_jwk(&parsed, jwk)
 }
 
 /// Builds a key from a JWK; see [`VerificationKey::from_jwk_str`].
-fn key_from_jwk(jwk: &Jwk) -> Result<VerificationKey, ConfigError> {
+fn key_from_jwk(jwk: &Jwk, json: &serde_json::Value) -> Result<VerificationKey, ConfigError> {
     match &jwk.common.public_key_use {
         None | Some(PublicKeyUse::Signature) => {}
         Some(PublicKeyUse::Encryption) => {
@@ -71,7 +70,7 @@ fn key_from_jwk(jwk: &Jwk) -> Result<VerificationKey, ConfigError> {
     {
         return Err(bad("the key's `key_ops` do not include `verify`"));
     }
-    let declared = declared_algorithm(jwk)?;
+    let declared = declared_algorithm(json)?;
     let (family_algs, material) = match &jwk.algorithm {
         AlgorithmParameters::RSA(rsa) => {
             let n = b64("n", &rsa.n)?;
@@ -105,7 +104,7 @@ fn key_from_jwk(jwk: &Jwk) -> Result<VerificationKey, ConfigError> {
             if x.len() != 32 {
                 return Err(bad("an Ed25519 key is 32 bytes"));
             }
-            ([Algorithm::EdDSA].into_iter().collect(), Material::Ed(x))
+            (AlgorithmSet::family(AlgorithmFamily::Ed), Material::Ed(x))
         }
         AlgorithmParameters::OctetKey(oct) => {
             let k = b64("k", &oct.value)?;
@@ -212,9 +211,7 @@ pub(crate) fn parse_jwks(
             skipped.push(skip(reason.to_owned()));
             continue;
         }
-        let parsed = serde_json::from_value::<Jwk>(value)
-            .map_err(|e| bad(e.to_string()))
-            .and_then(|jwk| key_from_jwk(&jwk));
+        let parsed = key_from_jwk_value(&value);
         match parsed {
             Ok(key) => match allowed {
                 Some(allowed) if key.algorithms().intersection(allowed).is_empty() => {

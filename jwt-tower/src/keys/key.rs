@@ -203,13 +203,18 @@ impl VerificationKey {
     ) -> Result<Self, ConfigError> {
         // Ed25519 keys are kept as their 32 canonical bytes, checked once here for both
         // backends (see `crypto::ed25519`).
-        let material = match material {
-            Material::Ed(encoded) if algorithms.contains(Algorithm::EdDSA) => Material::Ed(
-                crypto::ed25519::public_key(&encoded)
-                    .map_err(|reason| invalid(Algorithm::EdDSA, reason))?
-                    .to_vec(),
+        let (algorithms, material) = match material {
+            // An Ed25519 key verifies EdDSA under either of its names (RFC 9864): the
+            // signature is the same; the allow-list still decides which names pass.
+            Material::Ed(encoded) if !algorithms.is_empty() => (
+                AlgorithmSet::family(AlgorithmFamily::Ed),
+                Material::Ed(
+                    crypto::ed25519::public_key(&encoded)
+                        .map_err(|reason| invalid(Algorithm::EdDSA, reason))?
+                        .to_vec(),
+                ),
             ),
-            other => other,
+            other => (algorithms, other),
         };
         let mut prepared = Vec::new();
         for alg in algorithms.iter() {

@@ -24,7 +24,7 @@ pub fn key_names(alg: Algorithm) -> (&'static str, &'static str) {
         | Algorithm::PS512 => ("rsa2048-private.pem", "rsa2048-public.pem"),
         Algorithm::ES256 => ("p256-private.pem", "p256-public.pem"),
         Algorithm::ES384 => ("p384-private.pem", "p384-public.pem"),
-        Algorithm::EdDSA => ("ed25519-private.pem", "ed25519-public.pem"),
+        Algorithm::EdDSA | Algorithm::Ed25519 => ("ed25519-private.pem", "ed25519-public.pem"),
         _ => panic!("no key file for HMAC"),
     }
 }
@@ -44,8 +44,13 @@ pub fn init() {
 }
 
 /// The same algorithm as jsonwebtoken (which mints the test tokens) names it.
+/// jsonwebtoken has no `Ed25519` (RFC 9864's fully-specified name): it is EdDSA's signature
+/// with an Ed25519 key, so it signs as `EdDSA` and [`mint`] relabels the header.
 pub fn jwt_alg(alg: Algorithm) -> jsonwebtoken::Algorithm {
-    alg.name().parse().unwrap()
+    match alg {
+        Algorithm::Ed25519 => jsonwebtoken::Algorithm::EdDSA,
+        _ => alg.name().parse().unwrap(),
+    }
 }
 
 pub fn encoding_key(alg: Algorithm) -> EncodingKey {
@@ -57,7 +62,7 @@ pub fn encoding_key(alg: Algorithm) -> EncodingKey {
         Algorithm::ES256 | Algorithm::ES384 => {
             EncodingKey::from_ec_pem(key_file(key_names(alg).0).as_bytes()).unwrap()
         }
-        Algorithm::EdDSA => {
+        Algorithm::EdDSA | Algorithm::Ed25519 => {
             EncodingKey::from_ed_pem(key_file(key_names(alg).0).as_bytes()).unwrap()
         }
         _ => EncodingKey::from_rsa_pem(key_file(key_names(alg).0).as_bytes()).unwrap(),
@@ -103,6 +108,12 @@ pub fn kind<C>(result: Result<VerifiedToken<C>, AuthError>) -> RejectionKind {
 pub fn mint(alg: Algorithm, kid: Option<&str>, claims: &Value) -> String {
     let mut header = Header::new(jwt_alg(alg));
     header.kid = kid.map(str::to_owned);
+    if alg == Algorithm::Ed25519 {
+        // jsonwebtoken cannot write this `alg`: the same header, relabelled, signed as EdDSA.
+        let mut header = serde_json::to_value(&header).unwrap();
+        header["alg"] = Value::from(alg.name());
+        return sign_header(alg, &header, claims);
+    }
     jsonwebtoken::encode(&header, claims, &encoding_key(alg)).unwrap()
 }
 
