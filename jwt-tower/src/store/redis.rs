@@ -2,22 +2,26 @@
 //! service (feature `redis`). See [`RedisStore`].
 
 mod builder;
+mod connection;
 mod families;
+mod keys;
 mod oauth;
+mod once;
 mod scripts;
 mod sync;
 
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use ::redis::aio::ConnectionManager;
 use ::redis::{Client, RedisResult};
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
+use self::connection::Connection;
+use self::keys::Keys;
 use self::scripts::Scripts;
 use self::sync::Following;
 use super::{Family, PutClientError, Rotation, Store, StoreError};
@@ -113,8 +117,11 @@ impl Drop for Subscription {
 
 /// What the subscription task shares with the store.
 struct Shared {
-    conn: ConnectionManager,
-    client: Client,
+    conn: Connection,
+    /// The servers the subscription may use, tried in turn (one, or a cluster's seeds).
+    subscribers: Vec<Client>,
+    /// The subscriber the next subscription attempt uses.
+    next_subscriber: AtomicUsize,
     keys: Keys,
     timeout: Duration,
     retain: i64,
@@ -144,48 +151,6 @@ pub struct RedisStoreStats {
     /// persistence, a failover, an eviction), written back to it. Non-zero means Redis
     /// lost data; without an instance holding them, they would have been un-revoked.
     pub revocations_restored: u64,
-}
-
-struct Keys {
-    prefix: String,
-    revoked_tokens: String,
-    revoked_subjects: String,
-    channel: String,
-}
-
-impl Keys {
-    fn new(prefix: &str) -> Self {
-        Self {
-            prefix: prefix.to_owned(),
-            revoked_tokens: format!("{prefix}rev:tok"),
-            revoked_subjects: format!("{prefix}rev:sub"),
-            channel: format!("{prefix}revocations"),
-        }
-    }
-
-    fn family(&self, id: &str) -> String {
-        format!("{}fam:{id}", self.prefix)
-    }
-
-    fn token(&self, hash: &str) -> String {
-        format!("{}tok:{hash}", self.prefix)
-    }
-
-    fn chain(&self, id: &str) -> String {
-        format!("{}chain:{id}", self.prefix)
-    }
-
-    fn client(&self, id: &str) -> String {
-        format!("{}client:{id}", self.prefix)
-    }
-
-    fn spent_code(&self, hash: &str) -> String {
-        format!("{}spent:{hash}", self.prefix)
-    }
-
-    fn code(&self, hash: &str) -> String {
-        format!("{}code:{hash}", self.prefix)
-    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -339,6 +304,14 @@ impl Store for RedisStore {
     async fn spent_code(&self, code_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
         let _ = now; // Redis drops the marker when it expires.
         self.inner.shared.spent_code(code_hash).await
+    }
+
+    async fn mark_once(&self, value: &str, until: i64, now: i64) -> Result<bool, StoreError> {
+        self.inner.shared.mark_once(value, until, now).await
+    }
+
+    async fn shared_secret(&self, name: &str, candidate: &str) -> Result<String, StoreError> {
+        self.inner.shared.shared_secret(name, candidate).await
     }
 
     async fn take_code(

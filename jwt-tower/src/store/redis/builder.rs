@@ -1,17 +1,17 @@
 //! [`RedisStoreBuilder`]: a [`RedisStore`]'s options, and the connection it opens.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ::redis::Client;
-use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::runtime::Handle;
 
+use super::connection;
+use super::keys::Keys;
 use super::scripts::Scripts;
 use super::sync::Following;
-use super::{Inner, Keys, RedisStore, Shared, within};
+use super::{Inner, RedisStore, Shared};
 use crate::revoke::DEFAULT_KEEP_AFTER_EXP;
 use crate::store::StoreError;
 
@@ -186,23 +186,13 @@ impl RedisStoreBuilder {
     pub async fn connect(self) -> Result<RedisStore, StoreError> {
         let runtime = Handle::try_current()
             .map_err(|_| StoreError("RedisStore needs a tokio runtime".into()))?;
-        let client = Client::open(self.url.as_str())
-            .map_err(|e| StoreError(format!("invalid redis URL: {e}")))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(self.timeout))
-            .set_response_timeout(Some(self.timeout))
-            .set_number_of_retries(1)
-            .set_max_delay(self.timeout);
-        let conn = within(
-            self.timeout,
-            "connect",
-            ConnectionManager::new_with_config(client.clone(), config),
-        )
-        .await?;
+        let opened = connection::open(&self.url, self.timeout).await?;
+        let keys = Keys::new(&self.prefix, opened.cluster)?;
         let shared = Arc::new(Shared {
-            conn,
-            client,
-            keys: Keys::new(&self.prefix),
+            conn: opened.conn,
+            subscribers: opened.subscribers,
+            next_subscriber: AtomicUsize::new(0),
+            keys,
             timeout: self.timeout,
             retain: i64::try_from(self.retain.as_secs()).unwrap_or(i64::MAX),
             client_idle_timeout: self.client_idle_timeout.as_secs().max(1),

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use ::redis::aio::ConnectionManager;
 use futures_util::StreamExt as _;
 
+use super::connection::Connection;
 use super::{Shared, lock, within};
 use crate::clock::now;
 use crate::revoke::{Revocation, Revocations, WeakRevocations};
@@ -56,8 +56,15 @@ impl Following {
 }
 
 impl Shared {
-    pub(super) fn conn(&self) -> ConnectionManager {
+    pub(super) fn conn(&self) -> Connection {
         self.conn.clone()
+    }
+
+    /// The server the next subscription attempt uses: on a cluster, each attempt takes
+    /// the next seed node, so that a dead node is left for a live one.
+    fn subscriber(&self) -> &::redis::Client {
+        let next = self.next_subscriber.fetch_add(1, Ordering::Relaxed);
+        &self.subscribers[next % self.subscribers.len()]
     }
 
     /// Seconds past `exp` token revocations are kept: the builder's margin, or the
@@ -222,7 +229,7 @@ impl Shared {
     /// fails. Returns why it ended.
     async fn follow_once(&self, delay: &mut Duration) -> StoreError {
         let result: Result<(), StoreError> = async {
-            let pubsub = within(self.timeout, "subscribe", self.client.get_async_pubsub()).await?;
+            let pubsub = within(self.timeout, "subscribe", self.subscriber().get_async_pubsub()).await?;
             let (mut sink, mut messages) = pubsub.split();
             within(
                 self.timeout,
