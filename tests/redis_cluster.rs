@@ -116,8 +116,11 @@ async fn revocations_reach_a_follower_on_another_instance() {
     .await
     .unwrap();
     assert!(
-        eventually(Duration::from_secs(1), || list
-            .is_revoked(None, Some("mallory"), Some(before - 1)))
+        eventually(Duration::from_secs(1), || list.is_revoked(
+            None,
+            Some("mallory"),
+            Some(before - 1)
+        ))
         .await,
         "delivered within a second"
     );
@@ -125,8 +128,11 @@ async fn revocations_reach_a_follower_on_another_instance() {
     let late = Revocations::new();
     store(&cluster).await.follow(&late);
     assert!(
-        eventually(Duration::from_secs(5), || late
-            .is_revoked(None, Some("mallory"), Some(before - 1)))
+        eventually(Duration::from_secs(5), || late.is_revoked(
+            None,
+            Some("mallory"),
+            Some(before - 1)
+        ))
         .await
     );
 }
@@ -177,8 +183,11 @@ async fn a_dead_primary_fails_its_keys_closed_and_the_rest_keeps_working() {
     .await
     .unwrap();
     assert!(
-        eventually(Duration::from_secs(1), || list
-            .is_revoked(None, Some("mallory"), Some(before - 1)))
+        eventually(Duration::from_secs(1), || list.is_revoked(
+            None,
+            Some("mallory"),
+            Some(before - 1)
+        ))
         .await
     );
     let refresh = RefreshTokens::new(a.clone());
@@ -220,7 +229,10 @@ async fn a_dead_primary_fails_its_keys_closed_and_the_rest_keeps_working() {
             before: now(),
         })
         .await;
-    assert!(revoked.is_err(), "a revocation cannot be written: {revoked:?}");
+    assert!(
+        revoked.is_err(),
+        "a revocation cannot be written: {revoked:?}"
+    );
     // The other primaries keep serving.
     for value in &live_values {
         assert_eq!(a.mark_once(value, now() + 60, now()).await, Ok(true));
@@ -228,12 +240,18 @@ async fn a_dead_primary_fails_its_keys_closed_and_the_rest_keeps_working() {
     }
     let rotated = refresh.rotate(&grant.token).await;
     if families_die {
-        assert!(matches!(rotated, Err(RefreshError::Unavailable(_))), "{rotated:?}");
+        assert!(
+            matches!(rotated, Err(RefreshError::Unavailable(_))),
+            "{rotated:?}"
+        );
     } else {
         assert!(rotated.is_ok(), "families live elsewhere: {rotated:?}");
     }
     let rotated = doomed.rotate(&doomed_grant.token).await;
-    assert!(matches!(rotated, Err(RefreshError::Unavailable(_))), "{rotated:?}");
+    assert!(
+        matches!(rotated, Err(RefreshError::Unavailable(_))),
+        "{rotated:?}"
+    );
     // The follower cannot resync: it reports itself out of step, and keeps its list.
     assert!(eventually(Duration::from_secs(5), || !b.is_synced()).await);
     assert!(list.is_revoked(None, Some("mallory"), Some(before - 1)));
@@ -248,10 +266,18 @@ async fn a_dead_primary_fails_its_keys_closed_and_the_rest_keeps_working() {
     for index in 0..3 {
         cluster.wait_ok(index, Duration::from_secs(20));
     }
-    assert!(eventually(Duration::from_secs(15), || b.is_synced()).await, "resynced");
-    eprintln!("measured: resynced {:?} after the restart", restarted.elapsed());
     assert!(
-        eventually(Duration::from_secs(5), || b.stats().revocations_restored > 0).await,
+        eventually(Duration::from_secs(15), || b.is_synced()).await,
+        "resynced"
+    );
+    eprintln!(
+        "measured: resynced {:?} after the restart",
+        restarted.elapsed()
+    );
+    assert!(
+        eventually(Duration::from_secs(5), || b.stats().revocations_restored
+            > 0)
+        .await,
         "{:?}",
         b.stats()
     );
@@ -269,8 +295,11 @@ async fn a_dead_primary_fails_its_keys_closed_and_the_rest_keeps_working() {
     let late = Revocations::new();
     store(&cluster).await.follow(&late);
     assert!(
-        eventually(Duration::from_secs(5), || late
-            .is_revoked(None, Some("mallory"), Some(before - 1)))
+        eventually(Duration::from_secs(5), || late.is_revoked(
+            None,
+            Some("mallory"),
+            Some(before - 1)
+        ))
         .await,
         "written back"
     );
@@ -281,8 +310,11 @@ async fn a_dead_primary_fails_its_keys_closed_and_the_rest_keeps_working() {
     .await
     .unwrap();
     assert!(
-        eventually(Duration::from_secs(2), || list
-            .is_revoked(None, Some("trudy"), Some(before - 1)))
+        eventually(Duration::from_secs(2), || list.is_revoked(
+            None,
+            Some("trudy"),
+            Some(before - 1)
+        ))
         .await
     );
 }

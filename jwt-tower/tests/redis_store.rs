@@ -1581,7 +1581,10 @@ async fn a_value_is_marked_once_across_instances_until_it_expires() {
     assert!(a.mark_once("short", now() + 1, now()).await.unwrap());
     assert!(!b.mark_once("short", now() + 1, now()).await.unwrap());
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    assert!(b.mark_once("short", now() + 60, now()).await.unwrap(), "expired");
+    assert!(
+        b.mark_once("short", now() + 60, now()).await.unwrap(),
+        "expired"
+    );
     assert!(!a.mark_once("short", now() + 60, now()).await.unwrap());
 }
 

@@ -182,7 +182,10 @@ impl RedisCluster {
         self.nodes[index].child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while cli(port, &["ping"]).trim() != "PONG" {
-            assert!(Instant::now() < deadline, "redis-server on {port} did not start");
+            assert!(
+                Instant::now() < deadline,
+                "redis-server on {port} did not start"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }

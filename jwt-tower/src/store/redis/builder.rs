@@ -70,7 +70,8 @@ impl fmt::Debug for RedisStoreBuilder {
 
 impl RedisStoreBuilder {
     /// Prefixes every key and the revocation channel (default `"jwt-tower:"`). Services
-    /// sharing one Redis but not their logins need different prefixes.
+    /// sharing one Redis but not their logins need different prefixes. On a Redis
+    /// Cluster the store adds hash tags to it itself, so it may not hold `{` or `}`.
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
         self
@@ -181,8 +182,8 @@ impl RedisStoreBuilder {
     /// runtime, which then runs the subscription task of [`follow`](crate::store::Store::follow).
     ///
     /// # Errors
-    /// A [`StoreError`] when the URL is invalid, there is no tokio runtime, or Redis
-    /// cannot be reached.
+    /// A [`StoreError`] when the URL is invalid, there is no tokio runtime, Redis
+    /// cannot be reached, or the prefix of a cluster store holds a brace.
     pub async fn connect(self) -> Result<RedisStore, StoreError> {
         let runtime = Handle::try_current()
             .map_err(|_| StoreError("RedisStore needs a tokio runtime".into()))?;

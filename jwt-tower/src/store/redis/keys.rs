@@ -125,8 +125,9 @@ mod tests {
         assert_eq!(slot(&keys.revoked_tokens), slot(&keys.revoked_subjects));
         assert_ne!(slot(&keys.revoked_tokens), families);
         // One-time marks spread over the cluster.
-        let marks: std::collections::HashSet<Slot> =
-            (0..64).map(|i| slot(&keys.once(&format!("jti-{i}")))).collect();
+        let marks: std::collections::HashSet<Slot> = (0..64)
+            .map(|i| slot(&keys.once(&format!("jti-{i}"))))
+            .collect();
         assert!(marks.len() > 32, "{marks:?}");
     }
 

@@ -1,7 +1,8 @@
 //! The Lua scripts: each runs atomically inside Redis, so that two instances can never
 //! interleave the read and the write of one refresh token.
 //!
-//! Key layout under the prefix `P`:
+//! Key layout under the prefix `P` (on a cluster, the family, token and chain keys
+//! start with `{P}` instead, and the revocation keys with `{Prev}:`: see `keys`):
 //! - `P fam:<id>`: hash `family` (JSON), `last` (last use), `revoked` (0/1), `exp`
 //!   (absolute end), `idle` (idle timeout). Expires `retain` seconds after the family
 //!   can no longer be used (its absolute end, or its last use plus the idle timeout);
@@ -258,7 +259,9 @@ impl Call<'_> {
             .query_async(conn)
             .await
         {
-            Err(e) if e.kind() == ::redis::ErrorKind::Server(::redis::ServerErrorKind::NoScript) => {
+            Err(e)
+                if e.kind() == ::redis::ErrorKind::Server(::redis::ServerErrorKind::NoScript) =>
+            {
                 self.command("EVAL", &self.lua.code).query_async(conn).await
             }
             other => other,

@@ -229,7 +229,12 @@ impl Shared {
     /// fails. Returns why it ended.
     async fn follow_once(&self, delay: &mut Duration) -> StoreError {
         let result: Result<(), StoreError> = async {
-            let pubsub = within(self.timeout, "subscribe", self.subscriber().get_async_pubsub()).await?;
+            let pubsub = within(
+                self.timeout,
+                "subscribe",
+                self.subscriber().get_async_pubsub(),
+            )
+            .await?;
             let (mut sink, mut messages) = pubsub.split();
             within(
                 self.timeout,
