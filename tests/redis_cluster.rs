@@ -67,6 +67,22 @@ fn values_on(cluster: &RedisCluster, prefix: &str, node: usize, on: bool) -> Vec
         .collect()
 }
 
+/// Marks `value` through `store` until the call is answered (the slot is served
+/// again), up to 20 s after `since`: the answer, and when it came.
+async fn served_again(
+    store: &RedisStore,
+    value: &str,
+    since: Instant,
+) -> (Result<bool, jwt_tower::store::StoreError>, Duration) {
+    loop {
+        let answer = store.mark_once(value, now() + 60, now()).await;
+        if answer.is_ok() || since.elapsed() > Duration::from_secs(20) {
+            return (answer, since.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Rotation, reuse detection and logout across two instances, on the cluster: the
 /// family's keys share one slot, and the store finds them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -317,4 +333,76 @@ async fn a_dead_primary_fails_its_keys_closed_and_the_rest_keeps_working() {
         ))
         .await
     );
+}
+
+/// A primary killed when it has a replica: the cluster fails over, and the store goes
+/// on by itself: the dead primary's slots are served again by the promoted replica,
+/// with the one-time marks and revocations replicated before the kill, and the
+/// follower resyncs and keeps receiving revocations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failover_to_a_replica_keeps_marks_and_revocations() {
+    let mut cluster = match RedisCluster::start_with_replicas() {
+        Some(cluster) => cluster,
+        None => return,
+    };
+    let (a, b) = (store(&cluster).await, store(&cluster).await);
+    let list = Revocations::new();
+    b.follow(&list);
+    assert!(eventually(Duration::from_secs(5), || b.is_synced()).await);
+    let before = now() + 1;
+    a.revoke(Revocation::Subject {
+        sub: "mallory".into(),
+        before,
+    })
+    .await
+    .unwrap();
+    let refresh = RefreshTokens::new(a.clone());
+    let grant = refresh.start("alice", "read").await.unwrap();
+
+    // The victim holds the revocations; marks made on it before the kill.
+    let victim = cluster.node_of("{jwt-tower:rev}:tok");
+    assert!(cluster.replica_of(victim).is_some());
+    let marked = values_on(&cluster, "marked", victim, true);
+    for value in &marked {
+        assert_eq!(a.mark_once(value, now() + 60, now()).await, Ok(true));
+    }
+    cluster.wait_replicated();
+    cluster.kill(victim);
+    let killed = Instant::now();
+
+    // Served again once the replica took over, without restarting anything: each
+    // instance finds the new primary by itself.
+    let (answer, failed_over) = served_again(&a, &marked[0], killed).await;
+    assert_eq!(answer, Ok(false), "the mark was replicated: still refused");
+    let (answer, failed_over_b) = served_again(&b, &marked[1], killed).await;
+    assert_eq!(answer, Ok(false), "the mark was replicated: still refused");
+    for value in &marked[2..] {
+        assert_eq!(b.mark_once(value, now() + 60, now()).await, Ok(false));
+    }
+    assert!(refresh.rotate(&grant.token).await.is_ok());
+    assert!(
+        eventually(Duration::from_secs(10), || b.is_synced()).await,
+        "the follower resyncs from the promoted replica"
+    );
+    eprintln!(
+        "measured: the dead primary's slots served again {failed_over:?} / {failed_over_b:?} \
+         after the kill (cluster-node-timeout 1000 ms)"
+    );
+    assert!(list.is_revoked(None, Some("mallory"), Some(before - 1)));
+    a.revoke(Revocation::Subject {
+        sub: "trudy".into(),
+        before,
+    })
+    .await
+    .unwrap();
+    assert!(
+        eventually(Duration::from_secs(2), || list.is_revoked(
+            None,
+            Some("trudy"),
+            Some(before - 1)
+        ))
+        .await,
+        "delivered after the failover"
+    );
+    assert_eq!(b.stats().revocations_restored, 0, "nothing was lost");
 }

@@ -1,5 +1,5 @@
 //! A real Redis Cluster of `redis-server` processes on loopback ports (three primaries,
-//! no replicas), made by `redis-cli --cluster create`. Without the binaries the tests
+//! with or without a replica each), made by `redis-cli --cluster create`. Without the binaries the tests
 //! print a notice and pass, unless `CI` or `JWT_TOWER_REQUIRE_REDIS` is set: then they
 //! fail.
 #![allow(dead_code)]
@@ -16,8 +16,10 @@ pub struct RedisCluster {
 struct Node {
     port: u16,
     child: Option<Child>,
-    /// The slot ranges this primary owns.
+    /// The slot ranges this node owned as a primary when the cluster was made.
     slots: Vec<(u16, u16)>,
+    /// The node this one replicated when the cluster was made.
+    replica_of: Option<usize>,
 }
 
 impl Drop for RedisCluster {
@@ -64,6 +66,16 @@ impl RedisCluster {
     /// Three primaries, every slot assigned, `cluster_state:ok` on each; or `None` when
     /// redis-server or redis-cli is missing (outside CI).
     pub fn start() -> Option<Self> {
+        Self::start_with(0)
+    }
+
+    /// Three primaries with a replica each (six nodes): a primary killed is replaced
+    /// by its replica (failover after the node timeout).
+    pub fn start_with_replicas() -> Option<Self> {
+        Self::start_with(1)
+    }
+
+    fn start_with(replicas: usize) -> Option<Self> {
         if !(installed("redis-server") && installed("redis-cli")) {
             assert!(
                 std::env::var_os("CI").is_none()
@@ -75,7 +87,7 @@ impl RedisCluster {
             return None;
         }
         let mut ports: Vec<u16> = Vec::new();
-        while ports.len() < 3 {
+        while ports.len() < 3 * (1 + replicas) {
             let port = free_port_pair();
             if !ports.contains(&port) {
                 ports.push(port);
@@ -94,6 +106,7 @@ impl RedisCluster {
                     port,
                     child: None,
                     slots: Vec::new(),
+                    replica_of: None,
                 })
                 .collect(),
             dir,
@@ -105,7 +118,7 @@ impl RedisCluster {
         let created = Command::new("redis-cli")
             .args(["--cluster", "create"])
             .args(&addresses)
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
             .stdin(Stdio::null())
             .output()
             .expect("redis-cli --cluster create runs");
@@ -117,7 +130,10 @@ impl RedisCluster {
         for index in 0..cluster.nodes.len() {
             cluster.wait_ok(index, Duration::from_secs(20));
         }
-        cluster.read_slots();
+        cluster.read_topology(replicas * 3);
+        if replicas > 0 {
+            cluster.wait_replicated();
+        }
         Some(cluster)
     }
 
@@ -133,6 +149,40 @@ impl RedisCluster {
 
     pub fn port(&self, index: usize) -> u16 {
         self.nodes[index].port
+    }
+
+    /// The replica of primary `index`, as the cluster was made.
+    pub fn replica_of(&self, index: usize) -> Option<usize> {
+        self.nodes
+            .iter()
+            .position(|node| node.replica_of == Some(index))
+    }
+
+    /// Waits until every replica has received all its primary has written.
+    pub fn wait_replicated(&self) {
+        let offset = |port: u16, field: &str| -> Option<u64> {
+            cli(port, &["info", "replication"])
+                .lines()
+                .find_map(|line| line.strip_prefix(field)?.trim().parse().ok())
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for (index, node) in self.nodes.iter().enumerate() {
+            let Some(primary) = node.replica_of else {
+                continue;
+            };
+            loop {
+                let written = offset(self.port(primary), "master_repl_offset:");
+                let received = offset(node.port, "slave_repl_offset:");
+                if written.is_some() && written == received {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "replica {index} behind: {written:?} {received:?}"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
     }
 
     /// Which primary owns `key`'s slot.
@@ -203,27 +253,24 @@ impl RedisCluster {
         }
     }
 
-    /// Waits until every live node sees every other one as up (no `fail` flag).
-    pub fn wait_all_up(&self, limit: Duration) {
-        let deadline = Instant::now() + limit;
-        for node in self.nodes.iter().filter(|node| node.child.is_some()) {
-            loop {
-                let nodes = cli(node.port, &["cluster", "nodes"]);
-                let up = nodes.lines().count() == self.nodes.len()
-                    && !nodes.contains("fail")
-                    && nodes.lines().all(|line| line.contains("connected"));
-                if up {
-                    break;
-                }
-                assert!(Instant::now() < deadline, "cluster not healed: {nodes}");
-                std::thread::sleep(Duration::from_millis(50));
+    /// Reads each primary's slot ranges, and each replica's primary, from
+    /// `CLUSTER NODES`.
+    fn read_topology(&mut self, replicas: usize) {
+        // Replicas show as such once every node has heard of their `CLUSTER REPLICATE`.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let nodes = loop {
+            let nodes = cli(self.port(0), &["cluster", "nodes"]);
+            if nodes.matches("slave").count() == replicas {
+                break nodes;
             }
-        }
-    }
-
-    /// Reads each primary's slot ranges from `CLUSTER NODES`.
-    fn read_slots(&mut self) {
-        let nodes = cli(self.port(0), &["cluster", "nodes"]);
+            assert!(Instant::now() < deadline, "replicas not joined: {nodes}");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let port_of = |id: &str| -> Option<u16> {
+            let line = nodes.lines().find(|line| line.starts_with(id))?;
+            let address = line.split_whitespace().nth(1)?;
+            address.split(['@', ':']).nth(1)?.parse().ok()
+        };
         for line in nodes.lines() {
             let fields: Vec<&str> = line.split_whitespace().collect();
             let Some(port) = fields
@@ -241,13 +288,21 @@ impl RedisCluster {
                     Some((a.parse().ok()?, b.parse().ok()?))
                 })
                 .collect();
+            let primary = fields
+                .get(3)
+                .filter(|id| **id != "-")
+                .and_then(|id| port_of(id))
+                .and_then(|port| self.nodes.iter().position(|node| node.port == port));
             if let Some(node) = self.nodes.iter_mut().find(|node| node.port == port) {
                 node.slots = slots;
+                node.replica_of = primary;
             }
         }
-        assert!(
-            self.nodes.iter().all(|node| !node.slots.is_empty()),
-            "every primary owns slots: {nodes}"
-        );
+        let primaries = self
+            .nodes
+            .iter()
+            .filter(|node| !node.slots.is_empty())
+            .count();
+        assert_eq!(primaries, 3, "three primaries own the slots: {nodes}");
     }
 }
