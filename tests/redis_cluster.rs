@@ -12,8 +12,10 @@ use jwt_tower::oauth::AuthorizationCode;
 use jwt_tower::refresh::{RefreshError, RefreshTokens, token_hash};
 use jwt_tower::revoke::{Revocation, Revocations};
 use jwt_tower::store::{RedisStore, Store};
-use support::now;
+use serde_json::{Value, json};
+use support::process::start;
 use support::redis_cluster::RedisCluster;
+use support::{Reply, http, key_file, now, send};
 
 macro_rules! cluster {
     () => {
@@ -405,4 +407,88 @@ async fn a_failover_to_a_replica_keeps_marks_and_revocations() {
         "delivered after the failover"
     );
     assert_eq!(b.stats().revocations_restored, 0, "nothing was lost");
+}
+
+async fn post(url: String, body: Value, bearer: Option<&str>) -> Reply {
+    let mut request = http().post(url).json(&body);
+    if let Some(token) = bearer {
+        request = request.bearer_auth(token);
+    }
+    send(request).await
+}
+
+/// The examples, unchanged, on the cluster: `REDIS_URL` in the `redis+cluster://` form.
+/// A session started on one auth_server refreshes on the other, a replay is refused,
+/// and a logout reaches the resource server within a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_examples_share_sessions_and_revocations_on_the_cluster() {
+    let cluster = cluster!();
+    let pem = std::env::temp_dir().join(format!("jwt-tower-cluster-{}.pem", std::process::id()));
+    std::fs::write(&pem, key_file("p256-private.pem")).unwrap();
+    let issuer = "https://cluster.auth.test";
+    let env = |pairs: &[(&'static str, &str)]| -> Vec<(&'static str, String)> {
+        pairs.iter().map(|(k, v)| (*k, (*v).to_owned())).collect()
+    };
+    let auth_env = env(&[
+        ("REDIS_URL", &cluster.url()),
+        ("JWT_ISSUER", issuer),
+        ("JWT_SIGNING_ALG", "ES256"),
+        ("JWT_SIGNING_KEY_PEM_FILE", pem.to_str().unwrap()),
+        ("JWT_KID", "cluster-1"),
+        ("REFRESH_COOKIE", "off"),
+    ]);
+    let a = start("auth_server", &auth_env).await;
+    let b = start("auth_server", &auth_env).await;
+    let api = start(
+        "resource_server",
+        &env(&[
+            ("REDIS_URL", &cluster.url()),
+            (
+                "JWT_JWKS_URL",
+                &format!("{}/.well-known/jwks.json", a.base()),
+            ),
+            ("JWT_ISSUER", issuer),
+            ("JWT_AUDIENCE", "api"),
+            ("JWT_ALGORITHMS", "ES256"),
+        ]),
+    )
+    .await;
+    let me = format!("{}/me", api.base());
+
+    let login = post(
+        format!("{}/login", a.base()),
+        json!({"username": "alice", "password": "alice-password"}),
+        None,
+    )
+    .await;
+    assert_eq!(login.status, 200, "{login:?}");
+    let first = login.json()["refresh_token"].clone();
+    let on_b = post(
+        format!("{}/refresh", b.base()),
+        json!({"refresh_token": first}),
+        None,
+    )
+    .await;
+    assert_eq!(on_b.status, 200, "{on_b:?}");
+    let replay = post(
+        format!("{}/refresh", a.base()),
+        json!({"refresh_token": first}),
+        None,
+    )
+    .await;
+    assert_eq!(replay.status, 401);
+
+    let access = on_b.json()["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(send(http().get(&me).bearer_auth(&access)).await.status, 200);
+    let logout = post(format!("{}/logout", a.base()), json!({}), Some(&access)).await;
+    assert_eq!(logout.status, 200, "{logout:?}");
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while send(http().get(&me).bearer_auth(&access)).await.status != 401 {
+        assert!(
+            Instant::now() < deadline,
+            "revocation not applied within 1 s"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let _ = std::fs::remove_file(&pem);
 }
