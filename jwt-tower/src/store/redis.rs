@@ -8,21 +8,23 @@ mod keys;
 mod oauth;
 mod once;
 mod scripts;
+mod subscribers;
 mod sync;
 
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use ::redis::{Client, RedisResult};
+use ::redis::RedisResult;
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
 use self::connection::Connection;
 use self::keys::Keys;
 use self::scripts::Scripts;
+use self::subscribers::Subscribers;
 use self::sync::Following;
 use super::{Family, PutClientError, Rotation, Store, StoreError};
 use crate::oauth::{AuthorizationCode, Client as OAuthClient};
@@ -87,8 +89,8 @@ pub use self::builder::RedisStoreBuilder;
 /// proofs load the whole cluster. The prefix may not hold a brace.
 ///
 /// Revocations are published with a classic `PUBLISH`, which a cluster delivers to the
-/// subscribers of every node; the subscription uses one of the URL's nodes, and the
-/// next one after a failure. When a primary dies, calls on its slots fail within the
+/// subscribers of every node; the subscription uses one node, and another one after
+/// a failure (the URL's, then every node the cluster reports). When a primary dies, calls on its slots fail within the
 /// timeout (refresh and logout answer 503, a DPoP proof whose mark lands there is
 /// refused) while the other primaries keep serving, provided the cluster keeps serving
 /// partial coverage (`cluster-require-full-coverage no`; with the default `yes` the
@@ -148,10 +150,8 @@ impl Drop for Subscription {
 /// What the subscription task shares with the store.
 struct Shared {
     conn: Connection,
-    /// The servers the subscription may use, tried in turn (one, or a cluster's seeds).
-    subscribers: Vec<Client>,
-    /// The subscriber the next subscription attempt uses.
-    next_subscriber: AtomicUsize,
+    /// The servers the subscription may use, tried in turn.
+    subscribers: Subscribers,
     keys: Keys,
     timeout: Duration,
     retain: i64,

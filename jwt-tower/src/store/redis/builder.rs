@@ -1,7 +1,7 @@
 //! [`RedisStoreBuilder`]: a [`RedisStore`]'s options, and the connection it opens.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -10,6 +10,7 @@ use tokio::runtime::Handle;
 use super::connection;
 use super::keys::Keys;
 use super::scripts::Scripts;
+use super::subscribers::Subscribers;
 use super::sync::Following;
 use super::{Inner, RedisStore, Shared};
 use crate::revoke::DEFAULT_KEEP_AFTER_EXP;
@@ -191,8 +192,7 @@ impl RedisStoreBuilder {
         let keys = Keys::new(&self.prefix, opened.cluster)?;
         let shared = Arc::new(Shared {
             conn: opened.conn,
-            subscribers: opened.subscribers,
-            next_subscriber: AtomicUsize::new(0),
+            subscribers: Subscribers::new(opened.subscribers, opened.cluster),
             keys,
             timeout: self.timeout,
             retain: i64::try_from(self.retain.as_secs()).unwrap_or(i64::MAX),

@@ -60,13 +60,6 @@ impl Shared {
         self.conn.clone()
     }
 
-    /// The server the next subscription attempt uses: on a cluster, each attempt takes
-    /// the next seed node, so that a dead node is left for a live one.
-    fn subscriber(&self) -> &::redis::Client {
-        let next = self.next_subscriber.fetch_add(1, Ordering::Relaxed);
-        &self.subscribers[next % self.subscribers.len()]
-    }
-
     /// Seconds past `exp` token revocations are kept: the builder's margin, or the
     /// longest of the followed lists' (each raised to its verifier's leeway).
     fn keep_after_exp(&self) -> i64 {
@@ -229,12 +222,8 @@ impl Shared {
     /// fails. Returns why it ended.
     async fn follow_once(&self, delay: &mut Duration) -> StoreError {
         let result: Result<(), StoreError> = async {
-            let pubsub = within(
-                self.timeout,
-                "subscribe",
-                self.subscriber().get_async_pubsub(),
-            )
-            .await?;
+            let server = self.subscribers.next(&mut self.conn(), self.timeout).await;
+            let pubsub = within(self.timeout, "subscribe", server.get_async_pubsub()).await?;
             let (mut sink, mut messages) = pubsub.split();
             within(
                 self.timeout,
