@@ -1545,3 +1545,74 @@ async fn client_families_keep_their_client_and_audience() {
         Err(RefreshError::Invalid)
     );
 }
+
+/// Two instances (two connections) marking the same values at once: for each value
+/// exactly one gets `true`; the mark lives under the prefix until `until`, and the value
+/// can be marked again once it has expired.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_value_is_marked_once_across_instances_until_it_expires() {
+    let server = redis!();
+    let (a, b) = (store(&server).await, store(&server).await);
+    for round in 0..20 {
+        let value = format!("jti-{round}");
+        let attempts: Vec<_> = (0..8)
+            .map(|i| {
+                let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+                let value = value.clone();
+                tokio::spawn(async move { store.mark_once(&value, now() + 60, now()).await })
+            })
+            .collect();
+        let mut first = 0;
+        for attempt in attempts {
+            if attempt.await.unwrap().unwrap() {
+                first += 1;
+            }
+        }
+        assert_eq!(first, 1, "round {round}");
+    }
+    let mut conn = raw(&server).await;
+    let ttl: i64 = redis::cmd("TTL")
+        .arg("jwt-tower:once:jti-0")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!((55..=60).contains(&ttl), "ttl {ttl}");
+
+    assert!(a.mark_once("short", now() + 1, now()).await.unwrap());
+    assert!(!b.mark_once("short", now() + 1, now()).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert!(
+        b.mark_once("short", now() + 60, now()).await.unwrap(),
+        "expired"
+    );
+    assert!(!a.mark_once("short", now() + 60, now()).await.unwrap());
+}
+
+/// Of instances offering different candidates for one secret at once, all get the same
+/// one back, kept under the prefix; another name is another secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_shared_secret_is_the_first_candidate_offered() {
+    let server = redis!();
+    let (a, b) = (store(&server).await, store(&server).await);
+    let offers: Vec<_> = (0..8)
+        .map(|i| {
+            let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+            tokio::spawn(async move { store.shared_secret("nonce", &format!("c{i}")).await })
+        })
+        .collect();
+    let mut kept = Vec::new();
+    for offer in offers {
+        kept.push(offer.await.unwrap().unwrap());
+    }
+    kept.dedup();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(a.shared_secret("nonce", "late").await.unwrap(), kept[0]);
+    let mut conn = raw(&server).await;
+    let stored: String = redis::cmd("GET")
+        .arg("jwt-tower:secret:nonce")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(stored, kept[0]);
+    assert_eq!(b.shared_secret("other", "o1").await.unwrap(), "o1");
+}

@@ -5,6 +5,7 @@
 pub mod jwks_server;
 pub mod process;
 pub mod redis;
+pub mod redis_cluster;
 
 use std::net::SocketAddr;
 

@@ -2,9 +2,13 @@
 //! service (feature `redis`). See [`RedisStore`].
 
 mod builder;
+mod connection;
 mod families;
+mod keys;
 mod oauth;
+mod once;
 mod scripts;
+mod subscribers;
 mod sync;
 
 use std::fmt;
@@ -13,12 +17,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use ::redis::aio::ConnectionManager;
-use ::redis::{Client, RedisResult};
+use ::redis::RedisResult;
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
+use self::connection::Connection;
+use self::keys::Keys;
 use self::scripts::Scripts;
+use self::subscribers::Subscribers;
 use self::sync::Following;
 use super::{Family, PutClientError, Rotation, Store, StoreError};
 use crate::oauth::{AuthorizationCode, Client as OAuthClient};
@@ -56,13 +62,43 @@ pub use self::builder::RedisStoreBuilder;
 ///   [fail-closed](RedisStoreBuilder::fail_closed) and the subscription has been down
 ///   for longer than [a bound](RedisStoreBuilder::out_of_step_after).
 ///
-/// Needs Redis 6 or later (or Valkey), one server (a primary, possibly with replicas
-/// and Sentinel), not Redis Cluster: the scripts find a family's key from its token's
-/// value. Keys: `<prefix>fam:<id>`, `<prefix>tok:<token hash>`, `<prefix>chain:<id>`,
-/// `<prefix>rev:tok`, `<prefix>rev:sub`, `<prefix>client:<id>`, `<prefix>code:<hash>`;
-/// channel `<prefix>revocations`. A family keeps
-/// its current token and its last [`SPENT_TOKENS_KEPT`](crate::store::SPENT_TOKENS_KEPT) spent ones, as in the memory
+/// - [`mark_once`](Store::mark_once) is one `SET … NX EX` (a DPoP proof's `jti`, refused
+///   on every instance once used), and [`shared_secret`](Store::shared_secret) one
+///   script keeping the first candidate offered (the secret DPoP nonces derive from).
+///
+/// Needs Redis 6 or later (or Valkey): one server (a primary, possibly with replicas),
+/// or a Redis Cluster, named by a `redis+cluster://` URL (see
+/// [`RedisStore::connect`]). A family keeps its current token and its last
+/// [`SPENT_TOKENS_KEPT`](crate::store::SPENT_TOKENS_KEPT) spent ones, as in the memory
 /// store: a refresh loop does not grow Redis.
+///
+/// On one server the keys are `<prefix>fam:<id>`, `<prefix>tok:<token hash>`,
+/// `<prefix>chain:<id>`, `<prefix>rev:tok`, `<prefix>rev:sub`, `<prefix>client:<id>`,
+/// `<prefix>code:<hash>`, `<prefix>spent:<hash>`, `<prefix>once:<value>`,
+/// `<prefix>secret:<name>`; the channel is `<prefix>revocations`.
+///
+/// # Redis Cluster
+/// Each script touches the keys of one hash slot, as a cluster requires: the family,
+/// token and chain keys share the hash tag `{<prefix>}` (`{<prefix>}fam:<id>`, …),
+/// because the store is handed a token's hash and finds its family from the token's
+/// value, so one slot holds every family; it is written once per refresh, not per
+/// request. Both revocation keys share another tag (`{<prefix>rev}:tok`,
+/// `{<prefix>rev}:sub`), so that a revocation is written and published, and the set
+/// read, in one step. Clients, codes, one-time marks and secrets are one key each,
+/// untagged, and spread over every primary: the per-request one-time marks of DPoP
+/// proofs load the whole cluster. The prefix may not hold a brace.
+///
+/// Revocations are published with a classic `PUBLISH`, which a cluster delivers to the
+/// subscribers of every node; the subscription uses one node, and another one after
+/// a failure (the URL's, then every node the cluster reports). When a primary dies, calls on its slots fail within the
+/// timeout (refresh and logout answer 503, a DPoP proof whose mark lands there is
+/// refused) while the other primaries keep serving, provided the cluster keeps serving
+/// partial coverage (`cluster-require-full-coverage no`; with the default `yes` the
+/// whole cluster refuses until the slots are served again). If it held the
+/// revocations, the followers go out of step until it is back (or a replica took
+/// over), then resync and write back whatever it lost. A primary lost without a
+/// replica, and without persistence, loses the one-time marks it held: give primaries
+/// replicas.
 ///
 /// ```no_run
 /// use jwt_tower::refresh::RefreshTokens;
@@ -113,8 +149,9 @@ impl Drop for Subscription {
 
 /// What the subscription task shares with the store.
 struct Shared {
-    conn: ConnectionManager,
-    client: Client,
+    conn: Connection,
+    /// The servers the subscription may use, tried in turn.
+    subscribers: Subscribers,
     keys: Keys,
     timeout: Duration,
     retain: i64,
@@ -144,48 +181,6 @@ pub struct RedisStoreStats {
     /// persistence, a failover, an eviction), written back to it. Non-zero means Redis
     /// lost data; without an instance holding them, they would have been un-revoked.
     pub revocations_restored: u64,
-}
-
-struct Keys {
-    prefix: String,
-    revoked_tokens: String,
-    revoked_subjects: String,
-    channel: String,
-}
-
-impl Keys {
-    fn new(prefix: &str) -> Self {
-        Self {
-            prefix: prefix.to_owned(),
-            revoked_tokens: format!("{prefix}rev:tok"),
-            revoked_subjects: format!("{prefix}rev:sub"),
-            channel: format!("{prefix}revocations"),
-        }
-    }
-
-    fn family(&self, id: &str) -> String {
-        format!("{}fam:{id}", self.prefix)
-    }
-
-    fn token(&self, hash: &str) -> String {
-        format!("{}tok:{hash}", self.prefix)
-    }
-
-    fn chain(&self, id: &str) -> String {
-        format!("{}chain:{id}", self.prefix)
-    }
-
-    fn client(&self, id: &str) -> String {
-        format!("{}client:{id}", self.prefix)
-    }
-
-    fn spent_code(&self, hash: &str) -> String {
-        format!("{}spent:{hash}", self.prefix)
-    }
-
-    fn code(&self, hash: &str) -> String {
-        format!("{}code:{hash}", self.prefix)
-    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -220,12 +215,26 @@ impl fmt::Debug for RedisStore {
 }
 
 impl RedisStore {
-    /// Connects to `url` (`redis://[user:password@]host:port[/db]`, or `rediss://` with
-    /// TLS support enabled in the `redis` crate) with the default options.
+    /// Connects to `url` with the default options: one server as
+    /// `redis://[user:password@]host:port[/db]` (or `rediss://` with TLS support enabled
+    /// in the `redis` crate), or a Redis Cluster as
+    /// `redis+cluster://[user:password@]host:port[,host:port…]` (or `rediss+cluster://`):
+    /// the nodes are seeds, the cluster tells the rest; the credentials, path and query
+    /// apply to every node. List several nodes, so that a restarted instance finds one
+    /// alive.
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), jwt_tower::store::StoreError> {
     /// let store = jwt_tower::store::RedisStore::connect("redis://127.0.0.1:6379").await?;
+    /// # let _ = store;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), jwt_tower::store::StoreError> {
+    /// let url = "redis+cluster://10.0.0.1:6379,10.0.0.2:6379,10.0.0.3:6379";
+    /// let store = jwt_tower::store::RedisStore::connect(url).await?;
     /// # let _ = store;
     /// # Ok(())
     /// # }
@@ -339,6 +348,14 @@ impl Store for RedisStore {
     async fn spent_code(&self, code_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
         let _ = now; // Redis drops the marker when it expires.
         self.inner.shared.spent_code(code_hash).await
+    }
+
+    async fn mark_once(&self, value: &str, until: i64, now: i64) -> Result<bool, StoreError> {
+        self.inner.shared.mark_once(value, until, now).await
+    }
+
+    async fn shared_secret(&self, name: &str, candidate: &str) -> Result<String, StoreError> {
+        self.inner.shared.shared_secret(name, candidate).await
     }
 
     async fn take_code(

@@ -5,13 +5,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ::redis::Client;
-use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::runtime::Handle;
 
+use super::connection;
+use super::keys::Keys;
 use super::scripts::Scripts;
+use super::subscribers::Subscribers;
 use super::sync::Following;
-use super::{Inner, Keys, RedisStore, Shared, within};
+use super::{Inner, RedisStore, Shared};
 use crate::revoke::DEFAULT_KEEP_AFTER_EXP;
 use crate::store::StoreError;
 
@@ -70,7 +71,8 @@ impl fmt::Debug for RedisStoreBuilder {
 
 impl RedisStoreBuilder {
     /// Prefixes every key and the revocation channel (default `"jwt-tower:"`). Services
-    /// sharing one Redis but not their logins need different prefixes.
+    /// sharing one Redis but not their logins need different prefixes. On a Redis
+    /// Cluster the store adds hash tags to it itself, so it may not hold `{` or `}`.
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
         self
@@ -181,28 +183,17 @@ impl RedisStoreBuilder {
     /// runtime, which then runs the subscription task of [`follow`](crate::store::Store::follow).
     ///
     /// # Errors
-    /// A [`StoreError`] when the URL is invalid, there is no tokio runtime, or Redis
-    /// cannot be reached.
+    /// A [`StoreError`] when the URL is invalid, there is no tokio runtime, Redis
+    /// cannot be reached, or the prefix of a cluster store holds a brace.
     pub async fn connect(self) -> Result<RedisStore, StoreError> {
         let runtime = Handle::try_current()
             .map_err(|_| StoreError("RedisStore needs a tokio runtime".into()))?;
-        let client = Client::open(self.url.as_str())
-            .map_err(|e| StoreError(format!("invalid redis URL: {e}")))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(self.timeout))
-            .set_response_timeout(Some(self.timeout))
-            .set_number_of_retries(1)
-            .set_max_delay(self.timeout);
-        let conn = within(
-            self.timeout,
-            "connect",
-            ConnectionManager::new_with_config(client.clone(), config),
-        )
-        .await?;
+        let opened = connection::open(&self.url, self.timeout).await?;
+        let keys = Keys::new(&self.prefix, opened.cluster)?;
         let shared = Arc::new(Shared {
-            conn,
-            client,
-            keys: Keys::new(&self.prefix),
+            conn: opened.conn,
+            subscribers: Subscribers::new(opened.subscribers, opened.cluster),
+            keys,
             timeout: self.timeout,
             retain: i64::try_from(self.retain.as_secs()).unwrap_or(i64::MAX),
             client_idle_timeout: self.client_idle_timeout.as_secs().max(1),

@@ -22,7 +22,7 @@ impl Shared {
             .key(shared.keys.family(&family.id))
             .key(shared.keys.token(token_hash))
             .key(shared.keys.chain(&family.id))
-            .arg(&shared.keys.prefix)
+            .arg(&shared.keys.families)
             .arg(shared.retain)
             .arg(json)
             .arg(family.created_at)
@@ -50,7 +50,7 @@ impl Shared {
         invocation
             .key(shared.keys.token(presented))
             .key(shared.keys.token(next))
-            .arg(&shared.keys.prefix)
+            .arg(&shared.keys.families)
             .arg(shared.retain)
             .arg(now)
             .arg(SPENT_TOKENS_KEPT);
@@ -75,7 +75,7 @@ impl Shared {
         let mut invocation = self.scripts.current_family.prepare_invoke();
         invocation
             .key(self.keys.token(token_hash))
-            .arg(&self.keys.prefix)
+            .arg(&self.keys.families)
             .arg(self.retain);
         let mut conn = self.conn();
         let family: Option<String> = within(
@@ -95,7 +95,7 @@ impl Shared {
         let mut invocation = shared.scripts.revoke_family.prepare_invoke();
         invocation
             .key(shared.keys.token(token_hash))
-            .arg(&shared.keys.prefix)
+            .arg(&shared.keys.families)
             .arg(shared.retain);
         let mut conn = shared.conn();
         let family: Option<String> = within(

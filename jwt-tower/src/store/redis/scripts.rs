@@ -1,7 +1,8 @@
 //! The Lua scripts: each runs atomically inside Redis, so that two instances can never
 //! interleave the read and the write of one refresh token.
 //!
-//! Key layout under the prefix `P`:
+//! Key layout under the prefix `P` (on a cluster, the family, token and chain keys
+//! start with `{P}` instead, and the revocation keys with `{Prev}:`: see `keys`):
 //! - `P fam:<id>`: hash `family` (JSON), `last` (last use), `revoked` (0/1), `exp`
 //!   (absolute end), `idle` (idle timeout). Expires `retain` seconds after the family
 //!   can no longer be used (its absolute end, or its last use plus the idle timeout);
@@ -185,29 +186,113 @@ if client then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return client
 ";
 
-/// The compiled scripts (each one's SHA-1 computed once; sent by `EVALSHA`, and by
-/// `EVAL` when Redis does not know it, e.g. after a restart).
+/// `KEYS[1]`: a secret's key; `ARGV[1]`: the candidate. Keeps the first value ever set
+/// and returns it, in one step (`SET … NX GET` needs Redis 7; this works on 6.0).
+const SECRET: &str = r"
+local kept = redis.call('GET', KEYS[1])
+if kept then return kept end
+redis.call('SET', KEYS[1], ARGV[1])
+return ARGV[1]
+";
+
+/// A script and its SHA-1, computed once.
+pub(super) struct Lua {
+    code: String,
+    hash: String,
+}
+
+impl Lua {
+    fn new(code: String) -> Self {
+        let hash = ::redis::Script::new(&code).get_hash().to_owned();
+        Self { code, hash }
+    }
+
+    /// A call of this script, to fill with keys and arguments.
+    pub(super) fn prepare_invoke(&self) -> Call<'_> {
+        Call {
+            lua: self,
+            keys: Vec::new(),
+            args: Vec::new(),
+        }
+    }
+}
+
+/// One call of a script: sent by `EVALSHA`, and by `EVAL` when the node does not know the
+/// script (a restarted node, a new cluster node), which also caches it there. Unlike
+/// `SCRIPT LOAD`, which a cluster connection sends to every primary (and which fails
+/// while one of them is down), `EVAL` goes only to the node owning the keys.
+pub(super) struct Call<'a> {
+    lua: &'a Lua,
+    keys: Vec<Vec<u8>>,
+    args: Vec<Vec<u8>>,
+}
+
+impl Call<'_> {
+    pub(super) fn key(&mut self, key: impl ::redis::ToRedisArgs) -> &mut Self {
+        self.keys.extend(key.to_redis_args());
+        self
+    }
+
+    pub(super) fn arg(&mut self, arg: impl ::redis::ToRedisArgs) -> &mut Self {
+        self.args.extend(arg.to_redis_args());
+        self
+    }
+
+    fn command(&self, name: &str, script: &str) -> ::redis::Cmd {
+        let mut command = ::redis::cmd(name);
+        command.arg(script).arg(self.keys.len());
+        for key in &self.keys {
+            command.arg(key.as_slice());
+        }
+        for arg in &self.args {
+            command.arg(arg.as_slice());
+        }
+        command
+    }
+
+    pub(super) async fn invoke_async<T: ::redis::FromRedisValue>(
+        &self,
+        conn: &mut impl ::redis::aio::ConnectionLike,
+    ) -> ::redis::RedisResult<T> {
+        match self
+            .command("EVALSHA", &self.lua.hash)
+            .query_async(conn)
+            .await
+        {
+            Err(e)
+                if e.kind() == ::redis::ErrorKind::Server(::redis::ServerErrorKind::NoScript) =>
+            {
+                self.command("EVAL", &self.lua.code).query_async(conn).await
+            }
+            other => other,
+        }
+    }
+}
+
+/// The scripts, each one's SHA-1 computed once.
 pub(super) struct Scripts {
-    pub(super) create: ::redis::Script,
-    pub(super) rotate: ::redis::Script,
-    pub(super) current_family: ::redis::Script,
-    pub(super) revoke_family: ::redis::Script,
-    pub(super) revoke: ::redis::Script,
-    pub(super) take: ::redis::Script,
-    pub(super) client: ::redis::Script,
+    pub(super) create: Lua,
+    pub(super) rotate: Lua,
+    pub(super) current_family: Lua,
+    pub(super) revoke_family: Lua,
+    pub(super) revoke: Lua,
+    pub(super) take: Lua,
+    pub(super) client: Lua,
+    pub(super) secret: Lua,
 }
 
 impl Scripts {
     pub(super) fn new() -> Self {
-        let with_helpers = |body: &str| ::redis::Script::new(&format!("{HELPERS}{body}"));
+        let with_helpers = |body: &str| Lua::new(format!("{HELPERS}{body}"));
         Self {
             create: with_helpers(CREATE),
             rotate: with_helpers(ROTATE),
             current_family: with_helpers(CURRENT_FAMILY),
             revoke_family: with_helpers(REVOKE_FAMILY),
             revoke: with_helpers(REVOKE),
-            take: ::redis::Script::new(TAKE),
-            client: ::redis::Script::new(CLIENT),
+            take: Lua::new(TAKE.to_owned()),
+            client: Lua::new(CLIENT.to_owned()),
+            secret: Lua::new(SECRET.to_owned()),
         }
     }
 }

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use ::redis::aio::ConnectionManager;
 use futures_util::StreamExt as _;
 
+use super::connection::Connection;
 use super::{Shared, lock, within};
 use crate::clock::now;
 use crate::revoke::{Revocation, Revocations, WeakRevocations};
@@ -56,7 +56,7 @@ impl Following {
 }
 
 impl Shared {
-    pub(super) fn conn(&self) -> ConnectionManager {
+    pub(super) fn conn(&self) -> Connection {
         self.conn.clone()
     }
 
@@ -222,7 +222,8 @@ impl Shared {
     /// fails. Returns why it ended.
     async fn follow_once(&self, delay: &mut Duration) -> StoreError {
         let result: Result<(), StoreError> = async {
-            let pubsub = within(self.timeout, "subscribe", self.client.get_async_pubsub()).await?;
+            let server = self.subscribers.next(&mut self.conn(), self.timeout).await;
+            let pubsub = within(self.timeout, "subscribe", server.get_async_pubsub()).await?;
             let (mut sink, mut messages) = pubsub.split();
             within(
                 self.timeout,
