@@ -549,6 +549,7 @@ mod tests {
             idle_timeout,
             client_id: None,
             audience: None,
+            jkt: None,
         }
     }
 
