@@ -99,7 +99,8 @@ impl TokenDpop {
 
     /// The `dpop_signing_alg_values_supported` of the metadata (RFC 9449 §5.1).
     pub fn algorithms(&self) -> Vec<&'static str> {
-        let mut names: Vec<&'static str> = TOKEN_PROOF_ALGORITHMS.iter().map(|a| a.name()).collect();
+        let mut names: Vec<&'static str> =
+            TOKEN_PROOF_ALGORITHMS.iter().map(|a| a.name()).collect();
         names.dedup();
         names
     }
@@ -138,7 +139,10 @@ impl TokenDpop {
     /// Reserves the proof's `jti`: the first presentation on any instance sharing the
     /// store passes, a replay is `invalid_dpop_proof`.
     pub async fn reserve(&self, proof: CheckedProof) -> Result<ProvedKey, OAuthError> {
-        let checker = self.checker.as_ref().expect("a checked proof has a checker");
+        let checker = self
+            .checker
+            .as_ref()
+            .expect("a checked proof has a checker");
         checker
             .reserve(&proof, now())
             .await
@@ -148,7 +152,11 @@ impl TokenDpop {
 
     /// The nonce to send with an answer: always with `use_dpop_nonce`; on success when
     /// the proof's nonce is about to stop being accepted.
-    pub fn nonce_header(&self, proof: Option<&ProvedKey>, error: Option<&OAuthError>) -> Option<HeaderValue> {
+    pub fn nonce_header(
+        &self,
+        proof: Option<&ProvedKey>,
+        error: Option<&OAuthError>,
+    ) -> Option<HeaderValue> {
         let checker = self.checker.as_ref()?;
         let due = match (error, proof) {
             (Some(error), _) => error.code() == OAuthErrorCode::UseDpopNonce,

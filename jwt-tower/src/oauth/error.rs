@@ -277,7 +277,10 @@ mod tests {
             (RejectionKind::DpopReplay, "invalid_dpop_proof"),
             (RejectionKind::DpopNonceRequired, "use_dpop_nonce"),
             (RejectionKind::DpopNonceInvalid, "use_dpop_nonce"),
-            (RejectionKind::ReplayStoreUnavailable, "temporarily_unavailable"),
+            (
+                RejectionKind::ReplayStoreUnavailable,
+                "temporarily_unavailable",
+            ),
         ] {
             let refusal = AuthError::new(kind);
             let error = OAuthError::from_dpop_refusal(&refusal);
