@@ -47,10 +47,11 @@
 //! `JWT_ISSUER` + `/token`, signed with an asymmetric algorithm the metadata lists in
 //! `dpop_signing_alg_values_supported`) gets an access token bound to the proof's key
 //! (`cnf.jkt`, `token_type: DPoP`); a public client's refresh tokens are bound to it too,
-//! and a refresh must then prove that key. Each proof is accepted once, on every
-//! instance sharing `REDIS_URL`. `DPOP_NONCE=1`: proofs must carry a server nonce
-//! (`use_dpop_nonce` with a `DPoP-Nonce` header otherwise); instances sharing
-//! `REDIS_URL` accept each other's nonces. See `common/oauth_dpop.rs`.
+//! and a refresh must then prove that key; `/authorize` takes `dpop_jkt` (RFC 9449
+//! §10), and its code is redeemed only with a proof by that key. Each proof is accepted
+//! once, on every instance sharing `REDIS_URL`. `DPOP_NONCE=1`: proofs must carry a
+//! server nonce (`use_dpop_nonce` with a `DPoP-Nonce` header otherwise); instances
+//! sharing `REDIS_URL` accept each other's nonces. See `common/oauth_dpop.rs`.
 #![forbid(unsafe_code)]
 
 #[path = "common/app_error.rs"]

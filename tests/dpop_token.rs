@@ -168,16 +168,34 @@ fn altered(key: &DpopKey, base: &str, header: Value, claims: Value) -> String {
 
 /// An authorization code for `client_id`, through the login form, with PKCE.
 async fn code_for(base: &str, client_id: &str) -> (String, String) {
+    let (location, verifier) = authorize(base, client_id, &[]).await;
+    let code = param(&location, "code").expect("a code");
+    (code, verifier)
+}
+
+fn param(location: &reqwest::Url, name: &str) -> Option<String> {
+    location
+        .query_pairs()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// Logs alice in at `/authorize` for `client_id`, with PKCE and `extra` parameters:
+/// where it redirects to, and the PKCE verifier.
+async fn authorize(base: &str, client_id: &str, extra: &[(&str, &str)]) -> (reqwest::Url, String) {
     let verifier = format!("{client_id}-{}", "v".repeat(50));
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes());
-    let query = form(&[
+    let challenge = URL_SAFE_NO_PAD.encode(digest);
+    let mut pairs = vec![
         ("response_type", "code"),
         ("client_id", client_id),
         ("redirect_uri", CALLBACK),
         ("state", "s"),
-        ("code_challenge", &URL_SAFE_NO_PAD.encode(digest)),
+        ("code_challenge", &challenge),
         ("code_challenge_method", "S256"),
-    ]);
+    ];
+    pairs.extend_from_slice(extra);
+    let query = form(&pairs);
     let response = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -193,12 +211,7 @@ async fn code_for(base: &str, client_id: &str) -> (String, String) {
         .unwrap();
     assert_eq!(response.status(), 303);
     let location = reqwest::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
-    let code = location
-        .query_pairs()
-        .find(|(n, _)| n == "code")
-        .map(|(_, v)| v.into_owned())
-        .expect("a code");
-    (code, verifier)
+    (location, verifier)
 }
 
 /// Redeems `code` for `client_id` (with `basic` credentials for a confidential one).
@@ -553,6 +566,56 @@ async fn a_confidential_clients_refresh_tokens_stay_bound_to_the_client_only() {
     .await;
     assert_eq!(third.status, 200, "{third:?}");
     assert_eq!(third.body["token_type"], "Bearer");
+}
+
+#[tokio::test]
+async fn a_code_bound_to_a_key_is_redeemed_only_with_a_proof_by_it() {
+    let auth = auth_server(&[("REFRESH_COOKIE", "off")]).await;
+    let base = auth.base();
+    let key = key(Algorithm::ES256);
+    let thief = self::key(Algorithm::ES256);
+    let bound_code = || async {
+        let (location, verifier) = authorize(&base, "cli", &[("dpop_jkt", key.thumbprint())]).await;
+        (param(&location, "code").expect("a code"), verifier)
+    };
+
+    // RFC 9449 §10: the code names the key; without a proof of it, it is refused.
+    for proofs in [vec![], vec![proof(&thief, &base, None)]] {
+        let proofs: Vec<&str> = proofs.iter().map(String::as_str).collect();
+        let answer = redeem(&base, "cli", None, &bound_code().await, &proofs).await;
+        assert_eq!(answer.status, 400, "{answer:?}");
+        assert_eq!(answer.error(), "invalid_dpop_proof");
+        assert!(
+            answer.body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("dpop_jkt")
+        );
+    }
+    let answer = redeem(
+        &base,
+        "cli",
+        None,
+        &bound_code().await,
+        &[&proof(&key, &base, None)],
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(
+        claims_of(&base, answer.access_token()).await["cnf"]["jkt"],
+        key.thumbprint()
+    );
+
+    // A dpop_jkt that is no thumbprint: invalid_request, back to the client.
+    for malformed in ["short", &"!".repeat(43), &URL_SAFE_NO_PAD.encode([1u8; 33])] {
+        let (location, _) = authorize(&base, "cli", &[("dpop_jkt", malformed)]).await;
+        assert_eq!(
+            param(&location, "error").as_deref(),
+            Some("invalid_request"),
+            "{malformed}"
+        );
+        assert_eq!(param(&location, "code"), None);
+    }
 }
 
 #[tokio::test]

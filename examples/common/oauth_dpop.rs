@@ -1,7 +1,9 @@
 //! DPoP at `POST /token` (RFC 9449 §5, §8): a token request carrying a `DPoP` proof for
 //! `POST <issuer>/token` gets an access token bound to the proof's key (`cnf.jkt`,
 //! `token_type: DPoP`), and a public client's refresh tokens are bound to that key too.
-//! A request without a proof is answered as before, with Bearer tokens.
+//! A request without a proof is answered as before, with Bearer tokens. An authorization
+//! request naming a key (`dpop_jkt`, RFC 9449 §10) gets a code only a proof by that key
+//! redeems.
 //!
 //! The proof's `jti` is reserved in the server's store, so a proof replayed on any
 //! instance sharing `REDIS_URL` is refused. With `DPOP_NONCE=1`, proofs must carry a
@@ -174,6 +176,15 @@ impl TokenDpop {
 
 fn refused(refusal: &AuthError) -> OAuthError {
     OAuthError::from_dpop_refusal(refusal)
+}
+
+/// Whether `jkt` is the form of an RFC 7638 SHA-256 thumbprint: 32 bytes, base64url.
+pub fn is_thumbprint(jkt: &str) -> bool {
+    use base64::Engine as _;
+    jkt.len() == 43
+        && base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(jkt)
+            .is_ok_and(|bytes| bytes.len() == 32)
 }
 
 /// Binds the access token's `claims` to the proof's key, if the request proved one

@@ -94,6 +94,7 @@ async fn authorization_code(
             resource,
         )
         .await?;
+    code.check_dpop_key(proof.map(ProvedKey::jkt))?;
     let audience = state.audience(code.resource.as_deref().or(resource))?;
     // Public clients too: they have no other way to keep a session (OAuth 2.1 §4.3.1;
     // refresh tokens rotate, and a replay revokes the family).

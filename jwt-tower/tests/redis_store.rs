@@ -1475,6 +1475,7 @@ fn code_for(subject: &str) -> jwt_tower::oauth::AuthorizationCode {
         redirect_uri: "http://127.0.0.1:9/cb".into(),
         code_challenge: jwt_tower::oauth::pkce::challenge_of(&"v".repeat(43)),
         resource: Some("https://mcp.example.com/mcp".into()),
+        dpop_jkt: None,
         scope: "read".into(),
         subject: subject.into(),
         expires_at: now() + 60,
