@@ -101,21 +101,18 @@ impl TokenDpop {
 
     /// The `dpop_signing_alg_values_supported` of the metadata (RFC 9449 §5.1).
     pub fn algorithms(&self) -> Vec<&'static str> {
-        let mut names: Vec<&'static str> =
-            TOKEN_PROOF_ALGORITHMS.iter().map(|a| a.name()).collect();
-        names.dedup();
-        names
+        TOKEN_PROOF_ALGORITHMS.iter().map(|a| a.name()).collect()
     }
 
-    /// The proof of `headers`, checked (everything but the `jti`, which
-    /// [`reserve`](Self::reserve) does once the client is known): `None` without a
-    /// `DPoP` header.
+    /// The key the request's proof proves: `None` without a `DPoP` header. Every check
+    /// runs, then the proof's `jti` is reserved in the store: the first presentation on
+    /// any instance sharing it passes, a replay is `invalid_dpop_proof`.
     ///
     /// Two `DPoP` headers are `invalid_dpop_proof`: RFC 9449 §4.3 makes "not more than
     /// one `DPoP` header" the first check of a proof, and §5 answers every failed check
     /// at the token endpoint with `invalid_dpop_proof` (a resource server answers
     /// `invalid_request`, RFC 6750's code for a malformed request, as §7.1 leaves open).
-    pub fn check(&self, headers: &HeaderMap) -> Result<Option<CheckedProof>, OAuthError> {
+    pub async fn prove(&self, headers: &HeaderMap) -> Result<Option<ProvedKey>, OAuthError> {
         let mut values = headers.get_all(DPOP).iter();
         let Some(value) = values.next() else {
             return Ok(None);
@@ -132,24 +129,14 @@ impl TokenDpop {
         let proof = value
             .to_str()
             .map_err(|_| refused(&AuthError::new(RejectionKind::DpopMalformed)))?;
-        checker
+        let checked = checker
             .check_for_uri(proof, &Method::POST, &self.htu, None, now())
-            .map(Some)
-            .map_err(|e| refused(&e))
-    }
-
-    /// Reserves the proof's `jti`: the first presentation on any instance sharing the
-    /// store passes, a replay is `invalid_dpop_proof`.
-    pub async fn reserve(&self, proof: CheckedProof) -> Result<ProvedKey, OAuthError> {
-        let checker = self
-            .checker
-            .as_ref()
-            .expect("a checked proof has a checker");
+            .map_err(|e| refused(&e))?;
         checker
-            .reserve(&proof, now())
+            .reserve(&checked, now())
             .await
             .map_err(|e| refused(&e))?;
-        Ok(ProvedKey(proof))
+        Ok(Some(ProvedKey(checked)))
     }
 
     /// The nonce to send with an answer: always with `use_dpop_nonce`; on success when

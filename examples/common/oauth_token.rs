@@ -216,10 +216,7 @@ async fn grant(
     )?;
     let client = state.client(&credentials.client_id).await?;
     let client = credentials.authenticate(client)?;
-    let proof = match state.dpop.check(headers)? {
-        Some(checked) => Some(state.dpop.reserve(checked).await?),
-        None => None,
-    };
+    let proof = state.dpop.prove(headers).await?;
     let proof = proof.as_ref();
     let granted = match params.required("grant_type")? {
         AUTHORIZATION_CODE => authorization_code(state, &client, &params, proof).await?,
