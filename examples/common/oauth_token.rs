@@ -8,6 +8,10 @@
 //! to the certificate the client presented (RFC 8705 §3): `cnf: {"x5t#S256": …}`,
 //! whatever the client authentication, and a resource server then accepts it only from
 //! a client presenting that certificate.
+//!
+//! With a DPoP proof (`oauth_dpop.rs`), the access token is bound to the proof's key
+//! (`cnf.jkt`, `token_type: DPoP`), and so is a public client's refresh family: each
+//! refresh must then prove the same key.
 #![allow(dead_code)]
 
 use axum::Form;
@@ -28,6 +32,7 @@ use jwt_tower::store::Family;
 use serde_json::{Map, Value};
 
 use super::auth_routes::Tokens;
+use super::oauth_dpop::{self, ProvedKey};
 use super::oauth_error::OAuthErrorResponse;
 use super::oauth_params::Params;
 use super::oauth_routes::OAuthState;
@@ -44,7 +49,24 @@ struct Granted {
 fn refresh_error(error: RefreshError) -> OAuthError {
     match error {
         RefreshError::Unavailable(error) => error.into(),
+        RefreshError::KeyMismatch => key_mismatch(),
         other => OAuthError::invalid_grant(other.to_string()),
+    }
+}
+
+fn key_mismatch() -> OAuthError {
+    OAuthError::new(
+        OAuthErrorCode::InvalidDpopProof,
+        "the refresh token is bound to a DPoP key: send a proof signed by that key",
+    )
+}
+
+/// Refuses a refresh of a family bound to a key the request did not prove (RFC 9449 §5),
+/// before the rotation spends its token: the grant stays usable.
+fn check_proved_key(family: &Family, proof: Option<&ProvedKey>) -> Result<(), OAuthError> {
+    match &family.jkt {
+        Some(bound) if proof.map(ProvedKey::jkt) != Some(bound.as_str()) => Err(key_mismatch()),
+        _ => Ok(()),
     }
 }
 
@@ -63,6 +85,7 @@ async fn authorization_code(
     state: &OAuthState,
     client: &Client,
     params: &Params,
+    proof: Option<&ProvedKey>,
 ) -> Result<Granted, OAuthError> {
     may_use(client, AUTHORIZATION_CODE)?;
     let resource = params.get("resource");
@@ -78,6 +101,7 @@ async fn authorization_code(
             resource,
         )
         .await?;
+    code.check_dpop_key(proof.map(ProvedKey::jkt))?;
     let audience = state.audience(code.resource.as_deref().or(resource))?;
     // Public clients too: they have no other way to keep a session (OAuth 2.1 §4.3.1;
     // refresh tokens rotate, and a replay revokes the family).
@@ -85,11 +109,12 @@ async fn authorization_code(
         let grant = state
             .auth
             .refresh
-            .start_for_client(
+            .start_for_client_with_key(
                 &code.subject,
                 &code.scope,
                 &client.client_id,
                 audience.as_deref(),
+                oauth_dpop::refresh_binding(client, proof),
             )
             .await
             .map_err(refresh_error)?;
@@ -127,6 +152,7 @@ async fn refresh_token(
     state: &OAuthState,
     client: &Client,
     params: &Params,
+    proof: Option<&ProvedKey>,
 ) -> Result<Granted, OAuthError> {
     may_use(client, REFRESH_TOKEN)?;
     let requested_audience = state.audience(params.get("resource"))?;
@@ -146,9 +172,10 @@ async fn refresh_token(
         && family.client_id.as_deref() == Some(client.client_id.as_str())
     {
         refresh_scope(params, requested_audience.as_ref(), &family)?;
+        check_proved_key(&family, proof)?;
     }
     let grant = refresh
-        .rotate_for_client(presented, &client.client_id)
+        .rotate_for_client_with_key(presented, &client.client_id, proof.map(ProvedKey::jkt))
         .await
         .map_err(refresh_error)?;
     let scope = refresh_scope(params, requested_audience.as_ref(), &grant.family)?;
@@ -210,9 +237,11 @@ async fn grant(
     )?;
     let client = state.client(&credentials.client_id).await?;
     let client = credentials.authenticate(client)?;
+    let proof = state.dpop.prove(headers).await?;
+    let proof = proof.as_ref();
     let granted = match params.required("grant_type")? {
-        AUTHORIZATION_CODE => authorization_code(state, &client, &params).await?,
-        REFRESH_TOKEN => refresh_token(state, &client, &params).await?,
+        AUTHORIZATION_CODE => authorization_code(state, &client, &params, proof).await?,
+        REFRESH_TOKEN => refresh_token(state, &client, &params, proof).await?,
         CLIENT_CREDENTIALS => client_credentials(state, &client, &params)?,
         _ => {
             return Err(OAuthError::new(
@@ -226,6 +255,8 @@ async fn grant(
     claims.insert("scope".to_owned(), granted.scope.clone().into());
     claims.insert("client_id".to_owned(), client.client_id.clone().into());
     bind_to_certificate(&mut claims, certificate);
+    oauth_dpop::bind_to_proof_key(&mut claims, proof);
+    let claims = Value::Object(claims);
     let issuer = &state.auth.issuer;
     let access = match &granted.audience {
         Some(audience) => issuer.issue_for_audience(&granted.subject, audience, claims),
@@ -234,16 +265,21 @@ async fn grant(
     .map_err(|e| OAuthError::new(OAuthErrorCode::ServerError, e.to_string()))?;
     let body = Tokens {
         access_token: access.token,
-        token_type: "Bearer",
+        // RFC 9449 §5: a token bound to a proof's key is of type DPoP.
+        token_type: if proof.is_some() { "DPoP" } else { "Bearer" },
         expires_in: access.expires_in,
         scope: granted.scope,
         refresh_token: granted.refresh_token,
     };
-    Ok((
+    let mut response = (
         [(CACHE_CONTROL, "no-store"), (PRAGMA, "no-cache")],
         Json(body),
     )
-        .into_response())
+        .into_response();
+    if let Some(nonce) = state.dpop.nonce_header(proof, None) {
+        response.headers_mut().insert(oauth_dpop::DPOP_NONCE, nonce);
+    }
+    Ok(response)
 }
 
 /// `POST /token`.
@@ -258,6 +294,13 @@ pub async fn token(
         .map(|Extension(certificate)| certificate);
     match grant(&state, &headers, certificate, form).await {
         Ok(response) => response,
-        Err(error) => OAuthErrorResponse(error).into_response(),
+        Err(error) => {
+            let nonce = state.dpop.nonce_header(None, Some(&error));
+            let mut response = OAuthErrorResponse(error).into_response();
+            if let Some(nonce) = nonce {
+                response.headers_mut().insert(oauth_dpop::DPOP_NONCE, nonce);
+            }
+            response
+        }
     }
 }
