@@ -15,7 +15,9 @@ use tower_service::Service;
 use super::ServiceTokenSource;
 use super::builder::{CallerTokenOnly, CredentialsChosen};
 use super::destination::{Destinations, IntoOrigin, InvalidOrigin};
-use super::source::ServiceTokenError;
+use super::dpop::{self, DPOP, DpopSigner};
+use super::response::{self, ResponseHead};
+use super::source::{Cached, ServiceTokenError};
 
 /// The error type of [`PropagateService`]: the inner service's error, boxed as it was, or
 /// a boxed [`PropagateError`] (or what [`PropagateBuilder::map_error`] made of it).
@@ -35,6 +37,14 @@ pub enum PropagateError {
     /// The caller's token cannot be sent as a header value.
     #[error("the caller's token is not a valid header value")]
     InvalidToken,
+    /// The caller's token is bound to the caller's DPoP key (it has a `cnf.jkt`), which
+    /// this service does not hold: it cannot be forwarded, and is never sent. A
+    /// service-token fallback ([`or_service_token`](PropagateBuilder::or_service_token))
+    /// is sent in its place when configured.
+    #[error(
+        "the caller's token is DPoP-bound to the caller's key (cnf.jkt), which this service does not hold: it cannot be forwarded, and no service-token fallback is configured"
+    )]
+    CallerTokenBound,
     /// The [`ServiceTokenSource`] could not provide a token.
     #[error(transparent)]
     ServiceToken(#[from] ServiceTokenError),
@@ -347,10 +357,14 @@ impl<S> PropagateService<S> {
     }
 }
 
-/// The caller's `Bearer` header, if this runs in the scope of a verified request.
+/// The caller's `Bearer` header, if this runs in the scope of a verified request; a
+/// DPoP-bound token is [`PropagateError::CallerTokenBound`].
 fn forwarded() -> Option<Result<HeaderValue, PropagateError>> {
     super::with_current(|identity| {
         let token = identity?.token();
+        if dpop::is_key_bound(token) {
+            return Some(Err(PropagateError::CallerTokenBound));
+        }
         Some(
             HeaderValue::try_from(format!("Bearer {token}"))
                 .map(|mut value| {
@@ -367,6 +381,7 @@ where
     S: Service<Request<B>> + Clone + Send + 'static,
     S::Future: Send,
     S::Error: Into<BoxError>,
+    S::Response: ResponseHead,
     B: Send + 'static,
 {
     type Response = S::Response;
@@ -391,6 +406,8 @@ where
                     req.headers_mut().insert(AUTHORIZATION, header);
                     return PropagateFuture::inner(self.inner.call(req));
                 }
+                // The service's own token goes in place of a bound one it cannot prove.
+                (Some(Err(PropagateError::CallerTokenBound)), Some(source)) => source,
                 (Some(Err(error)), _) => {
                     return PropagateFuture::failed((layer.map_error)(error));
                 }
@@ -403,9 +420,14 @@ where
             },
             Credentials::Service(source) => source,
         };
-        match source.fresh_header() {
-            Some(header) => {
-                req.headers_mut().insert(AUTHORIZATION, header);
+        if let Some(signer) = source.signer() {
+            let (source, signer) = (source.clone(), Arc::clone(signer));
+            return self.call_with_proof(source, signer, req);
+        }
+        match source.fresh() {
+            Some(cached) => {
+                req.headers_mut()
+                    .insert(AUTHORIZATION, cached.header.clone());
                 PropagateFuture::inner(self.inner.call(req))
             }
             None => {
@@ -416,7 +438,81 @@ where
     }
 }
 
+/// Sets `authorization: DPoP …` and a fresh proof for `req`, with `nonce`.
+fn sign<B>(
+    req: &mut Request<B>,
+    signer: &DpopSigner,
+    cached: &Cached,
+    htu: &str,
+    nonce: Option<&str>,
+) -> Result<(), PropagateError> {
+    let proof = signer.proof(req.method(), htu, Some(cached.token.token()), nonce)?;
+    req.headers_mut()
+        .insert(AUTHORIZATION, cached.header.clone());
+    req.headers_mut().insert(DPOP.clone(), proof);
+    Ok(())
+}
+
 impl<S> PropagateService<S> {
+    /// A service token bound to the service's DPoP key: each request gets a fresh proof
+    /// (with the last nonce its origin sent). A `401` asking for a nonce
+    /// (`use_dpop_nonce` with a new `DPoP-Nonce`) is retried once with it when the
+    /// request can be copied (see [`PropagateLayer`]); else that answer is returned, and
+    /// the next request carries the nonce.
+    fn call_with_proof<B>(
+        &mut self,
+        source: ServiceTokenSource,
+        signer: Arc<DpopSigner>,
+        mut req: Request<B>,
+    ) -> PropagateFuture<S::Future, S::Response>
+    where
+        S: Service<Request<B>> + Clone + Send + 'static,
+        S::Future: Send,
+        S::Error: Into<BoxError>,
+        S::Response: ResponseHead,
+        B: Send + 'static,
+    {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let map_error = self.layer.map_error;
+        let Some((origin, htu)) = dpop::target(req.uri(), self.layer.destinations.fixed()) else {
+            return PropagateFuture::failed(map_error(PropagateError::NoDestination));
+        };
+        PropagateFuture::fetching(Box::pin(async move {
+            let cached = match source.fresh() {
+                Some(cached) => cached,
+                None => source
+                    .cached_or_fetch()
+                    .await
+                    .map_err(|e| map_error(PropagateError::ServiceToken(e)))?,
+            };
+            let again = response::copy(&req);
+            let used = signer.nonce(&origin);
+            sign(&mut req, &signer, &cached, &htu, used.as_deref()).map_err(map_error)?;
+            let (nonce, mut again) = {
+                let response = inner.call(req).await.map_err(Into::into)?;
+                let retry_with = response.head().and_then(|(status, headers)| {
+                    let sent = signer.remember(&origin, headers)?;
+                    (Some(&sent) != used.as_ref() && dpop::asks_for_nonce(status, headers))
+                        .then_some(sent)
+                });
+                match (retry_with, again) {
+                    (Some(nonce), Some(again)) => (nonce, again),
+                    _ => return Ok(response),
+                }
+            };
+            sign(&mut again, &signer, &cached, &htu, Some(&nonce)).map_err(map_error)?;
+            std::future::poll_fn(|cx| inner.poll_ready(cx))
+                .await
+                .map_err(Into::into)?;
+            let response = inner.call(again).await.map_err(Into::into)?;
+            if let Some((_, headers)) = response.head() {
+                signer.remember(&origin, headers);
+            }
+            Ok(response)
+        }))
+    }
+
     /// The rare path: the service token must be fetched (or renewed) first. The service
     /// polled ready moves into the future; a clone takes its place.
     fn fetch_then_call<B>(
@@ -434,11 +530,12 @@ impl<S> PropagateService<S> {
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let map_error = self.layer.map_error;
         PropagateFuture::fetching(Box::pin(async move {
-            let header = source
-                .header()
+            let cached = source
+                .cached_or_fetch()
                 .await
                 .map_err(|e| map_error(PropagateError::ServiceToken(e)))?;
-            req.headers_mut().insert(AUTHORIZATION, header);
+            req.headers_mut()
+                .insert(AUTHORIZATION, cached.header.clone());
             inner.call(req).await.map_err(Into::into)
         }))
     }

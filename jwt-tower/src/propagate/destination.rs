@@ -233,6 +233,14 @@ pub(super) enum Destinations {
 }
 
 impl Destinations {
+    /// The one origin of a client bound to one, where relative URIs go.
+    pub(super) fn fixed(&self) -> Option<&Origin> {
+        match self {
+            Self::Fixed(origin) => Some(origin),
+            Self::AllowList(_) => None,
+        }
+    }
+
     /// Whether a request to `uri` may carry the layer's credentials.
     pub(super) fn check(&self, uri: &Uri) -> Result<(), PropagateError> {
         let origin = match Origin::of_request(uri) {

@@ -47,7 +47,11 @@
 
 pub mod builder;
 mod client;
+#[cfg(feature = "remote")]
+mod client_credentials;
 mod destination;
+mod dpop;
+mod response;
 mod source;
 
 use std::future::Future;
@@ -55,7 +59,11 @@ use std::future::Future;
 pub use client::{
     BoxError, PropagateBuilder, PropagateError, PropagateFuture, PropagateLayer, PropagateService,
 };
+#[cfg(feature = "remote")]
+#[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
+pub use client_credentials::{ClientCredentials, InvalidTokenUrl};
 pub use destination::{IntoOrigin, InvalidOrigin, Origin};
+pub use response::ResponseHead;
 pub use source::{ServiceToken, ServiceTokenError, ServiceTokenSource};
 
 use crate::Identity;

@@ -11,6 +11,7 @@ use base64::Engine as _;
 use http::HeaderValue;
 
 use super::BoxError;
+use super::dpop::DpopSigner;
 
 /// A service token and when it expires.
 ///
@@ -96,6 +97,10 @@ fn jwt_exp(token: &str) -> Option<SystemTime> {
 pub struct ServiceTokenError(Arc<BoxError>);
 
 impl ServiceTokenError {
+    pub(super) fn new(error: BoxError) -> Self {
+        Self(Arc::new(error))
+    }
+
     /// The callback's error.
     #[must_use]
     pub fn inner(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
@@ -103,13 +108,18 @@ impl ServiceTokenError {
     }
 }
 
-type Fetch =
-    dyn Fn() -> Pin<Box<dyn Future<Output = Result<ServiceToken, BoxError>> + Send>> + Send + Sync;
+/// The fetch callback; it gets the source's DPoP signer, if any, to request tokens
+/// bound to its key.
+type Fetch = dyn Fn(
+        Option<Arc<DpopSigner>>,
+    ) -> Pin<Box<dyn Future<Output = Result<ServiceToken, BoxError>> + Send>>
+    + Send
+    + Sync;
 
-/// A token in the cache, with its `Bearer` header ready.
-struct Cached {
-    token: ServiceToken,
-    header: HeaderValue,
+/// A token in the cache, with its `Bearer` (or `DPoP`) header ready.
+pub(super) struct Cached {
+    pub(super) token: ServiceToken,
+    pub(super) header: HeaderValue,
     /// From then on, the next call renews it.
     renew_at: Option<SystemTime>,
 }
@@ -126,6 +136,8 @@ impl Cached {
 
 struct Inner {
     fetch: Box<Fetch>,
+    /// The service's DPoP key: tokens are bound to it and sent with proofs.
+    dpop: Option<Arc<DpopSigner>>,
     renew_before: Duration,
     cached: ArcSwapOption<Cached>,
     /// Held by the one fetch in flight (single-flight).
@@ -192,13 +204,25 @@ impl ServiceTokenSource {
         Fut: Future<Output = Result<ServiceToken, E>> + Send + 'static,
         E: Into<BoxError> + 'static,
     {
-        let fetch: Box<Fetch> = Box::new(move || {
+        Self::from_fetch(move |_| {
             let future = fetch();
             Box::pin(async move { future.await.map_err(Into::into) })
-        });
+        })
+    }
+
+    pub(super) fn from_fetch<F>(fetch: F) -> Self
+    where
+        F: Fn(
+                Option<Arc<DpopSigner>>,
+            ) -> Pin<Box<dyn Future<Output = Result<ServiceToken, BoxError>> + Send>>
+            + Send
+            + Sync
+            + 'static,
+    {
         Self {
             inner: Arc::new(Inner {
-                fetch,
+                fetch: Box::new(fetch),
+                dpop: None,
                 renew_before: Duration::from_secs(60),
                 cached: ArcSwapOption::empty(),
                 renewing: tokio::sync::Mutex::new(()),
@@ -268,14 +292,63 @@ impl ServiceTokenSource {
         self
     }
 
+    /// Binds the source's tokens to the service's DPoP key (RFC 9449): a
+    /// [`PropagateLayer`](super::PropagateLayer) sends them as `Authorization: DPoP …`
+    /// with a fresh proof signed by `key` on each request, and
+    /// [`client_credentials`](Self::client_credentials) requests them with a proof. A
+    /// [`from_fn`](Self::from_fn) callback must return tokens bound to `key` (`cnf.jkt`
+    /// its [thumbprint](crate::dpop::DpopKey::thumbprint)). Set it before cloning the
+    /// source.
+    ///
+    /// ```
+    /// use jwt_tower::Algorithm;
+    /// use jwt_tower::dpop::DpopKey;
+    /// use jwt_tower::propagate::{ServiceToken, ServiceTokenSource};
+    ///
+    /// let key = DpopKey::generate(Algorithm::ES256)?;
+    /// let source = ServiceTokenSource::from_fn(|| async {
+    ///     Ok::<_, std::io::Error>(ServiceToken::new("a-dpop-bound-token"))
+    /// })
+    /// .dpop(key.clone());
+    /// assert_eq!(source.dpop_key().unwrap().thumbprint(), key.thumbprint());
+    /// # Ok::<(), jwt_tower::ConfigError>(())
+    /// ```
+    ///
+    /// # Panics
+    /// If the source was already cloned.
+    #[cfg(feature = "aws_lc_rs")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "aws_lc_rs")))]
+    #[must_use]
+    pub fn dpop(mut self, key: crate::dpop::DpopKey) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("ServiceTokenSource::dpop must be set before the source is cloned")
+            .dpop = Some(Arc::new(DpopSigner::new(key)));
+        self
+    }
+
+    /// The DPoP key the source's tokens are bound to, if any.
+    #[cfg(feature = "aws_lc_rs")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "aws_lc_rs")))]
+    #[must_use]
+    pub fn dpop_key(&self) -> Option<&crate::dpop::DpopKey> {
+        self.inner.dpop.as_deref().map(DpopSigner::key)
+    }
+
+    pub(super) fn signer(&self) -> Option<&Arc<DpopSigner>> {
+        self.inner.dpop.as_ref()
+    }
+
+    /// The cached token, if it needs no renewal yet: no waiting, no lock.
+    pub(super) fn fresh(&self) -> Option<Arc<Cached>> {
+        let cached = self.inner.cached.load_full()?;
+        cached.fresh(SystemTime::now()).then_some(cached)
+    }
+
     /// The cached `Bearer` header, if the cached token needs no renewal yet: no waiting,
     /// no lock.
+    #[cfg(test)]
     pub(crate) fn fresh_header(&self) -> Option<HeaderValue> {
-        let cached = self.inner.cached.load();
-        let cached = cached.as_ref()?;
-        cached
-            .fresh(SystemTime::now())
-            .then(|| cached.header.clone())
+        self.fresh().map(|cached| cached.header.clone())
     }
 
     /// A valid token: the cached one, or a new one from the callback.
@@ -287,11 +360,7 @@ impl ServiceTokenSource {
         self.cached_or_fetch().await.map(|c| c.token.clone())
     }
 
-    pub(crate) async fn header(&self) -> Result<HeaderValue, ServiceTokenError> {
-        self.cached_or_fetch().await.map(|c| c.header.clone())
-    }
-
-    async fn cached_or_fetch(&self) -> Result<Arc<Cached>, ServiceTokenError> {
+    pub(super) async fn cached_or_fetch(&self) -> Result<Arc<Cached>, ServiceTokenError> {
         let inner = &*self.inner;
         let now = SystemTime::now();
         let cached = inner.cached.load_full();
@@ -337,8 +406,13 @@ impl ServiceTokenSource {
     /// Calls the callback (the caller holds the renewal lock) and caches the result.
     async fn fetch(&self) -> Result<Arc<Cached>, ServiceTokenError> {
         let inner = &*self.inner;
-        let result = (inner.fetch)().await.and_then(|token| {
-            let header = HeaderValue::try_from(format!("Bearer {}", token.token))
+        let scheme = if inner.dpop.is_some() {
+            "DPoP"
+        } else {
+            "Bearer"
+        };
+        let result = (inner.fetch)(inner.dpop.clone()).await.and_then(|token| {
+            let header = HeaderValue::try_from(format!("{scheme} {}", token.token))
                 .map_err(|_| BoxError::from("the service token is not a valid header value"))?;
             Ok((token, header))
         });
