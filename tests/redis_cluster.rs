@@ -56,6 +56,7 @@ fn code(subject: &str) -> AuthorizationCode {
         scope: "read".into(),
         subject: subject.into(),
         resource: None,
+        dpop_jkt: None,
         expires_at: now() + 60,
     }
 }
