@@ -218,10 +218,12 @@ impl RedisStore {
     /// Connects to `url` with the default options: one server as
     /// `redis://[user:password@]host:port[/db]` (or `rediss://` with TLS support enabled
     /// in the `redis` crate), or a Redis Cluster as
-    /// `redis+cluster://[user:password@]host:port[,host:port…]` (or `rediss+cluster://`):
-    /// the nodes are seeds, the cluster tells the rest; the credentials, path and query
-    /// apply to every node. List several nodes, so that a restarted instance finds one
-    /// alive.
+    /// `redis+cluster://[user:password@]host:port[,host:port…]` (or `rediss+cluster://`,
+    /// with TLS support enabled in the `redis` crate): the nodes are seeds, the cluster
+    /// tells the rest; the credentials, path and query apply to every node. List
+    /// several nodes, so that a restarted instance finds one alive. A plain `redis://`
+    /// URL naming a cluster node talks to that node alone, and fails on the keys of
+    /// the others.
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), jwt_tower::store::StoreError> {
