@@ -1,7 +1,7 @@
 //! A real Redis Cluster of `redis-server` processes on loopback ports (three primaries,
-//! with or without a replica each), made by `redis-cli --cluster create`. Without the binaries the tests
-//! print a notice and pass, unless `CI` or `JWT_TOWER_REQUIRE_REDIS` is set: then they
-//! fail.
+//! with or without a replica each), made by `redis-cli --cluster create`. Without the
+//! binaries the tests print a notice and pass, unless `CI` or `JWT_TOWER_REQUIRE_REDIS`
+//! is set: then they fail.
 #![allow(dead_code)]
 
 use std::path::PathBuf;

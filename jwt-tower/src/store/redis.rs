@@ -88,17 +88,20 @@ pub use self::builder::RedisStoreBuilder;
 /// untagged, and spread over every primary: the per-request one-time marks of DPoP
 /// proofs load the whole cluster. The prefix may not hold a brace.
 ///
-/// Revocations are published with a classic `PUBLISH`, which a cluster delivers to the
-/// subscribers of every node; the subscription uses one node, and another one after
-/// a failure (the URL's, then every node the cluster reports). When a primary dies, calls on its slots fail within the
-/// timeout (refresh and logout answer 503, a DPoP proof whose mark lands there is
-/// refused) while the other primaries keep serving, provided the cluster keeps serving
-/// partial coverage (`cluster-require-full-coverage no`; with the default `yes` the
-/// whole cluster refuses until the slots are served again). If it held the
-/// revocations, the followers go out of step until it is back (or a replica took
-/// over), then resync and write back whatever it lost. A primary lost without a
-/// replica, and without persistence, loses the one-time marks it held: give primaries
-/// replicas.
+/// Revocations are published with a classic `PUBLISH` (Redis 6 clusters have no
+/// sharded pub/sub; revocations are rare), which a cluster delivers to the subscribers
+/// of every node. The subscription uses one node, and another after a failure: the
+/// URL's, then every node the cluster reports.
+///
+/// When a primary dies, calls on its slots fail within the timeout (refresh and logout
+/// answer 503, a DPoP proof whose mark lands there is refused) while the other
+/// primaries keep serving, if the cluster serves partial coverage
+/// (`cluster-require-full-coverage no`; with the default `yes` the whole cluster
+/// refuses until every slot is served again). If it held the revocations, the
+/// followers go out of step until it is back or a replica took over, then resync and
+/// write back whatever it lost. With a replica the store follows the failover by
+/// itself; a primary lost without a replica and without persistence loses the
+/// one-time marks it held, so give primaries replicas.
 ///
 /// ```no_run
 /// use jwt_tower::refresh::RefreshTokens;
@@ -218,10 +221,12 @@ impl RedisStore {
     /// Connects to `url` with the default options: one server as
     /// `redis://[user:password@]host:port[/db]` (or `rediss://` with TLS support enabled
     /// in the `redis` crate), or a Redis Cluster as
-    /// `redis+cluster://[user:password@]host:port[,host:port…]` (or `rediss+cluster://`):
-    /// the nodes are seeds, the cluster tells the rest; the credentials, path and query
-    /// apply to every node. List several nodes, so that a restarted instance finds one
-    /// alive.
+    /// `redis+cluster://[user:password@]host:port[,host:port…]` (or `rediss+cluster://`,
+    /// with TLS support enabled in the `redis` crate): the nodes are seeds, the cluster
+    /// tells the rest; the credentials, path and query apply to every node. List
+    /// several nodes, so that a restarted instance finds one alive. A plain `redis://`
+    /// URL naming a cluster node talks to that node alone, and fails on the keys of
+    /// the others.
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), jwt_tower::store::StoreError> {
