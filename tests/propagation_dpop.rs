@@ -420,8 +420,11 @@ async fn a_callers_dpop_bound_token_is_never_forwarded() {
 struct TokenEndpoint {
     checker: DpopChecker,
     url: String,
-    requests: Mutex<Vec<(Option<String>, Vec<(String, String)>)>>,
+    requests: Mutex<Vec<TokenRequest>>,
 }
+
+/// One token request: its `authorization` and its form.
+type TokenRequest = (Option<String>, Vec<(String, String)>);
 
 async fn token(
     State(te): State<Arc<TokenEndpoint>>,
