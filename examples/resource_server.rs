@@ -3,16 +3,20 @@
 //!
 //! Routes: `GET /health` (open), `GET /me` (claims as JSON), `GET /admin` (scope
 //! `admin`), `GET /optional` (works with or without a token; a bad token is 401).
+//! DPoP and certificate-bound tokens: see `examples/common/dpop_env.rs`.
 #![forbid(unsafe_code)]
 
 #[path = "common/cli.rs"]
 mod cli;
+#[path = "common/dpop_env.rs"]
+mod dpop_env;
 #[path = "common/jwt_env.rs"]
 mod jwt_env;
 
 use axum::{Json, Router, routing::get};
 use jwt_axum::{Claims, RequireScopes};
-use jwt_tower::{JwtLayer, RegisteredClaims};
+use jwt_tower::store::Store;
+use jwt_tower::{Authenticator, JwtLayer, RegisteredClaims};
 use serde_json::{Value, json};
 
 async fn me(Claims(claims): Claims<RegisteredClaims>) -> Json<RegisteredClaims> {
@@ -37,8 +41,13 @@ async fn main() {
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let bind = jwt_env::bind("127.0.0.1:3000");
-    let revocations = jwt_env::revocations_from_env().await?;
-    let layer = JwtLayer::new(jwt_env::from_env_with(revocations)?);
+    // One store for revocations and, with DPoP, proof replays and the nonce secret.
+    let redis = jwt_env::redis_from_env().await?;
+    let revocations = redis.as_ref().map(jwt_env::revocations_of);
+    let authenticator = Authenticator::new(jwt_env::from_env_with(revocations)?);
+    let store = redis.map(|redis| std::sync::Arc::new(redis) as std::sync::Arc<dyn Store>);
+    let authenticator = dpop_env::configure(authenticator, &bind, false, store).await?;
+    let layer = JwtLayer::from_authenticator(authenticator);
 
     let app = Router::new()
         .route(

@@ -32,7 +32,7 @@ impl std::fmt::Display for EnvError {
 
 impl std::error::Error for EnvError {}
 
-fn fail<T>(variable: &'static str, problem: impl std::fmt::Display) -> Result<T, EnvError> {
+pub fn fail<T>(variable: &'static str, problem: impl std::fmt::Display) -> Result<T, EnvError> {
     Err(EnvError {
         variable,
         problem: problem.to_string(),
@@ -89,17 +89,26 @@ pub fn from_env() -> Result<Verifier<RegisteredClaims>, EnvError> {
 /// subscription running, so a verifier checking it stays in step for as long as it
 /// lives.
 pub async fn revocations_from_env() -> Result<Option<jwt_tower::revoke::Revocations>, EnvError> {
-    use jwt_tower::store::Store as _;
+    Ok(redis_from_env().await?.as_ref().map(revocations_of))
+}
+
+/// The Redis store `REDIS_URL` names, connected; `None` when unset.
+pub async fn redis_from_env() -> Result<Option<jwt_tower::store::RedisStore>, EnvError> {
     let Some(url) = var("REDIS_URL") else {
         return Ok(None);
     };
-    let store = match jwt_tower::store::RedisStore::connect(&url).await {
-        Ok(store) => store,
-        Err(e) => return fail("REDIS_URL", e),
-    };
+    match jwt_tower::store::RedisStore::connect(&url).await {
+        Ok(store) => Ok(Some(store)),
+        Err(e) => fail("REDIS_URL", e),
+    }
+}
+
+/// An in-process revocation list kept in step with `store`.
+pub fn revocations_of(store: &jwt_tower::store::RedisStore) -> jwt_tower::revoke::Revocations {
+    use jwt_tower::store::Store as _;
     let list = jwt_tower::revoke::Revocations::new();
     store.follow(&list);
-    Ok(Some(list))
+    list
 }
 
 /// As [`from_env`], checking every token against `revocations` too.

@@ -39,10 +39,7 @@ async fn verify<C: DeserializeOwned + Clone + Send + Sync + 'static>(
     parts: &Parts,
     authenticator: Authenticator<C>,
 ) -> Result<Option<C>, AuthRejection> {
-    let Some(verified) = authenticator
-        .authenticate_waiting(&parts.headers, &parts.uri)
-        .await?
-    else {
+    let Some(verified) = authenticator.authenticate_waiting(parts).await? else {
         return Ok(None);
     };
     // The extractor holds the only handle, so this moves the claims out.

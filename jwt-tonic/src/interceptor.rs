@@ -1,6 +1,6 @@
 //! [`JwtInterceptor`]: the synchronous form, for `tonic` interceptors.
 
-use jwt_tower::auth::Authenticator;
+use jwt_tower::auth::{Admission, Authenticator, RequestView};
 use jwt_tower::{AuthError, RejectionKind, Verifier};
 use serde::de::DeserializeOwned;
 use tonic::metadata::MetadataMap;
@@ -22,6 +22,10 @@ use tonic::{Request, Status};
 /// - does not put the identity in scope for [`propagate`](jwt_tower::propagate): the
 ///   handler's future is not its to wrap. Read it with [`identity`](crate::identity) and
 ///   forward it explicitly, or use the layer.
+/// - cannot admit DPoP calls: a proof must be reserved in the replay store (an
+///   asynchronous call) before the call is admitted. With DPoP configured on the
+///   authenticator, a call in the `DPoP` scheme is `UNAVAILABLE`
+///   ([`ReplayStoreUnavailable`](RejectionKind::ReplayStoreUnavailable)); use the layer.
 ///
 /// Configure it through the [`Authenticator`] (optional mode, token sources, policy), as
 /// for the layer:
@@ -84,16 +88,27 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtInterceptor<C> {
         // Metadata is an `http::HeaderMap` inside: borrowed as one, then put back.
         let headers = std::mem::take(request.metadata_mut()).into_headers();
         let uri = http::Uri::default();
-        let verified = self.authenticator.authenticate(&headers, &uri);
+        // gRPC calls are POSTs.
+        let view = RequestView::new(&http::Method::POST, &uri, &headers, request.extensions());
+        let verified = self.authenticator.authenticate(view);
         if let Err(error) = &verified
             && error.kind() == RejectionKind::UnknownKey
         {
             // Starts the refresh (a remote key set, within its cooldown) without waiting
             // for it: the calls after it lands pass.
-            drop(self.authenticator.wait_for_keys(&headers, &uri, error));
+            drop(self.authenticator.wait_for_keys(view, error));
         }
         *request.metadata_mut() = MetadataMap::from_headers(headers);
-        if let Some(verified) = verified? {
+        let verified = match verified? {
+            Admission::Admitted(verified) => verified,
+            Admission::Pending(_) => {
+                return Err(AuthError::with_description(
+                    RejectionKind::ReplayStoreUnavailable,
+                    "the synchronous interceptor cannot reserve DPoP proofs: use the layer",
+                ));
+            }
+        };
+        if let Some(verified) = verified {
             let extensions = request.extensions_mut();
             extensions.insert(verified.identity());
             extensions.insert(verified);

@@ -373,6 +373,8 @@ pub struct AuthError {
     kind: RejectionKind,
     description: Cow<'static, str>,
     required_scope: Option<Arc<str>>,
+    /// Boxed: only refusals of a DPoP-enabled authenticator carry it.
+    dpop: Option<Box<crate::dpop::DpopChallenge>>,
 }
 
 impl AuthError {
@@ -383,6 +385,7 @@ impl AuthError {
             kind,
             description: Cow::Borrowed(kind.default_description()),
             required_scope: None,
+            dpop: None,
         }
     }
 
@@ -398,6 +401,7 @@ impl AuthError {
             kind,
             description: description.into(),
             required_scope: None,
+            dpop: None,
         }
     }
 
@@ -433,6 +437,19 @@ impl AuthError {
     #[must_use]
     pub fn required_scope(&self) -> Option<&str> {
         self.required_scope.as_deref()
+    }
+
+    /// The DPoP challenge parameters of the refusal, when DPoP is allowed or required.
+    #[must_use]
+    pub fn dpop(&self) -> Option<&crate::dpop::DpopChallenge> {
+        self.dpop.as_deref()
+    }
+
+    /// The same refusal, answered with `challenge`'s `DPoP` challenge (and nonce).
+    #[must_use]
+    pub fn with_dpop(mut self, challenge: crate::dpop::DpopChallenge) -> Self {
+        self.dpop = Some(Box::new(challenge));
+        self
     }
 }
 

@@ -91,5 +91,6 @@ pub use policy::Policy;
 pub use resource::ProtectedResourceMetadata;
 pub use token::TokenSource;
 pub use verify::{
-    Audience, Identity, RegisteredClaims, TokenHeader, VerifiedToken, Verifier, VerifierBuilder,
+    Audience, Confirmation, Identity, RegisteredClaims, TokenHeader, VerifiedToken, Verifier,
+    VerifierBuilder,
 };

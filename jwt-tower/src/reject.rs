@@ -20,7 +20,11 @@ use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderValue, Response, StatusCode};
 
+use crate::dpop::DpopMode;
 use crate::{AuthError, ErrorCategory, ProtectedResourceMetadata};
+
+/// The response header carrying a server nonce (RFC 9449 §8.1).
+pub const DPOP_NONCE: http::HeaderName = http::HeaderName::from_static("dpop-nonce");
 
 /// The status code for an error.
 #[must_use]
@@ -53,21 +57,32 @@ fn quotable_char(c: char) -> bool {
 /// A `WWW-Authenticate: Bearer` challenge, one `name="value"` parameter at a time
 /// (RFC 6750 §3, RFC 9110 §11.2). Every value is quotable: checked when configured, or
 /// replaced by [`quoted_safe`].
-struct Challenge(String);
+struct Challenge {
+    text: String,
+    scheme_len: usize,
+}
 
 impl Challenge {
-    fn bearer() -> Self {
-        Self(String::from("Bearer"))
+    fn new(scheme: &str) -> Self {
+        Self {
+            text: String::from(scheme),
+            scheme_len: scheme.len(),
+        }
     }
 
     fn param(mut self, name: &str, value: &str) -> Self {
         debug_assert!(value.chars().all(quotable_char), "{name} is not quotable");
-        let separator = if self.0 == "Bearer" { " " } else { ", " };
-        self.0.push_str(separator);
-        self.0.push_str(name);
-        self.0.push_str("=\"");
-        self.0.push_str(value);
-        self.0.push('"');
+        let separator = if self.text.len() == self.scheme_len {
+            " "
+        } else {
+            ", "
+        };
+        let text = &mut self.text;
+        text.push_str(separator);
+        text.push_str(name);
+        text.push_str("=\"");
+        text.push_str(value);
+        text.push('"');
         self
     }
 }
@@ -94,23 +109,79 @@ fn challenge(
     realm: &str,
     resource_metadata: Option<&str>,
 ) -> Option<HeaderValue> {
+    challenges(error, realm, resource_metadata)
+        .into_iter()
+        .next()
+}
+
+/// Every challenge for `error`, in order. Without DPoP, one `Bearer` challenge. With
+/// DPoP allowed, `Bearer` then `DPoP` (some clients read parameters by pattern over
+/// the whole header, so the Bearer one comes first); with DPoP required, `DPoP` alone.
+/// The error is reported in the challenge of the scheme at fault: `DPoP` for a proof,
+/// for a request in the `DPoP` scheme and when DPoP is required, else `Bearer`.
+fn challenges(error: &AuthError, realm: &str, resource_metadata: Option<&str>) -> Vec<HeaderValue> {
     let category = error.category();
     if category == ErrorCategory::Unavailable {
-        return None;
+        return Vec::new();
     }
-    let mut challenge = Challenge::bearer().param("realm", &quoted_safe(realm));
-    if let Some(code) = category.error_code() {
-        challenge = challenge
-            .param("error", code)
-            .param("error_description", &quoted_safe(error.description()));
+    let dpop = error.dpop().filter(|d| d.mode() != DpopMode::Off);
+    let Some(dpop) = dpop else {
+        return one("Bearer", Some(error), realm, None, resource_metadata)
+            .into_iter()
+            .collect();
+    };
+    let on_dpop = matches!(
+        category,
+        ErrorCategory::InvalidDpopProof | ErrorCategory::UseDpopNonce
+    ) || dpop.is_dpop_request()
+        || dpop.mode() == DpopMode::Required;
+    let mut out = Vec::with_capacity(2);
+    if dpop.mode() == DpopMode::Allowed {
+        out.extend(one(
+            "Bearer",
+            (!on_dpop).then_some(error),
+            realm,
+            None,
+            resource_metadata,
+        ));
     }
-    if let Some(scope) = error.required_scope() {
-        challenge = challenge.param("scope", &quoted_safe(scope));
+    out.extend(one(
+        "DPoP",
+        on_dpop.then_some(error),
+        realm,
+        Some(dpop.algs()),
+        resource_metadata,
+    ));
+    out
+}
+
+/// One challenge: `realm`, the error's `error`, `error_description` and `scope` when it
+/// is reported here, `algs` for DPoP, then `resource_metadata`.
+fn one(
+    scheme: &str,
+    error: Option<&AuthError>,
+    realm: &str,
+    algs: Option<&str>,
+    resource_metadata: Option<&str>,
+) -> Option<HeaderValue> {
+    let mut challenge = Challenge::new(scheme).param("realm", &quoted_safe(realm));
+    if let Some(error) = error {
+        if let Some(code) = error.category().error_code() {
+            challenge = challenge
+                .param("error", code)
+                .param("error_description", &quoted_safe(error.description()));
+        }
+        if let Some(scope) = error.required_scope() {
+            challenge = challenge.param("scope", &quoted_safe(scope));
+        }
+    }
+    if let Some(algs) = algs {
+        challenge = challenge.param("algs", &quoted_safe(algs));
     }
     if let Some(url) = resource_metadata {
         challenge = challenge.param("resource_metadata", url);
     }
-    HeaderValue::from_str(&challenge.0).ok()
+    HeaderValue::from_str(&challenge.text).ok()
 }
 
 /// The JSON body for an error: `{"error": …, "error_description": …}`. `error` is the
@@ -205,10 +276,19 @@ impl DefaultRejection {
     }
 
     /// The `WWW-Authenticate` challenge for `error` with this rejection's parameters, if
-    /// its category has one (none for 503).
+    /// its category has one (none for 503); the first of
+    /// [`www_authenticate_all`](Self::www_authenticate_all).
     #[must_use]
     pub fn www_authenticate(&self, error: &AuthError) -> Option<HeaderValue> {
         challenge(error, &self.realm, self.resource_metadata.as_deref())
+    }
+
+    /// Every `WWW-Authenticate` challenge for `error`, one header field each: `Bearer`,
+    /// and `DPoP` beside or instead of it when the refusal carries a
+    /// [`DpopChallenge`](crate::dpop::DpopChallenge).
+    #[must_use]
+    pub fn www_authenticate_all(&self, error: &AuthError) -> Vec<HeaderValue> {
+        challenges(error, &self.realm, self.resource_metadata.as_deref())
     }
 
     /// The `Retry-After` seconds sent with 503 (default 5).
@@ -225,8 +305,13 @@ impl DefaultRejection {
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if let Some(challenge) = self.www_authenticate(error) {
-            headers.insert(WWW_AUTHENTICATE, challenge);
+        for challenge in self.www_authenticate_all(error) {
+            headers.append(WWW_AUTHENTICATE, challenge);
+        }
+        if let Some(nonce) = error.dpop().and_then(|d| d.nonce())
+            && let Ok(nonce) = HeaderValue::from_str(nonce)
+        {
+            headers.insert(DPOP_NONCE, nonce);
         }
         if error.category() == ErrorCategory::Unavailable {
             headers.insert(RETRY_AFTER, HeaderValue::from(self.retry_after_secs));

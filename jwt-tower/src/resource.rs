@@ -59,6 +59,10 @@ pub struct ProtectedResourceMetadata {
     bearer_methods_supported: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     resource_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dpop_signing_alg_values_supported: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dpop_bound_access_tokens_required: Option<bool>,
     #[serde(skip)]
     metadata_url: String,
     #[serde(skip)]
@@ -86,6 +90,8 @@ impl ProtectedResourceMetadata {
             scopes_supported: None,
             bearer_methods_supported: None,
             resource_name: None,
+            dpop_signing_alg_values_supported: None,
+            dpop_bound_access_tokens_required: None,
         }
     }
 
@@ -179,6 +185,8 @@ impl ProtectedResourceMetadata {
             scopes_supported: self.scopes_supported.clone(),
             bearer_methods_supported: self.bearer_methods_supported.clone(),
             resource_name: self.resource_name.clone(),
+            dpop_signing_alg_values_supported: self.dpop_signing_alg_values_supported.clone(),
+            dpop_bound_access_tokens_required: self.dpop_bound_access_tokens_required,
         }
         .build()
         .unwrap_or_else(|_| self.clone())
@@ -210,6 +218,8 @@ pub struct ProtectedResourceMetadataBuilder {
     scopes_supported: Option<Vec<String>>,
     bearer_methods_supported: Option<Vec<String>>,
     resource_name: Option<String>,
+    dpop_signing_alg_values_supported: Option<Vec<String>>,
+    dpop_bound_access_tokens_required: Option<bool>,
 }
 
 fn strings<S: Into<String>>(items: impl IntoIterator<Item = S>) -> Vec<String> {
@@ -259,6 +269,35 @@ impl ProtectedResourceMetadataBuilder {
         self
     }
 
+    /// The DPoP side (RFC 9728 §2): the algorithms proofs may be signed with
+    /// (`dpop_signing_alg_values_supported`) and whether every token must be DPoP-bound
+    /// (`dpop_bound_access_tokens_required`), from the resource's checker. A checker in
+    /// mode off sets neither.
+    ///
+    /// ```
+    /// use jwt_tower::ProtectedResourceMetadata;
+    /// use jwt_tower::dpop::{DpopChecker, DpopMode};
+    ///
+    /// let checker = DpopChecker::builder("https://api.example.com").mode(DpopMode::Required).build()?;
+    /// let metadata = ProtectedResourceMetadata::builder("https://api.example.com")
+    ///     .dpop(&checker)
+    ///     .build()?;
+    /// let json = serde_json::to_value(&metadata).unwrap();
+    /// assert_eq!(json["dpop_signing_alg_values_supported"], serde_json::json!(["ES256", "Ed25519", "EdDSA"]));
+    /// assert_eq!(json["dpop_bound_access_tokens_required"], true);
+    /// # Ok::<(), jwt_tower::ConfigError>(())
+    /// ```
+    pub fn dpop(mut self, checker: &crate::dpop::DpopChecker) -> Self {
+        use crate::dpop::DpopMode;
+        if checker.mode() == DpopMode::Off {
+            return self;
+        }
+        self.dpop_signing_alg_values_supported =
+            Some(checker.algs().split(' ').map(str::to_owned).collect());
+        self.dpop_bound_access_tokens_required = Some(checker.mode() == DpopMode::Required);
+        self
+    }
+
     /// The metadata, its URLs checked.
     ///
     /// # Errors
@@ -296,6 +335,8 @@ impl ProtectedResourceMetadataBuilder {
             scopes_supported: self.scopes_supported,
             bearer_methods_supported: self.bearer_methods_supported,
             resource_name: self.resource_name,
+            dpop_signing_alg_values_supported: self.dpop_signing_alg_values_supported,
+            dpop_bound_access_tokens_required: self.dpop_bound_access_tokens_required,
             metadata_url,
             well_known_path,
         })

@@ -2,9 +2,13 @@
 //! verifies it, applies the policy, counts every refusal in the verifier's metrics, and
 //! says when a refused request may wait for keys and try again.
 
-use http::{HeaderMap, Uri};
+use std::borrow::Cow;
+
+use http::HeaderName;
 use serde::de::DeserializeOwned;
 
+use super::{Admission, RequestView};
+use crate::dpop::{DpopChecker, DpopMode};
 use crate::keys::KeysWait;
 use crate::policy::Policy;
 use crate::reject::DefaultRejection;
@@ -42,18 +46,23 @@ pub(crate) enum Mode {
 /// let authenticator = Authenticator::new(verifier).require_scopes(["read"]).realm("orders");
 ///
 /// let request = Request::get("/orders").body(()).unwrap();
-/// let refused = authenticator.authenticate(request.headers(), request.uri()).unwrap_err();
+/// let refused = authenticator.authenticate(&request).unwrap_err();
 /// assert_eq!(refused.kind(), RejectionKind::MissingToken);
 /// assert_eq!(authenticator.verifier().metrics().rejected(RejectionKind::MissingToken), 1);
 /// # Ok::<(), jwt_tower::ConfigError>(())
 /// ```
 #[must_use]
 pub struct Authenticator<C> {
-    verifier: Verifier<C>,
+    pub(super) verifier: Verifier<C>,
     extractor: TokenExtractor,
     mode: Mode,
-    policy: Policy<C>,
+    pub(super) policy: Policy<C>,
     challenge: DefaultRejection,
+    /// The checker's mode, kept here too: the Bearer fast path reads it with no
+    /// indirection.
+    pub(super) dpop_mode: DpopMode,
+    pub(super) dpop: Option<DpopChecker>,
+    pub(super) certificate_header: Option<HeaderName>,
 }
 
 impl<C> Clone for Authenticator<C> {
@@ -64,6 +73,9 @@ impl<C> Clone for Authenticator<C> {
             mode: self.mode,
             policy: self.policy.clone(),
             challenge: self.challenge.clone(),
+            dpop_mode: self.dpop_mode,
+            dpop: self.dpop.clone(),
+            certificate_header: self.certificate_header.clone(),
         }
     }
 }
@@ -76,6 +88,8 @@ impl<C> std::fmt::Debug for Authenticator<C> {
             .field("mode", &self.mode)
             .field("policy", &self.policy)
             .field("challenge", &self.challenge)
+            .field("dpop", &self.dpop)
+            .field("certificate_header", &self.certificate_header)
             .finish()
     }
 }
@@ -89,7 +103,51 @@ impl<C> Authenticator<C> {
             mode: Mode::Required,
             policy: Policy::new(),
             challenge: DefaultRejection::default(),
+            dpop_mode: DpopMode::Off,
+            dpop: None,
+            certificate_header: None,
         }
+    }
+
+    /// Accepts DPoP-bound tokens (RFC 9449) as `checker` says: its mode (off, allowed
+    /// beside Bearer, or required), proof algorithms, public URL, nonces and replay
+    /// store. Whatever the mode, a DPoP-bound token presented as Bearer is refused.
+    ///
+    /// ```
+    /// use jwt_tower::dpop::{DpopChecker, DpopMode};
+    /// use jwt_tower::{Algorithm, Authenticator, RegisteredClaims, Verifier, VerificationKey};
+    ///
+    /// let verifier = Verifier::<RegisteredClaims>::builder(
+    ///     VerificationKey::hmac(Algorithm::HS256, b"an-hmac-secret-of-at-least-32-bytes!")?,
+    /// )
+    /// .algorithms([Algorithm::HS256])
+    /// .build()?;
+    /// let checker = DpopChecker::builder("https://api.example.com")
+    ///     .mode(DpopMode::Required)
+    ///     .build()?;
+    /// let authenticator = Authenticator::new(verifier).dpop(checker);
+    /// assert_eq!(authenticator.dpop_checker().unwrap().mode(), DpopMode::Required);
+    /// # Ok::<(), jwt_tower::ConfigError>(())
+    /// ```
+    pub fn dpop(mut self, checker: DpopChecker) -> Self {
+        self.dpop_mode = checker.mode();
+        self.dpop = Some(checker);
+        self
+    }
+
+    /// The DPoP checker, if DPoP is configured.
+    #[must_use]
+    pub fn dpop_checker(&self) -> Option<&DpopChecker> {
+        self.dpop.as_ref()
+    }
+
+    /// Reads the client certificate of a certificate-bound token (RFC 8705) from this
+    /// header, URL-encoded PEM, when the request's extensions hold none: set it only
+    /// behind a TLS-terminating proxy that sets (or strips) it on every request, as any
+    /// client can send it.
+    pub fn trusted_certificate_header(mut self, name: HeaderName) -> Self {
+        self.certificate_header = Some(name);
+        self
     }
 
     /// Lets requests without a token through, without identity. A token that is present
@@ -189,7 +247,7 @@ impl<C> Authenticator<C> {
 
     /// Counts `error`, a refusal decided outside [`Verifier::verify`] (no token, a
     /// malformed request, a policy not met), in the verifier's metrics.
-    fn counted(&self, error: AuthError) -> AuthError {
+    pub(super) fn counted(&self, error: AuthError) -> AuthError {
         self.record(&error);
         error
     }
@@ -202,19 +260,29 @@ impl<C> Authenticator<C> {
 }
 
 impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
-    /// Finds, verifies and authorizes the token of a request with these headers and URI.
-    /// `Ok(None)`: optional mode and no token. Every refusal is counted in the verifier's
-    /// [`metrics`](Verifier::metrics).
+    /// Finds, verifies and authorizes the token of a request (an `&http::Request`, its
+    /// `&Parts`, or a [`RequestView`]). Every refusal is counted in the verifier's
+    /// [`metrics`](Verifier::metrics), and carries the DPoP challenge when DPoP is on.
+    ///
+    /// A Bearer request is decided here ([`Admission::Admitted`]); a DPoP request that
+    /// passed every check is [`Admission::Pending`] until [`reserve`](Self::reserve)
+    /// (or [`admit`](Self::admit)) has reserved its proof against replay.
     ///
     /// # Errors
     /// The [`AuthError`] to answer with. For [`UnknownKey`](RejectionKind::UnknownKey)
     /// and [`KeysUnavailable`](RejectionKind::KeysUnavailable), see
     /// [`wait_for_keys`](Self::wait_for_keys).
-    pub fn authenticate(
+    pub fn authenticate<'r>(
         &self,
-        headers: &HeaderMap,
-        uri: &Uri,
-    ) -> Result<Option<VerifiedToken<C>>, AuthError> {
+        request: impl Into<RequestView<'r>>,
+    ) -> Result<Admission<C>, AuthError> {
+        let request = request.into();
+        self.decide(request)
+            .map_err(|error| self.challenged(error, request))
+    }
+
+    fn decide(&self, request: RequestView<'_>) -> Result<Admission<C>, AuthError> {
+        let headers = request.headers();
         // The one fast path, and the only place it is taken. With the default source,
         // `Authorization: Bearer` alone, the token is verified before any check of its
         // characters: a token that verifies has only base64url characters and dots, so
@@ -223,25 +291,40 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
         // common case) is answered from the verifier's cache, if it has one. Every other
         // request takes the full path below, to the same answers.
         if let Some(raw) = self.extractor.sole_bearer_unchecked(headers) {
+            if self.dpop_mode == DpopMode::Required {
+                return Err(self.counted(AuthError::new(RejectionKind::DpopRequired)));
+            }
             let verified = self
                 .verifier
                 .verify_unchecked(raw, |e| TokenExtractor::blame_unchecked(raw, e))?;
+            if let Some(cnf) = verified.confirmation() {
+                self.check_bearer_binding(cnf, request)?;
+            }
             self.policy.check(&verified).map_err(|e| self.counted(e))?;
-            return Ok(Some(verified));
+            return Ok(Admission::Admitted(Some(verified)));
+        }
+        if let Some(token) = self.dpop_request_token(request)? {
+            return self.authenticate_dpop(token, request);
         }
         let token = self
             .extractor
-            .extract(headers, uri)
+            .extract(headers, request.uri())
             .map_err(|e| self.counted(e))?;
         let Some(token) = token else {
             return match self.mode {
-                Mode::Optional => Ok(None),
+                Mode::Optional => Ok(Admission::Admitted(None)),
                 Mode::Required => Err(self.counted(AuthError::new(RejectionKind::MissingToken))),
             };
         };
+        if self.dpop_mode == DpopMode::Required {
+            return Err(self.counted(AuthError::new(RejectionKind::DpopRequired)));
+        }
         let verified = self.verifier.verify(&token)?;
+        if let Some(cnf) = verified.confirmation() {
+            self.check_bearer_binding(cnf, request)?;
+        }
         self.policy.check(&verified).map_err(|e| self.counted(e))?;
-        Ok(Some(verified))
+        Ok(Admission::Admitted(Some(verified)))
     }
 
     /// When [`authenticate`](Self::authenticate) refused this request with `error`, an
@@ -249,15 +332,22 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
     /// keys (it starts the fetch), after which the caller authenticates again. `None`:
     /// refuse now.
     #[must_use]
-    pub fn wait_for_keys(
+    pub fn wait_for_keys<'r>(
         &self,
-        headers: &HeaderMap,
-        uri: &Uri,
+        request: impl Into<RequestView<'r>>,
         error: &AuthError,
     ) -> Option<KeysWait> {
+        let request = request.into();
         match error.kind() {
             RejectionKind::UnknownKey | RejectionKind::KeysUnavailable => {
-                let token = self.extractor.extract(headers, uri).ok().flatten()?;
+                let token = match self.dpop_request_token(request) {
+                    Ok(Some(token)) => Cow::Borrowed(token),
+                    _ => self
+                        .extractor
+                        .extract(request.headers(), request.uri())
+                        .ok()
+                        .flatten()?,
+                };
                 self.verifier.wait_for_keys(&token, error)
             }
             _ => None,
@@ -265,24 +355,27 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
     }
 
     /// [`authenticate`](Self::authenticate), waiting once for fresh keys when the token
-    /// names a key not fetched yet (or keys were never loaded), as the layer does.
+    /// names a key not fetched yet (or keys were never loaded), as the layer does, then
+    /// reserving a DPoP proof ([`admit`](Self::admit)).
     ///
     /// # Errors
-    /// As [`authenticate`](Self::authenticate), after the wait.
-    pub async fn authenticate_waiting(
+    /// As [`authenticate`](Self::authenticate), after the wait, and as
+    /// [`reserve`](Self::reserve).
+    pub async fn authenticate_waiting<'r>(
         &self,
-        headers: &HeaderMap,
-        uri: &Uri,
+        request: impl Into<RequestView<'r>>,
     ) -> Result<Option<VerifiedToken<C>>, AuthError> {
-        match self.authenticate(headers, uri) {
-            Err(error) => match self.wait_for_keys(headers, uri, &error) {
+        let request = request.into();
+        let admission = match self.authenticate(request) {
+            Err(error) => match self.wait_for_keys(request, &error) {
                 Some(wait) => {
                     wait.await;
-                    self.authenticate(headers, uri)
+                    self.authenticate(request)?
                 }
-                None => Err(error),
+                None => return Err(error),
             },
-            admitted => admitted,
-        }
+            Ok(admission) => admission,
+        };
+        self.admit(admission).await
     }
 }

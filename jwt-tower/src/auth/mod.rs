@@ -8,13 +8,17 @@
 //! response and never reaches the inner service.
 
 mod authenticator;
+mod bound;
 mod future;
 mod layer;
 mod refusal;
+mod request;
 mod service;
 
 pub use authenticator::Authenticator;
+pub use bound::{Admission, PendingProof};
 pub use future::ResponseFuture;
 pub use layer::JwtLayer;
 pub use refusal::Refusal;
+pub use request::RequestView;
 pub use service::JwtService;

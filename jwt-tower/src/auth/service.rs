@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use tower_service::Service;
 
 use super::refusal::Refuse;
-use super::{JwtLayer, Refusal, ResponseFuture};
+use super::{Admission, JwtLayer, Refusal, ResponseFuture};
 use crate::reject::OnRejection;
 use crate::{AuthError, VerifiedToken};
 
@@ -98,8 +98,8 @@ where
             return ResponseFuture::inner(self.inner.call(req));
         }
         let authenticator = &self.layer.authenticator;
-        let error = match authenticator.authenticate(req.headers(), req.uri()) {
-            Ok(verified) => {
+        let error = match authenticator.authenticate(&req) {
+            Ok(Admission::Admitted(verified)) => {
                 #[cfg(feature = "propagate")]
                 let identity = verified.as_ref().map(VerifiedToken::identity);
                 admit(&mut req, verified, self.layer.clone());
@@ -113,34 +113,81 @@ where
                 }
                 return ResponseFuture::inner(self.inner.call(req));
             }
+            Ok(pending @ Admission::Pending(_)) => {
+                // A DPoP request: its proof is reserved in the store before the inner
+                // service sees it, so the call waits, as for keys.
+                let inner = self.take_inner();
+                let layer = self.layer.clone();
+                return ResponseFuture::waiting(Box::pin(async move {
+                    admitted(layer, inner, req, pending).await
+                }));
+            }
             Err(error) => error,
         };
-        let Some(wait) = authenticator.wait_for_keys(req.headers(), req.uri(), &error) else {
+        let Some(wait) = authenticator.wait_for_keys(&req, &error) else {
             return ResponseFuture::rejected(refuse(&self.layer, &req, &error));
         };
         // The rare path: this request started a key fetch (or keys were never loaded), so
-        // it waits for it, then is authenticated again. The service polled ready moves
-        // into the future and a fresh clone takes its place.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        // it waits for it, then is authenticated again.
+        let inner = self.take_inner();
         let layer = self.layer.clone();
         ResponseFuture::waiting(Box::pin(async move {
             wait.await;
-            match layer.authenticator.authenticate(req.headers(), req.uri()) {
-                Ok(verified) => {
-                    #[cfg(feature = "propagate")]
-                    let identity = verified.as_ref().map(VerifiedToken::identity);
-                    admit(&mut req, verified, layer.clone());
-                    #[cfg(feature = "propagate")]
-                    if let Some(identity) = identity {
-                        let future =
-                            crate::propagate::sync_scope(identity.clone(), || inner.call(req));
-                        return crate::propagate::scope(identity, future).await;
-                    }
-                    inner.call(req).await
-                }
+            match layer.authenticator.authenticate(&req) {
+                Ok(admission) => admitted(layer, inner, req, admission).await,
                 Err(error) => Ok(refuse(&layer, &req, &error)),
             }
         }))
     }
+}
+
+impl<S: Clone, C, R> JwtService<S, C, R> {
+    /// The service polled ready, to move into a future; a fresh clone takes its place.
+    fn take_inner(&mut self) -> S {
+        let clone = self.inner.clone();
+        std::mem::replace(&mut self.inner, clone)
+    }
+}
+
+/// The slow path's end: reserves a DPoP proof if there is one, then calls `inner` with
+/// the identity in scope; a fresh `DPoP-Nonce`, when due, goes on the response.
+async fn admitted<S, C, R, ReqBody, ResBody>(
+    layer: Arc<JwtLayer<C, R>>,
+    mut inner: S,
+    mut req: Request<ReqBody>,
+    admission: Admission<C>,
+) -> Result<Response<ResBody>, S::Error>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    C: DeserializeOwned + Send + Sync + 'static,
+    R: OnRejection<ResBody> + Send + Sync + 'static,
+    ResBody: 'static,
+{
+    let nonce = match &admission {
+        Admission::Pending(pending) => pending.fresh_nonce().map(str::to_owned),
+        Admission::Admitted(_) => None,
+    };
+    let verified = match layer.authenticator.admit(admission).await {
+        Ok(verified) => verified,
+        Err(error) => return Ok(refuse(&layer, &req, &error)),
+    };
+    #[cfg(feature = "propagate")]
+    let identity = verified.as_ref().map(VerifiedToken::identity);
+    admit(&mut req, verified, layer.clone());
+    #[cfg(feature = "propagate")]
+    let mut response = match identity {
+        Some(identity) => {
+            let future = crate::propagate::sync_scope(identity.clone(), || inner.call(req));
+            crate::propagate::scope(identity, future).await?
+        }
+        None => inner.call(req).await?,
+    };
+    #[cfg(not(feature = "propagate"))]
+    let mut response = inner.call(req).await?;
+    if let Some(nonce) = nonce.and_then(|n| http::HeaderValue::from_str(&n).ok()) {
+        response
+            .headers_mut()
+            .insert(crate::reject::DPOP_NONCE, nonce);
+    }
+    Ok(response)
 }

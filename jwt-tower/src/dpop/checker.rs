@@ -91,7 +91,7 @@ pub struct DpopChecker {
 struct Inner {
     mode: DpopMode,
     algorithms: AlgorithmSet,
-    algs: String,
+    algs: Arc<str>,
     max_age: i64,
     leeway: i64,
     origin: PublicOrigin,
@@ -163,6 +163,10 @@ impl DpopChecker {
     #[must_use]
     pub fn algs(&self) -> &str {
         &self.inner.algs
+    }
+
+    pub(crate) fn algs_shared(&self) -> Arc<str> {
+        Arc::clone(&self.inner.algs)
     }
 
     /// Whether proofs must carry a server nonce.
@@ -405,7 +409,7 @@ impl DpopCheckerBuilder {
             inner: Arc::new(Inner {
                 mode: self.mode,
                 algorithms,
-                algs: names.join(" "),
+                algs: Arc::from(names.join(" ")),
                 max_age: secs(self.max_age),
                 leeway: secs(self.leeway),
                 origin,

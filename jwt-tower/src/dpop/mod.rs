@@ -73,3 +73,75 @@ impl std::str::FromStr for DpopMode {
         }
     }
 }
+
+/// The DPoP side of a refusal, which the authenticator attaches to every refusal when
+/// DPoP is allowed or required: it decides the `DPoP` challenge (RFC 9449 §7.1) beside
+/// or instead of the Bearer one, and the `DPoP-Nonce` sent with `use_dpop_nonce`.
+///
+/// ```
+/// use jwt_tower::dpop::{DpopChallenge, DpopMode};
+///
+/// let challenge = DpopChallenge::new(DpopMode::Allowed, "ES256 EdDSA");
+/// assert_eq!(challenge.algs(), "ES256 EdDSA");
+/// assert_eq!(challenge.nonce(), None);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DpopChallenge {
+    mode: DpopMode,
+    algs: std::sync::Arc<str>,
+    dpop_request: bool,
+    nonce: Option<String>,
+}
+
+impl DpopChallenge {
+    /// The challenge of a resource in `mode` accepting proofs signed with `algs`
+    /// (space-separated).
+    #[must_use]
+    pub fn new(mode: DpopMode, algs: impl Into<std::sync::Arc<str>>) -> Self {
+        Self {
+            mode,
+            algs: algs.into(),
+            dpop_request: false,
+            nonce: None,
+        }
+    }
+
+    /// Marks the refused request as one that used the `DPoP` scheme: a token error is
+    /// then reported in the `DPoP` challenge.
+    #[must_use]
+    pub fn for_dpop_request(mut self) -> Self {
+        self.dpop_request = true;
+        self
+    }
+
+    /// The nonce to send in `DPoP-Nonce`.
+    #[must_use]
+    pub fn with_nonce(mut self, nonce: impl Into<String>) -> Self {
+        self.nonce = Some(nonce.into());
+        self
+    }
+
+    /// The resource's mode.
+    #[must_use]
+    pub fn mode(&self) -> DpopMode {
+        self.mode
+    }
+
+    /// The accepted proof algorithms, space-separated (the challenge's `algs`).
+    #[must_use]
+    pub fn algs(&self) -> &str {
+        &self.algs
+    }
+
+    /// Whether the refused request used the `DPoP` scheme.
+    #[must_use]
+    pub fn is_dpop_request(&self) -> bool {
+        self.dpop_request
+    }
+
+    /// The nonce to send in `DPoP-Nonce`, if any.
+    #[must_use]
+    pub fn nonce(&self) -> Option<&str> {
+        self.nonce.as_deref()
+    }
+}

@@ -201,6 +201,52 @@ fn bearer_unchecked(headers: &HeaderMap) -> Result<Option<&[u8]>, AuthError> {
     ))
 }
 
+/// The token of the one `Authorization: DPoP <token>` header (RFC 9449 §7.1; the scheme
+/// case-insensitive), `None` when the header is absent or of another scheme.
+///
+/// # Errors
+/// [`MultipleTokens`](RejectionKind::MultipleTokens) for two `Authorization` headers,
+/// [`InvalidAuthorizationHeader`](RejectionKind::InvalidAuthorizationHeader) for a DPoP
+/// header whose token is not a `b64token`.
+pub(crate) fn dpop_token(headers: &HeaderMap) -> Result<Option<&str>, AuthError> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    let bytes = value.as_bytes();
+    let is_dpop = bytes.len() > 5 && bytes[..4].eq_ignore_ascii_case(b"dpop") && bytes[4] == b' ';
+    if !is_dpop {
+        return Ok(None);
+    }
+    if values.next().is_some() {
+        return Err(multiple());
+    }
+    let token = value.to_str().map_err(|_| bad_authorization())?[5..].trim_start_matches(' ');
+    if !is_b64token(token.as_bytes()) {
+        return Err(bad_authorization());
+    }
+    Ok(Some(token))
+}
+
+/// The one `DPoP` proof header of a request (RFC 9449 §4.3: exactly one).
+///
+/// # Errors
+/// [`DpopProofMissing`](RejectionKind::DpopProofMissing),
+/// [`DpopMultipleProofs`](RejectionKind::DpopMultipleProofs), or
+/// [`DpopMalformed`](RejectionKind::DpopMalformed) for a value that is not visible ASCII.
+pub(crate) fn dpop_proof(headers: &HeaderMap) -> Result<&str, AuthError> {
+    let mut values = headers.get_all("dpop").iter();
+    let Some(value) = values.next() else {
+        return Err(AuthError::new(RejectionKind::DpopProofMissing));
+    };
+    if values.next().is_some() {
+        return Err(AuthError::new(RejectionKind::DpopMultipleProofs));
+    }
+    value
+        .to_str()
+        .map_err(|_| AuthError::new(RejectionKind::DpopMalformed))
+}
+
 /// Whether `scheme` names an authentication scheme other than Bearer: an RFC 9110 `token`
 /// not beginning with `bearer` (`Bearerx`, or `Bearer` followed by a tab, is a
 /// misspelt Bearer header, refused as malformed).

@@ -4,6 +4,7 @@
 mod extract;
 
 pub use extract::{TokenExtractor, cookie};
+pub(crate) use extract::{dpop_proof, dpop_token};
 
 use http::HeaderName;
 

@@ -224,6 +224,9 @@ pub(crate) struct ClaimsView<'a> {
     pub(crate) scope: Option<Cow<'a, str>>,
     pub(crate) scp: Option<StrOrList<'a>>,
     pub(crate) roles: Option<StrOrList<'a>>,
+    /// `cnf`, boxed: nearly every token has none. A nested object, so the fast path
+    /// (`scan`) never reads it: a token with `cnf` is read by serde.
+    pub(crate) cnf: Option<Box<super::Confirmation>>,
     /// Bit `i` is set when `required[i]` was present (and not null).
     pub(crate) required_seen: u64,
     /// Set by the fast path (`scan`), which reads no string holding a control character:
@@ -295,6 +298,12 @@ impl<'de> Visitor<'de> for ViewVisitor<'_> {
                     &mut view.iat,
                     map.next_value::<Option<NumericDate>>()?.map(|d| d.0),
                 )?,
+                "cnf" => {
+                    view.cnf = map
+                        .next_value_seed(super::confirmation::CnfSeed { depth: 1 })?
+                        .map(Box::new);
+                    view.cnf.is_some()
+                }
                 name if Some(name) == seed.roles_claim => {
                     opt(&mut view.roles, map.next_value::<Option<StrOrList<'de>>>()?)?
                 }

@@ -6,6 +6,7 @@ mod builder;
 mod cache;
 mod checks;
 mod claims;
+mod confirmation;
 mod decode;
 mod header;
 mod pipeline;
@@ -17,6 +18,7 @@ mod verifier;
 
 pub use builder::{DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, VerifierBuilder};
 pub use claims::{Audience, RegisteredClaims};
+pub use confirmation::Confirmation;
 pub use header::TokenHeader;
 pub use strict::MAX_JSON_DEPTH;
 pub use verified::{Identity, VerifiedToken};

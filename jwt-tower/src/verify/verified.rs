@@ -83,6 +83,7 @@ pub(crate) struct Facts {
     scope_claim: Option<Span>,
     roles: SpanList,
     audience: Option<AudienceSpans>,
+    confirmation: Option<Box<super::Confirmation>>,
     header: OnceLock<TokenHeader>,
     scope_list: OnceLock<Box<[Box<str>]>>,
     role_list: OnceLock<Box<[Box<str>]>>,
@@ -184,6 +185,7 @@ impl Facts {
             scope_claim,
             roles,
             audience,
+            confirmation: view.cnf.clone(),
             header: OnceLock::new(),
             scope_list: OnceLock::new(),
             role_list: OnceLock::new(),
@@ -423,6 +425,13 @@ impl<C> VerifiedToken<C> {
     #[must_use]
     pub fn subject(&self) -> Option<&str> {
         self.inner.facts.subject()
+    }
+
+    /// `cnf`, if present: the DPoP key (`jkt`) or client certificate (`x5t#S256`) the
+    /// token is bound to. The authenticator checks both before admitting a request.
+    #[must_use]
+    pub fn confirmation(&self) -> Option<&super::Confirmation> {
+        self.inner.facts.confirmation.as_deref()
     }
 
     /// Whether `scope` was granted.
