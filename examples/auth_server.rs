@@ -42,6 +42,16 @@
 //! like a `DEMO_USERS` user. `OAUTH_RESOURCES`: the comma-separated `resource`
 //! values (RFC 8707) tokens may be requested for, each becoming the token's `aud`
 //! (default the `JWT_AUDIENCE` values; without `resource`, the first `JWT_AUDIENCE`).
+//!
+//! DPoP (RFC 9449): a `/token` request with a `DPoP` proof (`htm` POST, `htu`
+//! `JWT_ISSUER` + `/token`, signed with an asymmetric algorithm the metadata lists in
+//! `dpop_signing_alg_values_supported`) gets an access token bound to the proof's key
+//! (`cnf.jkt`, `token_type: DPoP`); a public client's refresh tokens are bound to it too,
+//! and a refresh must then prove that key; `/authorize` takes `dpop_jkt` (RFC 9449
+//! §10), and its code is redeemed only with a proof by that key. Each proof is accepted
+//! once, on every instance sharing `REDIS_URL`. `DPOP_NONCE=1`: proofs must carry a
+//! server nonce (`use_dpop_nonce` with a `DPoP-Nonce` header otherwise); instances
+//! sharing `REDIS_URL` accept each other's nonces. See `common/oauth_dpop.rs`.
 #![forbid(unsafe_code)]
 
 #[path = "common/app_error.rs"]
@@ -60,6 +70,8 @@ mod login_guard;
 mod oauth_authorize;
 #[path = "common/oauth_config.rs"]
 mod oauth_config;
+#[path = "common/oauth_dpop.rs"]
+mod oauth_dpop;
 #[path = "common/oauth_error.rs"]
 mod oauth_error;
 #[path = "common/oauth_pages.rs"]
@@ -84,6 +96,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
+use jwt_tower::dpop::NonceSecret;
 use jwt_tower::issue::{SigningKey, TokenIssuer};
 use jwt_tower::oauth::{AuthorizationCodes, Client};
 use jwt_tower::refresh::RefreshTokens;
@@ -264,6 +277,34 @@ struct Settings {
     resources: Vec<String>,
 }
 
+/// DPoP at `/token`: proofs' `jti`s reserved in `store`; with `DPOP_NONCE=1`, nonces
+/// from the secret every instance sharing `store` shares.
+async fn token_dpop(
+    issuer: &str,
+    store: &Arc<dyn Store>,
+) -> Result<oauth_dpop::TokenDpop, Box<dyn std::error::Error>> {
+    let nonce = match var("DPOP_NONCE").as_deref().map(str::trim) {
+        None | Some("0") => None,
+        Some("1") => {
+            let mut candidate = [0u8; 32];
+            aws_lc_rs::rand::fill(&mut candidate)
+                .map_err(|e| config_error("DPOP_NONCE", format!("no random bytes: {e}")))?;
+            let secret = NonceSecret::from_store(store.as_ref(), &candidate)
+                .await
+                .map_err(|e| config_error("DPOP_NONCE", format!("the nonce secret: {e}")))?;
+            Some(secret)
+        }
+        Some(other) => {
+            return Err(config_error(
+                "DPOP_NONCE",
+                format!("{other:?} is neither 1 nor 0"),
+            ));
+        }
+    };
+    oauth_dpop::TokenDpop::new(issuer, Arc::clone(store), nonce)
+        .map_err(|e| config_error("DPOP_NONCE", format!("JWT_ISSUER: {e}")))
+}
+
 async fn serve(
     store: Arc<dyn Store>,
     settings: Settings,
@@ -287,6 +328,7 @@ async fn serve(
             .filter_map(|c| c.scope.as_deref())
             .flat_map(|s| s.split(' ').map(str::to_owned)),
     );
+    let dpop = token_dpop(&issuer_name, &store).await?;
     let revocations = Revocations::new();
     store.follow(&revocations);
     let mut verifier = Verifier::<RegisteredClaims>::builder(issuer.keys())
@@ -323,6 +365,7 @@ async fn serve(
         default_audience: audiences.first().cloned(),
         resources: Arc::new(resources),
         scopes_supported: Arc::new(scopes_supported.into_iter().collect()),
+        dpop,
     };
     let app = auth_routes::router(state, &public_base)
         .merge(oauth_routes::router(oauth))

@@ -24,6 +24,7 @@ use serde::Deserialize;
 
 use super::auth_requests::{MAX_PASSWORD_BYTES, MAX_USERNAME_BYTES};
 use super::auth_routes::check_password;
+use super::oauth_dpop;
 use super::oauth_pages::{error_page, login_form};
 use super::oauth_params::Params;
 use super::oauth_routes::OAuthState;
@@ -36,6 +37,8 @@ struct Authorization {
     scope: Option<String>,
     code_challenge: String,
     resource: Option<String>,
+    /// The DPoP key the code is bound to (RFC 9449 §10), if the client named one.
+    dpop_jkt: Option<String>,
 }
 
 /// Why a request is refused: a page when the client or its redirect URI is unknown, else a
@@ -114,6 +117,7 @@ async fn check(state: &OAuthState, pairs: Vec<(String, String)>) -> Result<Autho
         scope: params.get("scope").map(str::to_owned),
         code_challenge: params.get("code_challenge").unwrap_or_default().to_owned(),
         resource: params.get("resource").map(str::to_owned),
+        dpop_jkt: params.get("dpop_jkt").map(str::to_owned),
         client,
     };
     // From here on, errors go back to the client.
@@ -138,6 +142,13 @@ async fn check(state: &OAuthState, pairs: Vec<(String, String)>) -> Result<Autho
     state
         .audience(authorization.resource.as_deref())
         .map_err(refuse)?;
+    if let Some(jkt) = &authorization.dpop_jkt
+        && !oauth_dpop::is_thumbprint(jkt)
+    {
+        return Err(refuse(OAuthError::invalid_request(
+            "dpop_jkt is not a JWK SHA-256 thumbprint",
+        )));
+    }
     // The user's bound is known only after login; the client's is checked now.
     if let Some(client_scope) = &authorization.client.scope {
         scope::narrow(authorization.scope.as_deref(), &[client_scope]).map_err(refuse)?;
@@ -250,6 +261,7 @@ pub async fn submit(
         redirect_uri: authorization.redirect_uri.clone(),
         code_challenge: authorization.code_challenge.clone(),
         resource: authorization.resource.clone(),
+        dpop_jkt: authorization.dpop_jkt.clone(),
         scope: granted,
         subject,
         expires_at: 0,

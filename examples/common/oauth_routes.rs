@@ -1,8 +1,9 @@
 //! The standard OAuth routes of `auth_server`, beside its own login routes:
 //! `GET /.well-known/oauth-authorization-server` (RFC 8414), `GET`/`POST /authorize`
-//! (`oauth_authorize.rs`), `POST /token` (`oauth_token.rs`), `POST /register`
-//! (`oauth_register.rs`). The including example also includes `auth_routes.rs` (and its
-//! siblings), `oauth_error.rs`, `oauth_pages.rs` and `oauth_params.rs`.
+//! (`oauth_authorize.rs`), `POST /token` (`oauth_token.rs`, with DPoP in
+//! `oauth_dpop.rs`), `POST /register` (`oauth_register.rs`). The including example also
+//! includes `auth_routes.rs` (and its siblings), `oauth_error.rs`, `oauth_pages.rs` and
+//! `oauth_params.rs`.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -16,6 +17,7 @@ use jwt_tower::store::{Store, StoreError};
 use serde_json::{Value, json};
 
 use super::auth_routes::AuthState;
+use super::oauth_dpop::TokenDpop;
 use super::{oauth_authorize, oauth_register, oauth_token};
 
 /// What the OAuth routes need beyond the login routes' state.
@@ -39,6 +41,8 @@ pub struct OAuthState {
     pub default_audience: Option<String>,
     /// Every scope a user or a configured client holds.
     pub scopes_supported: Arc<Vec<String>>,
+    /// DPoP proofs at `/token`: tokens bound to the client's key, server nonces.
+    pub dpop: TokenDpop,
 }
 
 impl OAuthState {
@@ -86,6 +90,7 @@ impl OAuthState {
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
             "code_challenge_methods_supported": ["S256"],
             "authorization_response_iss_parameter_supported": true,
+            "dpop_signing_alg_values_supported": self.dpop.algorithms(),
         })
     }
 }

@@ -3,6 +3,10 @@
 //! `client_secret_post` or, for public clients, `none`. The answer is always a JSON body
 //! with `Cache-Control: no-store`, whatever `REFRESH_COOKIE` says (that is for the
 //! browser login routes).
+//!
+//! With a DPoP proof (`oauth_dpop.rs`), the access token is bound to the proof's key
+//! (`cnf.jkt`, `token_type: DPoP`), and so is a public client's refresh family: each
+//! refresh must then prove the same key.
 #![allow(dead_code)]
 
 use axum::Form;
@@ -18,9 +22,10 @@ use jwt_tower::oauth::{
 };
 use jwt_tower::refresh::RefreshError;
 use jwt_tower::store::Family;
-use serde_json::json;
+use serde_json::{Map, Value};
 
 use super::auth_routes::Tokens;
+use super::oauth_dpop::{self, ProvedKey};
 use super::oauth_error::OAuthErrorResponse;
 use super::oauth_params::Params;
 use super::oauth_routes::OAuthState;
@@ -37,7 +42,24 @@ struct Granted {
 fn refresh_error(error: RefreshError) -> OAuthError {
     match error {
         RefreshError::Unavailable(error) => error.into(),
+        RefreshError::KeyMismatch => key_mismatch(),
         other => OAuthError::invalid_grant(other.to_string()),
+    }
+}
+
+fn key_mismatch() -> OAuthError {
+    OAuthError::new(
+        OAuthErrorCode::InvalidDpopProof,
+        "the refresh token is bound to a DPoP key: send a proof signed by that key",
+    )
+}
+
+/// Refuses a refresh of a family bound to a key the request did not prove (RFC 9449 §5),
+/// before the rotation spends its token: the grant stays usable.
+fn check_proved_key(family: &Family, proof: Option<&ProvedKey>) -> Result<(), OAuthError> {
+    match &family.jkt {
+        Some(bound) if proof.map(ProvedKey::jkt) != Some(bound.as_str()) => Err(key_mismatch()),
+        _ => Ok(()),
     }
 }
 
@@ -56,6 +78,7 @@ async fn authorization_code(
     state: &OAuthState,
     client: &Client,
     params: &Params,
+    proof: Option<&ProvedKey>,
 ) -> Result<Granted, OAuthError> {
     may_use(client, AUTHORIZATION_CODE)?;
     let resource = params.get("resource");
@@ -71,6 +94,7 @@ async fn authorization_code(
             resource,
         )
         .await?;
+    code.check_dpop_key(proof.map(ProvedKey::jkt))?;
     let audience = state.audience(code.resource.as_deref().or(resource))?;
     // Public clients too: they have no other way to keep a session (OAuth 2.1 §4.3.1;
     // refresh tokens rotate, and a replay revokes the family).
@@ -78,11 +102,12 @@ async fn authorization_code(
         let grant = state
             .auth
             .refresh
-            .start_for_client(
+            .start_for_client_with_key(
                 &code.subject,
                 &code.scope,
                 &client.client_id,
                 audience.as_deref(),
+                oauth_dpop::refresh_binding(client, proof),
             )
             .await
             .map_err(refresh_error)?;
@@ -120,6 +145,7 @@ async fn refresh_token(
     state: &OAuthState,
     client: &Client,
     params: &Params,
+    proof: Option<&ProvedKey>,
 ) -> Result<Granted, OAuthError> {
     may_use(client, REFRESH_TOKEN)?;
     let requested_audience = state.audience(params.get("resource"))?;
@@ -139,9 +165,10 @@ async fn refresh_token(
         && family.client_id.as_deref() == Some(client.client_id.as_str())
     {
         refresh_scope(params, requested_audience.as_ref(), &family)?;
+        check_proved_key(&family, proof)?;
     }
     let grant = refresh
-        .rotate_for_client(presented, &client.client_id)
+        .rotate_for_client_with_key(presented, &client.client_id, proof.map(ProvedKey::jkt))
         .await
         .map_err(refresh_error)?;
     let scope = refresh_scope(params, requested_audience.as_ref(), &grant.family)?;
@@ -189,9 +216,11 @@ async fn grant(
     )?;
     let client = state.client(&credentials.client_id).await?;
     let client = credentials.authenticate(client)?;
+    let proof = state.dpop.prove(headers).await?;
+    let proof = proof.as_ref();
     let granted = match params.required("grant_type")? {
-        AUTHORIZATION_CODE => authorization_code(state, &client, &params).await?,
-        REFRESH_TOKEN => refresh_token(state, &client, &params).await?,
+        AUTHORIZATION_CODE => authorization_code(state, &client, &params, proof).await?,
+        REFRESH_TOKEN => refresh_token(state, &client, &params, proof).await?,
         CLIENT_CREDENTIALS => client_credentials(state, &client, &params)?,
         _ => {
             return Err(OAuthError::new(
@@ -201,7 +230,11 @@ async fn grant(
         }
     };
     // RFC 9068: `client_id` and `scope` beside the registered claims; `typ: at+jwt`.
-    let claims = json!({"scope": granted.scope, "client_id": client.client_id});
+    let mut claims = Map::new();
+    claims.insert("scope".to_owned(), granted.scope.clone().into());
+    claims.insert("client_id".to_owned(), client.client_id.clone().into());
+    oauth_dpop::bind_to_proof_key(&mut claims, proof);
+    let claims = Value::Object(claims);
     let issuer = &state.auth.issuer;
     let access = match &granted.audience {
         Some(audience) => issuer.issue_for_audience(&granted.subject, audience, claims),
@@ -210,16 +243,21 @@ async fn grant(
     .map_err(|e| OAuthError::new(OAuthErrorCode::ServerError, e.to_string()))?;
     let body = Tokens {
         access_token: access.token,
-        token_type: "Bearer",
+        // RFC 9449 §5: a token bound to a proof's key is of type DPoP.
+        token_type: if proof.is_some() { "DPoP" } else { "Bearer" },
         expires_in: access.expires_in,
         scope: granted.scope,
         refresh_token: granted.refresh_token,
     };
-    Ok((
+    let mut response = (
         [(CACHE_CONTROL, "no-store"), (PRAGMA, "no-cache")],
         Json(body),
     )
-        .into_response())
+        .into_response();
+    if let Some(nonce) = state.dpop.nonce_header(proof, None) {
+        response.headers_mut().insert(oauth_dpop::DPOP_NONCE, nonce);
+    }
+    Ok(response)
 }
 
 /// `POST /token`.
@@ -230,6 +268,13 @@ pub async fn token(
 ) -> Response {
     match grant(&state, &headers, form).await {
         Ok(response) => response,
-        Err(error) => OAuthErrorResponse(error).into_response(),
+        Err(error) => {
+            let nonce = state.dpop.nonce_header(None, Some(&error));
+            let mut response = OAuthErrorResponse(error).into_response();
+            if let Some(nonce) = nonce {
+                response.headers_mut().insert(oauth_dpop::DPOP_NONCE, nonce);
+            }
+            response
+        }
     }
 }

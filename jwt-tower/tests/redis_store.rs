@@ -256,6 +256,7 @@ fn family(id: &str, created_at: i64, lifetime: i64, idle_timeout: i64) -> Family
         idle_timeout,
         client_id: None,
         audience: None,
+        jkt: None,
     }
 }
 
@@ -324,6 +325,69 @@ async fn reuse_is_detected_across_instances() {
     assert_eq!(revoked, Some(other.family.clone()));
     assert_eq!(a.rotate(&other.token).await, Err(RefreshError::Invalid));
     assert_eq!(b.revoke(&"x".repeat(43)).await, Ok(None));
+}
+
+/// A family bound to a DPoP key keeps its `jkt` through Redis (JSON), on another
+/// instance too; an unbound one (stored without the member, as before binding existed)
+/// still loads and rotates.
+#[tokio::test]
+async fn a_key_bound_family_keeps_its_key_through_redis() {
+    let server = redis!();
+    let a = RefreshTokens::new(store(&server).await);
+    let b = RefreshTokens::new(store(&server).await);
+
+    let bound = a
+        .start_for_client_with_key("alice", "read", "cli", None, Some("the-jkt"))
+        .await
+        .expect("start");
+    let seen = b.current_family(&bound.token).await.expect("look-up");
+    assert_eq!(seen.and_then(|f| f.jkt).as_deref(), Some("the-jkt"));
+    assert_eq!(
+        b.rotate_for_client_with_key(&bound.token, "cli", Some("another-jkt"))
+            .await,
+        Err(RefreshError::KeyMismatch)
+    );
+    let bound = a
+        .start_for_client_with_key("alice", "read", "cli", None, Some("the-jkt"))
+        .await
+        .expect("start");
+    let next = b
+        .rotate_for_client_with_key(&bound.token, "cli", Some("the-jkt"))
+        .await
+        .expect("the same key rotates");
+    assert_eq!(next.family.jkt.as_deref(), Some("the-jkt"));
+
+    let unbound = a
+        .start_for_client("bob", "read", "cli", None)
+        .await
+        .expect("start");
+    let mut conn = raw(&server).await;
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*fam:*")
+        .query_async(&mut conn)
+        .await
+        .expect("keys");
+    let mut stored = Vec::new();
+    for key in keys {
+        let json: String = redis::cmd("HGET")
+            .arg(&key)
+            .arg("family")
+            .query_async(&mut conn)
+            .await
+            .expect("family json");
+        stored.push(json);
+    }
+    assert!(
+        stored
+            .iter()
+            .any(|json| json.contains("\"bob\"") && !json.contains("jkt")),
+        "{stored:?}"
+    );
+    let next = b
+        .rotate_for_client_with_key(&unbound.token, "cli", None)
+        .await
+        .expect("an unbound family rotates without a proof");
+    assert_eq!(next.family.jkt, None);
 }
 
 /// The same operations on the in-memory store and on Redis give the same answers.
@@ -1411,6 +1475,7 @@ fn code_for(subject: &str) -> jwt_tower::oauth::AuthorizationCode {
         redirect_uri: "http://127.0.0.1:9/cb".into(),
         code_challenge: jwt_tower::oauth::pkce::challenge_of(&"v".repeat(43)),
         resource: Some("https://mcp.example.com/mcp".into()),
+        dpop_jkt: None,
         scope: "read".into(),
         subject: subject.into(),
         expires_at: now() + 60,

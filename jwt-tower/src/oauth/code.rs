@@ -24,6 +24,11 @@ pub struct AuthorizationCode {
     /// The RFC 8707 resource asked for at authorization, if any: the token's audience.
     #[serde(default)]
     pub resource: Option<String>,
+    /// The thumbprint of the DPoP key the authorization request named (`dpop_jkt`,
+    /// RFC 9449 §10), if any: the code is redeemed only with a proof by that key
+    /// ([`check_dpop_key`](Self::check_dpop_key)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
     /// The scope granted (already narrowed to the client's and the user's).
     pub scope: String,
     /// The user who logged in.
@@ -50,6 +55,7 @@ impl AuthorizationCode {
     ///     redirect_uri: "http://127.0.0.1:9/cb".into(),
     ///     code_challenge: pkce::challenge_of(&verifier),
     ///     resource: None,
+    ///     dpop_jkt: None,
     ///     scope: "read".into(),
     ///     subject: "alice".into(),
     ///     expires_at: 1_000,
@@ -97,6 +103,41 @@ impl AuthorizationCode {
         }
         Ok(())
     }
+
+    /// Checks the DPoP key a token request proved (`None`: no proof) against the code's
+    /// [`dpop_jkt`](Self::dpop_jkt): a code bound to a key needs a proof by that key
+    /// (RFC 9449 §10), so a stolen code is of no use without the client's private key.
+    ///
+    /// # Errors
+    /// `invalid_dpop_proof` when the code is bound to another key, or the request proved
+    /// none.
+    ///
+    /// ```
+    /// use jwt_tower::oauth::{AuthorizationCode, OAuthErrorCode};
+    ///
+    /// let code = AuthorizationCode {
+    ///     client_id: "cli".into(),
+    ///     redirect_uri: "http://127.0.0.1:9/cb".into(),
+    ///     code_challenge: "c".into(),
+    ///     resource: None,
+    ///     dpop_jkt: Some("the-thumbprint".into()),
+    ///     scope: "read".into(),
+    ///     subject: "alice".into(),
+    ///     expires_at: 1_000,
+    /// };
+    /// assert!(code.check_dpop_key(Some("the-thumbprint")).is_ok());
+    /// assert_eq!(code.check_dpop_key(None).unwrap_err().code(), OAuthErrorCode::InvalidDpopProof);
+    /// assert!(code.check_dpop_key(Some("another")).is_err());
+    /// ```
+    pub fn check_dpop_key(&self, proved_jkt: Option<&str>) -> Result<(), OAuthError> {
+        match &self.dpop_jkt {
+            Some(bound) if proved_jkt != Some(bound.as_str()) => Err(OAuthError::new(
+                super::OAuthErrorCode::InvalidDpopProof,
+                "the authorization request named a DPoP key (dpop_jkt): send a proof signed by that key",
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -112,6 +153,7 @@ mod tests {
                 redirect_uri: "http://127.0.0.1:9/cb".into(),
                 code_challenge: pkce::challenge_of(&verifier),
                 resource: Some("https://mcp.example.com/mcp".into()),
+                dpop_jkt: None,
                 scope: "read".into(),
                 subject: "alice".into(),
                 expires_at: 100,

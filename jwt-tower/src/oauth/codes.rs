@@ -24,6 +24,7 @@ use crate::store::{Store, StoreError};
 ///     redirect_uri: "http://127.0.0.1:9/cb".into(),
 ///     code_challenge: pkce::challenge_of(verifier),
 ///     resource: None,
+///     dpop_jkt: None,
 ///     scope: "read".into(),
 ///     subject: "alice".into(),
 ///     expires_at: 0, // set by `issue`

@@ -1,5 +1,5 @@
-//! [`OAuthError`]: the error codes of RFC 6749 §4.1.2.1 and §5.2, RFC 7591 §3.2.2 and
-//! RFC 8707 §2, each with its HTTP status and its JSON body.
+//! [`OAuthError`]: the error codes of RFC 6749 §4.1.2.1 and §5.2, RFC 7591 §3.2.2,
+//! RFC 8707 §2 and RFC 9449 §5 and §8, each with its HTTP status and its JSON body.
 
 use std::borrow::Cow;
 
@@ -39,6 +39,12 @@ pub enum OAuthErrorCode {
     ServerError,
     /// The server cannot answer now (its store is unreachable); retrying may succeed.
     TemporarilyUnavailable,
+    /// The token request's DPoP proof is missing where required, malformed, replayed or
+    /// fails a check (RFC 9449 §5).
+    InvalidDpopProof,
+    /// The token request's DPoP proof lacks the server's nonce, or carries one that is
+    /// not current (RFC 9449 §8): the answer carries a fresh `DPoP-Nonce`.
+    UseDpopNonce,
 }
 
 impl OAuthErrorCode {
@@ -59,6 +65,8 @@ impl OAuthErrorCode {
             Self::InvalidClientMetadata => "invalid_client_metadata",
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
         }
     }
 }
@@ -124,6 +132,32 @@ impl OAuthError {
     /// `invalid_target` (RFC 8707).
     pub fn invalid_target(description: impl Into<Cow<'static, str>>) -> Self {
         Self::new(OAuthErrorCode::InvalidTarget, description)
+    }
+
+    /// The answer to a token request whose DPoP proof was refused (a `Dpop…`
+    /// [`RejectionKind`](crate::RejectionKind)): `use_dpop_nonce` for a missing or stale
+    /// nonce, `temporarily_unavailable` when the replay store cannot answer, and
+    /// `invalid_dpop_proof` for every other refusal (RFC 9449 §5), with the refusal's
+    /// description.
+    ///
+    /// ```
+    /// use jwt_tower::oauth::{OAuthError, OAuthErrorCode};
+    /// use jwt_tower::{AuthError, RejectionKind};
+    ///
+    /// let error = OAuthError::from_dpop_refusal(&AuthError::new(RejectionKind::DpopReplay));
+    /// assert_eq!(error.code(), OAuthErrorCode::InvalidDpopProof);
+    /// assert_eq!(error.status(), http::StatusCode::BAD_REQUEST);
+    /// let error = OAuthError::from_dpop_refusal(&AuthError::new(RejectionKind::DpopNonceRequired));
+    /// assert_eq!(error.code(), OAuthErrorCode::UseDpopNonce);
+    /// ```
+    #[must_use]
+    pub fn from_dpop_refusal(refusal: &crate::AuthError) -> Self {
+        let code = match refusal.category() {
+            crate::ErrorCategory::UseDpopNonce => OAuthErrorCode::UseDpopNonce,
+            crate::ErrorCategory::Unavailable => OAuthErrorCode::TemporarilyUnavailable,
+            _ => OAuthErrorCode::InvalidDpopProof,
+        };
+        Self::new(code, refusal.description().to_owned())
     }
 
     /// The code.
@@ -219,6 +253,8 @@ mod tests {
             (InvalidClientMetadata, "invalid_client_metadata", 400),
             (ServerError, "server_error", 500),
             (TemporarilyUnavailable, "temporarily_unavailable", 503),
+            (InvalidDpopProof, "invalid_dpop_proof", 400),
+            (UseDpopNonce, "use_dpop_nonce", 400),
         ];
         for (code, name, status) in cases {
             let error = OAuthError::new(code, "why \"quoted\"");
@@ -227,6 +263,29 @@ mod tests {
             assert_eq!(body["error"], name);
             assert_eq!(body["error_description"], "why \"quoted\"");
             assert_eq!(body.as_object().unwrap().len(), 2);
+        }
+    }
+
+    #[test]
+    fn dpop_refusals_become_their_token_endpoint_codes() {
+        use crate::{AuthError, RejectionKind};
+        for (kind, code) in [
+            (RejectionKind::DpopMultipleProofs, "invalid_dpop_proof"),
+            (RejectionKind::DpopMalformed, "invalid_dpop_proof"),
+            (RejectionKind::DpopSignature, "invalid_dpop_proof"),
+            (RejectionKind::DpopUri, "invalid_dpop_proof"),
+            (RejectionKind::DpopReplay, "invalid_dpop_proof"),
+            (RejectionKind::DpopNonceRequired, "use_dpop_nonce"),
+            (RejectionKind::DpopNonceInvalid, "use_dpop_nonce"),
+            (
+                RejectionKind::ReplayStoreUnavailable,
+                "temporarily_unavailable",
+            ),
+        ] {
+            let refusal = AuthError::new(kind);
+            let error = OAuthError::from_dpop_refusal(&refusal);
+            assert_eq!(error.code().as_str(), code, "{kind:?}");
+            assert_eq!(error.description(), refusal.description(), "{kind:?}");
         }
     }
 

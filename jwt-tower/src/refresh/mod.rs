@@ -27,6 +27,10 @@ pub enum RefreshError {
     /// A spent token was presented again: the whole family is now revoked.
     #[error("the refresh token was already used; its login has been revoked")]
     Reused,
+    /// The family is bound to a DPoP key (RFC 9449 §5) and the request proved another
+    /// key, or none.
+    #[error("the refresh token is bound to a DPoP key the request did not prove")]
+    KeyMismatch,
     /// The store could not be reached.
     #[error(transparent)]
     Unavailable(#[from] StoreError),
@@ -129,7 +133,7 @@ impl RefreshTokens {
     /// # Errors
     /// [`RefreshError::Unavailable`] when the store cannot be reached.
     pub async fn start(&self, subject: &str, scope: &str) -> Result<RefreshGrant, RefreshError> {
-        self.start_family(subject, scope, None, None).await
+        self.start_family(subject, scope, None, None, None).await
     }
 
     /// Starts a family for the OAuth client `client_id` (its refresh tokens are refused
@@ -162,7 +166,49 @@ impl RefreshTokens {
         client_id: &str,
         audience: Option<&str>,
     ) -> Result<RefreshGrant, RefreshError> {
-        self.start_family(subject, scope, Some(client_id), audience)
+        self.start_family(subject, scope, Some(client_id), audience, None)
+            .await
+    }
+
+    /// As [`start_for_client`](Self::start_for_client), with the family bound to the
+    /// DPoP key whose RFC 7638 thumbprint is `jkt` (RFC 9449 §5), when one is given:
+    /// [`rotate_for_client_with_key`](Self::rotate_for_client_with_key) then refuses a
+    /// refresh that does not prove that key.
+    ///
+    /// ```
+    /// use jwt_tower::refresh::{RefreshError, RefreshTokens};
+    /// use jwt_tower::store::MemoryStore;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let refresh = RefreshTokens::new(MemoryStore::new());
+    /// let first = refresh
+    ///     .start_for_client_with_key("alice", "read", "cli", None, Some("key-thumbprint"))
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(first.family.jkt.as_deref(), Some("key-thumbprint"));
+    /// let next = refresh
+    ///     .rotate_for_client_with_key(&first.token, "cli", Some("key-thumbprint"))
+    ///     .await
+    ///     .unwrap();
+    /// // Without a proof of the key: refused.
+    /// assert_eq!(
+    ///     refresh.rotate_for_client_with_key(&next.token, "cli", None).await,
+    ///     Err(RefreshError::KeyMismatch)
+    /// );
+    /// # });
+    /// ```
+    ///
+    /// # Errors
+    /// [`RefreshError::Unavailable`] when the store cannot be reached.
+    pub async fn start_for_client_with_key(
+        &self,
+        subject: &str,
+        scope: &str,
+        client_id: &str,
+        audience: Option<&str>,
+        jkt: Option<&str>,
+    ) -> Result<RefreshGrant, RefreshError> {
+        self.start_family(subject, scope, Some(client_id), audience, jkt)
             .await
     }
 
@@ -172,6 +218,7 @@ impl RefreshTokens {
         scope: &str,
         client_id: Option<&str>,
         audience: Option<&str>,
+        jkt: Option<&str>,
     ) -> Result<RefreshGrant, RefreshError> {
         let now = now();
         let family = Family {
@@ -183,6 +230,7 @@ impl RefreshTokens {
             idle_timeout: self.idle_timeout.as_secs() as i64,
             client_id: client_id.map(str::to_owned),
             audience: audience.map(str::to_owned),
+            jkt: jkt.map(str::to_owned),
         };
         let token = random_id(32);
         self.store
@@ -200,11 +248,11 @@ impl RefreshTokens {
     /// [`Reused`](RefreshError::Reused) (the family is now revoked) or
     /// [`Unavailable`](RefreshError::Unavailable).
     pub async fn rotate(&self, token: &str) -> Result<RefreshGrant, RefreshError> {
-        self.rotate_bound(token, None).await
+        self.rotate_bound(token, None, None).await
     }
 
     /// As [`rotate`](Self::rotate), for the OAuth client `client_id`: a token of a family
-    /// started for another client (or for none) is refused.
+    /// started for another client (or for none), or bound to a DPoP key, is refused.
     ///
     /// # Errors
     /// As [`rotate`](Self::rotate).
@@ -213,10 +261,29 @@ impl RefreshTokens {
         token: &str,
         client_id: &str,
     ) -> Result<RefreshGrant, RefreshError> {
-        self.rotate_bound(token, Some(client_id)).await
+        self.rotate_bound(token, Some(client_id), None).await
     }
 
-    /// Rotates `token` if its family belongs to `client_id`. The family's client is known
+    /// As [`rotate_for_client`](Self::rotate_for_client), for a request that proved the
+    /// DPoP key whose thumbprint is `jkt` (`None`: no proof): a family bound to a key
+    /// ([`start_for_client_with_key`](Self::start_for_client_with_key)) is refused
+    /// unless it is that key. Like a refresh by another client, the refusal comes after
+    /// the store has spent the token, so the family is revoked: look the family up with
+    /// [`current_family`](Self::current_family) first to refuse without spending it.
+    ///
+    /// # Errors
+    /// As [`rotate`](Self::rotate), and [`RefreshError::KeyMismatch`].
+    pub async fn rotate_for_client_with_key(
+        &self,
+        token: &str,
+        client_id: &str,
+        jkt: Option<&str>,
+    ) -> Result<RefreshGrant, RefreshError> {
+        self.rotate_bound(token, Some(client_id), jkt).await
+    }
+
+    /// Rotates `token` if its family belongs to `client_id` and is bound to no DPoP key
+    /// or to the one `proved`. The family's client is known
     /// only once the store has rotated the token atomically; a token presented by the
     /// wrong party has then been spent by it, so the family is revoked, as for a replay
     /// (OAuth 2.0 Security BCP §4.14: a refresh token in the wrong hands).
@@ -224,6 +291,7 @@ impl RefreshTokens {
         &self,
         token: &str,
         client_id: Option<&str>,
+        proved: Option<&str>,
     ) -> Result<RefreshGrant, RefreshError> {
         if token.len() != 43 {
             return Err(RefreshError::Invalid);
@@ -248,6 +316,13 @@ impl RefreshTokens {
                     tracing::warn!(family = %family.id, "refresh token presented by another client: family revoked");
                     self.store.revoke_family(&token_hash(&next)).await?;
                     return Err(RefreshError::Invalid);
+                }
+                if let Some(bound) = family.jkt.as_deref()
+                    && proved != Some(bound)
+                {
+                    tracing::warn!(family = %family.id, "key-bound refresh token without a proof of its key: family revoked");
+                    self.store.revoke_family(&token_hash(&next)).await?;
+                    return Err(RefreshError::KeyMismatch);
                 }
                 Ok(RefreshGrant {
                     token: next,

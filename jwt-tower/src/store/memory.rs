@@ -549,6 +549,7 @@ mod tests {
             idle_timeout,
             client_id: None,
             audience: None,
+            jkt: None,
         }
     }
 
@@ -701,6 +702,7 @@ mod tests {
             redirect_uri: "http://127.0.0.1/cb".into(),
             code_challenge: "c".into(),
             resource: None,
+            dpop_jkt: None,
             scope: "read".into(),
             subject: "alice".into(),
             expires_at,

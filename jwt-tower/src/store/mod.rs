@@ -51,6 +51,11 @@ pub struct Family {
     /// issuer's default audiences.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audience: Option<String>,
+    /// The RFC 7638 thumbprint of the DPoP key the family is bound to (RFC 9449 §5):
+    /// each refresh must carry a proof by that key. `None`: not bound (and every family
+    /// stored before binding existed reads as unbound).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jkt: Option<String>,
 }
 
 /// What presenting a refresh token did.
@@ -294,5 +299,27 @@ impl<S: Store + ?Sized> Store for Arc<S> {
 
     async fn shared_secret(&self, name: &str, candidate: &str) -> Result<String, StoreError> {
         (**self).shared_secret(name, candidate).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Family;
+
+    #[test]
+    fn a_family_stored_before_key_binding_reads_as_unbound() {
+        let stored = r#"{"id":"f","subject":"alice","scope":"read","created_at":1,
+            "expires_at":2,"idle_timeout":3,"client_id":"cli"}"#;
+        let family: Family = serde_json::from_str(stored).unwrap();
+        assert_eq!(family.jkt, None);
+        assert_eq!(family.client_id.as_deref(), Some("cli"));
+        // An unbound family is written without the member; a bound one keeps it.
+        assert!(!serde_json::to_string(&family).unwrap().contains("jkt"));
+        let bound = Family {
+            jkt: Some("thumbprint".to_owned()),
+            ..family
+        };
+        let again: Family = serde_json::from_str(&serde_json::to_string(&bound).unwrap()).unwrap();
+        assert_eq!(again, bound);
     }
 }
