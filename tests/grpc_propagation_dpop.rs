@@ -226,3 +226,52 @@ async fn a_tonic_channel_sends_a_fresh_proof_per_call_and_learns_the_nonce() {
     assert_eq!(admitted.len(), 4, "a fresh jti per call");
     assert_eq!(gate.refused.lock().unwrap().len(), 1);
 }
+
+/// The same client against jwt-tonic's own layer requiring DPoP and server nonces: the
+/// refusal's nonce travels in its metadata, and the next calls pass (each proof can be
+/// used once: the layer reserves its `jti`).
+#[tokio::test]
+async fn a_tonic_channel_passes_grpc_auth_layer_in_dpop_required_mode() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let verifier = Verifier::<jwt_tower::RegisteredClaims>::builder(Keys::from(hs256_key("k1")))
+        .algorithms([Algorithm::HS256])
+        .build()
+        .unwrap();
+    let checker = DpopChecker::builder(format!("http://{addr}"))
+        .mode(DpopMode::Required)
+        .require_nonce(NonceSecret::new([6u8; 32]))
+        .build()
+        .unwrap();
+    let layer = jwt_tonic::GrpcAuthLayer::from_layer(jwt_tower::JwtLayer::from_authenticator(
+        jwt_tower::auth::Authenticator::new(verifier).dpop(checker),
+    ));
+    tokio::spawn(
+        Server::builder()
+            .layer(layer)
+            .add_service(IdentityServer::new(Svc))
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+    );
+
+    let key = DpopKey::generate(Algorithm::Ed25519).unwrap();
+    let token = mint_hs256(
+        "k1",
+        &json!({"sub": "billing", "exp": now() + 600, "cnf": {"jkt": key.thumbprint()}}),
+    );
+    let source = ServiceTokenSource::fixed(ServiceToken::new(token)).dpop(key);
+    let endpoint = Channel::from_shared(format!("http://{addr}")).unwrap();
+    let mut client = IdentityClient::new(
+        jwt_tonic::propagate::service_token(source)
+            .to_fixed_origin(endpoint.uri())
+            .unwrap()
+            .layer(endpoint.connect_lazy()),
+    );
+
+    let status = client.who_am_i(WhoAmIRequest {}).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    assert!(status.metadata().contains_key("dpop-nonce"), "{status:?}");
+    for _ in 0..3 {
+        let reply = client.who_am_i(WhoAmIRequest {}).await.unwrap();
+        assert_eq!(reply.into_inner().subject, "ok");
+    }
+}

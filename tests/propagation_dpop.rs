@@ -4,6 +4,8 @@
 //! demand); the token comes from a token endpoint that requires a proof and a nonce; a
 //! caller's DPoP-bound token is never forwarded.
 
+#[path = "support/http_client.rs"]
+mod http_client;
 mod support;
 
 use std::net::SocketAddr;
@@ -14,6 +16,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use http_client::{Answer, Reqwest, reqwest_client};
 use jwt_tower::dpop::{DpopChecker, DpopKey, DpopMode, NonceSecret};
 use jwt_tower::propagate::{
     self, BoxError, PropagateError, PropagateLayer, ServiceToken, ServiceTokenSource,
@@ -147,49 +150,6 @@ fn bound_token(key: &DpopKey, sub: &str) -> String {
     mint_hs256(
         "k1",
         &json!({"sub": sub, "iat": now(), "exp": now() + 600, "cnf": {"jkt": key.thumbprint()}}),
-    )
-}
-
-/// reqwest as a tower `http` client service, answering the `http::Response` (status
-/// and headers) a hyper client would.
-#[derive(Clone)]
-struct Reqwest(reqwest::Client);
-
-type Answer = http::Response<String>;
-
-impl<B: Into<reqwest::Body> + Send + 'static> Service<http::Request<B>> for Reqwest {
-    type Response = Answer;
-    type Error = reqwest::Error;
-    type Future =
-        std::pin::Pin<Box<dyn std::future::Future<Output = Result<Answer, reqwest::Error>> + Send>>;
-
-    fn poll_ready(
-        &mut self,
-        _cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let client = self.0.clone();
-        Box::pin(async move {
-            let request = reqwest::Request::try_from(request)?;
-            let response = client.execute(request).await?;
-            let mut answer = http::Response::builder().status(response.status());
-            for (name, value) in response.headers() {
-                answer = answer.header(name, value);
-            }
-            Ok(answer.body(response.text().await?).unwrap())
-        })
-    }
-}
-
-fn reqwest_client() -> Reqwest {
-    Reqwest(
-        reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
     )
 }
 
@@ -420,8 +380,11 @@ async fn a_callers_dpop_bound_token_is_never_forwarded() {
 struct TokenEndpoint {
     checker: DpopChecker,
     url: String,
-    requests: Mutex<Vec<(Option<String>, Vec<(String, String)>)>>,
+    requests: Mutex<Vec<TokenRequest>>,
 }
+
+/// One token request: its `authorization` and its form.
+type TokenRequest = (Option<String>, Vec<(String, String)>);
 
 async fn token(
     State(te): State<Arc<TokenEndpoint>>,

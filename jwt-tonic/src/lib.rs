@@ -172,9 +172,28 @@ pub fn code(error: &AuthError) -> Code {
 /// assert_eq!(status.code(), tonic::Code::Unauthenticated);
 /// assert_eq!(status.message(), "the token has expired");
 /// ```
+///
+/// A refusal of a DPoP-enabled authenticator also carries its challenges as
+/// `www-authenticate` metadata (RFC 9449 §7.1's, as over HTTP) and, for
+/// `use_dpop_nonce`, the nonce as `dpop-nonce` metadata.
 #[must_use]
 pub fn status(error: &AuthError) -> Status {
-    Status::new(code(error), error.description())
+    let mut status = Status::new(code(error), error.description());
+    if let Some(dpop) = error.dpop() {
+        let metadata = status.metadata_mut();
+        for challenge in jwt_tower::reject::DefaultRejection::default().www_authenticate_all(error)
+        {
+            if let Ok(value) = tonic::metadata::MetadataValue::try_from(challenge.as_bytes()) {
+                metadata.append("www-authenticate", value);
+            }
+        }
+        if let Some(nonce) = dpop.nonce()
+            && let Ok(value) = tonic::metadata::MetadataValue::try_from(nonce)
+        {
+            metadata.insert("dpop-nonce", value);
+        }
+    }
+    status
 }
 
 /// The layer's rejection for gRPC: a trailers-only response carrying the status.
@@ -234,5 +253,25 @@ mod tests {
             assert_eq!(response.headers()["content-type"], "application/grpc");
             assert!(response.headers().contains_key("grpc-message"));
         }
+    }
+}
+
+#[cfg(test)]
+mod dpop_tests {
+    use super::*;
+    use jwt_tower::RejectionKind;
+    use jwt_tower::dpop::{DpopChallenge, DpopMode};
+
+    #[test]
+    fn dpop_refusals_carry_their_challenge_and_nonce_as_metadata() {
+        let error = AuthError::new(RejectionKind::DpopNonceRequired)
+            .with_dpop(DpopChallenge::new(DpopMode::Required, "ES256").with_nonce("n-1"));
+        let response: http::Response<tonic::body::Body> = GrpcRejection.on_rejection(&error);
+        assert_eq!(response.headers()["grpc-status"], "16");
+        assert_eq!(
+            response.headers()["www-authenticate"],
+            r#"DPoP realm="api", error="use_dpop_nonce", error_description="the DPoP proof must carry the server's nonce", algs="ES256""#
+        );
+        assert_eq!(response.headers()["dpop-nonce"], "n-1");
     }
 }

@@ -11,6 +11,13 @@
 //! this reports a client misconfigured, it does not stop a leak. A channel balanced over
 //! several endpoints (`Channel::balance_list`) has no one origin: the layer cannot tell
 //! them apart, so bind it to one of them only if every endpoint may receive the token.
+//!
+//! DPoP: with a service token source holding the service's key
+//! ([`ServiceTokenSource::dpop`]), each call carries `authorization: DPoP …` and a fresh
+//! proof in the `dpop` metadata, its `htu` the endpoint's origin plus the method path
+//! (`http://orders:50051/orders.v1.Orders/Get`). A gRPC call's body is a stream and is
+//! not sent twice: a call refused for want of a server nonce fails, and the next call
+//! carries the nonce the refusal's `dpop-nonce` header sent.
 
 use jwt_tower::propagate::builder::{CallerTokenOnly, CredentialsChosen};
 use jwt_tower::propagate::{

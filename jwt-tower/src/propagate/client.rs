@@ -101,6 +101,20 @@ fn boxed(error: PropagateError) -> BoxError {
 ///   request's scope ([`PropagateError::NoCredentials`]); the service token is sent
 ///   instead only if chosen with [`or_service_token`](PropagateBuilder::or_service_token).
 ///
+/// DPoP (RFC 9449): when the service token's source holds the service's DPoP key
+/// ([`ServiceTokenSource::dpop`]), each request gets `authorization: DPoP …` and a fresh
+/// `dpop` proof: `htm` the method, `htu` the request URI's origin and path (for a client
+/// bound with [`to_fixed_origin`](PropagateBuilder::to_fixed_origin), that origin plus
+/// the path: a gRPC method's full URL), `ath` the token's hash, and the last
+/// `DPoP-Nonce` that origin sent (read from every response, see [`ResponseHead`]). A
+/// `401` with a `DPoP` challenge `error="use_dpop_nonce"` and a new nonce is sent again,
+/// once, with that nonce when the request can be copied: no body, or a body in memory
+/// (`()`, `String`, `Vec<u8>`, `Bytes`, `&'static str`, `&'static [u8]`,
+/// http-body-util's `Full<Bytes>` and `Empty<Bytes>`). A streaming body (every gRPC
+/// call's) cannot be sent twice: that answer is returned, and the next request carries
+/// the nonce. A caller's token bound to the caller's key (`cnf.jkt`) is never forwarded
+/// ([`PropagateError::CallerTokenBound`]): the service cannot sign its proofs.
+///
 /// Redirects: the layer checks the requests it sees. A client that follows redirects
 /// *inside* it (reqwest, tower-http's `FollowRedirect`) must drop `authorization` on a
 /// redirect to another origin (both do by default); a redirect follower placed *outside*

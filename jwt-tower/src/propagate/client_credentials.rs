@@ -41,7 +41,7 @@ const MAX_RESPONSE_LEN: usize = 64 * 1024;
 /// .build()?;
 /// let layer = PropagateLayer::service_token(source).to(["https://orders.internal"])?;
 /// # let _ = layer;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # Ok::<(), jwt_tower::propagate::BoxError>(())
 /// ```
 #[derive(Clone)]
 #[must_use = "a ClientCredentials does nothing until built into a source with `build`"]

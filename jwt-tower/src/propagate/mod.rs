@@ -15,6 +15,12 @@
 //!   ([`service_token`](PropagateLayer::service_token)). A call with no credential fails
 //!   with [`PropagateError::NoCredentials`]: it is never sent unauthenticated, nor with
 //!   the service's token in place of a missing caller's unless configured so.
+//! - **DPoP.** A [`ServiceTokenSource`] can hold the service's own DPoP key
+//!   ([`ServiceTokenSource::dpop`]): its tokens are sent as `Authorization: DPoP …` with
+//!   a fresh proof per request, and server nonces are remembered per origin (see
+//!   [`PropagateLayer`]). [`ServiceTokenSource::client_credentials`] (feature `remote`)
+//!   requests the service's token from an OAuth token endpoint, with a proof when it
+//!   holds a key. A caller's DPoP-bound token is never forwarded.
 //!
 //! ```
 //! use jwt_tower::propagate::{self, PropagateLayer, ServiceToken, ServiceTokenSource};

@@ -97,6 +97,7 @@ fn jwt_exp(token: &str) -> Option<SystemTime> {
 pub struct ServiceTokenError(Arc<BoxError>);
 
 impl ServiceTokenError {
+    #[cfg(feature = "aws_lc_rs")]
     pub(super) fn new(error: BoxError) -> Self {
         Self(Arc::new(error))
     }
