@@ -359,7 +359,6 @@ async fn a_proof_replayed_on_another_instance_sharing_the_store_is_refused() {
 
 /// The same across two `resource_server` processes sharing a real redis-server.
 #[tokio::test]
-#[ignore = "needs RedisStore::mark_once, which the Redis Cluster work brings"]
 async fn a_proof_replayed_on_a_second_resource_server_sharing_redis_is_refused() {
     let Some(redis) = support::redis::Redis::start() else {
         eprintln!("skipped: no redis-server");

@@ -685,7 +685,6 @@ async fn with_nonces_a_proof_needs_a_current_one() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs RedisStore::mark_once and shared_secret, from the Redis Cluster branch"]
 async fn a_fleet_sharing_redis_shares_nonces_and_refuses_replays() {
     let Some(redis) = Redis::start() else {
         return;

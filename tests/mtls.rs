@@ -552,7 +552,6 @@ async fn resource_server_over_mtls_accepts_the_bound_token_with_its_certificate(
 }
 
 #[tokio::test]
-#[ignore = "needs the authenticator's certificate binding check"]
 async fn resource_server_refuses_a_bound_token_without_its_certificate() {
     let auth = auth_server().await;
     let resource = start_https("resource_server", &jwt_env(&issuer_of(&auth))).await;
@@ -620,7 +619,6 @@ async fn grpc_service_over_mtls_accepts_the_bound_token_with_its_certificate() {
 }
 
 #[tokio::test]
-#[ignore = "needs the authenticator's certificate binding check"]
 async fn grpc_service_refuses_a_bound_token_without_its_certificate() {
     let auth = auth_server().await;
     let service = grpc_service(&issuer_of(&auth)).await;
