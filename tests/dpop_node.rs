@@ -35,7 +35,10 @@ fn require_packages(dir: &Path) {
 }
 
 fn clients_file() -> PathBuf {
-    let path = std::env::temp_dir().join(format!("jwt-tower-dpop-clients-{}.json", std::process::id()));
+    let path = std::env::temp_dir().join(format!(
+        "jwt-tower-dpop-clients-{}.json",
+        std::process::id()
+    ));
     let clients = serde_json::json!([{
         "client_id": CLIENT.0,
         "client_secret": CLIENT.1,
