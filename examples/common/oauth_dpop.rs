@@ -19,7 +19,6 @@ use jwt_tower::dpop::{CheckedProof, DpopChecker, NonceSecret};
 use jwt_tower::oauth::{OAuthError, OAuthErrorCode};
 use jwt_tower::store::Store;
 use jwt_tower::{Algorithm, AuthError, ConfigError, RejectionKind};
-use serde_json::{Map, Value};
 
 /// The request header carrying the proof.
 pub const DPOP: HeaderName = HeaderName::from_static("dpop");
@@ -172,19 +171,6 @@ pub fn is_thumbprint(jkt: &str) -> bool {
         && base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(jkt)
             .is_ok_and(|bytes| bytes.len() == 32)
-}
-
-/// Binds the access token's `claims` to the proof's key, if the request proved one
-/// (RFC 9449 §6: `cnf` with the key's `jkt` thumbprint).
-pub fn bind_to_proof_key(claims: &mut Map<String, Value>, proof: Option<&ProvedKey>) {
-    if let Some(proof) = proof {
-        let confirmation = claims
-            .entry("cnf")
-            .or_insert_with(|| Value::Object(Map::new()));
-        if let Value::Object(confirmation) = confirmation {
-            confirmation.insert("jkt".to_owned(), proof.jkt().into());
-        }
-    }
 }
 
 /// The key a new refresh family of `client` is bound to: the proved key for a public

@@ -207,17 +207,21 @@ fn client_credentials(
     })
 }
 
-/// Binds the access token's `claims` to the client certificate of the request, if there
-/// is one (RFC 8705 §3.1: `cnf` with the certificate's `x5t#S256` thumbprint).
-fn bind_to_certificate(claims: &mut Map<String, Value>, certificate: Option<&ClientCertificate>) {
-    if let Some(certificate) = certificate {
-        let confirmation = claims
-            .entry("cnf")
-            .or_insert_with(|| Value::Object(Map::new()));
-        if let Value::Object(confirmation) = confirmation {
-            confirmation.insert("x5t#S256".to_owned(), certificate.thumbprint().into());
-        }
+/// The token's `cnf` (confirmation) claim: what it is bound to, if anything. The proof's
+/// key (RFC 9449 §6: `jkt`, its thumbprint) and the request's client certificate
+/// (RFC 8705 §3.1: `x5t#S256`) can both be there.
+fn confirmation(
+    proof: Option<&oauth_dpop::ProvedKey>,
+    certificate: Option<&ClientCertificate>,
+) -> Option<Value> {
+    let mut cnf = Map::new();
+    if let Some(proof) = proof {
+        cnf.insert("jkt".to_owned(), proof.jkt().into());
     }
+    if let Some(certificate) = certificate {
+        cnf.insert("x5t#S256".to_owned(), certificate.thumbprint().into());
+    }
+    (!cnf.is_empty()).then_some(Value::Object(cnf))
 }
 
 async fn grant(
@@ -254,8 +258,9 @@ async fn grant(
     let mut claims = Map::new();
     claims.insert("scope".to_owned(), granted.scope.clone().into());
     claims.insert("client_id".to_owned(), client.client_id.clone().into());
-    bind_to_certificate(&mut claims, certificate);
-    oauth_dpop::bind_to_proof_key(&mut claims, proof);
+    if let Some(cnf) = confirmation(proof, certificate) {
+        claims.insert("cnf".to_owned(), cnf);
+    }
     let claims = Value::Object(claims);
     let issuer = &state.auth.issuer;
     let access = match &granted.audience {
