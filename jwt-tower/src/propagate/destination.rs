@@ -215,6 +215,24 @@ impl fmt::Display for Origin {
     }
 }
 
+impl Origin {
+    /// The origin as a URL's start, the way clients write it: without the scheme's
+    /// default port (RFC 3986 §6.2.3), so that a server comparing a DPoP proof's `htu`
+    /// as text, not normalised, still matches it.
+    pub(crate) fn url_base(&self) -> String {
+        let (scheme, default_port) = if self.https {
+            ("https", 443)
+        } else {
+            ("http", 80)
+        };
+        if self.port == default_port {
+            format!("{scheme}://{}", self.host)
+        } else {
+            self.to_string()
+        }
+    }
+}
+
 impl fmt::Debug for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Origin({self})")

@@ -143,13 +143,12 @@ pub(super) fn target(uri: &Uri, fixed: Option<&Origin>) -> Option<(String, Strin
         (false, Some(fixed)) => fixed.clone(),
         (false, None) => return None,
     };
-    let origin = origin.to_string();
     let path = match uri.path() {
         "" => "/",
         path => path,
     };
-    let htu = format!("{origin}{path}");
-    Some((origin, htu))
+    let htu = format!("{}{path}", origin.url_base());
+    Some((origin.to_string(), htu))
 }
 
 /// Whether a (verified) token is bound to a key its holder must prove: a `cnf.jkt` in
@@ -186,7 +185,7 @@ mod tests {
             .unwrap();
         let (origin, htu) = target(&uri, None).unwrap();
         assert_eq!(origin, "https://orders.internal:443");
-        assert_eq!(htu, "https://orders.internal:443/v1/orders");
+        assert_eq!(htu, "https://orders.internal/v1/orders");
         let fixed: Origin = "http://127.0.0.1:50051".parse().unwrap();
         let path: Uri = "/identity.v1.Identity/WhoAmI".parse().unwrap();
         let (_, htu) = target(&path, Some(&fixed)).unwrap();

@@ -100,8 +100,14 @@ pub use self::builder::RedisStoreBuilder;
 /// refuses until every slot is served again). If it held the revocations, the
 /// followers go out of step until it is back or a replica took over, then resync and
 /// write back whatever it lost. With a replica the store follows the failover by
-/// itself; a primary lost without a replica and without persistence loses the
-/// one-time marks it held, so give primaries replicas.
+/// itself.
+///
+/// One-time marks (DPoP proofs seen) and the nonce secret are not written back: run
+/// Redis with `maxmemory-policy noeviction` (a mark evicted is a proof usable again
+/// within its window; the secret evicted makes instances started afterwards issue
+/// nonces the older ones refuse), and know that Redis replicates asynchronously: a
+/// mark acknowledged by a primary that fails before its replica has it is lost, and
+/// that proof could pass once more until its window (about a minute) ends.
 ///
 /// ```no_run
 /// use jwt_tower::refresh::RefreshTokens;
