@@ -441,3 +441,53 @@ async fn a_certificate_bound_token_needs_its_certificate() {
         );
     }
 }
+
+/// `JWT_MTLS_CERT_HEADER`: the certificate of a certificate-bound token is read from the
+/// trusted proxy's header (URL-encoded PEM), and only from the header configured.
+#[tokio::test]
+async fn a_certificate_bound_token_passes_with_the_trusted_proxy_header() {
+    let pem =
+        "-----BEGIN CERTIFICATE-----\nYSBjbGllbnQgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n";
+    let cert = ClientCertificate::from_pem(pem).unwrap();
+    let forwarded = pem.replace('\n', "%0A").replace(' ', "%20");
+    let token = mint_hs256(
+        "k1",
+        &json!({"sub": "svc", "exp": now() + 600, "cnf": {"x5t#S256": cert.thumbprint()}}),
+    );
+    let server = resource_server("off", &[("JWT_MTLS_CERT_HEADER", "x-client-cert")]).await;
+    let me = format!("{}/me", server.base());
+    let with = |header: &str, value: &str| {
+        call(
+            http()
+                .get(&me)
+                .bearer_auth(&token)
+                .header(header.to_owned(), value.to_owned()),
+        )
+    };
+    assert_eq!(with("x-client-cert", &forwarded).await.status, 200);
+    let other = "-----BEGIN%20CERTIFICATE-----%0AYW5vdGhlcg==%0A-----END%20CERTIFICATE-----%0A";
+    for (header, value) in [
+        ("x-client-cert", other),
+        ("x-client-cert", "not a certificate"),
+        ("x-ssl-cert", forwarded.as_str()),
+    ] {
+        let answer = with(header, value).await;
+        assert_eq!(answer.status, 401, "{header}: {value}");
+        assert_eq!(
+            answer.challenges,
+            [
+                r#"Bearer realm="api", error="invalid_token", error_description="the token is bound to a client certificate the request did not present""#
+            ]
+        );
+    }
+    // Without the variable, the header is never read.
+    let plain = resource_server("off", &[]).await;
+    let answer = call(
+        http()
+            .get(format!("{}/me", plain.base()))
+            .bearer_auth(&token)
+            .header("x-client-cert", forwarded.clone()),
+    )
+    .await;
+    assert_eq!(answer.status, 401);
+}

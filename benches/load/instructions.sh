@@ -73,7 +73,7 @@ free_port() {
 }
 
 total() { # CONFIG REQUESTS -> instructions
-  local config=$1 requests=$2 addr="" token="" pid
+  local config=$1 requests=$2 addr="" token="" proofs="" pid
   rm -f "$work"/cg.* "$work"/stdout
   local callgrind=(valgrind --tool=callgrind "--callgrind-out-file=$work/cg.%p")
   case $config in
@@ -103,7 +103,9 @@ total() { # CONFIG REQUESTS -> instructions
     *)
       local cache=0
       [[ $config == *+cache ]] && cache=1
-      LOAD_AUTH=${config%+cache} LOAD_CACHE=$cache LOAD_THREADS=1 \
+      # dpop-ALG: a proof file, one fresh proof per request (see load_target's docs).
+      [[ $config == dpop-* ]] && proofs=$work/proofs
+      LOAD_AUTH=${config%+cache} LOAD_CACHE=$cache LOAD_THREADS=1 LOAD_DPOP_PROOFS_FILE=$work/proofs \
         "${callgrind[@]}" "$target/release/examples/load_target" >"$work/stdout" 2>/dev/null &
       pid=$!
       ;;
@@ -119,13 +121,18 @@ total() { # CONFIG REQUESTS -> instructions
   done
   [[ -n $addr ]] || addr=$(sed -n 's/^listening on //p' "$work/stdout")
   [[ -n $token ]] || token=$(sed -n 's/^token //p' "$work/stdout")
-  python3 - "$addr" "$token" "$requests" <<'PY'
+  python3 - "$addr" "$token" "$requests" "$proofs" <<'PY'
 import http.client, sys
-addr, token, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+addr, token, n, proofs = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 host, port = addr.rsplit(":", 1)
 conn = http.client.HTTPConnection(host, int(port))
-for _ in range(n):
-    conn.request("GET", "/me", headers={"Authorization": "Bearer " + token})
+proofs = open(proofs).read().split() if proofs else None
+for i in range(n):
+    if proofs:
+        headers = {"Authorization": "DPoP " + token, "DPoP": proofs[i]}
+    else:
+        headers = {"Authorization": "Bearer " + token}
+    conn.request("GET", "/me", headers=headers)
     response = conn.getresponse()
     response.read()
     assert response.status == 200, response.status

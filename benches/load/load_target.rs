@@ -16,7 +16,13 @@
 //!   token (see [`find_token`]) and never refuses, what any such layer costs before it
 //!   does any work; or `empty-middleware`: the hand-written middleware without its
 //!   `jsonwebtoken::decode`, an axum `from_fn` middleware that only finds the token (a
-//!   401 without one);
+//!   401 without one); or `dpop-ES256` (and the other three): jwt-tower with DPoP
+//!   required, the token bound to an ES256 DPoP key, each request sent with its own
+//!   proof (see `LOAD_DPOP_PROOFS_FILE`), replays refused through a `MemoryStore`;
+//! - `LOAD_DPOP_PROOFS_FILE`: with `dpop-*`, where to write the proofs, one a line
+//!   (`LOAD_DPOP_PROOFS` of them, default 3000, each for `GET http://load.test/me`, the
+//!   checker's public URL, with a fresh `jti`): as many whatever the run's length, so
+//!   that making them costs every run the same;
 //! - `LOAD_CACHE`: `1` to turn on the verifier's verified-token cache (default `0`), with
 //!   jwt-tower's modes only;
 //! - `LOAD_SPIN_NS`: with `LOAD_AUTH=none` only, the baseline's handler first busy-waits
@@ -48,6 +54,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{DecodingKey, DecodingKeyKind, Validation};
 use jwt_axum::CurrentIdentity;
+use jwt_tower::auth::Authenticator;
+use jwt_tower::dpop::{DpopChecker, DpopKey, DpopMode};
 use jwt_tower::issue::{SigningKey, TokenIssuer};
 use jwt_tower::{Algorithm, JwtLayer, RegisteredClaims, Verifier};
 use tower::util::MapRequestLayer;
@@ -327,6 +335,7 @@ enum Mode<'a> {
     Floor { alg: &'a str, from_fn: bool },
     EmptyLayer,
     EmptyMiddleware,
+    Dpop(&'a str),
 }
 
 impl<'a> Mode<'a> {
@@ -337,6 +346,8 @@ impl<'a> Mode<'a> {
             Self::EmptyLayer
         } else if auth == "empty-middleware" {
             Self::EmptyMiddleware
+        } else if let Some(alg) = auth.strip_prefix("dpop-") {
+            Self::Dpop(alg)
         } else if let Some(alg) = auth.strip_prefix("jsonwebtoken-") {
             Self::HandWritten(alg)
         } else if let Some(alg) = auth.strip_prefix("floor-from_fn-") {
@@ -350,9 +361,11 @@ impl<'a> Mode<'a> {
             Self::JwtTower(auth)
         };
         match mode {
-            Self::HandWritten("none") | Self::Floor { alg: "none", .. } => Err(format!(
-                "configuration error: LOAD_AUTH: {auth} is not a mode"
-            )),
+            Self::HandWritten("none") | Self::Floor { alg: "none", .. } | Self::Dpop("none") => {
+                Err(format!(
+                    "configuration error: LOAD_AUTH: {auth} is not a mode"
+                ))
+            }
             mode => Ok(mode),
         }
     }
@@ -360,7 +373,10 @@ impl<'a> Mode<'a> {
     /// The algorithm of the tokens it is sent (HS256 for the modes that verify none).
     fn algorithm(&self) -> &'a str {
         match *self {
-            Self::JwtTower(alg) | Self::HandWritten(alg) | Self::Floor { alg, .. } => alg,
+            Self::JwtTower(alg)
+            | Self::HandWritten(alg)
+            | Self::Floor { alg, .. }
+            | Self::Dpop(alg) => alg,
             Self::Baseline | Self::EmptyLayer | Self::EmptyMiddleware => "HS256",
         }
     }
@@ -397,6 +413,32 @@ fn signing_key(auth: &str) -> Result<(Algorithm, SigningKey), String> {
         }
     };
     Ok((alg, key.map_err(|e| e.to_string())?.with_kid("load-key")))
+}
+
+/// The public URL of `dpop-*` modes, which every proof's `htu` names.
+const DPOP_PUBLIC_URL: &str = "http://load.test";
+
+/// With a `dpop-*` mode, writes `LOAD_DPOP_PROOFS` proofs (default 3000) to
+/// `LOAD_DPOP_PROOFS_FILE`, one a line.
+fn write_proofs(key: &DpopKey, token: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let path = env("LOAD_DPOP_PROOFS_FILE")
+        .ok_or("configuration error: LOAD_DPOP_PROOFS_FILE is required with dpop-*")?;
+    let count = match env("LOAD_DPOP_PROOFS") {
+        None => 3000,
+        Some(n) => n
+            .trim()
+            .parse::<usize>()
+            .map_err(|_| format!("configuration error: LOAD_DPOP_PROOFS: {n:?} is not a count"))?,
+    };
+    let htu = format!("{DPOP_PUBLIC_URL}/me");
+    let mut text = String::new();
+    for _ in 0..count {
+        text.push_str(&key.proof("GET", &htu, Some(token), None)?);
+        text.push('\n');
+    }
+    std::fs::write(&path, text)
+        .map_err(|e| format!("configuration error: LOAD_DPOP_PROOFS_FILE: {path:?}: {e}"))?;
+    Ok(())
 }
 
 /// `token` with the first character of its signature changed (a full 6 bits of the
@@ -450,7 +492,15 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         .audience(AUDIENCE)
         .ttl(Duration::from_secs(3600))
         .build();
-    let token = issuer.issue(SUBJECT, serde_json::json!({"scope": "orders:read profile"}))?;
+    let dpop_key = DpopKey::generate(Algorithm::ES256)?;
+    let mut extra = serde_json::json!({"scope": "orders:read profile"});
+    if matches!(mode, Mode::Dpop(_)) {
+        extra["cnf"] = serde_json::json!({"jkt": dpop_key.thumbprint()});
+    }
+    let token = issuer.issue(SUBJECT, extra)?;
+    if matches!(mode, Mode::Dpop(_)) {
+        write_proofs(&dpop_key, &token.token)?;
+    }
 
     let baseline = Router::new().route("/me", get(me_baseline));
     let app =
@@ -468,6 +518,23 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             Mode::HandWritten(_) => Router::new().route("/me", get(me_jsonwebtoken)).layer(
                 middleware::from_fn_with_state(decoder(alg)?, jsonwebtoken_auth),
             ),
+            Mode::Dpop(_) => {
+                let verifier = Verifier::<RegisteredClaims>::builder(issuer.keys())
+                    .algorithms([alg])
+                    .issuer(ISSUER)
+                    .audience(AUDIENCE)
+                    .build()?;
+                // The proofs are made at start-up: a window long enough for any run.
+                let checker = DpopChecker::builder(DPOP_PUBLIC_URL)
+                    .mode(DpopMode::Required)
+                    .max_age(Duration::from_secs(3600))
+                    .build()?;
+                Router::new()
+                    .route("/me", get(me))
+                    .layer(JwtLayer::from_authenticator(
+                        Authenticator::new(verifier).dpop(checker),
+                    ))
+            }
             Mode::JwtTower(_) => {
                 let mut builder = Verifier::<RegisteredClaims>::builder(issuer.keys())
                     .algorithms([alg])

@@ -12,6 +12,19 @@
 //! `resource_metadata`), every challenge also ends with
 //! `resource_metadata="<metadata URL>"` (RFC 9728 §5.1).
 //!
+//! With DPoP allowed or required (the refusal carries a
+//! [`DpopChallenge`](crate::dpop::DpopChallenge)), the answer follows RFC 9449 §7.1: a
+//! `DPoP` challenge with `algs` (after the Bearer one when DPoP is allowed, alone when
+//! it is required), the error in the challenge of the scheme at fault:
+//!
+//! | kind | status | error |
+//! |---|---|---|
+//! | bad or missing proof, replay, key not the token's | 401 | `invalid_dpop_proof` (DPoP) |
+//! | nonce missing or not current | 401 + `DPoP-Nonce` | `use_dpop_nonce` (DPoP) |
+//! | two proof headers | 400 | `invalid_request` |
+//! | DPoP-bound token as Bearer, Bearer where DPoP is required, certificate not presented | 401 | `invalid_token` |
+//! | replay store unavailable | 503 + `Retry-After` | none |
+//!
 //! The body is JSON: `{"error": "…", "error_description": "…"}`.
 
 use std::sync::Arc;

@@ -405,3 +405,221 @@ fn every_dpop_kind_has_its_category() {
     assert_eq!(C::InvalidDpopProof.error_code(), Some("invalid_dpop_proof"));
     assert_eq!(C::UseDpopNonce.error_code(), Some("use_dpop_nonce"));
 }
+
+/// The HTTP forms of DPoP refusals (RFC 9449 §7.1): which challenges, in which order,
+/// which one carries the error, and the nonce header.
+mod answers {
+    use bytes::Bytes;
+    use http::Response;
+
+    use super::*;
+    use crate::reject::DefaultRejection;
+    use crate::{AuthError, ProtectedResourceMetadata};
+
+    fn answer(error: AuthError) -> (u16, Vec<String>, Option<String>) {
+        let response: Response<Bytes> = DefaultRejection::default().response(&error);
+        let challenges = response
+            .headers()
+            .get_all("www-authenticate")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        let nonce = response
+            .headers()
+            .get("dpop-nonce")
+            .map(|v| v.to_str().unwrap().to_owned());
+        (response.status().as_u16(), challenges, nonce)
+    }
+
+    fn challenge(mode: DpopMode) -> DpopChallenge {
+        DpopChallenge::new(mode, "ES256 EdDSA")
+    }
+
+    #[test]
+    fn allowed_mode_sends_bearer_then_dpop() {
+        let (status, challenges, nonce) = answer(
+            AuthError::new(K::DpopSignature)
+                .with_dpop(challenge(DpopMode::Allowed).for_dpop_request()),
+        );
+        assert_eq!(status, 401);
+        assert_eq!(
+            challenges,
+            [
+                r#"Bearer realm="api""#,
+                r#"DPoP realm="api", error="invalid_dpop_proof", error_description="the DPoP proof's signature is invalid", algs="ES256 EdDSA""#
+            ]
+        );
+        assert_eq!(nonce, None);
+        // A Bearer request's token error stays in the Bearer challenge.
+        let (_, challenges, _) =
+            answer(AuthError::new(K::Expired).with_dpop(challenge(DpopMode::Allowed)));
+        assert_eq!(
+            challenges,
+            [
+                r#"Bearer realm="api", error="invalid_token", error_description="the token has expired""#,
+                r#"DPoP realm="api", algs="ES256 EdDSA""#
+            ]
+        );
+        // A DPoP request's token error goes in the DPoP challenge.
+        let (_, challenges, _) = answer(
+            AuthError::new(K::Expired).with_dpop(challenge(DpopMode::Allowed).for_dpop_request()),
+        );
+        assert_eq!(
+            challenges[1],
+            r#"DPoP realm="api", error="invalid_token", error_description="the token has expired", algs="ES256 EdDSA""#
+        );
+    }
+
+    #[test]
+    fn required_mode_sends_dpop_alone_and_a_nonce_when_asked() {
+        let (status, challenges, nonce) = answer(
+            AuthError::new(K::DpopNonceRequired)
+                .with_dpop(challenge(DpopMode::Required).with_nonce("n-1")),
+        );
+        assert_eq!(status, 401);
+        assert_eq!(
+            challenges,
+            [
+                r#"DPoP realm="api", error="use_dpop_nonce", error_description="the DPoP proof must carry the server's nonce", algs="ES256 EdDSA""#
+            ]
+        );
+        assert_eq!(nonce.as_deref(), Some("n-1"));
+        let (status, challenges, _) =
+            answer(AuthError::new(K::MissingToken).with_dpop(challenge(DpopMode::Required)));
+        assert_eq!(
+            (status, challenges),
+            (
+                401,
+                vec![r#"DPoP realm="api", algs="ES256 EdDSA""#.to_owned()]
+            )
+        );
+    }
+
+    #[test]
+    fn two_proofs_are_a_bad_request_and_the_store_down_is_503() {
+        let (status, challenges, _) =
+            answer(AuthError::new(K::DpopMultipleProofs).with_dpop(challenge(DpopMode::Required)));
+        assert_eq!(status, 400);
+        assert!(challenges[0].starts_with(r#"DPoP realm="api", error="invalid_request""#));
+        let (status, challenges, _) = answer(
+            AuthError::new(K::ReplayStoreUnavailable).with_dpop(challenge(DpopMode::Required)),
+        );
+        assert_eq!((status, challenges.len()), (503, 0));
+    }
+
+    #[test]
+    fn resource_metadata_ends_both_challenges() {
+        let metadata = ProtectedResourceMetadata::builder("https://api.example.com")
+            .build()
+            .unwrap();
+        let response: Response<Bytes> = DefaultRejection::default()
+            .resource_metadata(&metadata)
+            .response(&AuthError::new(K::MissingToken).with_dpop(challenge(DpopMode::Allowed)));
+        let url =
+            r#"resource_metadata="https://api.example.com/.well-known/oauth-protected-resource""#;
+        let challenges: Vec<_> = response
+            .headers()
+            .get_all("www-authenticate")
+            .iter()
+            .collect();
+        assert_eq!(challenges.len(), 2);
+        for c in challenges {
+            assert!(c.to_str().unwrap().ends_with(url), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn off_mode_answers_as_without_dpop() {
+        let plain = answer(AuthError::new(K::DpopBoundTokenAsBearer));
+        let off =
+            answer(AuthError::new(K::DpopBoundTokenAsBearer).with_dpop(challenge(DpopMode::Off)));
+        assert_eq!(plain, off);
+        assert_eq!(
+            plain.1,
+            [
+                r#"Bearer realm="api", error="invalid_token", error_description="a DPoP-bound token cannot be used as a bearer token""#
+            ]
+        );
+    }
+}
+
+/// The authenticator over requests built here: each DPoP refusal is counted under its
+/// kind, and a request is admitted only after its proof is reserved.
+mod authenticator {
+    use http::Request;
+
+    use super::*;
+    use crate::auth::{Admission, Authenticator};
+    use crate::issue::{SigningKey, TokenIssuer};
+    use crate::{RegisteredClaims, Verifier};
+
+    fn setup(mode: DpopMode) -> (TokenIssuer, Authenticator<RegisteredClaims>) {
+        let issuer = TokenIssuer::builder(
+            "https://auth.test",
+            SigningKey::generate(Algorithm::ES256).unwrap(),
+        )
+        .build();
+        let verifier = Verifier::builder(issuer.keys())
+            .algorithms([Algorithm::ES256])
+            .build()
+            .unwrap();
+        let checker = DpopChecker::builder(URL).mode(mode).build().unwrap();
+        (issuer, Authenticator::new(verifier).dpop(checker))
+    }
+
+    fn request(token: &str, proof: &str) -> Request<()> {
+        Request::get("/orders")
+            .header("authorization", format!("DPoP {token}"))
+            .header("dpop", proof)
+            .body(())
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn admitted_after_reservation_and_refusals_counted() {
+        let (issuer, authenticator) = setup(DpopMode::Allowed);
+        let key = key();
+        let token = issuer
+            .issue("alice", json!({"cnf": {"jkt": key.thumbprint()}}))
+            .unwrap()
+            .token;
+        let proof = key.proof("GET", HTU, Some(&token), None).unwrap();
+        let Admission::Pending(pending) = authenticator
+            .authenticate(&request(&token, &proof))
+            .unwrap()
+        else {
+            panic!("a DPoP request is pending its reservation");
+        };
+        assert_eq!(pending.proof().jkt(), key.thumbprint());
+        let admitted = authenticator.reserve(pending).await.unwrap();
+        assert_eq!(admitted.subject(), Some("alice"));
+        assert_eq!(
+            admitted.confirmation().unwrap().jkt(),
+            Some(key.thumbprint())
+        );
+
+        let again = authenticator
+            .authenticate_waiting(&request(&token, &proof))
+            .await;
+        assert_eq!(again.unwrap_err().kind(), K::DpopReplay);
+        let wrong = key.proof("POST", HTU, Some(&token), None).unwrap();
+        assert_eq!(
+            authenticator
+                .authenticate(&request(&token, &wrong))
+                .unwrap_err()
+                .kind(),
+            K::DpopMethod
+        );
+        let bearer = Request::get("/orders")
+            .header("authorization", format!("Bearer {token}"))
+            .body(())
+            .unwrap();
+        let refused = authenticator.authenticate(&bearer).unwrap_err();
+        assert_eq!(refused.kind(), K::DpopBoundTokenAsBearer);
+        assert_eq!(refused.dpop().unwrap().mode(), DpopMode::Allowed);
+        let metrics = authenticator.verifier().metrics();
+        for kind in [K::DpopReplay, K::DpopMethod, K::DpopBoundTokenAsBearer] {
+            assert_eq!(metrics.rejected(kind), 1, "{kind}");
+        }
+    }
+}

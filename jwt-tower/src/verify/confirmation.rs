@@ -100,3 +100,82 @@ impl<'de> Visitor<'de> for CnfVisitor {
         Ok(Some(cnf))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use hmac::{Hmac, KeyInit as _, Mac as _};
+
+    use crate::{Algorithm, RegisteredClaims, RejectionKind, VerificationKey, Verifier};
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    /// An HS256 token over exactly `claims`.
+    fn token(claims: &str) -> String {
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256"}"#),
+            URL_SAFE_NO_PAD.encode(claims)
+        );
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET).unwrap();
+        mac.update(input.as_bytes());
+        format!(
+            "{input}.{}",
+            URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        )
+    }
+
+    fn verify(claims: &str) -> Result<Option<super::Confirmation>, RejectionKind> {
+        let verifier = Verifier::<RegisteredClaims>::builder(
+            VerificationKey::hmac(Algorithm::HS256, SECRET).unwrap(),
+        )
+        .algorithms([Algorithm::HS256])
+        .require_exp(false)
+        .build()
+        .unwrap();
+        verifier
+            .verify(&token(claims))
+            .map(|v| v.confirmation().cloned())
+            .map_err(|e| e.kind())
+    }
+
+    #[test]
+    fn cnf_members_are_read_and_others_kept_out() {
+        let cnf = verify(r#"{"sub":"a","cnf":{"jkt":"J","x5t#S256":"X","kid":{"n":[1]}}}"#)
+            .unwrap()
+            .unwrap();
+        assert_eq!((cnf.jkt(), cnf.x5t_s256()), (Some("J"), Some("X")));
+        assert_eq!(verify(r#"{"sub":"a"}"#), Ok(None));
+        assert_eq!(verify(r#"{"sub":"a","cnf":null}"#), Ok(None));
+        let escaped = verify(r#"{"cnf":{"jkt":"J\u0041"}}"#).unwrap().unwrap();
+        assert_eq!(escaped.jkt(), Some("JA"));
+    }
+
+    #[test]
+    fn cnf_is_read_strictly() {
+        assert_eq!(
+            verify(r#"{"cnf":{"jkt":"A","jkt":"B"}}"#),
+            Err(RejectionKind::Malformed)
+        );
+        assert_eq!(
+            verify(r#"{"cnf":{"jkt":1}}"#),
+            Err(RejectionKind::InvalidClaim)
+        );
+        assert_eq!(verify(r#"{"cnf":"J"}"#), Err(RejectionKind::InvalidClaim));
+        assert_eq!(
+            verify(r#"{"cnf":{"jkt":"A"},"cnf":{"jkt":"B"}}"#),
+            Err(RejectionKind::Malformed)
+        );
+    }
+
+    #[test]
+    fn the_fast_path_leaves_a_token_with_cnf_to_serde() {
+        let seed = super::super::claims::ViewSeed {
+            required: &[],
+            roles_claim: None,
+        };
+        assert!(super::super::scan::view(r#"{"sub":"a","cnf":{"jkt":"J"}}"#, &seed).is_none());
+        assert!(super::super::scan::view(r#"{"sub":"a"}"#, &seed).is_some());
+    }
+}
