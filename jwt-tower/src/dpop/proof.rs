@@ -158,7 +158,11 @@ fn public_key(
         Some("oct") => return Err(bad("the DPoP proof's jwk is a symmetric key")),
         _ => return Err(bad("the DPoP proof's jwk is of an unsupported type")),
     }
-    if jwk.contains_key("d") || jwk.contains_key("k") {
+    if jwk.contains_key("k")
+        || crate::keys::jwk::PRIVATE_MEMBERS
+            .iter()
+            .any(|member| jwk.contains_key(*member))
+    {
         return Err(bad("the DPoP proof's jwk holds a private key"));
     }
     let key = VerificationKey::from_jwk(&Value::Object(jwk.clone()))

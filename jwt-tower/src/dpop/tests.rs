@@ -175,6 +175,10 @@ fn jwk_must_be_a_public_key_for_alg() {
         ),
         ("private", Box::new(|h| h["jwk"]["d"] = json!("AAAA"))),
         (
+            "an RSA private member",
+            Box::new(|h| h["jwk"]["qi"] = json!("AAAA")),
+        ),
+        (
             "symmetric",
             Box::new(|h| h["jwk"] = json!({"kty": "oct", "k": "c2VjcmV0"})),
         ),

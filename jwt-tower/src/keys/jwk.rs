@@ -158,7 +158,7 @@ pub(crate) enum JwksOrigin {
 }
 
 /// The private members of RFC 7518 §6.2.2 and §6.3.2 (and RFC 8037's OKP `d`).
-const PRIVATE_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "oth"];
+pub(crate) const PRIVATE_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "oth"];
 
 /// Why a key of a fetched document must not be used because the document gives its
 /// secret away, if it does: an `oct` key is a shared secret, and a key with private

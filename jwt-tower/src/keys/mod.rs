@@ -2,7 +2,7 @@
 //! behind a lock-free, hot-swappable handle ([`Keys`]).
 
 mod handle;
-mod jwk;
+pub(crate) mod jwk;
 mod key;
 mod set;
 mod source;
