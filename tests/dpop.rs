@@ -252,6 +252,25 @@ async fn required_mode_refuses_bearer_tokens_bound_or_not() {
 }
 
 #[tokio::test]
+async fn a_guard_behind_the_layer_refuses_a_dpop_request_with_the_dpop_challenge() {
+    let server = resource_server("required", &[]).await;
+    let admin = format!("{}/admin", server.base());
+    let key = key();
+    let token = bound_token(&key);
+    let proof = key.proof("GET", &admin, Some(&token), None).unwrap();
+    let answer = dpop_get(&admin, &token, &[&proof]).await;
+    assert_eq!(answer.status, 403, "{answer:?}");
+    assert_eq!(answer.challenges.len(), 1, "{answer:?}");
+    let challenge = &answer.challenges[0];
+    assert!(
+        challenge.starts_with(r#"DPoP realm="api", error="insufficient_scope""#)
+            && challenge.contains(r#"scope="admin""#)
+            && challenge.ends_with(ALGS),
+        "{challenge}"
+    );
+}
+
+#[tokio::test]
 async fn off_mode_refuses_a_bound_token_as_bearer_and_knows_no_dpop_scheme() {
     let server = resource_server("off", &[]).await;
     let me = format!("{}/me", server.base());

@@ -80,6 +80,22 @@ impl<C> Authenticator<C> {
         error.with_dpop(challenge)
     }
 
+    /// `error`, decided behind the layer (a guard's or an extractor's), with the DPoP
+    /// challenge the layer's own refusals carry, so that a 403 `insufficient_scope` to a
+    /// DPoP client names the `DPoP` scheme (RFC 9449 §7.1). The request is not known
+    /// here: in required mode it was a DPoP request; in allowed mode both challenges go.
+    pub(crate) fn challenged_behind(&self, error: &AuthError) -> Option<AuthError> {
+        let checker = self.dpop.as_ref().filter(|c| c.mode() != DpopMode::Off)?;
+        if error.dpop().is_some() {
+            return None;
+        }
+        let mut challenge = DpopChallenge::new(checker.mode(), checker.algs_shared());
+        if checker.mode() == DpopMode::Required {
+            challenge = challenge.for_dpop_request();
+        }
+        Some(error.clone().with_dpop(challenge))
+    }
+
     /// The checks of a token presented as Bearer that names a confirmation: a DPoP-bound
     /// one is refused (in every mode), a certificate-bound one needs its certificate.
     pub(super) fn check_bearer_binding(

@@ -231,7 +231,10 @@ where
     fn refuse(&self, error: &AuthError) -> Response<B> {
         self.authenticator.record(error);
         tracing::debug!(kind = %error.kind(), category = ?error.category(), "jwt rejected");
-        self.on_rejection.on_rejection(error)
+        match self.authenticator.challenged_behind(error) {
+            Some(challenged) => self.on_rejection.on_rejection(&challenged),
+            None => self.on_rejection.on_rejection(error),
+        }
     }
 
     fn claims_type(&self) -> &'static str {
