@@ -8,7 +8,7 @@
 //! - a declared `alg` is exactly its one algorithm; otherwise the algorithms follow from
 //!   `kty`/`crv`: RSA keys RS*/PS* only, with a modulus of at least 2048 bits; EC P-256
 //!   ES256 and P-384 ES384 only, with coordinates of the curve's size; OKP Ed25519
-//!   EdDSA only; `oct` HS* only, each with a secret at least as long as its hash;
+//!   EdDSA and Ed25519 (RFC 9864's name for the same signature) only; `oct` HS* only, each with a secret at least as long as its hash;
 //! - no key with a `use` other than `sig`, or with `key_ops` lacking `verify`, is ever
 //!   loaded;
 //! - an `oct` key round-trips: a token signed with its secret verifies under exactly the
@@ -153,7 +153,7 @@ fn check_key(key: &VerificationKey, jwk: &serde_json::Map<String, Value>) -> Res
         }
         Some("OKP") => {
             if jwk.get("crv").and_then(Value::as_str) != Some("Ed25519")
-                || !all_in(&[Algorithm::EdDSA])
+                || !all_in(&[Algorithm::EdDSA, Algorithm::Ed25519])
             {
                 return fail("OKP key that is not an Ed25519 EdDSA key");
             }
