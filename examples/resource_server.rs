@@ -52,6 +52,19 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let revocations = redis.as_ref().map(jwt_env::revocations_of);
     let authenticator = Authenticator::new(jwt_env::from_env_with(revocations)?);
     let store = redis.map(|redis| std::sync::Arc::new(redis) as std::sync::Arc<dyn Store>);
+    if jwt_env::var("JWT_MTLS_CERT_HEADER").is_some()
+        && tls
+            .as_ref()
+            .is_some_and(tls::Tls::requests_client_certificates)
+    {
+        // Clients reach this server directly: one without a certificate could name any
+        // certificate in the header.
+        jwt_env::fail::<()>(
+            "JWT_MTLS_CERT_HEADER",
+            "is for a TLS-terminating proxy in front; this server reads client \
+             certificates itself (TLS_CLIENT_CA_FILE)",
+        )?;
+    }
     let authenticator = dpop_env::configure(authenticator, &bind, tls.is_some(), store).await?;
     let layer = JwtLayer::from_authenticator(authenticator);
 

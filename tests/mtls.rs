@@ -636,6 +636,28 @@ async fn grpc_service_refuses_a_bound_token_without_its_certificate() {
     );
 }
 
+/// A trusted proxy's certificate header on a server that reads client certificates
+/// itself would let a client without one name any certificate: refused at start-up.
+#[test]
+fn a_certificate_header_beside_client_certificates_is_refused() {
+    let pki = pki();
+    let mut env = jwt_env("https://issuer.test");
+    env.retain(|(name, _)| !name.starts_with("TLS_"));
+    env.extend([
+        ("TLS_CERT_FILE", pki.file("server.pem")),
+        ("TLS_KEY_FILE", pki.file("server-key.pem")),
+        ("TLS_CLIENT_CA_FILE", pki.file("ca.pem")),
+        ("JWT_MTLS_CERT_HEADER", "x-client-cert".to_owned()),
+    ]);
+    let output = run_to_exit("resource_server", &env);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("configuration error: JWT_MTLS_CERT_HEADER"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn incomplete_tls_configuration_names_the_variable() {
     let pki = pki();
