@@ -9,10 +9,10 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use support::process::{free_addr, start, start_at};
+use support::process::{free_addr, run_client, start, start_at};
 use support::redis::Redis;
 
 /// A confidential client in `OAUTH_CLIENTS_FILE`, for the client-credentials grant.
@@ -53,29 +53,12 @@ fn clients_file() -> PathBuf {
 /// everything it printed.
 fn run_script(args: &[String]) -> (bool, String) {
     let dir = node_dir();
-    let mut child = Command::new("node")
+    let mut command = Command::new("node");
+    command
         .arg(dir.join("dpop_client.mjs"))
         .args(args)
-        .current_dir(&dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("node runs");
-    let deadline = Instant::now() + SCRIPT_LIMIT;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let output = child.wait_with_output().unwrap();
-    let printed = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), printed)
+        .current_dir(&dir);
+    run_client(command, SCRIPT_LIMIT)
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -8,10 +8,10 @@
 mod support;
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use support::process::start;
+use support::process::{run_client, start};
 
 /// The SDK version the script was written and checked against (as `.ci/run` pins it).
 const SDK: &str = "mcp==2.3.0";
@@ -70,29 +70,12 @@ fn clients_file() -> PathBuf {
 /// Runs the script to completion (killed after `SCRIPT_LIMIT`); its exit status and
 /// everything it printed.
 fn run_script(args: &[String]) -> (bool, String) {
-    let mut child = Command::new("python3")
+    let mut command = Command::new("python3");
+    command
         .arg(script())
         .args(args)
-        .env("PYTHONUNBUFFERED", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    let deadline = Instant::now() + SCRIPT_LIMIT;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let output = child.wait_with_output().unwrap();
-    let printed = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), printed)
+        .env("PYTHONUNBUFFERED", "1");
+    run_client(command, SCRIPT_LIMIT)
 }
 
 #[tokio::test(flavor = "multi_thread")]

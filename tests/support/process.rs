@@ -128,3 +128,28 @@ pub async fn start_listening(name: &str, env: &[(&str, String)]) -> Running {
     }
     running
 }
+
+/// Runs an outside client (a Python or Node script) to completion, killed after `limit`:
+/// whether it exited successfully, and everything it printed, stdout then stderr.
+pub fn run_client(mut command: Command, limit: Duration) -> (bool, String) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{command:?} does not start: {e}"));
+    let deadline = Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let output = child.wait_with_output().unwrap();
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), printed)
+}
