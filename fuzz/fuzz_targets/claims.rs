@@ -10,7 +10,10 @@
 //! (the `base64` crate's `URL_SAFE_NO_PAD`), UTF-8, a JSON object with no member name twice
 //! in any object and nested at most `MAX_JSON_DEPTH` deep (serde_json, with the checks
 //! written out here), registered claims of the right types (`RegisteredClaims` as serde
-//! reads it; `scp` and the roles claim a string or an array of strings), no control
+//! reads it; `scp` and the roles claim a string or an array of strings; `cnf` an object
+//! whose `jkt` and `x5t#S256` are strings; `act` an object with a string `sub`, a string
+//! `iss` if any and at most `MAX_ACTOR_DEPTH` actors nested, its strings free of control
+//! characters), no control
 //! character in an identity claim, the time checks with the default leeway, and the
 //! required claims present. It refuses with the kind that reading gives (`malformed` or
 //! `invalid_claim` when the JSON breaks a rule, since one pass finds either first), and an
@@ -25,7 +28,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::EncodingKey;
-use jwt_tower::verify::MAX_JSON_DEPTH;
+use jwt_tower::verify::{MAX_ACTOR_DEPTH, MAX_JSON_DEPTH};
 use jwt_tower::{Algorithm, RegisteredClaims, RejectionKind, VerificationKey, Verifier};
 use libfuzzer_sys::fuzz_target;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -43,8 +46,8 @@ const REQUIRED: [&[&str]; 4] = [
     &["", "x", "roles", "iat", "jti"],
 ];
 /// The claims the verifier reads itself, before any roles claim of the same name.
-const REGISTERED: [&str; 9] = [
-    "iss", "sub", "jti", "scope", "aud", "scp", "exp", "nbf", "iat",
+const REGISTERED: [&str; 11] = [
+    "iss", "sub", "jti", "scope", "aud", "scp", "exp", "nbf", "iat", "cnf", "act",
 ];
 
 struct Fixture {
@@ -163,12 +166,60 @@ fn strings(value: Option<&Value>) -> Result<Vec<&str>, ()> {
     }
 }
 
+/// A string or `null` (absent): `Err` for any other type.
+fn optional_string(value: Option<&Value>) -> Result<Option<&str>, ()> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(()),
+    }
+}
+
+/// Whether `cnf` is absent, `null`, or an object whose `jkt` and `x5t#S256` are strings.
+fn confirmation_ok(value: Option<&Value>) -> bool {
+    match value {
+        None | Some(Value::Null) => true,
+        Some(Value::Object(cnf)) => {
+            optional_string(cnf.get("jkt")).is_ok() && optional_string(cnf.get("x5t#S256")).is_ok()
+        }
+        Some(_) => false,
+    }
+}
+
+/// The `sub`s of the `act` chain, outermost first (empty when absent or `null`); `Err`
+/// when it is not an object with a `sub` string, an `iss` string if any, no control
+/// character in either, and at most `MAX_ACTOR_DEPTH` actors.
+fn actors(value: Option<&Value>) -> Result<Vec<String>, ()> {
+    let mut chain = Vec::new();
+    let mut next = value;
+    loop {
+        let act = match next {
+            None | Some(Value::Null) => return Ok(chain),
+            Some(Value::Object(act)) => act,
+            Some(_) => return Err(()),
+        };
+        let sub = optional_string(act.get("sub"))?.ok_or(())?;
+        let iss = optional_string(act.get("iss"))?;
+        if chain.len() == MAX_ACTOR_DEPTH
+            || [Some(sub), iss]
+                .into_iter()
+                .flatten()
+                .any(|s| s.chars().any(char::is_control))
+        {
+            return Err(());
+        }
+        chain.push(sub.to_owned());
+        next = act.get("act");
+    }
+}
+
 /// What the verifier must answer for these claims, read apart from it.
 enum Expected {
     Accept {
         claims: RegisteredClaims,
         scopes: Vec<String>,
         roles: Vec<String>,
+        actors: Vec<String>,
     },
     /// Refused with one of these kinds.
     Refuse(&'static [RejectionKind]),
@@ -203,6 +254,12 @@ fn expected(payload_b64: &str, roles_claim: &str, required: &[&str], now: i64) -
     let (Ok(scp), Ok(roles)) = (strings(members.get("scp")), strings(roles_value)) else {
         return Expected::Refuse(INVALID_CLAIM);
     };
+    let Ok(actors) = actors(members.get("act")) else {
+        return Expected::Refuse(INVALID_CLAIM);
+    };
+    if !confirmation_ok(members.get("cnf")) {
+        return Expected::Refuse(INVALID_CLAIM);
+    }
 
     // The time checks, in the verifier's order; within 2 s of a flip, either answer.
     let near = |a: i64, b: i64| a.abs_diff(b) <= 2;
@@ -269,6 +326,7 @@ fn expected(payload_b64: &str, roles_claim: &str, required: &[&str], now: i64) -
         claims,
         scopes,
         roles,
+        actors,
     }
 }
 
@@ -317,6 +375,7 @@ fuzz_target!(|input: &[u8]| {
                 claims,
                 scopes,
                 roles,
+                actors,
             },
             Ok(verified),
         ) => {
@@ -332,6 +391,13 @@ fuzz_target!(|input: &[u8]| {
             assert_eq!(ours, scopes, "{token}");
             let ours: Vec<&str> = identity.roles().iter().map(|s| &**s).collect();
             assert_eq!(ours, roles, "{token}");
+            let ours: Vec<&str> = identity
+                .actor()
+                .into_iter()
+                .flat_map(|a| a.chain())
+                .map(|a| a.sub())
+                .collect();
+            assert_eq!(ours, actors, "{token}");
             assert_eq!(verified.header().alg, Algorithm::HS256);
             assert_eq!(verified.header().typ.as_deref(), Some("JWT"));
         }

@@ -115,6 +115,12 @@ pub enum RejectionKind {
     Rejected,
     /// A scope, role or predicate policy was not met.
     InsufficientScope,
+    /// A policy on the token's actors (RFC 8693 `act`) was not met: the token is not
+    /// delegated where an actor is required, its current actor is not one allowed here,
+    /// or its chain of actors is longer than allowed. A 403 `insufficient_scope`, as any
+    /// policy failure: the token is valid, and getting a fresh one of the same kind
+    /// (what `invalid_token` tells a client to do) would not help.
+    ActorNotAllowed,
     /// The key set has never been loaded.
     KeysUnavailable,
     /// A fail-closed revocation list is out of step with its store (for example its
@@ -166,7 +172,7 @@ pub enum RejectionKind {
 
 impl RejectionKind {
     /// Every kind, in declaration order.
-    pub const ALL: [RejectionKind; 43] = [
+    pub const ALL: [RejectionKind; 44] = [
         Self::MissingToken,
         Self::MultipleTokens,
         Self::InvalidAuthorizationHeader,
@@ -189,6 +195,7 @@ impl RejectionKind {
         Self::Revoked,
         Self::Rejected,
         Self::InsufficientScope,
+        Self::ActorNotAllowed,
         Self::KeysUnavailable,
         Self::RevocationsOutOfStep,
         Self::DpopProofMissing,
@@ -224,7 +231,7 @@ impl RejectionKind {
             Self::MultipleTokens | Self::InvalidAuthorizationHeader | Self::DpopMultipleProofs => {
                 ErrorCategory::InvalidRequest
             }
-            Self::InsufficientScope => ErrorCategory::InsufficientScope,
+            Self::InsufficientScope | Self::ActorNotAllowed => ErrorCategory::InsufficientScope,
             Self::KeysUnavailable | Self::RevocationsOutOfStep | Self::ReplayStoreUnavailable => {
                 ErrorCategory::Unavailable
             }
@@ -271,6 +278,7 @@ impl RejectionKind {
             Self::Revoked => "revoked",
             Self::Rejected => "rejected",
             Self::InsufficientScope => "insufficient_scope",
+            Self::ActorNotAllowed => "actor_not_allowed",
             Self::KeysUnavailable => "keys_unavailable",
             Self::RevocationsOutOfStep => "revocations_out_of_step",
             Self::DpopProofMissing => "dpop_proof_missing",
@@ -321,6 +329,7 @@ impl RejectionKind {
             Self::Revoked => "the token has been revoked",
             Self::Rejected => "the token was rejected",
             Self::InsufficientScope => "the token lacks the privileges this resource requires",
+            Self::ActorNotAllowed => "the token's actor may not act for its subject here",
             Self::KeysUnavailable => "the signing keys are not available yet",
             Self::RevocationsOutOfStep => {
                 "the revocation list is out of step with its store; refusing until it is back"

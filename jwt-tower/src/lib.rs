@@ -91,6 +91,6 @@ pub use policy::Policy;
 pub use resource::ProtectedResourceMetadata;
 pub use token::TokenSource;
 pub use verify::{
-    Audience, Confirmation, Identity, RegisteredClaims, TokenHeader, VerifiedToken, Verifier,
-    VerifierBuilder,
+    Actor, Audience, Confirmation, Identity, RegisteredClaims, TokenHeader, VerifiedToken,
+    Verifier, VerifierBuilder,
 };

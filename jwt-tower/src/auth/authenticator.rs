@@ -185,6 +185,25 @@ impl<C> Authenticator<C> {
         self
     }
 
+    /// Requires a delegated token (see [`Policy::require_actor`]).
+    pub fn require_actor(mut self) -> Self {
+        self.policy = self.policy.require_actor();
+        self
+    }
+
+    /// Allows only `actors` as a delegated token's current actor (see
+    /// [`Policy::allow_actors`]).
+    pub fn allow_actors<S: Into<Box<str>>>(mut self, actors: impl IntoIterator<Item = S>) -> Self {
+        self.policy = self.policy.allow_actors(actors);
+        self
+    }
+
+    /// Caps a delegated token's chain of actors (see [`Policy::max_actor_depth`]).
+    pub fn max_actor_depth(mut self, depth: usize) -> Self {
+        self.policy = self.policy.max_actor_depth(depth);
+        self
+    }
+
     /// Requires a predicate over the verified token.
     pub fn require(
         mut self,

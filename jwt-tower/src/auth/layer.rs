@@ -159,6 +159,22 @@ impl<C, R> JwtLayer<C, R> {
         self.map(|a| a.require_roles(roles))
     }
 
+    /// Requires a delegated token (see [`Policy::require_actor`]).
+    pub fn require_actor(self) -> Self {
+        self.map(Authenticator::require_actor)
+    }
+
+    /// Allows only `actors` as a delegated token's current actor (see
+    /// [`Policy::allow_actors`]).
+    pub fn allow_actors<S: Into<Box<str>>>(self, actors: impl IntoIterator<Item = S>) -> Self {
+        self.map(|a| a.allow_actors(actors))
+    }
+
+    /// Caps a delegated token's chain of actors (see [`Policy::max_actor_depth`]).
+    pub fn max_actor_depth(self, depth: usize) -> Self {
+        self.map(|a| a.max_actor_depth(depth))
+    }
+
     /// Requires a predicate over the verified token.
     pub fn require(
         self,

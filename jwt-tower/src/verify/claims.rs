@@ -227,6 +227,8 @@ pub(crate) struct ClaimsView<'a> {
     /// `cnf`, boxed: nearly every token has none. A nested object, so the fast path
     /// (`scan`) never reads it: a token with `cnf` is read by serde.
     pub(crate) cnf: Option<Box<super::Confirmation>>,
+    /// `act`, boxed and read by serde alone, as `cnf` is: few tokens are delegated.
+    pub(crate) act: Option<Box<super::Actor>>,
     /// Bit `i` is set when `required[i]` was present (and not null).
     pub(crate) required_seen: u64,
     /// Set by the fast path (`scan`), which reads no string holding a control character:
@@ -303,6 +305,15 @@ impl<'de> Visitor<'de> for ViewVisitor<'_> {
                         .next_value_seed(super::confirmation::CnfSeed { depth: 1 })?
                         .map(Box::new);
                     view.cnf.is_some()
+                }
+                "act" => {
+                    view.act = map
+                        .next_value_seed(super::actor::ActSeed {
+                            depth: 1,
+                            actors: 0,
+                        })?
+                        .map(Box::new);
+                    view.act.is_some()
                 }
                 name if Some(name) == seed.roles_claim => {
                     opt(&mut view.roles, map.next_value::<Option<StrOrList<'de>>>()?)?

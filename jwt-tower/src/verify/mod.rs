@@ -1,6 +1,7 @@
 //! Verification: the HTTP-free heart. [`Verifier`] turns token text into a
 //! [`VerifiedToken`] or an [`AuthError`](crate::AuthError).
 
+mod actor;
 pub(crate) mod base64url;
 mod builder;
 mod cache;
@@ -16,6 +17,7 @@ pub(crate) mod strict;
 mod verified;
 mod verifier;
 
+pub use actor::{Actor, MAX_ACTOR_DEPTH};
 pub use builder::{DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, VerifierBuilder};
 pub use claims::{Audience, RegisteredClaims};
 pub use confirmation::Confirmation;

@@ -280,8 +280,9 @@ pub(crate) fn view<'a>(text: &'a str, seed: &ViewSeed<'_>) -> Option<ClaimsView<
             "exp" => keys.claim(6).and(store(&mut view.exp, date(value)?))?,
             "nbf" => keys.claim(7).and(store(&mut view.nbf, date(value)?))?,
             "iat" => keys.claim(8).and(store(&mut view.iat, date(value)?))?,
-            // A confirmation is an object, read (and its type judged) by serde alone.
-            "cnf" => return None,
+            // A confirmation or an actor is an object, read (and its type judged) by
+            // serde alone.
+            "cnf" | "act" => return None,
             name if Some(name) == seed.roles_claim => {
                 keys.claim(9).and(store(&mut view.roles, list(value)?))?
             }

@@ -84,6 +84,7 @@ pub(crate) struct Facts {
     roles: SpanList,
     audience: Option<AudienceSpans>,
     confirmation: Option<Box<super::Confirmation>>,
+    actor: Option<Box<super::Actor>>,
     header: OnceLock<TokenHeader>,
     scope_list: OnceLock<Box<[Box<str>]>>,
     role_list: OnceLock<Box<[Box<str>]>>,
@@ -186,6 +187,7 @@ impl Facts {
             roles,
             audience,
             confirmation: view.cnf.clone(),
+            actor: view.act.clone(),
             header: OnceLock::new(),
             scope_list: OnceLock::new(),
             role_list: OnceLock::new(),
@@ -434,6 +436,13 @@ impl<C> VerifiedToken<C> {
         self.inner.facts.confirmation.as_deref()
     }
 
+    /// `act`, if present: the current actor of a delegated token (RFC 8693 §4.1), the
+    /// earlier ones nested in it (see [`Actor`](super::Actor)).
+    #[must_use]
+    pub fn actor(&self) -> Option<&super::Actor> {
+        self.inner.facts.actor.as_deref()
+    }
+
     /// Whether `scope` was granted.
     #[must_use]
     pub fn has_scope(&self, scope: &str) -> bool {
@@ -477,6 +486,7 @@ impl std::fmt::Debug for Identity {
             .field("subject", &self.subject())
             .field("issuer", &self.issuer())
             .field("scopes", &self.scopes())
+            .field("actor", &self.actor())
             .finish_non_exhaustive()
     }
 }
@@ -526,6 +536,13 @@ impl Identity {
     #[must_use]
     pub fn issued_at(&self) -> Option<i64> {
         self.facts().issued_at
+    }
+
+    /// `act`, if present: the current actor of a delegated token (RFC 8693 §4.1), the
+    /// earlier ones nested in it (see [`Actor`](super::Actor)).
+    #[must_use]
+    pub fn actor(&self) -> Option<&super::Actor> {
+        self.facts().actor.as_deref()
     }
 
     /// The scopes granted: `scope` split on spaces, plus `scp` (string or array).
