@@ -27,8 +27,10 @@ use tonic::{Code, Status};
 
 /// The status a tonic client reports when [`PropagateLayer`] did not send a call:
 /// `UNAUTHENTICATED` when there was no credential to send, `UNAVAILABLE` when the token
-/// source failed, `FAILED_PRECONDITION` when the call was not for the layer's destination
-/// (a configuration error of the client).
+/// source failed or the token endpoint of an exchange could not be reached,
+/// `PERMISSION_DENIED` when the exchange was refused (the caller's token may not reach
+/// that service through this one), `FAILED_PRECONDITION` when the call was not for the
+/// layer's destination (a configuration error of the client).
 ///
 /// ```
 /// use jwt_tower::propagate::PropagateError;
@@ -39,6 +41,12 @@ use tonic::{Code, Status};
 pub fn status(error: &PropagateError) -> Status {
     let code = match error {
         PropagateError::ServiceToken(_) => Code::Unavailable,
+        #[cfg(feature = "remote")]
+        PropagateError::Exchange(jwt_tower::propagate::ExchangeError::Refused { .. }) => {
+            Code::PermissionDenied
+        }
+        #[cfg(feature = "remote")]
+        PropagateError::Exchange(_) => Code::Unavailable,
         PropagateError::DestinationNotAllowed { .. } | PropagateError::NoDestination => {
             Code::FailedPrecondition
         }
@@ -93,4 +101,36 @@ pub fn forward_caller() -> PropagateBuilder<CallerTokenOnly> {
 /// ```
 pub fn service_token(source: ServiceTokenSource) -> PropagateBuilder<CredentialsChosen> {
     PropagateLayer::service_token(source).map_error(boxed_status)
+}
+
+/// A client layer sending, on every call made while handling a verified request, the
+/// caller's token exchanged (RFC 8693) for one meant for the channel's service (see
+/// [`TokenExchange`](jwt_tower::propagate::TokenExchange)), once bound to the channel's
+/// origin (as [`forward_caller`]). Outside such a request, calls fail with
+/// `UNAUTHENTICATED`; a refused exchange with `PERMISSION_DENIED`, an unreachable token
+/// endpoint with `UNAVAILABLE`; none is sent.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// use jwt_tower::propagate::TokenExchange;
+/// use tower_layer::Layer;
+///
+/// let exchange = TokenExchange::new("https://auth.internal/token", "orders", "secret")
+///     .audience("billing");
+/// let endpoint = tonic::transport::Endpoint::from_static("http://billing:50051");
+/// let channel = jwt_tonic::propagate::exchange(exchange)?
+///     .to_fixed_origin(endpoint.uri())?
+///     .layer(endpoint.connect_lazy());
+/// // let client = BillingClient::new(channel);  // generated code
+/// # let _ = channel; Ok(()) }
+/// ```
+///
+/// # Errors
+/// If the token URL is not an absolute `http`/`https` URL, or the default HTTP client
+/// cannot be built.
+#[cfg(feature = "remote")]
+pub fn exchange(
+    exchange: jwt_tower::propagate::TokenExchange,
+) -> Result<PropagateBuilder<CredentialsChosen>, BoxError> {
+    Ok(PropagateLayer::exchange(exchange)?.map_error(boxed_status))
 }

@@ -48,6 +48,13 @@ pub enum PropagateError {
     /// The [`ServiceTokenSource`] could not provide a token.
     #[error(transparent)]
     ServiceToken(#[from] ServiceTokenError),
+    /// The caller's token could not be exchanged for the next service
+    /// ([`PropagateLayer::exchange`]): refused by the token endpoint (its OAuth error is
+    /// kept), or the endpoint could not be reached.
+    #[cfg(feature = "remote")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
+    #[error(transparent)]
+    Exchange(#[from] super::ExchangeError),
     /// The request goes to an origin the layer was not bound to: its credentials are not
     /// sent there, and neither is the request.
     #[error("refused to send a request to {origin}: not one of this client's destinations")]
@@ -67,7 +74,7 @@ pub enum PropagateError {
 
 /// Which token an outgoing request gets.
 #[derive(Clone, Debug)]
-enum Credentials {
+pub(super) enum Credentials {
     /// The caller's; outside a caller's scope, the fallback's if one was chosen, else an
     /// error.
     Caller {
@@ -75,6 +82,10 @@ enum Credentials {
     },
     /// The service's own, always.
     Service(ServiceTokenSource),
+    /// The caller's, exchanged for the next service's (RFC 8693); outside a caller's
+    /// scope, an error.
+    #[cfg(feature = "remote")]
+    Exchange(super::exchange::Exchanger),
 }
 
 fn boxed(error: PropagateError) -> BoxError {
@@ -207,7 +218,7 @@ pub struct PropagateBuilder<State> {
 }
 
 impl<State> PropagateBuilder<State> {
-    fn new(credentials: Credentials) -> Self {
+    pub(super) fn new(credentials: Credentials) -> Self {
         Self {
             credentials,
             map_error: boxed,
@@ -369,6 +380,28 @@ impl<S> PropagateService<S> {
     pub fn get_ref(&self) -> &S {
         &self.inner
     }
+
+    pub(super) fn map_error(&self) -> fn(PropagateError) -> BoxError {
+        self.layer.map_error
+    }
+
+    /// Calls the wrapped client at once (it was polled ready).
+    pub(super) fn call_inner<B>(&mut self, req: Request<B>) -> S::Future
+    where
+        S: Service<Request<B>>,
+    {
+        self.inner.call(req)
+    }
+
+    /// The client polled ready, for a future that calls it later; a clone takes its
+    /// place.
+    pub(super) fn take_ready(&mut self) -> S
+    where
+        S: Clone,
+    {
+        let clone = self.inner.clone();
+        std::mem::replace(&mut self.inner, clone)
+    }
 }
 
 /// The caller's `Bearer` header, if this runs in the scope of a verified request; a
@@ -433,6 +466,11 @@ where
                 }
             },
             Credentials::Service(source) => source,
+            #[cfg(feature = "remote")]
+            Credentials::Exchange(exchanger) => {
+                let exchanger = exchanger.clone();
+                return self.call_exchanged(&exchanger, req);
+            }
         };
         if let Some(signer) = source.signer() {
             let (source, signer) = (source.clone(), Arc::clone(signer));
@@ -575,19 +613,19 @@ pin_project! {
 }
 
 impl<F, T> PropagateFuture<F, T> {
-    fn inner(future: F) -> Self {
+    pub(super) fn inner(future: F) -> Self {
         Self {
             kind: Kind::Inner { future },
         }
     }
 
-    fn failed(error: BoxError) -> Self {
+    pub(super) fn failed(error: BoxError) -> Self {
         Self {
             kind: Kind::Failed { error: Some(error) },
         }
     }
 
-    fn fetching(future: Fetching<T>) -> Self {
+    pub(super) fn fetching(future: Fetching<T>) -> Self {
         Self {
             kind: Kind::Fetching { future },
         }

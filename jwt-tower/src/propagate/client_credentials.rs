@@ -129,31 +129,16 @@ impl ClientCredentials {
     /// If the token URL is not an absolute `http`/`https` URL, or the default HTTP client
     /// cannot be built.
     pub fn build(self) -> Result<ServiceTokenSource, BoxError> {
-        let url = url::Url::parse(&self.token_url)
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-            .ok_or_else(|| InvalidTokenUrl(self.token_url.clone()))?;
-        let uri: http::Uri = url.as_str().parse()?;
-        let (origin, htu) = super::dpop::target(&uri, None)
-            .ok_or_else(|| InvalidTokenUrl(self.token_url.clone()))?;
-        let client = match self.client {
-            Some(client) => client,
-            None => reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .timeout(DEFAULT_TIMEOUT)
-                .build()?,
-        };
-        let request = Arc::new(TokenRequest {
-            url,
-            origin,
-            htu,
-            authorization: basic(&self.client_id, &self.client_secret),
-            body: form(self.scope.as_deref(), self.resource.as_deref()),
-            client,
-        });
+        let request = Arc::new(TokenRequest::new(
+            &self.token_url,
+            &self.client_id,
+            &self.client_secret,
+            self.client,
+        )?);
+        let body: Arc<str> = form(self.scope.as_deref(), self.resource.as_deref()).into();
         let source = ServiceTokenSource::from_fetch(move |signer| {
-            let request = Arc::clone(&request);
-            Box::pin(async move { request.send(signer.as_deref()).await })
+            let (request, body) = (Arc::clone(&request), Arc::clone(&body));
+            Box::pin(async move { request.send(&body, signer.as_deref()).await })
         });
         #[cfg(feature = "aws_lc_rs")]
         let source = match self.dpop {
@@ -187,15 +172,15 @@ fn form(scope: Option<&str>, resource: Option<&str>) -> String {
     form.finish()
 }
 
-/// One configured token request, sent for each new token.
-struct TokenRequest {
+/// A token endpoint and this client's credentials for it: a token request is sent
+/// for each new token (client credentials, or a token exchange).
+pub(super) struct TokenRequest {
     url: url::Url,
     /// The token endpoint's origin: the key of its nonces.
     origin: String,
     /// The proof's `htu`: the token URL without query and fragment.
     htu: String,
     authorization: String,
-    body: String,
     client: reqwest::Client,
 }
 
@@ -217,14 +202,56 @@ struct ErrorResponse {
 /// request's credentials.
 #[derive(Debug, thiserror::Error)]
 #[error("the token endpoint answered {status}: {error}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
-struct TokenEndpointError {
-    status: StatusCode,
-    error: String,
-    description: Option<String>,
+pub(super) struct TokenEndpointError {
+    pub(super) status: StatusCode,
+    pub(super) error: String,
+    pub(super) description: Option<String>,
 }
 
 impl TokenRequest {
-    async fn send(&self, signer: Option<&DpopSigner>) -> Result<ServiceToken, BoxError> {
+    /// The request to `token_url` as `client_id`, authenticated by
+    /// `client_secret_basic`; `client` by default is reqwest's, with no redirects and a
+    /// 10 s timeout.
+    ///
+    /// # Errors
+    /// If the token URL is not an absolute `http`/`https` URL, or the default HTTP client
+    /// cannot be built.
+    pub(super) fn new(
+        token_url: &str,
+        client_id: &str,
+        client_secret: &str,
+        client: Option<reqwest::Client>,
+    ) -> Result<Self, BoxError> {
+        let url = url::Url::parse(token_url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+            .ok_or_else(|| InvalidTokenUrl(token_url.to_owned()))?;
+        let uri: http::Uri = url.as_str().parse()?;
+        let (origin, htu) =
+            super::dpop::target(&uri, None).ok_or_else(|| InvalidTokenUrl(token_url.to_owned()))?;
+        let client = match client {
+            Some(client) => client,
+            None => reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(DEFAULT_TIMEOUT)
+                .build()?,
+        };
+        Ok(Self {
+            url,
+            origin,
+            htu,
+            authorization: basic(client_id, client_secret),
+            client,
+        })
+    }
+
+    /// Posts the form `body` (with a proof when `signer` is given) and reads the token
+    /// it answers: a Bearer token, or a DPoP one with a signer.
+    pub(super) async fn send(
+        &self,
+        body: &str,
+        signer: Option<&DpopSigner>,
+    ) -> Result<ServiceToken, BoxError> {
         let mut retried = false;
         loop {
             let mut request = self
@@ -236,7 +263,7 @@ impl TokenRequest {
                     "application/x-www-form-urlencoded",
                 )
                 .header(http::header::ACCEPT, "application/json")
-                .body(self.body.clone());
+                .body(body.to_owned());
             let used = signer.and_then(|s| s.nonce(&self.origin));
             if let Some(signer) = signer {
                 let proof = signer.proof(&Method::POST, &self.htu, None, used.as_deref())?;

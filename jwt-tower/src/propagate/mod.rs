@@ -12,7 +12,9 @@
 //!   ([`forward`](PropagateLayer::forward)), with the service's own token from a
 //!   [`ServiceTokenSource`] outside a caller's scope only if chosen
 //!   ([`or_service_token`](PropagateBuilder::or_service_token)), or always the service's
-//!   ([`service_token`](PropagateLayer::service_token)). A call with no credential fails
+//!   ([`service_token`](PropagateLayer::service_token)), or the caller's exchanged for one
+//!   meant for the next service (RFC 8693, [`exchange`](PropagateLayer::exchange), feature
+//!   `remote`: the next hop sees an `act` naming this service). A call with no credential fails
 //!   with [`PropagateError::NoCredentials`]: it is never sent unauthenticated, nor with
 //!   the service's token in place of a missing caller's unless configured so.
 //! - **DPoP.** A [`ServiceTokenSource`] can hold the service's own DPoP key
@@ -57,6 +59,8 @@ mod client;
 mod client_credentials;
 mod destination;
 mod dpop;
+#[cfg(feature = "remote")]
+mod exchange;
 mod response;
 mod source;
 
@@ -69,6 +73,9 @@ pub use client::{
 #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
 pub use client_credentials::{ClientCredentials, InvalidTokenUrl};
 pub use destination::{IntoOrigin, InvalidOrigin, Origin};
+#[cfg(feature = "remote")]
+#[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
+pub use exchange::{ExchangeError, TokenExchange};
 pub use response::ResponseHead;
 pub use source::{ServiceToken, ServiceTokenError, ServiceTokenSource};
 
