@@ -33,15 +33,20 @@
 //! Standard OAuth, for OAuth client libraries and MCP clients: `GET
 //! /.well-known/oauth-authorization-server` (RFC 8414, issuer `JWT_ISSUER`), `GET`/`POST
 //! /authorize` (authorization code with PKCE S256, a login form for `DEMO_USERS`),
-//! `POST /token` (`authorization_code`, `refresh_token`, `client_credentials`), `POST
+//! `POST /token` (`authorization_code`, `refresh_token`, `client_credentials`, and RFC
+//! 8693 token exchange, `urn:ietf:params:oauth:grant-type:token-exchange`), `POST
 //! /register` (RFC 7591, public clients; counted against `LOGIN_ATTEMPTS_PER_ADDRESS`,
 //! 429 past it; a registered client is forgotten after 30 days unused).
 //! `OAUTH_CLIENTS_FILE`: pre-registered clients, a JSON array of `{"client_id",
 //! "client_secret" (absent for public clients, else at least 32 bytes), "scope",
-//! "redirect_uris", "grant_types"}`, kept in this process only (not in Redis), none named
-//! like a `DEMO_USERS` user. `OAUTH_RESOURCES`: the comma-separated `resource`
-//! values (RFC 8707) tokens may be requested for, each becoming the token's `aud`
-//! (default the `JWT_AUDIENCE` values; without `resource`, the first `JWT_AUDIENCE`).
+//! "redirect_uris", "grant_types", "exchange_audiences"}`, kept in this process only (not
+//! in Redis), none named like a `DEMO_USERS` user. `OAUTH_RESOURCES`: the comma-separated
+//! `resource` values (RFC 8707) tokens may be requested for, each becoming the token's
+//! `aud` (default the `JWT_AUDIENCE` values; without `resource`, the first
+//! `JWT_AUDIENCE`). A confidential client's `exchange_audiences` (each an
+//! `OAUTH_RESOURCES` or `JWT_AUDIENCE` value) are the audiences it may exchange this
+//! server's access tokens for (see `common/oauth_exchange.rs`); the metadata names the
+//! grant when some client has them.
 //!
 //! TLS: `TLS_CERT_FILE` and `TLS_KEY_FILE` serve HTTPS (and `JWT_ISSUER` defaults to
 //! `https://$BIND`); `TLS_CLIENT_CA_FILE` asks clients for a certificate signed by that
@@ -79,6 +84,8 @@ mod oauth_config;
 mod oauth_dpop;
 #[path = "common/oauth_error.rs"]
 mod oauth_error;
+#[path = "common/oauth_exchange.rs"]
+mod oauth_exchange;
 #[path = "common/oauth_pages.rs"]
 mod oauth_pages;
 #[path = "common/oauth_params.rs"]
@@ -239,6 +246,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         None => Vec::new(),
     };
     let resources = oauth_config::resources(var("OAUTH_RESOURCES"), &audiences);
+    oauth_config::check_exchange_audiences(
+        &clients,
+        &oauth_config::served_audiences(&resources, &audiences),
+    )
+    .map_err(|e| config_error("OAUTH_CLIENTS_FILE", e))?;
 
     let mut builder = TokenIssuer::builder(issuer_name.clone(), key).ttl(Duration::from_secs(ttl));
     for audience in &audiences {
@@ -343,6 +355,14 @@ async fn serve(
     let dpop = token_dpop(&issuer_name, &store).await?;
     let revocations = Revocations::new();
     store.follow(&revocations);
+    let exchange = oauth_exchange::Exchange::new(
+        &issuer,
+        alg,
+        &issuer_name,
+        oauth_config::served_audiences(&resources, &audiences),
+        revocations.clone(),
+        clients.iter().any(|c| !c.exchange_audiences.is_empty()),
+    )?;
     let mut verifier = Verifier::<RegisteredClaims>::builder(issuer.keys())
         .algorithms([alg])
         .issuer(issuer_name.clone())
@@ -381,6 +401,7 @@ async fn serve(
             .as_ref()
             .is_some_and(tls::Tls::requests_client_certificates),
         dpop,
+        exchange,
     };
     let app = auth_routes::router(state, &public_base)
         .merge(oauth_routes::router(oauth))

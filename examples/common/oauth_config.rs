@@ -10,7 +10,9 @@ pub const MIN_SECRET_BYTES: usize = 32;
 
 /// The clients of the file at `path`: a JSON array of `{"client_id", "client_secret"
 /// (absent for public clients; at least [`MIN_SECRET_BYTES`]), "scope"
-/// (space-separated), "redirect_uris", "grant_types"}`, only `client_id` required. A
+/// (space-separated), "redirect_uris", "grant_types", "exchange_audiences" (the
+/// audiences a confidential client may exchange tokens for, RFC 8693)}`, only
+/// `client_id` required. A
 /// client may not be named like a user (`is_user`): a client-credentials token has the
 /// client id as its subject. The message of an error names the problem; the caller
 /// names the variable.
@@ -62,4 +64,35 @@ pub fn resources(value: Option<String>, default: &[String]) -> Vec<String> {
             .collect(),
         None => default.to_vec(),
     }
+}
+
+/// Every audience this server issues tokens for: the `OAUTH_RESOURCES` values, then the
+/// `JWT_AUDIENCE` ones not among them.
+pub fn served_audiences(resources: &[String], audiences: &[String]) -> Vec<String> {
+    let mut served = resources.to_vec();
+    for audience in audiences {
+        if !served.contains(audience) {
+            served.push(audience.clone());
+        }
+    }
+    served
+}
+
+/// Refuses a client whose `exchange_audiences` name an audience this server does not
+/// serve (`served`): no exchange for it could succeed.
+pub fn check_exchange_audiences(clients: &[Client], served: &[String]) -> Result<(), String> {
+    for client in clients {
+        if let Some(audience) = client
+            .exchange_audiences
+            .iter()
+            .find(|a| !served.contains(a))
+        {
+            return Err(format!(
+                "client {:?}: exchange audience {audience:?} is neither an OAUTH_RESOURCES \
+                 nor a JWT_AUDIENCE value",
+                client.client_id
+            ));
+        }
+    }
+    Ok(())
 }

@@ -1,7 +1,8 @@
 //! The standard OAuth routes of `auth_server`, beside its own login routes:
 //! `GET /.well-known/oauth-authorization-server` (RFC 8414), `GET`/`POST /authorize`
 //! (`oauth_authorize.rs`), `POST /token` (`oauth_token.rs`, with DPoP in
-//! `oauth_dpop.rs`), `POST /register` (`oauth_register.rs`). The including example also
+//! `oauth_dpop.rs` and token exchange in `oauth_exchange.rs`), `POST /register`
+//! (`oauth_register.rs`). The including example also
 //! includes `auth_routes.rs` (and its siblings), `oauth_error.rs`, `oauth_pages.rs` and
 //! `oauth_params.rs`.
 #![allow(dead_code)]
@@ -18,6 +19,7 @@ use serde_json::{Value, json};
 
 use super::auth_routes::AuthState;
 use super::oauth_dpop::TokenDpop;
+use super::oauth_exchange::Exchange;
 use super::{oauth_authorize, oauth_register, oauth_token};
 
 /// What the OAuth routes need beyond the login routes' state.
@@ -46,6 +48,9 @@ pub struct OAuthState {
     pub certificate_bound_tokens: bool,
     /// DPoP proofs at `/token`: tokens bound to the client's key, server nonces.
     pub dpop: TokenDpop,
+    /// Token exchange at `/token` (RFC 8693): this server's tokens, verified for every
+    /// audience it serves.
+    pub exchange: Exchange,
 }
 
 impl OAuthState {
@@ -95,6 +100,12 @@ impl OAuthState {
             "authorization_response_iss_parameter_supported": true,
             "dpop_signing_alg_values_supported": self.dpop.algorithms(),
         });
+        if self.exchange.offered() {
+            // Named only when a configured client may use it.
+            if let Some(grants) = metadata["grant_types_supported"].as_array_mut() {
+                grants.push(Value::from(jwt_tower::oauth::TOKEN_EXCHANGE));
+            }
+        }
         if self.certificate_bound_tokens {
             // RFC 8705 §3.3.
             metadata["tls_client_certificate_bound_access_tokens"] = Value::Bool(true);

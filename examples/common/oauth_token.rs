@@ -1,5 +1,6 @@
 //! `POST /token` (RFC 6749 §3.2): the `authorization_code`, `refresh_token` and
-//! `client_credentials` grants, for clients authenticated by `client_secret_basic`,
+//! `client_credentials` grants, and token exchange (RFC 8693, `oauth_exchange.rs`), for
+//! clients authenticated by `client_secret_basic`,
 //! `client_secret_post` or, for public clients, `none`. The answer is always a JSON body
 //! with `Cache-Control: no-store`, whatever `REFRESH_COOKIE` says (that is for the
 //! browser login routes).
@@ -24,8 +25,8 @@ use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, PRAGMA};
 use axum::response::{IntoResponse, Response};
 use jwt_tower::confirmation::ClientCertificate;
 use jwt_tower::oauth::{
-    AUTHORIZATION_CODE, CLIENT_CREDENTIALS, Client, ClientCredentials, OAuthError, OAuthErrorCode,
-    REFRESH_TOKEN, scope,
+    ACCESS_TOKEN_TYPE, AUTHORIZATION_CODE, CLIENT_CREDENTIALS, Client, ClientCredentials,
+    ExchangeGrant, OAuthError, OAuthErrorCode, REFRESH_TOKEN, TOKEN_EXCHANGE, scope,
 };
 use jwt_tower::refresh::RefreshError;
 use jwt_tower::store::Family;
@@ -34,16 +35,39 @@ use serde_json::{Map, Value};
 use super::auth_routes::Tokens;
 use super::oauth_dpop::{self, ProvedKey};
 use super::oauth_error::OAuthErrorResponse;
+use super::oauth_exchange;
 use super::oauth_params::Params;
 use super::oauth_routes::OAuthState;
 
 /// What a grant gives: the access token's subject, scope and audience, and a refresh
-/// token when one comes with it.
+/// token when one comes with it; for an exchange, its `act` claim and latest `exp`.
 struct Granted {
     subject: String,
     scope: String,
     audience: Option<String>,
     refresh_token: Option<String>,
+    exchanged: Option<Exchanged>,
+}
+
+/// What an exchanged token carries beyond the other grants' (RFC 8693 §2.2.1, §4.1).
+struct Exchanged {
+    act: Value,
+    not_after: i64,
+}
+
+impl From<ExchangeGrant> for Granted {
+    fn from(grant: ExchangeGrant) -> Self {
+        Self {
+            subject: grant.subject,
+            scope: grant.scope,
+            audience: Some(grant.audience),
+            refresh_token: None,
+            exchanged: Some(Exchanged {
+                act: grant.act,
+                not_after: grant.expires_at,
+            }),
+        }
+    }
 }
 
 fn refresh_error(error: RefreshError) -> OAuthError {
@@ -129,6 +153,7 @@ async fn authorization_code(
         scope: code.scope,
         audience,
         refresh_token,
+        exchanged: None,
     })
 }
 
@@ -185,6 +210,7 @@ async fn refresh_token(
         scope,
         audience: family.audience,
         refresh_token: Some(grant.token),
+        exchanged: None,
     })
 }
 
@@ -204,6 +230,7 @@ fn client_credentials(
         scope,
         audience,
         refresh_token: None,
+        exchanged: None,
     })
 }
 
@@ -230,9 +257,10 @@ async fn grant(
     certificate: Option<&ClientCertificate>,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Result<Response, OAuthError> {
-    let Form(pairs) = form.map_err(|_| {
+    let Form(mut pairs) = form.map_err(|_| {
         OAuthError::invalid_request("the body must be application/x-www-form-urlencoded")
     })?;
+    let targets = oauth_exchange::take_targets(&mut pairs);
     let params = Params::from_pairs(pairs)?;
     let credentials = ClientCredentials::from_request(
         headers.get(AUTHORIZATION),
@@ -247,10 +275,15 @@ async fn grant(
         AUTHORIZATION_CODE => authorization_code(state, &client, &params, proof).await?,
         REFRESH_TOKEN => refresh_token(state, &client, &params, proof).await?,
         CLIENT_CREDENTIALS => client_credentials(state, &client, &params)?,
+        TOKEN_EXCHANGE => {
+            let targets = targets.unwrap_or_default();
+            oauth_exchange::exchange(state, &client, &params, &targets)?.into()
+        }
         _ => {
             return Err(OAuthError::new(
                 OAuthErrorCode::UnsupportedGrantType,
-                "grant_type must be authorization_code, refresh_token or client_credentials",
+                "grant_type must be authorization_code, refresh_token, client_credentials \
+                 or urn:ietf:params:oauth:grant-type:token-exchange",
             ));
         }
     };
@@ -261,11 +294,18 @@ async fn grant(
     if let Some(cnf) = confirmation(proof, certificate) {
         claims.insert("cnf".to_owned(), cnf);
     }
+    if let Some(exchanged) = &granted.exchanged {
+        claims.insert("act".to_owned(), exchanged.act.clone());
+    }
     let claims = Value::Object(claims);
     let issuer = &state.auth.issuer;
-    let access = match &granted.audience {
-        Some(audience) => issuer.issue_for_audience(&granted.subject, audience, claims),
-        None => issuer.issue(&granted.subject, claims),
+    let access = match (&granted.audience, &granted.exchanged) {
+        // An exchanged token never outlives its subject token.
+        (Some(audience), Some(exchanged)) => {
+            issuer.issue_for_audience_until(&granted.subject, audience, claims, exchanged.not_after)
+        }
+        (Some(audience), None) => issuer.issue_for_audience(&granted.subject, audience, claims),
+        (None, _) => issuer.issue(&granted.subject, claims),
     }
     .map_err(|e| OAuthError::new(OAuthErrorCode::ServerError, e.to_string()))?;
     let body = Tokens {
@@ -276,6 +316,12 @@ async fn grant(
         scope: granted.scope,
         refresh_token: granted.refresh_token,
     };
+    let mut body = serde_json::to_value(body)
+        .map_err(|e| OAuthError::new(OAuthErrorCode::ServerError, e.to_string()))?;
+    if granted.exchanged.is_some() {
+        // RFC 8693 §2.2.1.
+        body["issued_token_type"] = Value::from(ACCESS_TOKEN_TYPE);
+    }
     let mut response = (
         [(CACHE_CONTROL, "no-store"), (PRAGMA, "no-cache")],
         Json(body),

@@ -219,7 +219,7 @@ impl TokenIssuer {
     /// `subject` holds a control character.
     pub fn issue(&self, subject: &str, claims: impl Serialize) -> Result<IssuedToken, IssueError> {
         let now = now();
-        self.sign(subject, None, claims, now, now)
+        self.sign(subject, None, claims, now, now, None)
     }
 
     /// As [`issue`](Self::issue), but for one audience: `aud` is `audience` alone,
@@ -258,7 +258,43 @@ impl TokenIssuer {
         claims: impl Serialize,
     ) -> Result<IssuedToken, IssueError> {
         let now = now();
-        self.sign(subject, Some(audience), claims, now, now)
+        self.sign(subject, Some(audience), claims, now, now, None)
+    }
+
+    /// As [`issue_for_audience`](Self::issue_for_audience), but expiring no later than
+    /// `not_after` (seconds since the epoch): `exp` is the earlier of the usual lifetime's
+    /// end and `not_after`. For a token derived from another, which must not outlive it
+    /// (an RFC 8693 exchanged token and its subject token).
+    ///
+    /// ```
+    /// use jwt_tower::issue::{SigningKey, TokenIssuer};
+    /// use jwt_tower::Algorithm;
+    ///
+    /// let issuer = TokenIssuer::builder("https://auth.example.com", SigningKey::generate(Algorithm::ES256)?)
+    ///     .ttl(std::time::Duration::from_secs(900))
+    ///     .build();
+    /// let subject = issuer.issue("alice", serde_json::json!({}))?;
+    /// let soon = subject.expires_at - 600;
+    /// let derived = issuer.issue_for_audience_until("alice", "orders-api", serde_json::json!({}), soon)?;
+    /// assert_eq!(derived.expires_at, soon);
+    /// assert!(derived.expires_in <= 300);
+    /// // A ceiling past the usual lifetime changes nothing.
+    /// let far = issuer.issue_for_audience_until("alice", "orders-api", serde_json::json!({}), i64::MAX)?;
+    /// assert!(far.expires_at >= subject.expires_at);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`issue`](Self::issue).
+    pub fn issue_for_audience_until(
+        &self,
+        subject: &str,
+        audience: &str,
+        claims: impl Serialize,
+        not_after: i64,
+    ) -> Result<IssuedToken, IssueError> {
+        let now = now();
+        self.sign(subject, Some(audience), claims, now, now, Some(not_after))
     }
 
     /// As [`issue`](Self::issue), but as if issued at `issued_at` (seconds since the
@@ -298,10 +334,11 @@ impl TokenIssuer {
         claims: impl Serialize,
         issued_at: i64,
     ) -> Result<IssuedToken, IssueError> {
-        self.sign(subject, None, claims, issued_at, now())
+        self.sign(subject, None, claims, issued_at, now(), None)
     }
 
-    /// Signs a token; `audience` replaces the configured audiences when given.
+    /// Signs a token; `audience` replaces the configured audiences when given, and `exp`
+    /// is at most `not_after` when given.
     fn sign(
         &self,
         subject: &str,
@@ -309,6 +346,7 @@ impl TokenIssuer {
         claims: impl Serialize,
         issued_at: i64,
         now: i64,
+        not_after: Option<i64>,
     ) -> Result<IssuedToken, IssueError> {
         // A verifier refuses a `sub` with a control character: such a token would be
         // refused everywhere, so it is not signed.
@@ -322,7 +360,8 @@ impl TokenIssuer {
                 _ => return Err(IssueError::Claims("not an object".to_owned())),
             };
         let ttl = self.inner.ttl.as_secs();
-        let expires_at = issued_at.saturating_add(ttl as i64);
+        let lifetime_end = issued_at.saturating_add(ttl as i64);
+        let expires_at = not_after.map_or(lifetime_end, |ceiling| lifetime_end.min(ceiling));
         let token_id = random_id(16);
         payload.insert("iss".into(), Value::from(self.inner.issuer.as_str()));
         match (audience, self.inner.audiences.as_slice()) {

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
+use super::exchange::TOKEN_EXCHANGE;
 use super::scope::is_valid_scope;
 use super::{OAuthError, OAuthErrorCode};
 
@@ -44,6 +45,11 @@ pub struct Client {
     /// A name to show on the login page.
     #[serde(default)]
     pub client_name: Option<String>,
+    /// The audiences this client may exchange a token for (RFC 8693): each exchanged
+    /// token is for one of them. Empty for every client but a configured confidential
+    /// one; a stored record without it reads as empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exchange_audiences: Vec<String>,
 }
 
 impl std::fmt::Debug for Client {
@@ -54,6 +60,7 @@ impl std::fmt::Debug for Client {
             .field("scope", &self.scope)
             .field("redirect_uris", &self.redirect_uris)
             .field("grant_types", &self.grant_types)
+            .field("exchange_audiences", &self.exchange_audiences)
             .finish_non_exhaustive()
     }
 }
@@ -91,6 +98,30 @@ impl Client {
     #[must_use]
     pub fn allows_grant(&self, grant_type: &str) -> bool {
         self.grant_types.iter().any(|g| g == grant_type)
+    }
+
+    /// Whether the client may exchange a token for one with `audience` (RFC 8693): a
+    /// confidential client allowed the token-exchange grant, with `audience` among its
+    /// `exchange_audiences` (compared exactly).
+    ///
+    /// ```
+    /// use jwt_tower::oauth::{ClientConfig, TOKEN_EXCHANGE};
+    ///
+    /// let gateway = ClientConfig {
+    ///     exchange_audiences: vec!["orders-api".into()],
+    ///     ..ClientConfig::confidential("gateway", "a-long-random-secret")
+    /// }
+    /// .into_client(0)
+    /// .unwrap();
+    /// assert!(gateway.allows_grant(TOKEN_EXCHANGE));
+    /// assert!(gateway.may_exchange_for("orders-api"));
+    /// assert!(!gateway.may_exchange_for("billing-api"));
+    /// ```
+    #[must_use]
+    pub fn may_exchange_for(&self, audience: &str) -> bool {
+        !self.is_public()
+            && self.allows_grant(TOKEN_EXCHANGE)
+            && self.exchange_audiences.iter().any(|a| a == audience)
     }
 
     /// Whether `redirect_uri` is one of the client's, exactly.
@@ -153,7 +184,8 @@ pub fn is_allowed_redirect_uri(uri: &str) -> bool {
 
 /// A pre-registered client as configured (e.g. an entry of `OAUTH_CLIENTS_FILE`): the
 /// secret in clear here, hashed by [`into_client`](Self::into_client). Only `client_id`
-/// is required.
+/// is required. A confidential client listing `exchange_audiences` may exchange tokens
+/// for those audiences (RFC 8693).
 ///
 /// ```
 /// use jwt_tower::oauth::ClientConfig;
@@ -183,9 +215,13 @@ pub struct ClientConfig {
     #[serde(default)]
     pub redirect_uris: Vec<String>,
     /// Its grant types. Default: `authorization_code` and `refresh_token`, plus
-    /// `client_credentials` for a client with a secret.
+    /// `client_credentials` for a client with a secret, plus the token-exchange grant
+    /// ([`TOKEN_EXCHANGE`]) for one with `exchange_audiences`.
     #[serde(default)]
     pub grant_types: Option<Vec<String>>,
+    /// The audiences it may exchange tokens for (RFC 8693); confidential clients only.
+    #[serde(default)]
+    pub exchange_audiences: Vec<String>,
 }
 
 impl ClientConfig {
@@ -198,6 +234,7 @@ impl ClientConfig {
             scope: None,
             redirect_uris: Vec::new(),
             grant_types: None,
+            exchange_audiences: Vec::new(),
         }
     }
 
@@ -206,7 +243,9 @@ impl ClientConfig {
     /// # Errors
     /// A message naming the client and what is wrong: an empty id or secret, a
     /// malformed scope, a redirect URI that is neither loopback `http` nor `https`, an
-    /// unknown grant type, or `client_credentials` for a client without a secret.
+    /// unknown grant type, `client_credentials` or token exchange for a client without a
+    /// secret, token exchange without `exchange_audiences` or the reverse, or an empty
+    /// or control-character audience.
     pub fn into_client(self, now: i64) -> Result<Client, String> {
         let id = &self.client_id;
         if id.is_empty() || id.chars().any(char::is_control) {
@@ -232,21 +271,50 @@ impl ClientConfig {
             ));
         }
         let confidential = self.client_secret.is_some();
+        let exchanges = !self.exchange_audiences.is_empty();
         let grant_types = self.grant_types.unwrap_or_else(|| {
             let mut grants = vec![AUTHORIZATION_CODE.to_owned(), REFRESH_TOKEN.to_owned()];
             if confidential {
                 grants.push(CLIENT_CREDENTIALS.to_owned());
             }
+            if confidential && exchanges {
+                grants.push(TOKEN_EXCHANGE.to_owned());
+            }
             grants
         });
         if let Some(grant) = grant_types.iter().find(|g| {
-            ![AUTHORIZATION_CODE, REFRESH_TOKEN, CLIENT_CREDENTIALS].contains(&g.as_str())
+            ![
+                AUTHORIZATION_CODE,
+                REFRESH_TOKEN,
+                CLIENT_CREDENTIALS,
+                TOKEN_EXCHANGE,
+            ]
+            .contains(&g.as_str())
         }) {
             return Err(format!("client {id:?}: unknown grant type {grant:?}"));
         }
         if !confidential && grant_types.iter().any(|g| g == CLIENT_CREDENTIALS) {
             return Err(format!(
                 "client {id:?}: client_credentials needs a client_secret"
+            ));
+        }
+        if !confidential && (exchanges || grant_types.iter().any(|g| g == TOKEN_EXCHANGE)) {
+            return Err(format!(
+                "client {id:?}: token exchange needs a client_secret"
+            ));
+        }
+        if exchanges != grant_types.iter().any(|g| g == TOKEN_EXCHANGE) {
+            return Err(format!(
+                "client {id:?}: the token-exchange grant and exchange_audiences go together"
+            ));
+        }
+        if let Some(audience) = self
+            .exchange_audiences
+            .iter()
+            .find(|a| a.is_empty() || a.chars().any(char::is_control))
+        {
+            return Err(format!(
+                "client {id:?}: exchange audience {audience:?} is empty or holds a control character"
             ));
         }
         Ok(Client {
@@ -257,6 +325,7 @@ impl ClientConfig {
             grant_types,
             issued_at: now,
             client_name: None,
+            exchange_audiences: self.exchange_audiences,
         })
     }
 }
@@ -384,6 +453,7 @@ impl ClientRegistration {
             grant_types: unique_grants,
             issued_at: now,
             client_name: self.client_name,
+            exchange_audiences: Vec::new(),
         })
     }
 }
@@ -505,5 +575,73 @@ mod tests {
             ..public
         };
         assert!(bad.into_client(0).unwrap_err().contains("client_secret"));
+    }
+
+    fn exchanging(audiences: &[&str], grants: Option<&[&str]>) -> ClientConfig {
+        ClientConfig {
+            exchange_audiences: audiences.iter().map(|a| (*a).to_owned()).collect(),
+            grant_types: grants.map(|g| g.iter().map(|g| (*g).to_owned()).collect()),
+            ..ClientConfig::confidential("gw", "secret")
+        }
+    }
+
+    #[test]
+    fn exchange_audiences_bring_the_grant_to_confidential_clients_only() {
+        let client = exchanging(&["orders"], None).into_client(0).unwrap();
+        assert!(client.allows_grant(TOKEN_EXCHANGE));
+        assert!(client.may_exchange_for("orders"));
+        assert!(!client.may_exchange_for("order"));
+        assert!(!client.may_exchange_for("billing"));
+        // Listing grants explicitly: the exchange grant must be among them.
+        let only = exchanging(&["orders"], Some(&[TOKEN_EXCHANGE]))
+            .into_client(0)
+            .unwrap();
+        assert_eq!(only.grant_types, [TOKEN_EXCHANGE]);
+        assert!(only.may_exchange_for("orders"));
+        for (config, why) in [
+            (
+                exchanging(&["orders"], Some(&[CLIENT_CREDENTIALS])),
+                "go together",
+            ),
+            (exchanging(&[], Some(&[TOKEN_EXCHANGE])), "go together"),
+            (exchanging(&[""], None), "empty"),
+            (
+                ClientConfig {
+                    client_secret: None,
+                    ..exchanging(&["orders"], None)
+                },
+                "client_secret",
+            ),
+        ] {
+            let error = config.into_client(0).unwrap_err();
+            assert!(error.contains(why), "{error}");
+        }
+        // Without the field, a client exchanges nothing; a record stored before the
+        // field existed reads the same.
+        let plain = ClientConfig::confidential("svc", "secret")
+            .into_client(0)
+            .unwrap();
+        assert!(!plain.allows_grant(TOKEN_EXCHANGE));
+        let mut stored = serde_json::to_value(&plain).unwrap();
+        assert!(stored.get("exchange_audiences").is_none());
+        stored["grant_types"] = json!([TOKEN_EXCHANGE]);
+        let read: Client = serde_json::from_value(stored).unwrap();
+        assert!(read.exchange_audiences.is_empty());
+        assert!(!read.may_exchange_for("orders"));
+    }
+
+    #[test]
+    fn registered_clients_never_exchange() {
+        let client = registration(r#"{"redirect_uris":["http://127.0.0.1/cb"]}"#).unwrap();
+        assert!(client.exchange_audiences.is_empty());
+        assert!(!client.may_exchange_for("api"));
+        assert_eq!(
+            registration(&format!(
+                r#"{{"redirect_uris":["http://127.0.0.1/cb"],"grant_types":["{TOKEN_EXCHANGE}"]}}"#
+            ))
+            .unwrap_err()
+            .code(),
+            OAuthErrorCode::InvalidClientMetadata
+        );
     }
 }

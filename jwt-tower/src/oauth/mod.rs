@@ -9,6 +9,7 @@
 //! | issuing codes into the [`Store`](crate::store::Store), redeeming each once | `codes.rs` |
 //! | scope narrowing (RFC 6749 §3.3) | `scope.rs` |
 //! | client authentication at the token endpoint (RFC 6749 §2.3.1) | `client_auth.rs` |
+//! | token exchange (RFC 8693): who may exchange for which audience, and the exchanged token's `sub`, `aud`, `scope`, `act` and latest `exp` | `exchange.rs` |
 //! | the redirect back to the client, with `code` or `error`, `state`, `iss` | `response.rs` |
 //! | the error codes, their status and JSON body | `error.rs` |
 //!
@@ -21,6 +22,7 @@ mod code;
 #[cfg(feature = "aws_lc_rs")]
 mod codes;
 mod error;
+mod exchange;
 pub mod pkce;
 mod response;
 pub mod scope;
@@ -35,4 +37,8 @@ pub use code::{AuthorizationCode, DEFAULT_CODE_LIFETIME};
 #[cfg_attr(docsrs, doc(cfg(feature = "aws_lc_rs")))]
 pub use codes::{AuthorizationCodes, new_client_id};
 pub use error::{OAuthError, OAuthErrorCode};
+pub use exchange::{
+    ACCESS_TOKEN_TYPE, CheckedExchange, ExchangeGrant, ExchangeRequest, JWT_TOKEN_TYPE,
+    TOKEN_EXCHANGE,
+};
 pub use response::authorization_response_url;
