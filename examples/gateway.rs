@@ -6,11 +6,19 @@
 //! - `GET /whoami`: verifies the caller, calls `WhoAmI` upstream *as the caller* (the
 //!   client layer forwards its token, to `UPSTREAM_GRPC_URL`'s origin only; the handler
 //!   passes nothing), and answers
-//!   `{"gateway":{"sub":…},"upstream":{"subject":…,"issuer":…,"scopes":[…]}}`.
+//!   `{"gateway":{"sub":…},"upstream":{"subject":…,"issuer":…,"scopes":[…]}}`, with
+//!   the upstream's `"audiences"` and `"actors"` (its token's `aud`, and its `act` chain's
+//!   `sub`s, current actor first) when it saw any.
 //!   Upstream `UNAUTHENTICATED` is 401, `PERMISSION_DENIED` 403, anything else
-//!   (unreachable, unavailable, …) 502: never 500.
+//!   (unreachable, unavailable, a refused token exchange, …) 502: never 500.
 //! - `GET /relay`: the same through the upstream's `Relay`, which asks its own
 //!   `DOWNSTREAM_URL`: three hops, the caller's identity carried all the way.
+//! - `EXCHANGE_TOKEN_URL`, `EXCHANGE_CLIENT_ID`, `EXCHANGE_CLIENT_SECRET`,
+//!   `EXCHANGE_AUDIENCE`, `EXCHANGE_SCOPE` (optional): the upstream calls carry the
+//!   caller's token exchanged (RFC 8693) for one for `EXCHANGE_AUDIENCE`, naming this
+//!   gateway's client as its actor (`act`), instead of the caller's own (see
+//!   `examples/common/exchange_env.rs`). A refused exchange is 502, and nothing is sent
+//!   upstream.
 //! - `QUOTA_PER_SECOND=N`: at most N requests per second per verified `sub` (a GCRA
 //!   limiter from `governor`, bursts of N); over it, 429 with `Retry-After`. Unset or 0: off.
 //! - `GET /health`: open.
@@ -18,6 +26,8 @@
 
 #[path = "common/cli.rs"]
 mod cli;
+#[path = "common/exchange_env.rs"]
+mod exchange_env;
 #[path = "common/identity_proto.rs"]
 mod identity_proto;
 #[path = "common/jwt_env.rs"]
@@ -128,13 +138,22 @@ async fn relay(
 
 /// Who the gateway verified, and who the upstream saw.
 fn answer(caller: &Identity, upstream: WhoAmIResponse) -> Json<Value> {
+    let mut seen = json!({
+        "subject": upstream.subject,
+        "issuer": upstream.issuer,
+        "scopes": upstream.scopes,
+    });
+    for (name, list) in [
+        ("audiences", upstream.audiences),
+        ("actors", upstream.actors),
+    ] {
+        if !list.is_empty() {
+            seen[name] = json!(list);
+        }
+    }
     Json(json!({
         "gateway": { "sub": caller.subject() },
-        "upstream": {
-            "subject": upstream.subject,
-            "issuer": upstream.issuer,
-            "scopes": upstream.scopes,
-        },
+        "upstream": seen,
     }))
 }
 
@@ -172,11 +191,11 @@ fn upstream() -> Result<Upstream, String> {
         .map_err(|e| problem(format!("{url:?}: {e}")))?
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(30));
-    // The caller's token goes upstream with every call made while handling its request,
-    // to the upstream's origin only; a call made outside a request fails, unsent.
-    let channel = jwt_tonic::propagate::forward_caller()
-        .to_fixed_origin(endpoint.uri())
-        .map_err(|e| problem(e.to_string()))?
+    // The caller's token (or, configured, the caller's token exchanged for the
+    // upstream's) goes upstream with every call made while handling its request, to the
+    // upstream's origin only; a call made outside a request fails, unsent.
+    let exchange = exchange_env::from_env().map_err(|e| e.to_string())?;
+    let channel = exchange_env::client_layer(exchange, endpoint.uri(), "UPSTREAM_GRPC_URL")?
         .layer(endpoint.connect_lazy());
     Ok(IdentityClient::new(channel))
 }

@@ -3,11 +3,17 @@
 //! environment: the `JWT_*` contract of `resource_server` (see `examples/common/jwt_env.rs`),
 //! `BIND` (default `127.0.0.1:50051`) and, optionally, `DOWNSTREAM_URL`.
 //!
-//! - `WhoAmI`: any valid token; answers the caller's subject, issuer, scopes and `jti`.
+//! - `WhoAmI`: any valid token; answers the caller's subject, issuer, scopes, `jti`,
+//!   audiences and actors (the `sub`s of its `act` chain, current actor first).
 //! - `Admin`: needs scope `admin` (`PERMISSION_DENIED` without it).
 //! - `Relay`: calls `WhoAmI` on `DOWNSTREAM_URL` as the caller (its token is forwarded by
 //!   the client layer, not by this handler). Downstream unreachable: `UNAVAILABLE`; a
 //!   downstream refusal comes back with its own status.
+//! - `EXCHANGE_TOKEN_URL`, `EXCHANGE_CLIENT_ID`, `EXCHANGE_CLIENT_SECRET`,
+//!   `EXCHANGE_AUDIENCE`, `EXCHANGE_SCOPE` (optional): `Relay`'s call carries the
+//!   caller's token exchanged (RFC 8693) for one for `EXCHANGE_AUDIENCE`, naming this
+//!   service's client as the current actor (see `examples/common/exchange_env.rs`). A
+//!   refused exchange is `UNAVAILABLE`, and nothing is sent downstream.
 //! - `grpc.health.v1.Health`: open, no token.
 //!
 //! TLS: `TLS_CERT_FILE` and `TLS_KEY_FILE` serve gRPC over TLS; `TLS_CLIENT_CA_FILE`
@@ -18,6 +24,8 @@
 
 #[path = "common/cli.rs"]
 mod cli;
+#[path = "common/exchange_env.rs"]
+mod exchange_env;
 #[path = "common/identity_proto.rs"]
 mod identity_proto;
 #[path = "common/jwt_env.rs"]
@@ -30,6 +38,7 @@ use identity_proto::identity_server::{Identity, IdentityServer};
 use identity_proto::{WhoAmIRequest, WhoAmIResponse};
 use jwt_tonic::{ClientCertificateLayer, GrpcAuthLayer};
 use jwt_tower::propagate::PropagateService;
+use jwt_tower::{Audience, RegisteredClaims};
 use tonic::transport::{Certificate, Channel, Endpoint, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status};
 use tower::Layer;
@@ -42,13 +51,26 @@ struct IdentityService {
 
 /// The caller, as the layer verified it.
 fn caller<T>(request: &Request<T>) -> Result<WhoAmIResponse, Status> {
-    let identity = jwt_tonic::identity(request)
-        .ok_or_else(|| Status::internal("the authentication layer is missing"))?;
+    let missing = || Status::internal("the authentication layer is missing");
+    let identity = jwt_tonic::identity(request).ok_or_else(missing)?;
+    let verified = jwt_tonic::verified::<RegisteredClaims, _>(request).ok_or_else(missing)?;
+    let audiences = match &verified.claims().aud {
+        None => Vec::new(),
+        Some(Audience::One(one)) => vec![one.clone()],
+        Some(Audience::Many(many)) => many.clone(),
+    };
     Ok(WhoAmIResponse {
         subject: identity.subject().unwrap_or_default().to_owned(),
         issuer: identity.issuer().unwrap_or_default().to_owned(),
         scopes: identity.scopes().iter().map(|s| s.to_string()).collect(),
         token_id: identity.token_id().unwrap_or_default().to_owned(),
+        audiences,
+        actors: identity
+            .actor()
+            .into_iter()
+            .flat_map(|actor| actor.chain())
+            .map(|actor| actor.sub().to_owned())
+            .collect(),
     })
 }
 
@@ -93,17 +115,21 @@ async fn main() {
     cli::run_and_exit(run()).await;
 }
 
-/// `DOWNSTREAM_URL` as a lazily connected channel that forwards the caller's token, to
-/// that origin only.
+/// `DOWNSTREAM_URL` as a lazily connected channel that forwards the caller's token (or,
+/// configured, exchanges it for the downstream's), to that origin only.
 fn downstream() -> Result<Option<Downstream>, String> {
+    let exchange = exchange_env::from_env().map_err(|e| e.to_string())?;
     let Some(url) = jwt_env::var("DOWNSTREAM_URL") else {
+        if exchange.is_some() {
+            return Err(
+                "configuration error: DOWNSTREAM_URL: required with EXCHANGE_TOKEN_URL".into(),
+            );
+        }
         return Ok(None);
     };
     let endpoint = grpc_endpoint(&url)
         .map_err(|problem| format!("configuration error: DOWNSTREAM_URL: {problem}"))?;
-    let channel = jwt_tonic::propagate::forward_caller()
-        .to_fixed_origin(endpoint.uri())
-        .map_err(|e| format!("configuration error: DOWNSTREAM_URL: {e}"))?
+    let channel = exchange_env::client_layer(exchange, endpoint.uri(), "DOWNSTREAM_URL")?
         .layer(endpoint.connect_lazy());
     Ok(Some(IdentityClient::new(channel)))
 }

@@ -1,8 +1,9 @@
 //! `cargo run --example resource_server`: an axum resource server configured only by
 //! environment (see `examples/common/jwt_env.rs` and the README for the contract).
 //!
-//! Routes: `GET /health` (open), `GET /me` (claims as JSON), `GET /admin` (scope
-//! `admin`), `GET /optional` (works with or without a token; a bad token is 401).
+//! Routes: `GET /health` (open), `GET /me` (claims as JSON, with a delegated token's
+//! `act` chain), `GET /admin` (scope `admin`), `GET /optional` (works with or without a
+//! token; a bad token is 401).
 //!
 //! TLS: `TLS_CERT_FILE`, `TLS_KEY_FILE` and `TLS_CLIENT_CA_FILE` (see `common/tls.rs`)
 //! serve HTTPS, with client certificates for certificate-bound tokens. DPoP and the
@@ -19,13 +20,26 @@ mod jwt_env;
 mod tls;
 
 use axum::{Json, Router, routing::get};
-use jwt_axum::{Claims, RequireScopes};
+use jwt_axum::{Claims, CurrentIdentity, RequireScopes};
 use jwt_tower::store::Store;
-use jwt_tower::{Authenticator, JwtLayer, RegisteredClaims};
+use jwt_tower::{Actor, Authenticator, JwtLayer, RegisteredClaims};
 use serde_json::{Value, json};
 
-async fn me(Claims(claims): Claims<RegisteredClaims>) -> Json<RegisteredClaims> {
-    Json(claims)
+/// The caller's claims, and the `act` chain of a delegated token.
+#[derive(serde::Serialize)]
+struct Me {
+    #[serde(flatten)]
+    claims: RegisteredClaims,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    act: Option<Actor>,
+}
+
+async fn me(
+    Claims(claims): Claims<RegisteredClaims>,
+    CurrentIdentity(caller): CurrentIdentity,
+) -> Json<Me> {
+    let act = caller.actor().cloned();
+    Json(Me { claims, act })
 }
 
 async fn admin(Claims(claims): Claims<RegisteredClaims>) -> Json<Value> {

@@ -49,6 +49,7 @@ fn caller<T>(request: &Request<T>) -> Result<WhoAmIResponse, Status> {
         issuer: id.issuer().unwrap_or_default().into(),
         scopes: id.scopes().iter().map(|s| s.to_string()).collect(),
         token_id: id.token_id().unwrap_or_default().into(),
+        ..Default::default()
     })
 }
 

@@ -27,10 +27,10 @@ use tonic::{Code, Status};
 
 /// The status a tonic client reports when [`PropagateLayer`] did not send a call:
 /// `UNAUTHENTICATED` when there was no credential to send, `UNAVAILABLE` when the token
-/// source failed or the token endpoint of an exchange could not be reached,
-/// `PERMISSION_DENIED` when the exchange was refused (the caller's token may not reach
-/// that service through this one), `FAILED_PRECONDITION` when the call was not for the
-/// layer's destination (a configuration error of the client).
+/// source failed or a token exchange failed (refused, its OAuth error in the message,
+/// or the endpoint unreachable: either way this service could not get a credential for
+/// the call, as when a service token cannot be had), `FAILED_PRECONDITION` when the call
+/// was not for the layer's destination (a configuration error of the client).
 ///
 /// ```
 /// use jwt_tower::propagate::PropagateError;
@@ -41,10 +41,6 @@ use tonic::{Code, Status};
 pub fn status(error: &PropagateError) -> Status {
     let code = match error {
         PropagateError::ServiceToken(_) => Code::Unavailable,
-        #[cfg(feature = "remote")]
-        PropagateError::Exchange(jwt_tower::propagate::ExchangeError::Refused { .. }) => {
-            Code::PermissionDenied
-        }
         #[cfg(feature = "remote")]
         PropagateError::Exchange(_) => Code::Unavailable,
         PropagateError::DestinationNotAllowed { .. } | PropagateError::NoDestination => {
@@ -107,8 +103,8 @@ pub fn service_token(source: ServiceTokenSource) -> PropagateBuilder<Credentials
 /// caller's token exchanged (RFC 8693) for one meant for the channel's service (see
 /// [`TokenExchange`](jwt_tower::propagate::TokenExchange)), once bound to the channel's
 /// origin (as [`forward_caller`]). Outside such a request, calls fail with
-/// `UNAUTHENTICATED`; a refused exchange with `PERMISSION_DENIED`, an unreachable token
-/// endpoint with `UNAVAILABLE`; none is sent.
+/// `UNAUTHENTICATED`; a refused exchange, or an unreachable token endpoint, with
+/// `UNAVAILABLE` (the server's OAuth error in the message); none is sent.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {

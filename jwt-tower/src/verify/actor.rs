@@ -25,7 +25,9 @@ pub const MAX_ACTOR_DEPTH: usize = 8;
 /// subject's behalf, and, nested, the actor that acted before it.
 ///
 /// The outermost actor is the current one (the party that presented the token to be
-/// exchanged last); [`chain`](Self::chain) walks from it to the first.
+/// exchanged last); [`chain`](Self::chain) walks from it to the first. It serializes as
+/// the `act` claim it was read from (`sub`, `iss` when present, the nested `act`),
+/// without the members it kept out.
 ///
 /// ```
 /// # use jwt_tower::{Algorithm, RegisteredClaims, Verifier, VerificationKey};
@@ -46,12 +48,18 @@ pub const MAX_ACTOR_DEPTH: usize = 8;
 /// assert_eq!(chain, ["orders", "gateway"]);
 /// assert_eq!(actor.act().unwrap().iss(), Some("https://auth.example"));
 /// assert_eq!(verified.identity().actor(), Some(actor));
+/// assert_eq!(
+///     serde_json::to_value(actor).unwrap(),
+///     serde_json::json!({"sub": "orders", "act": {"sub": "gateway", "iss": "https://auth.example"}})
+/// );
 /// # Ok::<(), jwt_tower::ConfigError>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Actor {
     sub: Box<str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     iss: Option<Box<str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     act: Option<Box<Actor>>,
 }
 
