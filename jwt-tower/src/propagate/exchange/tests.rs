@@ -21,9 +21,12 @@ use crate::{Algorithm, Identity, RegisteredClaims, VerificationKey, Verifier};
 const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 const DOWNSTREAM: &str = "https://orders.internal";
 
-/// What the token endpoint saw: each request's form and `authorization`.
+/// One token request: its form, and its `authorization`.
+type TokenRequestSeen = (HashMap<String, String>, String);
+
+/// What the token endpoint saw: each request.
 #[derive(Clone, Default)]
-struct Seen(Arc<Mutex<Vec<(HashMap<String, String>, String)>>>);
+struct Seen(Arc<Mutex<Vec<TokenRequestSeen>>>);
 
 impl Seen {
     fn count(&self) -> usize {
