@@ -48,6 +48,12 @@
 //! server's access tokens for (see `common/oauth_exchange.rs`); the metadata names the
 //! grant when some client has them.
 //!
+//! `ACCESS_TOKEN_FORMAT`: `jwt` (the default: signed JWTs, RFC 9068) or `opaque` (random
+//! strings whose claims the store keeps under their hash until they expire, shared by
+//! instances sharing `REDIS_URL`); it applies to every access token `/login`, `/refresh`
+//! and `/token` give. An opaque token is checked by introspection only; the admin routes
+//! (`/rotate-keys`, `/password-hashes`) take JWTs. See `common/oauth_access.rs`.
+//!
 //! TLS: `TLS_CERT_FILE` and `TLS_KEY_FILE` serve HTTPS (and `JWT_ISSUER` defaults to
 //! `https://$BIND`); `TLS_CLIENT_CA_FILE` asks clients for a certificate signed by that
 //! CA, without requiring one, and `/token` binds the access tokens it issues to the
@@ -76,6 +82,8 @@ mod cli;
 mod hashing_pool;
 #[path = "common/login_guard.rs"]
 mod login_guard;
+#[path = "common/oauth_access.rs"]
+mod oauth_access;
 #[path = "common/oauth_authorize.rs"]
 mod oauth_authorize;
 #[path = "common/oauth_config.rs"]
@@ -118,6 +126,7 @@ use jwt_tower::revoke::Revocations;
 use jwt_tower::store::{MemoryStore, RedisStore, Store};
 use jwt_tower::{RegisteredClaims, Verifier};
 use login_guard::{LoginGuard, LoginLimits};
+use oauth_access::{ACCESS_TOKEN_FORMAT, AccessTokenFormat, AccessTokens};
 use refresh_delivery::RefreshDelivery;
 
 fn var(name: &str) -> Option<String> {
@@ -251,6 +260,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         &oauth_config::served_audiences(&resources, &audiences),
     )
     .map_err(|e| config_error("OAUTH_CLIENTS_FILE", e))?;
+    let access_format = AccessTokenFormat::parse(var(ACCESS_TOKEN_FORMAT).as_deref())
+        .map_err(|e| config_error(ACCESS_TOKEN_FORMAT, e))?;
 
     let mut builder = TokenIssuer::builder(issuer_name.clone(), key).ttl(Duration::from_secs(ttl));
     for audience in &audiences {
@@ -270,6 +281,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         login_limits,
         clients,
         resources,
+        access_format,
     };
     let store: Arc<dyn Store> = match var("REDIS_URL") {
         Some(url) => Arc::new(
@@ -298,6 +310,8 @@ struct Settings {
     clients: Vec<Client>,
     /// The resources tokens may be requested for (`OAUTH_RESOURCES`).
     resources: Vec<String>,
+    /// `ACCESS_TOKEN_FORMAT`: JWTs, or opaque tokens kept in the store.
+    access_format: AccessTokenFormat,
 }
 
 /// DPoP at `/token`: proofs' `jti`s reserved in `store`; with `DPOP_NONCE=1`, nonces
@@ -344,6 +358,7 @@ async fn serve(
         login_limits,
         clients,
         resources,
+        access_format,
     } = settings;
     let mut scopes_supported = users.scopes();
     scopes_supported.extend(
@@ -356,13 +371,9 @@ async fn serve(
     let revocations = Revocations::new();
     store.follow(&revocations);
     let exchange = oauth_exchange::Exchange::new(
-        &issuer,
-        alg,
-        &issuer_name,
         oauth_config::served_audiences(&resources, &audiences),
-        revocations.clone(),
         clients.iter().any(|c| !c.exchange_audiences.is_empty()),
-    )?;
+    );
     let mut verifier = Verifier::<RegisteredClaims>::builder(issuer.keys())
         .algorithms([alg])
         .issuer(issuer_name.clone())
@@ -371,8 +382,18 @@ async fn serve(
     for audience in &audiences {
         verifier = verifier.audience(audience.clone());
     }
+    let access = AccessTokens::new(
+        access_format,
+        issuer.clone(),
+        alg,
+        &audiences,
+        &resources,
+        revocations.clone(),
+        Arc::clone(&store),
+    )?;
     let state = auth_routes::AuthState {
         issuer: issuer.clone(),
+        access,
         refresh: RefreshTokens::new(Arc::clone(&store)).revocations(revocations),
         users: Arc::new(users),
         verifier: verifier.build()?,

@@ -764,3 +764,77 @@ async fn oauth4webapi_exchanges_tokens() {
     assert!(passed, "the oauth4webapi client failed:\n{printed}");
     println!("{printed}");
 }
+
+#[tokio::test]
+async fn opaque_tokens_are_exchanged_for_opaque_tokens() {
+    let auth = auth_server(&[("ACCESS_TOKEN_FORMAT", "opaque")]).await;
+    let base = auth.base();
+    let login = send(
+        http()
+            .post(format!("{base}/login"))
+            .json(&json!({"username": "alice", "password": "alice-password"})),
+    )
+    .await;
+    assert_eq!(login.status, 200, "{login:?}");
+    let subject = login.json()["access_token"].as_str().unwrap().to_owned();
+    assert!(!subject.contains('.'), "an opaque subject token: {subject}");
+    let subject_expires_in = login.json()["expires_in"].as_i64().unwrap();
+
+    let answer = token(
+        &base,
+        &exchange_form(&subject, "orders", &[("scope", "orders.read")]),
+        GATEWAY,
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.body["issued_token_type"], ACCESS_TOKEN);
+    assert_eq!(answer.body["scope"], "orders.read");
+    let exchanged = answer.access_token().to_owned();
+    assert!(
+        !exchanged.contains('.'),
+        "in the configured format: {exchanged}"
+    );
+    assert!(answer.body["expires_in"].as_i64().unwrap() <= subject_expires_in);
+
+    // The exchanged opaque token is one of this server's: it can be exchanged again,
+    // within its own scope.
+    let again = token(
+        &base,
+        &exchange_form(&exchanged, "billing", &[]),
+        ORDERS_SVC,
+    )
+    .await;
+    assert_eq!(again.status, 200, "{again:?}");
+    assert_eq!(again.body["scope"], "orders.read");
+    let wider = token(
+        &base,
+        &exchange_form(&exchanged, "billing", &[("scope", "orders.write")]),
+        ORDERS_SVC,
+    )
+    .await;
+    assert_eq!((wider.status, wider.error()), (400, "invalid_scope"));
+
+    // Logging out with the opaque token revokes it: it can no longer be exchanged.
+    let logout = send(
+        http()
+            .post(format!("{base}/logout"))
+            .bearer_auth(&subject)
+            .json(&json!({})),
+    )
+    .await;
+    assert_eq!(logout.status, 200, "{logout:?}");
+    let answer = token(&base, &exchange_form(&subject, "orders", &[]), GATEWAY).await;
+    assert_eq!(
+        (answer.status, answer.error()),
+        (400, "invalid_request"),
+        "{answer:?}"
+    );
+    // A made-up opaque token is not one of this server's.
+    let made_up = "A".repeat(43);
+    let answer = token(&base, &exchange_form(&made_up, "orders", &[]), GATEWAY).await;
+    assert_eq!(
+        (answer.status, answer.error()),
+        (400, "invalid_request"),
+        "{answer:?}"
+    );
+}
