@@ -143,8 +143,13 @@ async fn token(base: &str, pairs: &[(&str, &str)], basic: Option<(&str, &str)>) 
     token_with(base, pairs, basic, None).await
 }
 
-const GATEWAY: Option<(&str, &str)> = Some(("gateway", GATEWAY_SECRET));
-const ORDERS_SVC: Option<(&str, &str)> = Some(("orders-svc", ORDERS_SECRET));
+/// A form's pairs.
+type Form<'a> = Vec<(&'a str, &'a str)>;
+/// Basic client credentials, if any.
+type Basic<'a> = Option<(&'a str, &'a str)>;
+
+const GATEWAY: Basic = Some(("gateway", GATEWAY_SECRET));
+const ORDERS_SVC: Basic = Some(("orders-svc", ORDERS_SECRET));
 
 /// The exchange form for `subject` to `audience`, plus `extra`.
 fn exchange_form<'a>(
@@ -382,7 +387,7 @@ async fn every_refusal_has_its_code_and_status() {
     let subject = alice(&base).await;
     let forged = mint_es256("k", &claims("alice", "orders.read"));
     let s = subject.as_str();
-    let cases: Vec<(&str, Vec<(&str, &str)>, Option<(&str, &str)>, &str)> = vec![
+    let cases: Vec<(&str, Form, Basic, &str)> = vec![
         (
             "no subject_token",
             vec![
