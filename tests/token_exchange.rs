@@ -651,6 +651,54 @@ async fn a_dpop_proof_binds_the_exchanged_token() {
     assert_eq!((replay.status, replay.error()), (400, "invalid_dpop_proof"));
 }
 
+#[tokio::test]
+async fn a_bound_subject_token_is_exchanged_unbound_unless_the_exchange_proves_a_key() {
+    let auth = auth_server(&[]).await;
+    let base = auth.base();
+    // A token bound to the reports client's DPoP key.
+    let key = DpopKey::generate(Algorithm::ES256).unwrap();
+    let proof = |key: &DpopKey| {
+        key.proof("POST", &format!("{base}/token"), None, None)
+            .unwrap()
+    };
+    let bound = token_with(
+        &base,
+        &[("grant_type", "client_credentials")],
+        Some(("reports", REPORTS_SECRET)),
+        Some(&proof(&key)),
+    )
+    .await;
+    assert_eq!(bound.body["token_type"], "DPoP", "{bound:?}");
+    let bound_claims = claims_of(&base, bound.access_token(), "api").await;
+    assert_eq!(bound_claims["cnf"], json!({"jkt": key.thumbprint()}));
+
+    // The exchanging client is authenticated; the binding is not carried over.
+    let answer = token(
+        &base,
+        &exchange_form(bound.access_token(), "orders", &[]),
+        GATEWAY,
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.body["token_type"], "Bearer");
+    let claims = claims_of(&base, answer.access_token(), "orders").await;
+    assert_eq!(claims["sub"], "reports");
+    assert_eq!(claims.get("cnf"), None);
+
+    // With the exchanging client's own proof, the exchanged token is bound to its key.
+    let gateway_key = DpopKey::generate(Algorithm::ES256).unwrap();
+    let answer = token_with(
+        &base,
+        &exchange_form(bound.access_token(), "orders", &[]),
+        GATEWAY,
+        Some(&proof(&gateway_key)),
+    )
+    .await;
+    assert_eq!(answer.body["token_type"], "DPoP", "{answer:?}");
+    let claims = claims_of(&base, answer.access_token(), "orders").await;
+    assert_eq!(claims["cnf"], json!({"jkt": gateway_key.thumbprint()}));
+}
+
 fn grants(metadata: &Value) -> Vec<&str> {
     metadata["grant_types_supported"]
         .as_array()
