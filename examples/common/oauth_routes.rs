@@ -48,8 +48,8 @@ pub struct OAuthState {
     pub certificate_bound_tokens: bool,
     /// DPoP proofs at `/token`: tokens bound to the client's key, server nonces.
     pub dpop: TokenDpop,
-    /// Token exchange at `/token` (RFC 8693): this server's tokens, verified for every
-    /// audience it serves.
+    /// Token exchange at `/token` (RFC 8693): the audiences tokens are exchanged for, and
+    /// whether the metadata names the grant.
     pub exchange: Exchange,
 }
 
