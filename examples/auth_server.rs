@@ -35,7 +35,10 @@
 //! /authorize` (authorization code with PKCE S256, a login form for `DEMO_USERS`),
 //! `POST /token` (`authorization_code`, `refresh_token`, `client_credentials`), `POST
 //! /register` (RFC 7591, public clients; counted against `LOGIN_ATTEMPTS_PER_ADDRESS`,
-//! 429 past it; a registered client is forgotten after 30 days unused).
+//! 429 past it; a registered client is forgotten after 30 days unused), `POST
+//! /introspect` (RFC 7662, confidential clients: is a token active, and what it stands
+//! for; `common/oauth_introspect.rs`), `POST /revoke` (RFC 7009: a client revokes its
+//! own tokens or those of `/login`; `common/oauth_revoke.rs`).
 //! `OAUTH_CLIENTS_FILE`: pre-registered clients, a JSON array of `{"client_id",
 //! "client_secret" (absent for public clients, else at least 32 bytes), "scope",
 //! "redirect_uris", "grant_types"}`, kept in this process only (not in Redis), none named
@@ -87,12 +90,16 @@ mod oauth_config;
 mod oauth_dpop;
 #[path = "common/oauth_error.rs"]
 mod oauth_error;
+#[path = "common/oauth_introspect.rs"]
+mod oauth_introspect;
 #[path = "common/oauth_pages.rs"]
 mod oauth_pages;
 #[path = "common/oauth_params.rs"]
 mod oauth_params;
 #[path = "common/oauth_register.rs"]
 mod oauth_register;
+#[path = "common/oauth_revoke.rs"]
+mod oauth_revoke;
 #[path = "common/oauth_routes.rs"]
 mod oauth_routes;
 #[path = "common/oauth_token.rs"]
