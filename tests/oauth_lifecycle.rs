@@ -656,3 +656,48 @@ async fn a_fleet_sharing_redis_shares_the_lifecycle() {
         assert_inactive(&base_a, &refresh, "a refresh token revoked at b").await;
     }
 }
+
+/// panva's oauth4webapi (npm; `.ci/run` installs it with `npm ci --prefix tests/node`) as
+/// an independent client of both endpoints, in tests/node/introspect_client.mjs:
+/// discovery, every member of active answers, the inactive forms, client
+/// authentication, and revocation followed by introspection. No skipping: without node
+/// or the packages the test fails and says how to install them.
+#[tokio::test(flavor = "multi_thread")]
+async fn oauth4webapi_introspects_and_revokes_in_both_formats() {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/node");
+    for package in ["oauth4webapi", "dpop", "jose"] {
+        assert!(
+            dir.join("node_modules").join(package).is_dir(),
+            "the npm package {package} is required: npm ci --prefix tests/node"
+        );
+    }
+    for format in ["jwt", "opaque"] {
+        let server = auth_server(format, &[]).await;
+        let args = [
+            ("--issuer", server.base()),
+            ("--format", format.to_owned()),
+            ("--introspector", format!("rs:{RS_SECRET}")),
+            ("--service", format!("svc:{SVC_SECRET}")),
+            ("--other", format!("other:{OTHER_SECRET}")),
+            ("--public", "cli".to_owned()),
+            ("--user", "alice:alice-password".to_owned()),
+        ];
+        let mut command = std::process::Command::new("node");
+        command
+            .arg(dir.join("introspect_client.mjs"))
+            .current_dir(&dir);
+        for (name, value) in args {
+            command.arg(name).arg(value);
+        }
+        let (passed, printed) = tokio::task::spawn_blocking(move || {
+            support::process::run_client(command, Duration::from_secs(120))
+        })
+        .await
+        .unwrap();
+        assert!(
+            passed,
+            "the oauth4webapi client failed ({format}):\n{printed}"
+        );
+        println!("{printed}");
+    }
+}
