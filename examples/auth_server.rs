@@ -36,7 +36,10 @@
 //! `POST /token` (`authorization_code`, `refresh_token`, `client_credentials`, and RFC
 //! 8693 token exchange, `urn:ietf:params:oauth:grant-type:token-exchange`), `POST
 //! /register` (RFC 7591, public clients; counted against `LOGIN_ATTEMPTS_PER_ADDRESS`,
-//! 429 past it; a registered client is forgotten after 30 days unused).
+//! 429 past it; a registered client is forgotten after 30 days unused), `POST
+//! /introspect` (RFC 7662, confidential clients: is a token active, and what it stands
+//! for; `common/oauth_introspect.rs`), `POST /revoke` (RFC 7009: a client revokes its
+//! own tokens or those of `/login`; `common/oauth_revoke.rs`).
 //! `OAUTH_CLIENTS_FILE`: pre-registered clients, a JSON array of `{"client_id",
 //! "client_secret" (absent for public clients, else at least 32 bytes), "scope",
 //! "redirect_uris", "grant_types", "exchange_audiences"}`, kept in this process only (not
@@ -94,12 +97,16 @@ mod oauth_dpop;
 mod oauth_error;
 #[path = "common/oauth_exchange.rs"]
 mod oauth_exchange;
+#[path = "common/oauth_introspect.rs"]
+mod oauth_introspect;
 #[path = "common/oauth_pages.rs"]
 mod oauth_pages;
 #[path = "common/oauth_params.rs"]
 mod oauth_params;
 #[path = "common/oauth_register.rs"]
 mod oauth_register;
+#[path = "common/oauth_revoke.rs"]
+mod oauth_revoke;
 #[path = "common/oauth_routes.rs"]
 mod oauth_routes;
 #[path = "common/oauth_token.rs"]

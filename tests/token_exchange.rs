@@ -818,6 +818,20 @@ async fn oauth4webapi_exchanges_tokens() {
     println!("{printed}");
 }
 
+/// What `/introspect` says of `token`, asked by the gateway client.
+async fn introspect(base: &str, token: &str) -> Value {
+    let reply = send(
+        http()
+            .post(format!("{base}/introspect"))
+            .basic_auth("gateway", Some(GATEWAY_SECRET))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[("token", token)])),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    reply.json()
+}
+
 #[tokio::test]
 async fn opaque_tokens_are_exchanged_for_opaque_tokens() {
     let auth = auth_server(&[("ACCESS_TOKEN_FORMAT", "opaque")]).await;
@@ -849,6 +863,17 @@ async fn opaque_tokens_are_exchanged_for_opaque_tokens() {
     );
     assert!(answer.body["expires_in"].as_i64().unwrap() <= subject_expires_in);
 
+    // Introspection tells what the opaque tokens stand for.
+    let subject_claims = introspect(&base, &subject).await;
+    let claims = introspect(&base, &exchanged).await;
+    assert_eq!(claims["active"], true, "{claims}");
+    assert_eq!(claims["sub"], "alice");
+    assert_eq!(claims["aud"], "orders");
+    assert_eq!(claims["scope"], "orders.read");
+    assert_eq!(claims["act"], json!({"sub": "gateway"}));
+    assert_eq!(claims["client_id"], "gateway");
+    assert!(claims["exp"].as_i64().unwrap() <= subject_claims["exp"].as_i64().unwrap());
+
     // The exchanged opaque token is one of this server's: it can be exchanged again,
     // within its own scope.
     let again = token(
@@ -859,6 +884,12 @@ async fn opaque_tokens_are_exchanged_for_opaque_tokens() {
     .await;
     assert_eq!(again.status, 200, "{again:?}");
     assert_eq!(again.body["scope"], "orders.read");
+    let claims = introspect(&base, again.access_token()).await;
+    assert_eq!(claims["aud"], "billing");
+    assert_eq!(
+        claims["act"],
+        json!({"sub": "orders-svc", "act": {"sub": "gateway"}})
+    );
     let wider = token(
         &base,
         &exchange_form(&exchanged, "billing", &[("scope", "orders.write")]),

@@ -157,10 +157,11 @@ async fn logout(
     let access = access.ok().map(|StateClaims(claims)| claims);
     // An opaque access token is no JWT: it is looked up, and its record removed.
     let opaque = match (&access, bearer(&headers)) {
-        (None, Some(token)) => match state.access.active(token).await? {
-            Some(claims) => Some((token, claims)),
-            None => None,
-        },
+        (None, Some(token)) => state
+            .access
+            .active(token)
+            .await?
+            .map(|claims| (token, claims)),
         _ => None,
     };
     if access.is_none() && opaque.is_none() && request.token.is_none() {

@@ -171,6 +171,16 @@ impl AccessTokens {
         })
     }
 
+    /// The `aud` of a token issued for no particular audience: the issuer's configured
+    /// audiences (one as a string, several as an array; `null` for none).
+    pub fn default_audience(&self) -> Value {
+        match self.audiences.as_slice() {
+            [] => Value::Null,
+            [one] => one.as_str().into(),
+            many => many.to_vec().into(),
+        }
+    }
+
     /// The configured format.
     pub fn format(&self) -> AccessTokenFormat {
         self.format
