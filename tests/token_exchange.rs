@@ -143,8 +143,13 @@ async fn token(base: &str, pairs: &[(&str, &str)], basic: Option<(&str, &str)>) 
     token_with(base, pairs, basic, None).await
 }
 
-const GATEWAY: Option<(&str, &str)> = Some(("gateway", GATEWAY_SECRET));
-const ORDERS_SVC: Option<(&str, &str)> = Some(("orders-svc", ORDERS_SECRET));
+/// A form's pairs.
+type Form<'a> = Vec<(&'a str, &'a str)>;
+/// Basic client credentials, if any.
+type Basic<'a> = Option<(&'a str, &'a str)>;
+
+const GATEWAY: Basic = Some(("gateway", GATEWAY_SECRET));
+const ORDERS_SVC: Basic = Some(("orders-svc", ORDERS_SECRET));
 
 /// The exchange form for `subject` to `audience`, plus `extra`.
 fn exchange_form<'a>(
@@ -382,7 +387,7 @@ async fn every_refusal_has_its_code_and_status() {
     let subject = alice(&base).await;
     let forged = mint_es256("k", &claims("alice", "orders.read"));
     let s = subject.as_str();
-    let cases: Vec<(&str, Vec<(&str, &str)>, Option<(&str, &str)>, &str)> = vec![
+    let cases: Vec<(&str, Form, Basic, &str)> = vec![
         (
             "no subject_token",
             vec![
@@ -646,6 +651,54 @@ async fn a_dpop_proof_binds_the_exchanged_token() {
     assert_eq!((replay.status, replay.error()), (400, "invalid_dpop_proof"));
 }
 
+#[tokio::test]
+async fn a_bound_subject_token_is_exchanged_unbound_unless_the_exchange_proves_a_key() {
+    let auth = auth_server(&[]).await;
+    let base = auth.base();
+    // A token bound to the reports client's DPoP key.
+    let key = DpopKey::generate(Algorithm::ES256).unwrap();
+    let proof = |key: &DpopKey| {
+        key.proof("POST", &format!("{base}/token"), None, None)
+            .unwrap()
+    };
+    let bound = token_with(
+        &base,
+        &[("grant_type", "client_credentials")],
+        Some(("reports", REPORTS_SECRET)),
+        Some(&proof(&key)),
+    )
+    .await;
+    assert_eq!(bound.body["token_type"], "DPoP", "{bound:?}");
+    let bound_claims = claims_of(&base, bound.access_token(), "api").await;
+    assert_eq!(bound_claims["cnf"], json!({"jkt": key.thumbprint()}));
+
+    // The exchanging client is authenticated; the binding is not carried over.
+    let answer = token(
+        &base,
+        &exchange_form(bound.access_token(), "orders", &[]),
+        GATEWAY,
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.body["token_type"], "Bearer");
+    let claims = claims_of(&base, answer.access_token(), "orders").await;
+    assert_eq!(claims["sub"], "reports");
+    assert_eq!(claims.get("cnf"), None);
+
+    // With the exchanging client's own proof, the exchanged token is bound to its key.
+    let gateway_key = DpopKey::generate(Algorithm::ES256).unwrap();
+    let answer = token_with(
+        &base,
+        &exchange_form(bound.access_token(), "orders", &[]),
+        GATEWAY,
+        Some(&proof(&gateway_key)),
+    )
+    .await;
+    assert_eq!(answer.body["token_type"], "DPoP", "{answer:?}");
+    let claims = claims_of(&base, answer.access_token(), "orders").await;
+    assert_eq!(claims["cnf"], json!({"jkt": gateway_key.thumbprint()}));
+}
+
 fn grants(metadata: &Value) -> Vec<&str> {
     metadata["grant_types_supported"]
         .as_array()
@@ -763,4 +816,109 @@ async fn oauth4webapi_exchanges_tokens() {
             .unwrap();
     assert!(passed, "the oauth4webapi client failed:\n{printed}");
     println!("{printed}");
+}
+
+/// What `/introspect` says of `token`, asked by the gateway client.
+async fn introspect(base: &str, token: &str) -> Value {
+    let reply = send(
+        http()
+            .post(format!("{base}/introspect"))
+            .basic_auth("gateway", Some(GATEWAY_SECRET))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[("token", token)])),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    reply.json()
+}
+
+#[tokio::test]
+async fn opaque_tokens_are_exchanged_for_opaque_tokens() {
+    let auth = auth_server(&[("ACCESS_TOKEN_FORMAT", "opaque")]).await;
+    let base = auth.base();
+    let login = send(
+        http()
+            .post(format!("{base}/login"))
+            .json(&json!({"username": "alice", "password": "alice-password"})),
+    )
+    .await;
+    assert_eq!(login.status, 200, "{login:?}");
+    let subject = login.json()["access_token"].as_str().unwrap().to_owned();
+    assert!(!subject.contains('.'), "an opaque subject token: {subject}");
+    let subject_expires_in = login.json()["expires_in"].as_i64().unwrap();
+
+    let answer = token(
+        &base,
+        &exchange_form(&subject, "orders", &[("scope", "orders.read")]),
+        GATEWAY,
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.body["issued_token_type"], ACCESS_TOKEN);
+    assert_eq!(answer.body["scope"], "orders.read");
+    let exchanged = answer.access_token().to_owned();
+    assert!(
+        !exchanged.contains('.'),
+        "in the configured format: {exchanged}"
+    );
+    assert!(answer.body["expires_in"].as_i64().unwrap() <= subject_expires_in);
+
+    // Introspection tells what the opaque tokens stand for.
+    let subject_claims = introspect(&base, &subject).await;
+    let claims = introspect(&base, &exchanged).await;
+    assert_eq!(claims["active"], true, "{claims}");
+    assert_eq!(claims["sub"], "alice");
+    assert_eq!(claims["aud"], "orders");
+    assert_eq!(claims["scope"], "orders.read");
+    assert_eq!(claims["act"], json!({"sub": "gateway"}));
+    assert_eq!(claims["client_id"], "gateway");
+    assert!(claims["exp"].as_i64().unwrap() <= subject_claims["exp"].as_i64().unwrap());
+
+    // The exchanged opaque token is one of this server's: it can be exchanged again,
+    // within its own scope.
+    let again = token(
+        &base,
+        &exchange_form(&exchanged, "billing", &[]),
+        ORDERS_SVC,
+    )
+    .await;
+    assert_eq!(again.status, 200, "{again:?}");
+    assert_eq!(again.body["scope"], "orders.read");
+    let claims = introspect(&base, again.access_token()).await;
+    assert_eq!(claims["aud"], "billing");
+    assert_eq!(
+        claims["act"],
+        json!({"sub": "orders-svc", "act": {"sub": "gateway"}})
+    );
+    let wider = token(
+        &base,
+        &exchange_form(&exchanged, "billing", &[("scope", "orders.write")]),
+        ORDERS_SVC,
+    )
+    .await;
+    assert_eq!((wider.status, wider.error()), (400, "invalid_scope"));
+
+    // Logging out with the opaque token revokes it: it can no longer be exchanged.
+    let logout = send(
+        http()
+            .post(format!("{base}/logout"))
+            .bearer_auth(&subject)
+            .json(&json!({})),
+    )
+    .await;
+    assert_eq!(logout.status, 200, "{logout:?}");
+    let answer = token(&base, &exchange_form(&subject, "orders", &[]), GATEWAY).await;
+    assert_eq!(
+        (answer.status, answer.error()),
+        (400, "invalid_request"),
+        "{answer:?}"
+    );
+    // A made-up opaque token is not one of this server's.
+    let made_up = "A".repeat(43);
+    let answer = token(&base, &exchange_form(&made_up, "orders", &[]), GATEWAY).await;
+    assert_eq!(
+        (answer.status, answer.error()),
+        (400, "invalid_request"),
+        "{answer:?}"
+    );
 }

@@ -4,9 +4,11 @@
 //! one with the same `sub`, for one of those audiences, with the same or a narrower
 //! `scope`, an `act` claim naming the client (or the `actor_token`'s subject) with any
 //! earlier actors nested inside, and an `exp` no later than the subject token's. The
-//! decision is `jwt_tower::oauth::ExchangeRequest`'s; this file reads the form, verifies
-//! the tokens and hands the grant to `oauth_token.rs`, which signs and answers as for
-//! every grant (DPoP and certificate binding included), adding `issued_token_type`.
+//! decision is `jwt_tower::oauth::ExchangeRequest`'s; this file reads the form, looks
+//! the tokens up (`oauth_access.rs`: a JWT or an opaque token, active, not revoked) and
+//! hands the grant to `oauth_token.rs`, which issues in `ACCESS_TOKEN_FORMAT` and answers
+//! as for every grant (DPoP and certificate binding included), adding
+//! `issued_token_type`.
 //!
 //! A served audience the client does not list is `unauthorized_client`; an audience
 //! this server does not serve (neither `OAUTH_RESOURCES` nor `JWT_AUDIENCE`) is
@@ -16,58 +18,28 @@
 #![allow(dead_code)]
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use jwt_tower::issue::TokenIssuer;
 use jwt_tower::oauth::{Client, ExchangeGrant, ExchangeRequest, OAuthError, TOKEN_EXCHANGE};
-use jwt_tower::revoke::Revocations;
-use jwt_tower::{Algorithm, ConfigError, Verifier};
 use serde_json::{Map, Value};
 
 use super::oauth_params::Params;
 use super::oauth_routes::OAuthState;
 
-/// The claims of a token this server issued, as verified.
-type Claims = Map<String, Value>;
-
-/// What the exchange grant needs beyond the other grants: the tokens this server issued,
-/// verified for every audience it serves. Cheap to clone.
+/// What the exchange grant needs beyond the other grants. Cheap to clone.
 #[derive(Clone)]
 pub struct Exchange {
-    own_tokens: Verifier<Claims>,
     served: Arc<Vec<String>>,
     offered: bool,
 }
 
 impl Exchange {
-    /// Verifies `issuer`'s tokens (`alg`, `typ: at+jwt`, `iss` `issuer_name`, `aud` one
-    /// of `served`, no leeway: the clock is this server's own) against `revocations`.
+    /// Exchanges for the audiences in `served` (`OAUTH_RESOURCES` and `JWT_AUDIENCE`).
     /// `offered`: some configured client may exchange, so the metadata names the grant.
-    ///
-    /// # Errors
-    /// When the verifier cannot be built.
-    pub fn new(
-        issuer: &TokenIssuer,
-        alg: Algorithm,
-        issuer_name: &str,
-        served: Vec<String>,
-        revocations: Revocations,
-        offered: bool,
-    ) -> Result<Self, ConfigError> {
-        let mut builder = Verifier::<Claims>::builder(issuer.keys())
-            .algorithms([alg])
-            .issuer(issuer_name.to_owned())
-            .require_typ("at+jwt")
-            .leeway(Duration::ZERO)
-            .revocations(revocations);
-        for audience in &served {
-            builder = builder.audience(audience.clone());
-        }
-        Ok(Self {
-            own_tokens: builder.build()?,
+    pub fn new(served: Vec<String>, offered: bool) -> Self {
+        Self {
             served: Arc::new(served),
             offered,
-        })
+        }
     }
 
     /// Whether the metadata names the grant: some configured client may use it.
@@ -78,14 +50,21 @@ impl Exchange {
     fn serves(&self, audience: &str) -> bool {
         self.served.iter().any(|a| a == audience)
     }
+}
 
-    /// The claims of `token` when it is an access token this server issued and still
-    /// active: signed by its keys, unexpired, not revoked. The one place that says
-    /// which tokens may be exchanged.
-    fn active_claims(&self, token: &str) -> Option<Claims> {
-        let verified = self.own_tokens.verify(token).ok()?;
-        Some(verified.claims().clone())
-    }
+/// The claims of `token` when it is an access token this server issued and still active
+/// (either format, unexpired, not revoked): the one place that says which tokens may be
+/// exchanged. `what` names the parameter in the refusal.
+async fn active_claims(
+    state: &OAuthState,
+    token: &str,
+    what: &'static str,
+) -> Result<Map<String, Value>, OAuthError> {
+    state.auth.access.active(token).await?.ok_or_else(|| {
+        OAuthError::invalid_request(format!(
+            "{what} is not an active access token of this server: invalid, expired or revoked"
+        ))
+    })
 }
 
 /// The `audience` and `resource` values of a token-exchange request, which RFC 8693
@@ -122,8 +101,9 @@ pub fn take_targets(pairs: &mut Vec<(String, String)>) -> Option<Targets> {
 ///
 /// # Errors
 /// As `ExchangeRequest::check` and `CheckedExchange::grant`; a subject or actor token
-/// that is not an active token of this server's is `invalid_request`.
-pub fn exchange(
+/// that is not an active token of this server's is `invalid_request`; an unreachable
+/// store `temporarily_unavailable`.
+pub async fn exchange(
     state: &OAuthState,
     client: &Client,
     params: &Params,
@@ -141,19 +121,9 @@ pub fn exchange(
         scope: params.get("scope"),
     };
     let checked = request.check(client, |audience| exchange.serves(audience))?;
-    let subject = exchange
-        .active_claims(checked.subject_token())
-        .ok_or_else(|| {
-            OAuthError::invalid_request(
-                "subject_token is not an active access token of this server: invalid, expired or revoked",
-            )
-        })?;
+    let subject = active_claims(state, checked.subject_token(), "subject_token").await?;
     let actor = match checked.actor_token() {
-        Some(token) => Some(exchange.active_claims(token).ok_or_else(|| {
-            OAuthError::invalid_request(
-                "actor_token is not an active access token of this server: invalid, expired or revoked",
-            )
-        })?),
+        Some(token) => Some(active_claims(state, token, "actor_token").await?),
         None => None,
     };
     checked.grant(&subject, actor.as_ref())

@@ -2,8 +2,9 @@
 //! `GET /.well-known/oauth-authorization-server` (RFC 8414), `GET`/`POST /authorize`
 //! (`oauth_authorize.rs`), `POST /token` (`oauth_token.rs`, with DPoP in
 //! `oauth_dpop.rs` and token exchange in `oauth_exchange.rs`), `POST /register`
-//! (`oauth_register.rs`). The including example also
-//! includes `auth_routes.rs` (and its siblings), `oauth_error.rs`, `oauth_pages.rs` and
+//! (`oauth_register.rs`), `POST /introspect` (RFC 7662, `oauth_introspect.rs`), `POST
+//! /revoke` (RFC 7009, `oauth_revoke.rs`). The including example also includes
+//! `auth_routes.rs` (and its siblings), `oauth_error.rs`, `oauth_pages.rs` and
 //! `oauth_params.rs`.
 #![allow(dead_code)]
 
@@ -20,7 +21,7 @@ use serde_json::{Value, json};
 use super::auth_routes::AuthState;
 use super::oauth_dpop::TokenDpop;
 use super::oauth_exchange::Exchange;
-use super::{oauth_authorize, oauth_register, oauth_token};
+use super::{oauth_authorize, oauth_introspect, oauth_register, oauth_revoke, oauth_token};
 
 /// What the OAuth routes need beyond the login routes' state.
 #[derive(Clone)]
@@ -48,8 +49,8 @@ pub struct OAuthState {
     pub certificate_bound_tokens: bool,
     /// DPoP proofs at `/token`: tokens bound to the client's key, server nonces.
     pub dpop: TokenDpop,
-    /// Token exchange at `/token` (RFC 8693): this server's tokens, verified for every
-    /// audience it serves.
+    /// Token exchange at `/token` (RFC 8693): the audiences tokens are exchanged for, and
+    /// whether the metadata names the grant.
     pub exchange: Exchange,
 }
 
@@ -99,6 +100,10 @@ impl OAuthState {
             "code_challenge_methods_supported": ["S256"],
             "authorization_response_iss_parameter_supported": true,
             "dpop_signing_alg_values_supported": self.dpop.algorithms(),
+            "introspection_endpoint": self.endpoint("/introspect"),
+            "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "revocation_endpoint": self.endpoint("/revoke"),
+            "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         });
         if self.exchange.offered() {
             // Named only when a configured client may use it.
@@ -144,5 +149,7 @@ pub fn router(state: OAuthState) -> Router {
         )
         .route("/token", post(oauth_token::token))
         .route("/register", post(oauth_register::register))
+        .route("/introspect", post(oauth_introspect::introspect))
+        .route("/revoke", post(oauth_revoke::revoke))
         .with_state(state)
 }

@@ -277,7 +277,9 @@ async fn grant(
         CLIENT_CREDENTIALS => client_credentials(state, &client, &params)?,
         TOKEN_EXCHANGE => {
             let targets = targets.unwrap_or_default();
-            oauth_exchange::exchange(state, &client, &params, &targets)?.into()
+            oauth_exchange::exchange(state, &client, &params, &targets)
+                .await?
+                .into()
         }
         _ => {
             return Err(OAuthError::new(
@@ -297,17 +299,18 @@ async fn grant(
     if let Some(exchanged) = &granted.exchanged {
         claims.insert("act".to_owned(), exchanged.act.clone());
     }
-    let claims = Value::Object(claims);
-    let issuer = &state.auth.issuer;
-    let access = match (&granted.audience, &granted.exchanged) {
-        // An exchanged token never outlives its subject token.
-        (Some(audience), Some(exchanged)) => {
-            issuer.issue_for_audience_until(&granted.subject, audience, claims, exchanged.not_after)
-        }
-        (Some(audience), None) => issuer.issue_for_audience(&granted.subject, audience, claims),
-        (None, _) => issuer.issue(&granted.subject, claims),
-    }
-    .map_err(|e| OAuthError::new(OAuthErrorCode::ServerError, e.to_string()))?;
+    // An exchanged token never outlives its subject token.
+    let not_after = granted.exchanged.as_ref().map(|e| e.not_after);
+    let access = state
+        .auth
+        .access
+        .issue(
+            &granted.subject,
+            granted.audience.as_deref(),
+            claims,
+            not_after,
+        )
+        .await?;
     let body = Tokens {
         access_token: access.token,
         // RFC 9449 §5: a token bound to a proof's key is of type DPoP.

@@ -7,6 +7,10 @@
 //! types, the one target); the caller then verifies the subject token (and the actor
 //! token) as tokens it issued, and [`CheckedExchange::grant`] decides from their claims.
 //!
+//! What limits an exchanging client is its `exchange_audiences`; its own `scope` (the
+//! bound of its client-credentials tokens) does not apply: the exchanged token carries
+//! the subject's authority, narrowed only by the subject token's scope and the request.
+//!
 //! Error codes (RFC 8693 §2.2.2, RFC 6749 §5.2):
 //!
 //! | what | code |

@@ -10,6 +10,7 @@
 //! | scope narrowing (RFC 6749 §3.3) | `scope.rs` |
 //! | client authentication at the token endpoint (RFC 6749 §2.3.1) | `client_auth.rs` |
 //! | token exchange (RFC 8693): who may exchange for which audience, and the exchanged token's `sub`, `aud`, `scope`, `act` and latest `exp` | `exchange.rs` |
+//! | opaque access tokens: random, their claims kept in the store under their hash | `opaque.rs` |
 //! | the redirect back to the client, with `code` or `error`, `state`, `iss` | `response.rs` |
 //! | the error codes, their status and JSON body | `error.rs` |
 //!
@@ -23,6 +24,8 @@ mod code;
 mod codes;
 mod error;
 mod exchange;
+#[cfg(feature = "aws_lc_rs")]
+mod opaque;
 pub mod pkce;
 mod response;
 pub mod scope;
@@ -41,4 +44,7 @@ pub use exchange::{
     ACCESS_TOKEN_TYPE, CheckedExchange, ExchangeGrant, ExchangeRequest, JWT_TOKEN_TYPE,
     TOKEN_EXCHANGE,
 };
+#[cfg(feature = "aws_lc_rs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "aws_lc_rs")))]
+pub use opaque::{OPAQUE_TOKEN_LEN, OpaqueAccessTokens};
 pub use response::authorization_response_url;

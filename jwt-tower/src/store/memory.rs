@@ -5,8 +5,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use super::access::AccessTokenRecords;
 use super::once::{Marked, OnceMarks};
-use super::{DEFAULT_CLIENT_IDLE_TIMEOUT, Family, PutClientError, Rotation, Store, StoreError};
+use super::{
+    AccessTokenRecord, DEFAULT_CLIENT_IDLE_TIMEOUT, Family, PutClientError, Rotation, Store,
+    StoreError,
+};
 use crate::oauth::{AuthorizationCode, Client};
 use crate::revoke::{DEFAULT_KEEP_AFTER_EXP, Revocation, Revocations};
 
@@ -20,6 +24,10 @@ pub const DEFAULT_MEMORY_CLIENTS: usize = 10_000;
 /// [`MemoryStore`] holds unless told otherwise; beyond it, new proofs are refused until
 /// marks expire.
 pub const DEFAULT_MEMORY_ONCE_MARKS: usize = 500_000;
+
+/// How many opaque access tokens a [`MemoryStore`] holds unless told otherwise; beyond
+/// it, no new one is issued until some expire.
+pub const DEFAULT_MEMORY_ACCESS_TOKENS: usize = 100_000;
 
 /// How many spent tokens of one family a [`MemoryStore`] remembers (to recognize their
 /// reuse), besides the current one. A family rotated more often forgets its oldest.
@@ -152,6 +160,7 @@ pub struct MemoryStore {
     revocations: Revocations,
     once: Arc<Mutex<OnceMarks>>,
     secrets: Arc<Mutex<HashMap<String, String>>>,
+    access_tokens: Arc<Mutex<AccessTokenRecords>>,
 }
 
 /// What a [`MemoryStore`] holds and has evicted, read with [`MemoryStore::stats`].
@@ -166,6 +175,8 @@ pub struct MemoryStoreStats {
     pub families_evicted: u64,
     /// One-time marks (DPoP proof `jti`s) held, expired ones included until the next mark.
     pub once_marks: usize,
+    /// Opaque access tokens held, expired ones included until the next is issued.
+    pub access_tokens: usize,
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -224,6 +235,9 @@ impl MemoryStore {
             revocations,
             once: Arc::new(Mutex::new(OnceMarks::new(DEFAULT_MEMORY_ONCE_MARKS))),
             secrets: Arc::default(),
+            access_tokens: Arc::new(Mutex::new(AccessTokenRecords::new(
+                DEFAULT_MEMORY_ACCESS_TOKENS,
+            ))),
         }
     }
 
@@ -263,6 +277,27 @@ impl MemoryStore {
         self
     }
 
+    /// Holds up to `tokens` opaque access tokens (default
+    /// [`DEFAULT_MEMORY_ACCESS_TOKENS`]). When full of live ones,
+    /// [`put_access_token`](Store::put_access_token) fails (no token is issued) until
+    /// some expire: a live token is never forgotten to make room.
+    ///
+    /// ```
+    /// use jwt_tower::store::{AccessTokenRecord, MemoryStore, Store};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let store = MemoryStore::new().access_token_capacity(1);
+    /// let record = AccessTokenRecord { claims: Default::default(), expires_at: i64::MAX };
+    /// store.put_access_token("hash-1", &record).await.unwrap();
+    /// assert!(store.put_access_token("hash-2", &record).await.is_err());
+    /// assert_eq!(store.stats().access_tokens, 1);
+    /// # });
+    /// ```
+    pub fn access_token_capacity(mut self, tokens: usize) -> Self {
+        self.access_tokens = Arc::new(Mutex::new(AccessTokenRecords::new(tokens)));
+        self
+    }
+
     /// What the store holds now, and how many live families it has evicted.
     ///
     /// ```
@@ -281,7 +316,14 @@ impl MemoryStore {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .len(),
+            access_tokens: self.access_records().len(),
         }
+    }
+
+    fn access_records(&self) -> MutexGuard<'_, AccessTokenRecords> {
+        self.access_tokens
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -530,6 +572,38 @@ impl Store for MemoryStore {
             .entry(name.to_owned())
             .or_insert_with(|| candidate.to_owned())
             .clone())
+    }
+
+    async fn put_access_token(
+        &self,
+        token_hash: &str,
+        record: &AccessTokenRecord,
+    ) -> Result<(), StoreError> {
+        let mut records = self.access_records();
+        if records.put(token_hash, record, crate::clock::now()) {
+            Ok(())
+        } else {
+            Err(StoreError(format!(
+                "{} opaque access tokens held: no room until some expire",
+                records.len()
+            )))
+        }
+    }
+
+    async fn access_token(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<AccessTokenRecord>, StoreError> {
+        Ok(self.access_records().get(token_hash, now))
+    }
+
+    async fn remove_access_token(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<AccessTokenRecord>, StoreError> {
+        Ok(self.access_records().remove(token_hash, now))
     }
 }
 

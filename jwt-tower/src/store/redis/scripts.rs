@@ -24,6 +24,8 @@
 //!   by the one request that takes it.
 //! - `P spent:<hash>`: a redeemed code: the hash of the first refresh token it gave;
 //!   expires with the code.
+//! - `P at:<hash>`: an opaque access token's record (JSON); expires with the token, and
+//!   is deleted (by the script that takes codes) when the token is revoked.
 //!
 //! Numbers handed back to Redis go through `string.format('%.0f')`: Lua numbers are
 //! doubles, and Redis reads `1e+15` as an error, not an integer.
