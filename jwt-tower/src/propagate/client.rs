@@ -98,7 +98,8 @@ fn boxed(error: PropagateError) -> BoxError {
 /// Built in two steps, both required: which token
 /// ([`forward`](Self::forward), optionally
 /// [`or_service_token`](PropagateBuilder::or_service_token); or
-/// [`service_token`](Self::service_token)), then where it may go
+/// [`service_token`](Self::service_token); or the caller's exchanged for the next
+/// service's, `exchange` with feature `remote`), then where it may go
 /// ([`to`](PropagateBuilder::to) an allow-list of origins, or
 /// [`to_fixed_origin`](PropagateBuilder::to_fixed_origin) for a client bound to one origin,
 /// such as a tonic `Channel`). Build one layer per downstream client.
@@ -110,7 +111,9 @@ fn boxed(error: PropagateError) -> BoxError {
 ///   otherwise);
 /// - there is no credential: [`forward`](Self::forward) alone, called outside a verified
 ///   request's scope ([`PropagateError::NoCredentials`]); the service token is sent
-///   instead only if chosen with [`or_service_token`](PropagateBuilder::or_service_token).
+///   instead only if chosen with [`or_service_token`](PropagateBuilder::or_service_token);
+///   `exchange` called outside a verified request's scope, or whose exchange fails
+///   (`PropagateError::Exchange`), never falls back to another token.
 ///
 /// DPoP (RFC 9449): when the service token's source holds the service's DPoP key
 /// ([`ServiceTokenSource::dpop`]), each request gets `authorization: DPoP …` and a fresh

@@ -45,6 +45,9 @@ const DEFAULT_RENEW_BEFORE: Duration = Duration::from_secs(30);
 ///   endpoint fails the call with [`PropagateError::Exchange`]; a call outside a verified
 ///   request fails with [`PropagateError::NoCredentials`]. The call is then not sent:
 ///   never unauthenticated, never with the caller's own token.
+/// - A caller's token bound to its DPoP key or certificate (`cnf`) is exchanged as any
+///   other: it goes to the token endpoint only, which decides whether to accept it; what
+///   comes back is sent as `Bearer`.
 ///
 /// ```no_run
 /// use jwt_tower::propagate::{PropagateLayer, TokenExchange};
