@@ -18,6 +18,7 @@ mod support;
 #[path = "../../examples/common/identity_proto.rs"]
 mod identity_proto;
 
+mod config;
 mod grpc;
 mod http;
 mod setup;
