@@ -46,7 +46,7 @@ impl Service<http::Request<String>> for Reqwest {
 }
 
 /// A hop written here: what it saw, and what the next hop answered through a client
-/// that exchanges the caller's token.
+/// that exchanges the caller's token; 502 when that call was not sent.
 #[derive(Clone)]
 struct Hop {
     next: PropagateService<Reqwest>,
@@ -57,22 +57,26 @@ async fn hop(
     State(hop): State<Hop>,
     Claims(claims): Claims<RegisteredClaims>,
     CurrentIdentity(caller): CurrentIdentity,
-) -> Json<Value> {
+) -> (axum::http::StatusCode, Json<Value>) {
     let request = http::Request::get(&hop.next_url)
         .body(String::new())
         .unwrap();
     let mut next = hop.next.clone();
-    let next = match next.ready().await.unwrap().call(request).await {
-        Ok(response) => json!({
-            "status": response.status().as_u16(),
-            "body": serde_json::from_str::<Value>(response.body()).unwrap_or(Value::Null),
-        }),
-        Err(error) => json!({"not_sent": error.to_string()}),
+    let (status, next) = match next.ready().await.unwrap().call(request).await {
+        Ok(response) => (
+            axum::http::StatusCode::OK,
+            json!({
+                "status": response.status().as_u16(),
+                "body": serde_json::from_str::<Value>(response.body()).unwrap_or(Value::Null),
+            }),
+        ),
+        Err(error) => (
+            axum::http::StatusCode::BAD_GATEWAY,
+            json!({"not_sent": error.to_string()}),
+        ),
     };
-    Json(json!({
-        "seen": {"sub": claims.sub, "aud": claims.aud, "scope": claims.scope, "actors": actors(&caller)},
-        "next": next,
-    }))
+    let seen = json!({"sub": claims.sub, "aud": claims.aud, "scope": claims.scope, "actors": actors(&caller)});
+    (status, Json(json!({"seen": seen, "next": next})))
 }
 
 /// Serves a hop verifying tokens for `audience` (under `layer`'s policy), exchanging as
@@ -203,7 +207,8 @@ async fn a_hop_not_allowed_to_the_next_audience_sends_nothing() {
     )
     .await;
     let reply = send(http().get(&a).bearer_auth(&token)).await;
-    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.status, 502, "{reply:?}");
+    assert_eq!(reply.json()["seen"]["aud"], "svc-a");
     let not_sent = reply.json()["next"]["not_sent"]
         .as_str()
         .unwrap()
