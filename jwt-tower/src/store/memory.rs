@@ -395,10 +395,11 @@ impl Store for MemoryStore {
         let Some((id, false)) = state.tokens.get(token_hash) else {
             return Ok(None);
         };
+        let now = crate::clock::now();
         Ok(state
             .families
             .get(id)
-            .filter(|entry| !entry.revoked)
+            .filter(|entry| !entry.revoked && alive(entry, now))
             .map(|entry| entry.family.clone()))
     }
 
