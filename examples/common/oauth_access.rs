@@ -322,6 +322,11 @@ impl AccessTokens {
                 Err(_) => None,
             });
         }
+        // Only a server issuing opaque tokens looks them up: a JWT server's store need
+        // keep none.
+        if self.format != AccessTokenFormat::Opaque {
+            return Ok(None);
+        }
         let Some(claims) = self.opaque.active(token).await? else {
             return Ok(None);
         };
