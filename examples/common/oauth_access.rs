@@ -206,7 +206,7 @@ impl AccessTokens {
             None => now.saturating_add(ttl),
         };
         match self.format {
-            AccessTokenFormat::Jwt => self.sign(subject, audience, claims, expires_at - now),
+            AccessTokenFormat::Jwt => self.sign_until(subject, audience, claims, expires_at_most),
             AccessTokenFormat::Opaque => {
                 let claims = self.opaque_claims(subject, audience, claims, now, expires_at);
                 let token = self.opaque.issue(claims, expires_at).await?;
@@ -217,6 +217,31 @@ impl AccessTokens {
                 })
             }
         }
+    }
+
+    /// A JWT expiring no later than `ceiling`. The issuer reads the clock again as it
+    /// signs: should the second turn in between and push `exp` past the ceiling, the
+    /// token is signed again with the lifetime left.
+    fn sign_until(
+        &self,
+        subject: &str,
+        audience: Option<&str>,
+        claims: Map<String, Value>,
+        ceiling: Option<i64>,
+    ) -> Result<IssuedAccessToken, AccessTokenError> {
+        let ttl = self.issuer.ttl().as_secs() as i64;
+        for _ in 0..3 {
+            let now = jsonwebtoken::get_current_timestamp() as i64;
+            let lifetime = ceiling.map_or(ttl, |ceiling| ttl.min(ceiling - now));
+            if lifetime <= 0 {
+                break;
+            }
+            let issued = self.sign(subject, audience, claims.clone(), lifetime)?;
+            if ceiling.is_none_or(|ceiling| issued.expires_at <= ceiling) {
+                return Ok(issued);
+            }
+        }
+        Err(AccessTokenError::Expired)
     }
 
     /// A JWT living `lifetime` seconds: the issuer's own when that is its lifetime,
@@ -296,6 +321,11 @@ impl AccessTokens {
                 },
                 Err(_) => None,
             });
+        }
+        // Only a server issuing opaque tokens looks them up: a JWT server's store need
+        // keep none.
+        if self.format != AccessTokenFormat::Opaque {
+            return Ok(None);
         }
         let Some(claims) = self.opaque.active(token).await? else {
             return Ok(None);

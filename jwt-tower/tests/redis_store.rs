@@ -1766,3 +1766,29 @@ async fn access_token_records_behave_like_the_memory_store() {
         assert_eq!(store.access_token("live", now()).await.unwrap(), None);
     }
 }
+
+/// A family past its lifetime or its idle timeout is no current family, in Redis as in
+/// memory (introspection answers from it): only a live one is.
+#[tokio::test]
+async fn an_ended_family_is_no_current_family() {
+    let server = redis!();
+    let redis = store(&server).await;
+    let memory = MemoryStore::new();
+    let stores: [&dyn Store; 2] = [&redis, &memory];
+    for store in stores {
+        let t = now();
+        let live = family("live", t - 100, 1_000, 1_000);
+        store.create_family(&live, "tok-live").await.unwrap();
+        store
+            .create_family(&family("idle", t - 100, 1_000, 50), "tok-idle")
+            .await
+            .unwrap();
+        store
+            .create_family(&family("old", t - 100, 50, 1_000), "tok-old")
+            .await
+            .unwrap();
+        assert_eq!(store.current_family("tok-live").await.unwrap(), Some(live));
+        assert_eq!(store.current_family("tok-idle").await.unwrap(), None);
+        assert_eq!(store.current_family("tok-old").await.unwrap(), None);
+    }
+}

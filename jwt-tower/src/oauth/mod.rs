@@ -1,5 +1,6 @@
 //! The building blocks of an OAuth 2.1 authorization server, framework-agnostic: what
-//! `examples/auth_server.rs` serves at `/authorize`, `/token` and `/register`.
+//! `examples/auth_server.rs` serves at `/authorize`, `/token`, `/register`, `/introspect`
+//! and `/revoke`.
 //!
 //! | job | file |
 //! |---|---|

@@ -5,6 +5,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+mod oauth;
+
+use self::oauth::OAuthRecords;
 use super::access::AccessTokenRecords;
 use super::once::{Marked, OnceMarks};
 use super::{
@@ -61,17 +64,8 @@ struct State {
     /// looking at the others, and when full the family that ends soonest goes first.
     ends: BTreeSet<(i64, Arc<str>)>,
     followers: Vec<Revocations>,
-    /// Registered OAuth clients by id, each with the moment it expires unless used, and
-    /// (expiry, id) of every one to forget the expired ones first.
-    clients: HashMap<String, (Client, i64)>,
-    client_ends: BTreeSet<(i64, String)>,
-    /// Authorization codes by hash, and (expiry, hash) to forget the expired ones first.
-    codes: HashMap<Box<str>, AuthorizationCode>,
-    code_ends: BTreeSet<(i64, Box<str>)>,
-    /// Redeemed codes by hash: a token hash of the family each was redeemed for, and
-    /// until when it is remembered; (until, hash) to forget them in order.
-    spent_codes: HashMap<Box<str>, (Box<str>, i64)>,
-    spent_code_ends: BTreeSet<(i64, Box<str>)>,
+    /// Registered OAuth clients, authorization codes and redeemed codes.
+    oauth: OAuthRecords,
 }
 
 impl State {
@@ -81,32 +75,6 @@ impl State {
             for token in &entry.tokens {
                 self.tokens.remove(token);
             }
-        }
-    }
-
-    /// Forgets every code that expired at or before `now`.
-    fn remove_expired_codes(&mut self, now: i64) {
-        while let Some((end, hash)) = self.code_ends.first().cloned()
-            && end <= now
-        {
-            self.code_ends.remove(&(end, hash.clone()));
-            self.codes.remove(&hash);
-        }
-        while let Some((end, hash)) = self.spent_code_ends.first().cloned()
-            && end <= now
-        {
-            self.spent_code_ends.remove(&(end, hash.clone()));
-            self.spent_codes.remove(&hash);
-        }
-    }
-
-    /// Forgets every client that expired at or before `now`.
-    fn remove_expired_clients(&mut self, now: i64) {
-        while let Some((end, id)) = self.client_ends.first().cloned()
-            && end <= now
-        {
-            self.client_ends.remove(&(end, id.clone()));
-            self.clients.remove(&id);
         }
     }
 
@@ -137,6 +105,10 @@ impl State {
 /// ([`client_capacity`](Self::client_capacity), default [`DEFAULT_MEMORY_CLIENTS`]) and
 /// expire when unused for [`client_idle_timeout`](Self::client_idle_timeout); a
 /// registration past the bound is refused ([`PutClientError::Full`]).
+/// Opaque access tokens have theirs too
+/// ([`access_token_capacity`](Self::access_token_capacity), default
+/// [`DEFAULT_MEMORY_ACCESS_TOKENS`]); each is forgotten once expired, and none is issued
+/// past the bound.
 ///
 /// ```
 /// use jwt_tower::revoke::{Revocation, Revocations};
@@ -423,10 +395,11 @@ impl Store for MemoryStore {
         let Some((id, false)) = state.tokens.get(token_hash) else {
             return Ok(None);
         };
+        let now = crate::clock::now();
         Ok(state
             .families
             .get(id)
-            .filter(|entry| !entry.revoked)
+            .filter(|entry| !entry.revoked && alive(entry, now))
             .map(|entry| entry.family.clone()))
     }
 
@@ -466,49 +439,22 @@ impl Store for MemoryStore {
     }
 
     async fn put_client(&self, client: &Client, now: i64) -> Result<(), PutClientError> {
-        let mut state = self.lock();
-        state.remove_expired_clients(now);
-        if state.clients.len() >= self.client_capacity
-            && !state.clients.contains_key(&client.client_id)
-        {
-            return Err(PutClientError::Full(self.client_capacity));
-        }
-        let end = now.saturating_add(self.client_idle_timeout);
-        let id = client.client_id.clone();
-        if let Some((_, old_end)) = state.clients.insert(id.clone(), (client.clone(), end)) {
-            state.client_ends.remove(&(old_end, id.clone()));
-        }
-        state.client_ends.insert((end, id));
-        Ok(())
+        self.lock()
+            .oauth
+            .put_client(client, now, self.client_capacity, self.client_idle_timeout)
     }
 
     async fn client(&self, client_id: &str, now: i64) -> Result<Option<Client>, StoreError> {
-        let mut state = self.lock();
-        state.remove_expired_clients(now);
-        let end = now.saturating_add(self.client_idle_timeout);
-        let Some((client, old_end)) = state.clients.get_mut(client_id) else {
-            return Ok(None);
-        };
-        let (client, old_end) = (client.clone(), std::mem::replace(old_end, end));
-        state.client_ends.remove(&(old_end, client_id.to_owned()));
-        state.client_ends.insert((end, client_id.to_owned()));
-        Ok(Some(client))
+        Ok(self
+            .lock()
+            .oauth
+            .client(client_id, now, self.client_idle_timeout))
     }
 
     async fn put_code(&self, code_hash: &str, code: &AuthorizationCode) -> Result<(), StoreError> {
-        let mut state = self.lock();
-        state.remove_expired_codes(crate::clock::now());
-        if state.codes.len() >= self.capacity {
-            return Err(StoreError(format!(
-                "memory store full: {} authorization codes outstanding",
-                self.capacity
-            )));
-        }
-        if let Some(old) = state.codes.insert(code_hash.into(), code.clone()) {
-            state.code_ends.remove(&(old.expires_at, code_hash.into()));
-        }
-        state.code_ends.insert((code.expires_at, code_hash.into()));
-        Ok(())
+        self.lock()
+            .oauth
+            .put_code(code_hash, code, crate::clock::now(), self.capacity)
     }
 
     async fn take_code(
@@ -516,12 +462,7 @@ impl Store for MemoryStore {
         code_hash: &str,
         now: i64,
     ) -> Result<Option<AuthorizationCode>, StoreError> {
-        let mut state = self.lock();
-        let Some(code) = state.codes.remove(code_hash) else {
-            return Ok(None);
-        };
-        state.code_ends.remove(&(code.expires_at, code_hash.into()));
-        Ok((now < code.expires_at).then_some(code))
+        Ok(self.lock().oauth.take_code(code_hash, now))
     }
 
     async fn mark_code_spent(
@@ -530,28 +471,18 @@ impl Store for MemoryStore {
         token_hash: &str,
         until: i64,
     ) -> Result<(), StoreError> {
-        let mut state = self.lock();
-        state.remove_expired_codes(crate::clock::now());
-        // Bounded like the codes themselves; past it, a replay is only refused.
-        if state.spent_codes.len() < self.capacity {
-            if let Some((_, old)) = state
-                .spent_codes
-                .insert(code_hash.into(), (token_hash.into(), until))
-            {
-                state.spent_code_ends.remove(&(old, code_hash.into()));
-            }
-            state.spent_code_ends.insert((until, code_hash.into()));
-        }
+        self.lock().oauth.mark_code_spent(
+            code_hash,
+            token_hash,
+            until,
+            crate::clock::now(),
+            self.capacity,
+        );
         Ok(())
     }
 
     async fn spent_code(&self, code_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .lock()
-            .spent_codes
-            .get(code_hash)
-            .filter(|(_, until)| now < *until)
-            .map(|(token, _)| token.to_string()))
+        Ok(self.lock().oauth.spent_code(code_hash, now))
     }
 
     async fn mark_once(&self, value: &str, until: i64, now: i64) -> Result<bool, StoreError> {
@@ -828,7 +759,7 @@ mod tests {
             store.put_code("a", &code(far)).await.unwrap();
             store.put_code("b", &code(far)).await.unwrap(); // "old" forgotten first
             assert!(store.put_code("c", &code(far)).await.is_err(), "full");
-            assert_eq!(store.lock().codes.len(), 2);
+            assert_eq!(store.lock().oauth.codes.len(), 2);
         });
     }
 

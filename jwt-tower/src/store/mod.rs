@@ -125,8 +125,9 @@ pub trait Store: Send + Sync + 'static {
     /// make `next` current; if it was already spent, revoke its family.
     async fn rotate(&self, presented: &str, next: &str, now: i64) -> Result<Rotation, StoreError>;
 
-    /// The family whose current (unspent) token hashes to `token_hash`, if it is not
-    /// revoked; changes nothing. A caller checks a request against the family with it
+    /// The family whose current (unspent) token hashes to `token_hash`, if it is neither
+    /// revoked nor ended (past its absolute lifetime, or unused for its idle timeout);
+    /// changes nothing. Token introspection answers from it. A caller checks a request against the family with it
     /// before [`rotate`](Self::rotate) spends the token, so that a refused request
     /// leaves the grant usable.
     ///
