@@ -32,8 +32,9 @@ pub enum ErrorCategory {
     InvalidToken,
     /// The token was valid but the policy (scopes, roles, predicate) was not met.
     InsufficientScope,
-    /// The service cannot decide yet (no keys loaded, or the revocation list is out of
-    /// step with its store); the caller should retry later.
+    /// The service cannot decide yet (no keys loaded, the revocation list out of step
+    /// with its store, the introspection endpoint unreachable); the caller should retry
+    /// later.
     Unavailable,
     /// The DPoP proof was missing, malformed, or failed a check (RFC 9449 §7.1).
     InvalidDpopProof,
@@ -162,11 +163,18 @@ pub enum RejectionKind {
     /// The store that reserves DPoP proofs (against replay) cannot be reached: refused
     /// rather than risk admitting a replay.
     ReplayStoreUnavailable,
+    /// The authorization server's introspection endpoint (RFC 7662) says the token is
+    /// not active: expired, revoked, unknown to it, or never issued.
+    InactiveToken,
+    /// The token must be introspected and the introspection endpoint could not answer
+    /// (down, an error status, too slow, an unreadable answer), with no answer for this
+    /// token cached: refused rather than admitted unchecked.
+    IntrospectionUnavailable,
 }
 
 impl RejectionKind {
     /// Every kind, in declaration order.
-    pub const ALL: [RejectionKind; 43] = [
+    pub const ALL: [RejectionKind; 45] = [
         Self::MissingToken,
         Self::MultipleTokens,
         Self::InvalidAuthorizationHeader,
@@ -210,6 +218,8 @@ impl RejectionKind {
         Self::DpopRequired,
         Self::CertificateMismatch,
         Self::ReplayStoreUnavailable,
+        Self::InactiveToken,
+        Self::IntrospectionUnavailable,
     ];
 
     pub(crate) fn index(self) -> usize {
@@ -225,9 +235,10 @@ impl RejectionKind {
                 ErrorCategory::InvalidRequest
             }
             Self::InsufficientScope => ErrorCategory::InsufficientScope,
-            Self::KeysUnavailable | Self::RevocationsOutOfStep | Self::ReplayStoreUnavailable => {
-                ErrorCategory::Unavailable
-            }
+            Self::KeysUnavailable
+            | Self::RevocationsOutOfStep
+            | Self::ReplayStoreUnavailable
+            | Self::IntrospectionUnavailable => ErrorCategory::Unavailable,
             Self::DpopProofMissing
             | Self::DpopMalformed
             | Self::DpopType
@@ -292,6 +303,8 @@ impl RejectionKind {
             Self::DpopRequired => "dpop_required",
             Self::CertificateMismatch => "certificate_mismatch",
             Self::ReplayStoreUnavailable => "replay_store_unavailable",
+            Self::InactiveToken => "inactive_token",
+            Self::IntrospectionUnavailable => "introspection_unavailable",
         }
     }
 
@@ -347,6 +360,10 @@ impl RejectionKind {
             }
             Self::ReplayStoreUnavailable => {
                 "the DPoP replay store is unavailable; refusing until it is back"
+            }
+            Self::InactiveToken => "the token is not active",
+            Self::IntrospectionUnavailable => {
+                "the token cannot be introspected now; refusing until the endpoint answers"
             }
         }
     }
@@ -535,6 +552,10 @@ pub enum ConfigError {
     /// is not an absolute `http(s)` URL, an unknown mode.
     #[error("DPoP: {0}")]
     Dpop(String),
+    /// An introspection endpoint that cannot be used: not an absolute `http(s)` URL, or
+    /// credentials that cannot be sent.
+    #[error("introspection: {0}")]
+    Introspection(String),
     /// A signing key whose `kid` is already published by the issuer.
     #[error("a key with kid {0:?} is already published: give the new key another `kid`")]
     DuplicateKid(String),

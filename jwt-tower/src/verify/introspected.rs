@@ -1,0 +1,167 @@
+//! Tokens checked by introspection (see [`crate::introspect`]): which tokens go there,
+//! the cached answer on the request path, and the introspection a request may wait for.
+
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+use super::decode::{described, reject};
+use super::verified::VerifiedToken;
+use super::verifier::Verifier;
+use crate::introspect::{
+    Answer, Failure, IntrospectionCache, Reading, Settings, after, digest, now_ms,
+};
+use crate::keys::KeysWait;
+use crate::{AuthError, RejectionKind};
+
+/// How much longer than the request's own time limit a wait for it may last.
+const WAIT_MARGIN: Duration = Duration::from_millis(100);
+
+impl<C> Verifier<C> {
+    /// The introspection `token` goes to, if any: with introspection configured, every
+    /// token when the verifier has no keys, else every token that is not JWT-shaped
+    /// (exactly two dots; four, a JWE, is an opaque token to us too).
+    #[inline]
+    pub(super) fn introspection_for(&self, token: &[u8]) -> Option<&IntrospectionCache<C>> {
+        let introspection = self.inner.introspection.as_ref()?;
+        (introspection.alone || memchr::memchr_iter(b'.', token).count() != 2)
+            .then_some(introspection)
+    }
+}
+
+impl<C: DeserializeOwned + 'static> Verifier<C> {
+    /// A token to introspect, answered from the cache alone: what the endpoint said
+    /// (with the time checks, revocations and custom checks run again on an active
+    /// token), or [`IntrospectionUnavailable`](RejectionKind::IntrospectionUnavailable)
+    /// when it has not been asked yet or did not answer (see
+    /// [`introspection_wait`](Self::introspection_wait)).
+    pub(super) fn verify_introspected(
+        &self,
+        introspection: &IntrospectionCache<C>,
+        token: &[u8],
+    ) -> Result<VerifiedToken<C>, AuthError> {
+        if token.len() > self.inner.max_token_len {
+            return Err(reject(RejectionKind::TokenTooLarge));
+        }
+        // Visible ASCII only: what goes to the endpoint is a token, not any bytes.
+        if token.is_empty() || !token.iter().all(u8::is_ascii_graphic) {
+            return Err(reject(RejectionKind::Malformed));
+        }
+        let now = now_ms();
+        match introspection.get(&digest(token), now) {
+            Some(Answer::Active { token, not_before }) => {
+                if now / 1000 < not_before {
+                    return Err(reject(RejectionKind::NotYetValid));
+                }
+                let (jti, sub, iat) = token.revocation_facts();
+                self.check_revocations(jti, sub, iat)?;
+                self.run_checks(&token)?;
+                self.inner.metrics.introspection_hit();
+                Ok(token)
+            }
+            Some(Answer::Refused(error)) => Err(error),
+            Some(Answer::Unavailable) => Err(reject(RejectionKind::IntrospectionUnavailable)),
+            None => Err(described(
+                RejectionKind::IntrospectionUnavailable,
+                "the token has not been introspected yet",
+            )),
+        }
+    }
+}
+
+impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
+    /// For a token refused because its introspection is not cached: a wait for its
+    /// introspection (started now, or joined if in flight: one request per token),
+    /// after which the caller verifies it again. `None` when the cached answer is a
+    /// failure (the endpoint failed a moment ago: refuse now) or there is no tokio
+    /// runtime to run it on.
+    pub(super) fn introspection_wait(
+        &self,
+        introspection: &IntrospectionCache<C>,
+        token: &str,
+    ) -> Option<KeysWait> {
+        let digest = digest(token.as_bytes());
+        match introspection.get(&digest, now_ms()) {
+            Some(Answer::Unavailable) => return None,
+            // Answered since this token was refused: verify again at once.
+            Some(_) => return Some(Box::pin(std::future::ready(()))),
+            None => {}
+        }
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        let limit = introspection.introspector.settings().timeout + WAIT_MARGIN;
+        let verifier = self.clone();
+        let token: Box<str> = token.into();
+        Some(introspection.flight(digest, limit, move |guard| {
+            // A task of its own: the answer is stored even if every waiting request
+            // goes away, and the synchronous interceptor can start it without waiting.
+            runtime.spawn(async move {
+                verifier.introspect_and_store(digest, &token).await;
+                drop(guard);
+            });
+        }))
+    }
+
+    /// Asks the endpoint about `token` and stores what this verifier concludes.
+    async fn introspect_and_store(&self, digest: [u8; 32], token: &str) {
+        let Some(introspection) = &self.inner.introspection else {
+            return;
+        };
+        let settings = *introspection.introspector.settings();
+        self.inner.metrics.introspection_request();
+        let reading = introspection.introspector.introspect(token).await;
+        let now = now_ms();
+        let (answer, until) = match reading {
+            Ok(Reading::Active(claims)) => self.conclude(token, &claims, now, &settings),
+            Ok(Reading::Inactive) => (
+                Answer::Refused(reject(RejectionKind::InactiveToken)),
+                after(now, settings.negative_ttl),
+            ),
+            Err(failure) => {
+                self.inner.metrics.introspection_failure();
+                log_failure(&failure);
+                (Answer::Unavailable, after(now, settings.failure_ttl))
+            }
+        };
+        introspection.insert(digest, answer, until);
+    }
+
+    /// What an active token's `claims` make of it here, and until when that holds: the
+    /// cache TTL, never past its `exp` nor past when the time checks stop passing.
+    fn conclude(
+        &self,
+        token: &str,
+        claims: &str,
+        now: i64,
+        settings: &Settings,
+    ) -> (Answer<C>, i64) {
+        let refused = |error| (Answer::Refused(error), after(now, settings.negative_ttl));
+        let (verified, window) = match self.accept_claims(token, None, claims, true) {
+            Ok(accepted) => accepted,
+            Err(error) => return refused(error),
+        };
+        let mut until = after(now, settings.cache_ttl);
+        if let Some(exp) = verified.expires_at() {
+            until = until.min(exp.saturating_mul(1000));
+        }
+        if let Some(window) = window {
+            until = until.min(window.valid_until.saturating_mul(1000));
+        }
+        if until <= now {
+            // Active for the endpoint, past `exp` for us: the clocks disagree, and the
+            // answer is never kept past `exp`.
+            return refused(reject(RejectionKind::Expired));
+        }
+        let not_before = window.map_or(i64::MIN, |w| w.not_before);
+        (
+            Answer::Active {
+                token: verified,
+                not_before,
+            },
+            until,
+        )
+    }
+}
+
+fn log_failure(failure: &Failure) {
+    tracing::warn!(%failure, "token introspection failed; refusing the token (503)");
+}
