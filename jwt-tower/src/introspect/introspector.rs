@@ -109,8 +109,12 @@ impl IntrospectorBuilder {
     /// or the default HTTP client cannot be built.
     pub fn build(self) -> Result<Introspector, ConfigError> {
         let bad = |why: String| ConfigError::Introspection(why);
-        let url = url::Url::parse(&self.endpoint)
-            .map_err(|e| bad(format!("the endpoint {:?} is not a URL: {e}", self.endpoint)))?;
+        let url = url::Url::parse(&self.endpoint).map_err(|e| {
+            bad(format!(
+                "the endpoint {:?} is not a URL: {e}",
+                self.endpoint
+            ))
+        })?;
         if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
             return Err(bad(format!(
                 "the endpoint {:?} is not an http(s) URL",

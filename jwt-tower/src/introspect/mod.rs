@@ -32,6 +32,8 @@ mod introspector;
 mod response;
 
 pub(crate) use cache::{Answer, IntrospectionCache, after, digest, now_ms};
+pub use introspector::{
+    DEFAULT_CACHE_TTL, DEFAULT_NEGATIVE_TTL, Introspector, IntrospectorBuilder,
+};
 pub(crate) use introspector::{Failure, Settings};
-pub use introspector::{DEFAULT_CACHE_TTL, DEFAULT_NEGATIVE_TTL, Introspector, IntrospectorBuilder};
 pub(crate) use response::Reading;

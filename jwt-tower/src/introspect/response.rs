@@ -48,8 +48,7 @@ mod tests {
             read(br#"{"active":false,"sub":"alice"}"#),
             Ok(Reading::Inactive)
         );
-        let Ok(Reading::Active(claims)) = read(br#"{"active":true,"sub":"alice","exp":5}"#)
-        else {
+        let Ok(Reading::Active(claims)) = read(br#"{"active":true,"sub":"alice","exp":5}"#) else {
             panic!("active")
         };
         let claims: serde_json::Value = serde_json::from_str(&claims).unwrap();

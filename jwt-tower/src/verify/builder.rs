@@ -367,8 +367,10 @@ impl<C> VerifierBuilder<C> {
     #[cfg(feature = "remote")]
     #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
     pub fn introspection(mut self, introspector: crate::introspect::Introspector) -> Self {
-        self.config.introspection =
-            Some(crate::introspect::IntrospectionCache::new(introspector, false));
+        self.config.introspection = Some(crate::introspect::IntrospectionCache::new(
+            introspector,
+            false,
+        ));
         self
     }
 
@@ -461,8 +463,10 @@ impl<C> Verifier<C> {
     #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
     pub fn introspecting(introspector: crate::introspect::Introspector) -> VerifierBuilder<C> {
         let mut builder = Verifier::builder(Keys::unloaded());
-        builder.config.introspection =
-            Some(crate::introspect::IntrospectionCache::new(introspector, true));
+        builder.config.introspection = Some(crate::introspect::IntrospectionCache::new(
+            introspector,
+            true,
+        ));
         builder
     }
 }

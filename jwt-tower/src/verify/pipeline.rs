@@ -197,7 +197,8 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
         let mut payload_stack = [0u8; PAYLOAD_STACK_LEN];
         let payload = decode_part(payload_b64, &mut payload_stack)?;
         let payload = utf8(&payload, Part::Claims)?;
-        let (verified, window) = self.accept_claims(token, Some(header), payload, c.cache.is_some())?;
+        let (verified, window) =
+            self.accept_claims(token, Some(header), payload, c.cache.is_some())?;
         self.run_checks(&verified)?;
 
         Ok(Fresh {

@@ -117,11 +117,7 @@ impl TextBuilder {
 impl Facts {
     /// Copies what a verified token keeps out of the (borrowed, soon gone) header and
     /// claims view. An introspected token has no header.
-    pub(crate) fn new(
-        token: &str,
-        header: Option<&CheckedHeader>,
-        view: &ClaimsView<'_>,
-    ) -> Self {
+    pub(crate) fn new(token: &str, header: Option<&CheckedHeader>, view: &ClaimsView<'_>) -> Self {
         fn len(s: Option<&str>) -> usize {
             s.map_or(0, str::len)
         }

@@ -238,7 +238,9 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
     ) -> Result<VerifiedToken<C>, AuthError> {
         #[cfg(feature = "remote")]
         if let Some(introspection) = self.introspection_for(token) {
-            let result = self.verify_introspected(introspection, token).map_err(blame);
+            let result = self
+                .verify_introspected(introspection, token)
+                .map_err(blame);
             self.count(&result);
             return result;
         }
