@@ -322,7 +322,7 @@ async fn exp_bounds_the_cache() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn issuer_and_audience_apply_to_introspected_claims() {
+async fn issuer_audience_and_token_type_apply_to_introspected_claims() {
     let endpoint = Endpoint::start(Duration::ZERO).await;
     endpoint.activate("opaque-ok", active("alice"));
     let mut other_audience = active("alice");
@@ -331,6 +331,9 @@ async fn issuer_and_audience_apply_to_introspected_claims() {
     let mut other_issuer = active("alice");
     other_issuer["iss"] = json!("https://evil.test");
     endpoint.activate("opaque-iss", other_issuer);
+    let mut refresh = active("alice");
+    refresh["token_type"] = json!("refresh_token");
+    endpoint.activate("opaque-refresh", refresh);
     let mut no_exp = active("alice");
     no_exp.as_object_mut().unwrap().remove("exp");
     endpoint.activate("opaque-no-exp", no_exp);
@@ -342,6 +345,7 @@ async fn issuer_and_audience_apply_to_introspected_claims() {
         ("opaque-aud", "audience"),
         ("opaque-iss", "issuer"),
         ("opaque-no-exp", "`exp`"),
+        ("opaque-refresh", "not an access token"),
     ] {
         let reply = get_me(&url, token).await;
         assert_eq!(reply.status, 401, "{token}");
@@ -354,11 +358,12 @@ async fn issuer_and_audience_apply_to_introspected_claims() {
     }
     // Refusals are cached like inactive answers: asked once each.
     assert_eq!(get_me(&url, "opaque-aud").await.status, 401);
-    assert_eq!(endpoint.requests(), 4);
+    assert_eq!(endpoint.requests(), 5);
     let metrics = verifier.metrics();
     assert_eq!(metrics.rejected(RejectionKind::InvalidAudience), 2);
     assert_eq!(metrics.rejected(RejectionKind::InvalidIssuer), 1);
     assert_eq!(metrics.rejected(RejectionKind::MissingClaim), 1);
+    assert_eq!(metrics.rejected(RejectionKind::InvalidType), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -386,9 +386,7 @@ impl<'a> Mode<'a> {
             | Self::HandWritten(alg)
             | Self::Floor { alg, .. }
             | Self::Dpop(alg) => alg,
-            Self::Baseline | Self::EmptyLayer | Self::EmptyMiddleware | Self::Introspect => {
-                "HS256"
-            }
+            Self::Baseline | Self::EmptyLayer | Self::EmptyMiddleware | Self::Introspect => "HS256",
         }
     }
 }

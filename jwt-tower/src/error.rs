@@ -88,7 +88,8 @@ pub enum RejectionKind {
     /// The signature does not verify.
     InvalidSignature,
     /// The header's `typ` is not the required one, or its `cty` announces a nested JWT
-    /// (which is never unwrapped).
+    /// (which is never unwrapped), or introspection says the token is not an access
+    /// token (a `token_type` other than `Bearer` or `DPoP`: a refresh token).
     InvalidType,
     /// `exp` is in the past (beyond the leeway).
     Expired,

@@ -1,5 +1,8 @@
 //! Reading an introspection answer (RFC 7662 §2.2): a JSON object whose `active` is a
-//! boolean; when it is `true`, every other member is a claim of the token.
+//! boolean; when it is `true`, every other member is a claim of the token, and its
+//! `token_type`, when present, must name an access token's type (`Bearer`, `DPoP`): an
+//! authorization server answers for its refresh tokens too, and a refresh token is no
+//! credential for a resource.
 
 use serde_json::{Map, Value};
 
@@ -13,6 +16,9 @@ pub(crate) enum Reading {
     /// `"active": true`, and the token's claims as a JSON object (the answer less
     /// `active`), to be read and checked as a JWT's payload is.
     Active(String),
+    /// `"active": true` for a token that is not an access token (a refresh token: its
+    /// `token_type` is neither `Bearer` nor `DPoP`).
+    NotAnAccessToken,
 }
 
 /// Reads `body`. It must be UTF-8 JSON read as strictly as a token's claims (an object,
@@ -28,6 +34,9 @@ pub(crate) fn read(body: &[u8]) -> Result<Reading, &'static str> {
     let mut members: Map<String, Value> =
         serde_json::from_str(text).map_err(|_| "the answer is not a JSON object")?;
     match members.remove("active") {
+        Some(Value::Bool(true)) if !is_access_token(members.get("token_type")) => {
+            Ok(Reading::NotAnAccessToken)
+        }
         Some(Value::Bool(true)) => serde_json::to_string(&members)
             .map(Reading::Active)
             .map_err(|_| "the answer's claims cannot be written back as JSON"),
@@ -37,9 +46,36 @@ pub(crate) fn read(body: &[u8]) -> Result<Reading, &'static str> {
     }
 }
 
+/// Whether a `token_type` says access token: absent, or `Bearer` or `DPoP` (RFC 6750,
+/// RFC 9449; case-insensitive, as RFC 6749 §5.1 has it).
+fn is_access_token(token_type: Option<&Value>) -> bool {
+    match token_type {
+        None => true,
+        Some(Value::String(t)) => {
+            t.eq_ignore_ascii_case("bearer") || t.eq_ignore_ascii_case("dpop")
+        }
+        Some(_) => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{Reading, read};
+
+    #[test]
+    fn only_access_tokens_are_active_here() {
+        for token_type in ["Bearer", "bearer", "DPoP"] {
+            let body = format!(r#"{{"active":true,"token_type":"{token_type}"}}"#);
+            assert!(matches!(read(body.as_bytes()), Ok(Reading::Active(_))));
+        }
+        for body in [
+            &br#"{"active":true,"token_type":"refresh_token"}"#[..],
+            br#"{"active":true,"token_type":"Refresh"}"#,
+            br#"{"active":true,"token_type":7}"#,
+        ] {
+            assert_eq!(read(body), Ok(Reading::NotAnAccessToken));
+        }
+    }
 
     #[test]
     fn active_must_be_the_boolean_true() {

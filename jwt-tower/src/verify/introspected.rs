@@ -112,6 +112,13 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         let now = now_ms();
         let (answer, until) = match reading {
             Ok(Reading::Active(claims)) => self.conclude(token, &claims, now, &settings),
+            Ok(Reading::NotAnAccessToken) => (
+                Answer::Refused(described(
+                    RejectionKind::InvalidType,
+                    "the token is not an access token",
+                )),
+                after(now, settings.negative_ttl),
+            ),
             Ok(Reading::Inactive) => (
                 Answer::Refused(reject(RejectionKind::InactiveToken)),
                 after(now, settings.negative_ttl),
