@@ -35,13 +35,22 @@
 //! /authorize` (authorization code with PKCE S256, a login form for `DEMO_USERS`),
 //! `POST /token` (`authorization_code`, `refresh_token`, `client_credentials`), `POST
 //! /register` (RFC 7591, public clients; counted against `LOGIN_ATTEMPTS_PER_ADDRESS`,
-//! 429 past it; a registered client is forgotten after 30 days unused).
+//! 429 past it; a registered client is forgotten after 30 days unused), `POST
+//! /introspect` (RFC 7662, confidential clients: is a token active, and what it stands
+//! for; `common/oauth_introspect.rs`), `POST /revoke` (RFC 7009: a client revokes its
+//! own tokens or those of `/login`; `common/oauth_revoke.rs`).
 //! `OAUTH_CLIENTS_FILE`: pre-registered clients, a JSON array of `{"client_id",
 //! "client_secret" (absent for public clients, else at least 32 bytes), "scope",
 //! "redirect_uris", "grant_types"}`, kept in this process only (not in Redis), none named
 //! like a `DEMO_USERS` user. `OAUTH_RESOURCES`: the comma-separated `resource`
 //! values (RFC 8707) tokens may be requested for, each becoming the token's `aud`
 //! (default the `JWT_AUDIENCE` values; without `resource`, the first `JWT_AUDIENCE`).
+//!
+//! `ACCESS_TOKEN_FORMAT`: `jwt` (the default: signed JWTs, RFC 9068) or `opaque` (random
+//! strings whose claims the store keeps under their hash until they expire, shared by
+//! instances sharing `REDIS_URL`); it applies to every access token `/login`, `/refresh`
+//! and `/token` give. An opaque token is checked by introspection only; the admin routes
+//! (`/rotate-keys`, `/password-hashes`) take JWTs. See `common/oauth_access.rs`.
 //!
 //! TLS: `TLS_CERT_FILE` and `TLS_KEY_FILE` serve HTTPS (and `JWT_ISSUER` defaults to
 //! `https://$BIND`); `TLS_CLIENT_CA_FILE` asks clients for a certificate signed by that
@@ -71,6 +80,8 @@ mod cli;
 mod hashing_pool;
 #[path = "common/login_guard.rs"]
 mod login_guard;
+#[path = "common/oauth_access.rs"]
+mod oauth_access;
 #[path = "common/oauth_authorize.rs"]
 mod oauth_authorize;
 #[path = "common/oauth_config.rs"]
@@ -79,12 +90,16 @@ mod oauth_config;
 mod oauth_dpop;
 #[path = "common/oauth_error.rs"]
 mod oauth_error;
+#[path = "common/oauth_introspect.rs"]
+mod oauth_introspect;
 #[path = "common/oauth_pages.rs"]
 mod oauth_pages;
 #[path = "common/oauth_params.rs"]
 mod oauth_params;
 #[path = "common/oauth_register.rs"]
 mod oauth_register;
+#[path = "common/oauth_revoke.rs"]
+mod oauth_revoke;
 #[path = "common/oauth_routes.rs"]
 mod oauth_routes;
 #[path = "common/oauth_token.rs"]
@@ -111,6 +126,7 @@ use jwt_tower::revoke::Revocations;
 use jwt_tower::store::{MemoryStore, RedisStore, Store};
 use jwt_tower::{RegisteredClaims, Verifier};
 use login_guard::{LoginGuard, LoginLimits};
+use oauth_access::{ACCESS_TOKEN_FORMAT, AccessTokenFormat, AccessTokens};
 use refresh_delivery::RefreshDelivery;
 
 fn var(name: &str) -> Option<String> {
@@ -239,6 +255,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         None => Vec::new(),
     };
     let resources = oauth_config::resources(var("OAUTH_RESOURCES"), &audiences);
+    let access_format = AccessTokenFormat::parse(var(ACCESS_TOKEN_FORMAT).as_deref())
+        .map_err(|e| config_error(ACCESS_TOKEN_FORMAT, e))?;
 
     let mut builder = TokenIssuer::builder(issuer_name.clone(), key).ttl(Duration::from_secs(ttl));
     for audience in &audiences {
@@ -258,6 +276,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         login_limits,
         clients,
         resources,
+        access_format,
     };
     let store: Arc<dyn Store> = match var("REDIS_URL") {
         Some(url) => Arc::new(
@@ -286,6 +305,8 @@ struct Settings {
     clients: Vec<Client>,
     /// The resources tokens may be requested for (`OAUTH_RESOURCES`).
     resources: Vec<String>,
+    /// `ACCESS_TOKEN_FORMAT`: JWTs, or opaque tokens kept in the store.
+    access_format: AccessTokenFormat,
 }
 
 /// DPoP at `/token`: proofs' `jti`s reserved in `store`; with `DPOP_NONCE=1`, nonces
@@ -332,6 +353,7 @@ async fn serve(
         login_limits,
         clients,
         resources,
+        access_format,
     } = settings;
     let mut scopes_supported = users.scopes();
     scopes_supported.extend(
@@ -351,8 +373,18 @@ async fn serve(
     for audience in &audiences {
         verifier = verifier.audience(audience.clone());
     }
+    let access = AccessTokens::new(
+        access_format,
+        issuer.clone(),
+        alg,
+        &audiences,
+        &resources,
+        revocations.clone(),
+        Arc::clone(&store),
+    )?;
     let state = auth_routes::AuthState {
         issuer: issuer.clone(),
+        access,
         refresh: RefreshTokens::new(Arc::clone(&store)).revocations(revocations),
         users: Arc::new(users),
         verifier: verifier.build()?,

@@ -15,6 +15,8 @@ mod auth_routes;
 mod hashing_pool;
 #[path = "common/login_guard.rs"]
 mod login_guard;
+#[path = "common/oauth_access.rs"]
+mod oauth_access;
 #[path = "common/refresh_delivery.rs"]
 mod refresh_delivery;
 #[path = "common/retry_after.rs"]
@@ -74,9 +76,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .revocations(revocations.clone())
         .build()?;
 
+    let access = oauth_access::AccessTokens::new(
+        oauth_access::AccessTokenFormat::Jwt,
+        issuer.clone(),
+        Algorithm::ES256,
+        &[AUDIENCE.to_owned()],
+        &[],
+        revocations.clone(),
+        Arc::new(store.clone()),
+    )?;
     let refresh = RefreshTokens::new(store).revocations(revocations);
     let auth = auth_routes::AuthState {
         issuer: issuer.clone(),
+        access,
         refresh: refresh.clone(),
         users: Arc::new(users::Users::parse(users::DEFAULT_DEMO_USERS)?),
         verifier: verifier.clone(),

@@ -116,6 +116,21 @@ async fn families_rotate_reuse_and_revoke_across_the_cluster() {
         let taken = [x.unwrap(), y.unwrap()].into_iter().flatten().count();
         assert_eq!(taken, 1, "round {round}");
     }
+
+    // Opaque access tokens spread over the cluster too: issued on one instance, active
+    // on the other, revoked on either for both.
+    let (at_a, at_b) = (
+        jwt_tower::oauth::OpaqueAccessTokens::new(a.clone()),
+        jwt_tower::oauth::OpaqueAccessTokens::new(b.clone()),
+    );
+    for round in 0..8 {
+        let mut claims = serde_json::Map::new();
+        claims.insert("sub".into(), format!("user-{round}").into());
+        let token = at_a.issue(claims.clone(), now() + 60).await.unwrap();
+        assert_eq!(at_b.active(&token).await.unwrap(), Some(claims.clone()));
+        assert_eq!(at_b.revoke(&token).await.unwrap(), Some(claims));
+        assert_eq!(at_a.active(&token).await.unwrap(), None, "round {round}");
+    }
 }
 
 /// A revocation written through one instance reaches the list another instance keeps

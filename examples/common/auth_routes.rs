@@ -1,9 +1,10 @@
 //! The authorization-server routes shared by `auth_server` and `quickstart`: login,
 //! refresh (rotating), logout (revoking), key rotation, and the well-known documents.
 //! Handlers take what they act on through extractors (`auth_requests.rs`) and answer
-//! `Result<_, AppError>` (`app_error.rs`). The including example also includes
-//! `app_error.rs`, `auth_requests.rs`, `login_guard.rs`, `refresh_delivery.rs` and
-//! `users.rs` as sibling modules.
+//! `Result<_, AppError>` (`app_error.rs`). Access tokens are issued through
+//! `oauth_access.rs`, in the configured format. The including example also includes
+//! `app_error.rs`, `auth_requests.rs`, `login_guard.rs`, `oauth_access.rs`,
+//! `refresh_delivery.rs` and `users.rs` as sibling modules.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
@@ -12,7 +13,7 @@ use std::time::Instant;
 
 use axum::extract::{ConnectInfo, FromRef, State};
 use axum::http::HeaderMap;
-use axum::http::header::CACHE_CONTROL;
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -28,6 +29,7 @@ use serde_json::{Value, json};
 use super::app_error::AppError;
 use super::auth_requests::{Login, RefreshRequest};
 use super::login_guard::LoginGuard;
+use super::oauth_access::AccessTokens;
 use super::refresh_delivery::RefreshDelivery;
 use super::users::Users;
 
@@ -35,6 +37,8 @@ use super::users::Users;
 #[derive(Clone, FromRef)]
 pub struct AuthState {
     pub issuer: TokenIssuer,
+    /// Issues the access tokens (JWT or opaque) and looks them up.
+    pub access: AccessTokens,
     pub refresh: RefreshTokens,
     pub users: Arc<Users>,
     /// Verifies this server's own access tokens (logout, key rotation).
@@ -60,12 +64,14 @@ pub struct Tokens {
 impl AuthState {
     /// The answer to a grant: a new access token, and the refresh token in the body or
     /// in cookies. Never cached (`Cache-Control: no-store`, RFC 6749 §5.1).
-    fn tokens(&self, grant: RefreshGrant) -> Result<impl IntoResponse + use<>, AppError> {
+    async fn tokens(&self, grant: RefreshGrant) -> Result<impl IntoResponse + use<>, AppError> {
         let family = grant.family;
+        let mut claims = serde_json::Map::new();
+        claims.insert("scope".to_owned(), family.scope.clone().into());
         let access = self
-            .issuer
-            .issue(&family.subject, json!({"scope": family.scope}))
-            .map_err(|e| AppError::Server(e.to_string()))?;
+            .access
+            .issue(&family.subject, None, claims, None)
+            .await?;
         let max_age = (family.expires_at - family.created_at).max(0) as u64;
         let cookies = self.delivery.set(&grant.token, max_age);
         let body = Tokens {
@@ -124,7 +130,7 @@ async fn login(
         .await?
         .ok_or_else(|| AppError::InvalidGrant("invalid username or password".to_owned()))?;
     let grant = state.refresh.start(&username, &scope).await?;
-    state.tokens(grant)
+    state.tokens(grant).await
 }
 
 async fn refresh(
@@ -135,7 +141,7 @@ async fn refresh(
         "no refresh token (JSON `refresh_token` or the cookie)",
     ))?;
     let grant = state.refresh.rotate(&token).await?;
-    state.tokens(grant)
+    state.tokens(grant).await
 }
 
 /// Ends a login: revokes the access token (and, with `everywhere`, every token of its
@@ -145,10 +151,20 @@ async fn logout(
     // A missing or bad access token is no reason to refuse: the refresh token alone
     // still ends the login.
     access: Result<StateClaims<RegisteredClaims>, AuthRejection>,
+    headers: HeaderMap,
     request: RefreshRequest,
 ) -> Result<impl IntoResponse, AppError> {
     let access = access.ok().map(|StateClaims(claims)| claims);
-    if access.is_none() && request.token.is_none() {
+    // An opaque access token is no JWT: it is looked up, and its record removed.
+    let opaque = match (&access, bearer(&headers)) {
+        (None, Some(token)) => state
+            .access
+            .active(token)
+            .await?
+            .map(|claims| (token, claims)),
+        _ => None,
+    };
+    if access.is_none() && opaque.is_none() && request.token.is_none() {
         return Err(AppError::InvalidToken(
             "send the access token, the refresh token, or both",
         ));
@@ -169,7 +185,19 @@ async fn logout(
             });
         }
     }
-    let revoked_access = !revocations.is_empty();
+    if let Some((token, claims)) = &opaque {
+        state.access.revoke(token, claims).await?;
+        if request.everywhere
+            && let Some(sub) = claims.get("sub").and_then(Value::as_str)
+        {
+            let now = jsonwebtoken::get_current_timestamp() as i64;
+            revocations.push(Revocation::Subject {
+                sub: sub.to_owned(),
+                before: now + 1,
+            });
+        }
+    }
+    let revoked_access = !revocations.is_empty() || opaque.is_some();
     for revocation in revocations {
         state.refresh.store().revoke(revocation).await?;
     }
@@ -183,6 +211,16 @@ async fn logout(
         "refresh_family_revoked": revoked_family,
     }));
     Ok((state.delivery.clear(), body))
+}
+
+/// The token of an `Authorization: Bearer` header, if there is one.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 async fn rotate_keys(State(state): State<AuthState>) -> Result<Json<Value>, AppError> {

@@ -1,9 +1,10 @@
 //! The standard OAuth routes of `auth_server`, beside its own login routes:
 //! `GET /.well-known/oauth-authorization-server` (RFC 8414), `GET`/`POST /authorize`
 //! (`oauth_authorize.rs`), `POST /token` (`oauth_token.rs`, with DPoP in
-//! `oauth_dpop.rs`), `POST /register` (`oauth_register.rs`). The including example also
-//! includes `auth_routes.rs` (and its siblings), `oauth_error.rs`, `oauth_pages.rs` and
-//! `oauth_params.rs`.
+//! `oauth_dpop.rs`), `POST /register` (`oauth_register.rs`), `POST /introspect` (RFC
+//! 7662, `oauth_introspect.rs`), `POST /revoke` (RFC 7009, `oauth_revoke.rs`). The
+//! including example also includes `auth_routes.rs` (and its siblings), `oauth_error.rs`,
+//! `oauth_pages.rs` and `oauth_params.rs`.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -18,7 +19,7 @@ use serde_json::{Value, json};
 
 use super::auth_routes::AuthState;
 use super::oauth_dpop::TokenDpop;
-use super::{oauth_authorize, oauth_register, oauth_token};
+use super::{oauth_authorize, oauth_introspect, oauth_register, oauth_revoke, oauth_token};
 
 /// What the OAuth routes need beyond the login routes' state.
 #[derive(Clone)]
@@ -94,6 +95,10 @@ impl OAuthState {
             "code_challenge_methods_supported": ["S256"],
             "authorization_response_iss_parameter_supported": true,
             "dpop_signing_alg_values_supported": self.dpop.algorithms(),
+            "introspection_endpoint": self.endpoint("/introspect"),
+            "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "revocation_endpoint": self.endpoint("/revoke"),
+            "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         });
         if self.certificate_bound_tokens {
             // RFC 8705 §3.3.
@@ -133,5 +138,7 @@ pub fn router(state: OAuthState) -> Router {
         )
         .route("/token", post(oauth_token::token))
         .route("/register", post(oauth_register::register))
+        .route("/introspect", post(oauth_introspect::introspect))
+        .route("/revoke", post(oauth_revoke::revoke))
         .with_state(state)
 }

@@ -261,13 +261,11 @@ async fn grant(
     if let Some(cnf) = confirmation(proof, certificate) {
         claims.insert("cnf".to_owned(), cnf);
     }
-    let claims = Value::Object(claims);
-    let issuer = &state.auth.issuer;
-    let access = match &granted.audience {
-        Some(audience) => issuer.issue_for_audience(&granted.subject, audience, claims),
-        None => issuer.issue(&granted.subject, claims),
-    }
-    .map_err(|e| OAuthError::new(OAuthErrorCode::ServerError, e.to_string()))?;
+    let access = state
+        .auth
+        .access
+        .issue(&granted.subject, granted.audience.as_deref(), claims, None)
+        .await?;
     let body = Tokens {
         access_token: access.token,
         // RFC 9449 §5: a token bound to a proof's key is of type DPoP.

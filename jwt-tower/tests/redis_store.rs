@@ -1681,3 +1681,114 @@ async fn a_shared_secret_is_the_first_candidate_offered() {
     assert_eq!(stored, kept[0]);
     assert_eq!(b.shared_secret("other", "o1").await.unwrap(), "o1");
 }
+
+// ---------------------------------------------------------------------------------
+// Opaque access tokens.
+
+fn access_record(expires_at: i64) -> jwt_tower::store::AccessTokenRecord {
+    let mut claims = serde_json::Map::new();
+    claims.insert("sub".into(), "alice".into());
+    claims.insert("scope".into(), "read".into());
+    claims.insert("exp".into(), expires_at.into());
+    jwt_tower::store::AccessTokenRecord { claims, expires_at }
+}
+
+/// A record put through one instance is read by another, under the prefix, with the
+/// token's lifetime as its TTL; removed on one, it is gone on both, and only one of
+/// twenty concurrent removals gets it.
+#[tokio::test]
+async fn access_token_records_are_shared_expire_and_are_removed_once() {
+    let server = redis!();
+    let (a, b) = (store(&server).await, store(&server).await);
+    let record = access_record(now() + 60);
+    a.put_access_token("at-hash", &record).await.unwrap();
+    assert_eq!(
+        b.access_token("at-hash", now()).await.unwrap(),
+        Some(record.clone())
+    );
+    assert_eq!(b.access_token("other", now()).await.unwrap(), None);
+    // Past its expiry it is not active, even before Redis drops it.
+    assert_eq!(b.access_token("at-hash", now() + 61).await.unwrap(), None);
+    let mut conn = raw(&server).await;
+    let ttl: i64 = redis::cmd("TTL")
+        .arg("jwt-tower:at:at-hash")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!((55..=60).contains(&ttl), "ttl {ttl}");
+
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            store.remove_access_token("at-hash", now()).await
+        }));
+    }
+    let mut removed = 0;
+    for task in tasks {
+        if let Some(found) = task.await.expect("task").expect("remove") {
+            assert_eq!(found, record);
+            removed += 1;
+        }
+    }
+    assert_eq!(removed, 1);
+    assert_eq!(a.access_token("at-hash", now()).await.unwrap(), None);
+    assert_eq!(b.access_token("at-hash", now()).await.unwrap(), None);
+}
+
+/// The memory store answers as Redis does.
+#[tokio::test]
+async fn access_token_records_behave_like_the_memory_store() {
+    let server = redis!();
+    let redis = store(&server).await;
+    let memory = MemoryStore::new();
+    let stores: [&dyn Store; 2] = [&redis, &memory];
+    for store in stores {
+        let live = access_record(now() + 60);
+        store.put_access_token("live", &live).await.unwrap();
+        store
+            .put_access_token("old", &access_record(now() + 1))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.access_token("live", now()).await.unwrap(),
+            Some(live.clone())
+        );
+        assert_eq!(store.access_token("old", now() + 2).await.unwrap(), None);
+        assert_eq!(
+            store.remove_access_token("old", now() + 2).await.unwrap(),
+            None
+        );
+        assert_eq!(
+            store.remove_access_token("live", now()).await.unwrap(),
+            Some(live)
+        );
+        assert_eq!(store.access_token("live", now()).await.unwrap(), None);
+    }
+}
+
+/// A family past its lifetime or its idle timeout is no current family, in Redis as in
+/// memory (introspection answers from it): only a live one is.
+#[tokio::test]
+async fn an_ended_family_is_no_current_family() {
+    let server = redis!();
+    let redis = store(&server).await;
+    let memory = MemoryStore::new();
+    let stores: [&dyn Store; 2] = [&redis, &memory];
+    for store in stores {
+        let t = now();
+        let live = family("live", t - 100, 1_000, 1_000);
+        store.create_family(&live, "tok-live").await.unwrap();
+        store
+            .create_family(&family("idle", t - 100, 1_000, 50), "tok-idle")
+            .await
+            .unwrap();
+        store
+            .create_family(&family("old", t - 100, 50, 1_000), "tok-old")
+            .await
+            .unwrap();
+        assert_eq!(store.current_family("tok-live").await.unwrap(), Some(live));
+        assert_eq!(store.current_family("tok-idle").await.unwrap(), None);
+        assert_eq!(store.current_family("tok-old").await.unwrap(), None);
+    }
+}

@@ -1,5 +1,6 @@
 //! The building blocks of an OAuth 2.1 authorization server, framework-agnostic: what
-//! `examples/auth_server.rs` serves at `/authorize`, `/token` and `/register`.
+//! `examples/auth_server.rs` serves at `/authorize`, `/token`, `/register`, `/introspect`
+//! and `/revoke`.
 //!
 //! | job | file |
 //! |---|---|
@@ -9,6 +10,7 @@
 //! | issuing codes into the [`Store`](crate::store::Store), redeeming each once | `codes.rs` |
 //! | scope narrowing (RFC 6749 §3.3) | `scope.rs` |
 //! | client authentication at the token endpoint (RFC 6749 §2.3.1) | `client_auth.rs` |
+//! | opaque access tokens: random, their claims kept in the store under their hash | `opaque.rs` |
 //! | the redirect back to the client, with `code` or `error`, `state`, `iss` | `response.rs` |
 //! | the error codes, their status and JSON body | `error.rs` |
 //!
@@ -21,6 +23,8 @@ mod code;
 #[cfg(feature = "aws_lc_rs")]
 mod codes;
 mod error;
+#[cfg(feature = "aws_lc_rs")]
+mod opaque;
 pub mod pkce;
 mod response;
 pub mod scope;
@@ -35,4 +39,7 @@ pub use code::{AuthorizationCode, DEFAULT_CODE_LIFETIME};
 #[cfg_attr(docsrs, doc(cfg(feature = "aws_lc_rs")))]
 pub use codes::{AuthorizationCodes, new_client_id};
 pub use error::{OAuthError, OAuthErrorCode};
+#[cfg(feature = "aws_lc_rs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "aws_lc_rs")))]
+pub use opaque::{OPAQUE_TOKEN_LEN, OpaqueAccessTokens};
 pub use response::authorization_response_url;

@@ -339,8 +339,9 @@ impl RefreshTokens {
     }
 
     /// The family `token` would rotate, looked up without spending it: `None` when the
-    /// token is unknown, spent or its family revoked (and with a store that cannot look
-    /// families up). A request refused after checking it leaves the token usable.
+    /// token is unknown, spent, or its family revoked or ended (and with a store that
+    /// cannot look families up). A request refused after checking it leaves the token
+    /// usable.
     ///
     /// ```
     /// use jwt_tower::refresh::RefreshTokens;

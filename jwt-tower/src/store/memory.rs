@@ -5,8 +5,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+mod oauth;
+
+use self::oauth::OAuthRecords;
+use super::access::AccessTokenRecords;
 use super::once::{Marked, OnceMarks};
-use super::{DEFAULT_CLIENT_IDLE_TIMEOUT, Family, PutClientError, Rotation, Store, StoreError};
+use super::{
+    AccessTokenRecord, DEFAULT_CLIENT_IDLE_TIMEOUT, Family, PutClientError, Rotation, Store,
+    StoreError,
+};
 use crate::oauth::{AuthorizationCode, Client};
 use crate::revoke::{DEFAULT_KEEP_AFTER_EXP, Revocation, Revocations};
 
@@ -20,6 +27,10 @@ pub const DEFAULT_MEMORY_CLIENTS: usize = 10_000;
 /// [`MemoryStore`] holds unless told otherwise; beyond it, new proofs are refused until
 /// marks expire.
 pub const DEFAULT_MEMORY_ONCE_MARKS: usize = 500_000;
+
+/// How many opaque access tokens a [`MemoryStore`] holds unless told otherwise; beyond
+/// it, no new one is issued until some expire.
+pub const DEFAULT_MEMORY_ACCESS_TOKENS: usize = 100_000;
 
 /// How many spent tokens of one family a [`MemoryStore`] remembers (to recognize their
 /// reuse), besides the current one. A family rotated more often forgets its oldest.
@@ -53,17 +64,8 @@ struct State {
     /// looking at the others, and when full the family that ends soonest goes first.
     ends: BTreeSet<(i64, Arc<str>)>,
     followers: Vec<Revocations>,
-    /// Registered OAuth clients by id, each with the moment it expires unless used, and
-    /// (expiry, id) of every one to forget the expired ones first.
-    clients: HashMap<String, (Client, i64)>,
-    client_ends: BTreeSet<(i64, String)>,
-    /// Authorization codes by hash, and (expiry, hash) to forget the expired ones first.
-    codes: HashMap<Box<str>, AuthorizationCode>,
-    code_ends: BTreeSet<(i64, Box<str>)>,
-    /// Redeemed codes by hash: a token hash of the family each was redeemed for, and
-    /// until when it is remembered; (until, hash) to forget them in order.
-    spent_codes: HashMap<Box<str>, (Box<str>, i64)>,
-    spent_code_ends: BTreeSet<(i64, Box<str>)>,
+    /// Registered OAuth clients, authorization codes and redeemed codes.
+    oauth: OAuthRecords,
 }
 
 impl State {
@@ -73,32 +75,6 @@ impl State {
             for token in &entry.tokens {
                 self.tokens.remove(token);
             }
-        }
-    }
-
-    /// Forgets every code that expired at or before `now`.
-    fn remove_expired_codes(&mut self, now: i64) {
-        while let Some((end, hash)) = self.code_ends.first().cloned()
-            && end <= now
-        {
-            self.code_ends.remove(&(end, hash.clone()));
-            self.codes.remove(&hash);
-        }
-        while let Some((end, hash)) = self.spent_code_ends.first().cloned()
-            && end <= now
-        {
-            self.spent_code_ends.remove(&(end, hash.clone()));
-            self.spent_codes.remove(&hash);
-        }
-    }
-
-    /// Forgets every client that expired at or before `now`.
-    fn remove_expired_clients(&mut self, now: i64) {
-        while let Some((end, id)) = self.client_ends.first().cloned()
-            && end <= now
-        {
-            self.client_ends.remove(&(end, id.clone()));
-            self.clients.remove(&id);
         }
     }
 
@@ -129,6 +105,10 @@ impl State {
 /// ([`client_capacity`](Self::client_capacity), default [`DEFAULT_MEMORY_CLIENTS`]) and
 /// expire when unused for [`client_idle_timeout`](Self::client_idle_timeout); a
 /// registration past the bound is refused ([`PutClientError::Full`]).
+/// Opaque access tokens have theirs too
+/// ([`access_token_capacity`](Self::access_token_capacity), default
+/// [`DEFAULT_MEMORY_ACCESS_TOKENS`]); each is forgotten once expired, and none is issued
+/// past the bound.
 ///
 /// ```
 /// use jwt_tower::revoke::{Revocation, Revocations};
@@ -152,6 +132,7 @@ pub struct MemoryStore {
     revocations: Revocations,
     once: Arc<Mutex<OnceMarks>>,
     secrets: Arc<Mutex<HashMap<String, String>>>,
+    access_tokens: Arc<Mutex<AccessTokenRecords>>,
 }
 
 /// What a [`MemoryStore`] holds and has evicted, read with [`MemoryStore::stats`].
@@ -166,6 +147,8 @@ pub struct MemoryStoreStats {
     pub families_evicted: u64,
     /// One-time marks (DPoP proof `jti`s) held, expired ones included until the next mark.
     pub once_marks: usize,
+    /// Opaque access tokens held, expired ones included until the next is issued.
+    pub access_tokens: usize,
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -224,6 +207,9 @@ impl MemoryStore {
             revocations,
             once: Arc::new(Mutex::new(OnceMarks::new(DEFAULT_MEMORY_ONCE_MARKS))),
             secrets: Arc::default(),
+            access_tokens: Arc::new(Mutex::new(AccessTokenRecords::new(
+                DEFAULT_MEMORY_ACCESS_TOKENS,
+            ))),
         }
     }
 
@@ -263,6 +249,27 @@ impl MemoryStore {
         self
     }
 
+    /// Holds up to `tokens` opaque access tokens (default
+    /// [`DEFAULT_MEMORY_ACCESS_TOKENS`]). When full of live ones,
+    /// [`put_access_token`](Store::put_access_token) fails (no token is issued) until
+    /// some expire: a live token is never forgotten to make room.
+    ///
+    /// ```
+    /// use jwt_tower::store::{AccessTokenRecord, MemoryStore, Store};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let store = MemoryStore::new().access_token_capacity(1);
+    /// let record = AccessTokenRecord { claims: Default::default(), expires_at: i64::MAX };
+    /// store.put_access_token("hash-1", &record).await.unwrap();
+    /// assert!(store.put_access_token("hash-2", &record).await.is_err());
+    /// assert_eq!(store.stats().access_tokens, 1);
+    /// # });
+    /// ```
+    pub fn access_token_capacity(mut self, tokens: usize) -> Self {
+        self.access_tokens = Arc::new(Mutex::new(AccessTokenRecords::new(tokens)));
+        self
+    }
+
     /// What the store holds now, and how many live families it has evicted.
     ///
     /// ```
@@ -281,7 +288,14 @@ impl MemoryStore {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .len(),
+            access_tokens: self.access_records().len(),
         }
+    }
+
+    fn access_records(&self) -> MutexGuard<'_, AccessTokenRecords> {
+        self.access_tokens
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -381,10 +395,11 @@ impl Store for MemoryStore {
         let Some((id, false)) = state.tokens.get(token_hash) else {
             return Ok(None);
         };
+        let now = crate::clock::now();
         Ok(state
             .families
             .get(id)
-            .filter(|entry| !entry.revoked)
+            .filter(|entry| !entry.revoked && alive(entry, now))
             .map(|entry| entry.family.clone()))
     }
 
@@ -424,49 +439,22 @@ impl Store for MemoryStore {
     }
 
     async fn put_client(&self, client: &Client, now: i64) -> Result<(), PutClientError> {
-        let mut state = self.lock();
-        state.remove_expired_clients(now);
-        if state.clients.len() >= self.client_capacity
-            && !state.clients.contains_key(&client.client_id)
-        {
-            return Err(PutClientError::Full(self.client_capacity));
-        }
-        let end = now.saturating_add(self.client_idle_timeout);
-        let id = client.client_id.clone();
-        if let Some((_, old_end)) = state.clients.insert(id.clone(), (client.clone(), end)) {
-            state.client_ends.remove(&(old_end, id.clone()));
-        }
-        state.client_ends.insert((end, id));
-        Ok(())
+        self.lock()
+            .oauth
+            .put_client(client, now, self.client_capacity, self.client_idle_timeout)
     }
 
     async fn client(&self, client_id: &str, now: i64) -> Result<Option<Client>, StoreError> {
-        let mut state = self.lock();
-        state.remove_expired_clients(now);
-        let end = now.saturating_add(self.client_idle_timeout);
-        let Some((client, old_end)) = state.clients.get_mut(client_id) else {
-            return Ok(None);
-        };
-        let (client, old_end) = (client.clone(), std::mem::replace(old_end, end));
-        state.client_ends.remove(&(old_end, client_id.to_owned()));
-        state.client_ends.insert((end, client_id.to_owned()));
-        Ok(Some(client))
+        Ok(self
+            .lock()
+            .oauth
+            .client(client_id, now, self.client_idle_timeout))
     }
 
     async fn put_code(&self, code_hash: &str, code: &AuthorizationCode) -> Result<(), StoreError> {
-        let mut state = self.lock();
-        state.remove_expired_codes(crate::clock::now());
-        if state.codes.len() >= self.capacity {
-            return Err(StoreError(format!(
-                "memory store full: {} authorization codes outstanding",
-                self.capacity
-            )));
-        }
-        if let Some(old) = state.codes.insert(code_hash.into(), code.clone()) {
-            state.code_ends.remove(&(old.expires_at, code_hash.into()));
-        }
-        state.code_ends.insert((code.expires_at, code_hash.into()));
-        Ok(())
+        self.lock()
+            .oauth
+            .put_code(code_hash, code, crate::clock::now(), self.capacity)
     }
 
     async fn take_code(
@@ -474,12 +462,7 @@ impl Store for MemoryStore {
         code_hash: &str,
         now: i64,
     ) -> Result<Option<AuthorizationCode>, StoreError> {
-        let mut state = self.lock();
-        let Some(code) = state.codes.remove(code_hash) else {
-            return Ok(None);
-        };
-        state.code_ends.remove(&(code.expires_at, code_hash.into()));
-        Ok((now < code.expires_at).then_some(code))
+        Ok(self.lock().oauth.take_code(code_hash, now))
     }
 
     async fn mark_code_spent(
@@ -488,28 +471,18 @@ impl Store for MemoryStore {
         token_hash: &str,
         until: i64,
     ) -> Result<(), StoreError> {
-        let mut state = self.lock();
-        state.remove_expired_codes(crate::clock::now());
-        // Bounded like the codes themselves; past it, a replay is only refused.
-        if state.spent_codes.len() < self.capacity {
-            if let Some((_, old)) = state
-                .spent_codes
-                .insert(code_hash.into(), (token_hash.into(), until))
-            {
-                state.spent_code_ends.remove(&(old, code_hash.into()));
-            }
-            state.spent_code_ends.insert((until, code_hash.into()));
-        }
+        self.lock().oauth.mark_code_spent(
+            code_hash,
+            token_hash,
+            until,
+            crate::clock::now(),
+            self.capacity,
+        );
         Ok(())
     }
 
     async fn spent_code(&self, code_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .lock()
-            .spent_codes
-            .get(code_hash)
-            .filter(|(_, until)| now < *until)
-            .map(|(token, _)| token.to_string()))
+        Ok(self.lock().oauth.spent_code(code_hash, now))
     }
 
     async fn mark_once(&self, value: &str, until: i64, now: i64) -> Result<bool, StoreError> {
@@ -530,6 +503,38 @@ impl Store for MemoryStore {
             .entry(name.to_owned())
             .or_insert_with(|| candidate.to_owned())
             .clone())
+    }
+
+    async fn put_access_token(
+        &self,
+        token_hash: &str,
+        record: &AccessTokenRecord,
+    ) -> Result<(), StoreError> {
+        let mut records = self.access_records();
+        if records.put(token_hash, record, crate::clock::now()) {
+            Ok(())
+        } else {
+            Err(StoreError(format!(
+                "{} opaque access tokens held: no room until some expire",
+                records.len()
+            )))
+        }
+    }
+
+    async fn access_token(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<AccessTokenRecord>, StoreError> {
+        Ok(self.access_records().get(token_hash, now))
+    }
+
+    async fn remove_access_token(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<AccessTokenRecord>, StoreError> {
+        Ok(self.access_records().remove(token_hash, now))
     }
 }
 
@@ -754,7 +759,7 @@ mod tests {
             store.put_code("a", &code(far)).await.unwrap();
             store.put_code("b", &code(far)).await.unwrap(); // "old" forgotten first
             assert!(store.put_code("c", &code(far)).await.is_err(), "full");
-            assert_eq!(store.lock().codes.len(), 2);
+            assert_eq!(store.lock().oauth.codes.len(), 2);
         });
     }
 

@@ -5,8 +5,12 @@
 //! rotate one refresh token) and keeps the in-process [`Revocations`] of every instance
 //! that [`follow`](Store::follow)s it in step. Stores also keep the registered OAuth
 //! clients and the authorization codes ([`crate::oauth`]), so that a fleet shares them:
-//! a code is handed out by [`take_code`](Store::take_code) exactly once.
+//! a code is handed out by [`take_code`](Store::take_code) exactly once. They keep the
+//! records of opaque access tokens ([`AccessTokenRecord`]), which only the authorization
+//! server can read back, so that a token issued by one instance is active, and revoked,
+//! on every instance.
 
+mod access;
 mod memory;
 mod once;
 #[cfg(feature = "redis")]
@@ -15,9 +19,10 @@ mod redis;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::redis::{RedisStore, RedisStoreBuilder, RedisStoreStats};
+pub use access::AccessTokenRecord;
 pub use memory::{
-    DEFAULT_MEMORY_CAPACITY, DEFAULT_MEMORY_CLIENTS, DEFAULT_MEMORY_ONCE_MARKS, MemoryStore,
-    MemoryStoreStats, SPENT_TOKENS_KEPT,
+    DEFAULT_MEMORY_ACCESS_TOKENS, DEFAULT_MEMORY_CAPACITY, DEFAULT_MEMORY_CLIENTS,
+    DEFAULT_MEMORY_ONCE_MARKS, MemoryStore, MemoryStoreStats, SPENT_TOKENS_KEPT,
 };
 
 use std::sync::Arc;
@@ -120,8 +125,9 @@ pub trait Store: Send + Sync + 'static {
     /// make `next` current; if it was already spent, revoke its family.
     async fn rotate(&self, presented: &str, next: &str, now: i64) -> Result<Rotation, StoreError>;
 
-    /// The family whose current (unspent) token hashes to `token_hash`, if it is not
-    /// revoked; changes nothing. A caller checks a request against the family with it
+    /// The family whose current (unspent) token hashes to `token_hash`, if it is neither
+    /// revoked nor ended (past its absolute lifetime, or unused for its idle timeout);
+    /// changes nothing. Token introspection answers from it. A caller checks a request against the family with it
     /// before [`rotate`](Self::rotate) spends the token, so that a refused request
     /// leaves the grant usable.
     ///
@@ -222,6 +228,43 @@ pub trait Store: Send + Sync + 'static {
         let _ = name;
         Ok(candidate.to_owned())
     }
+    /// Keeps the record of an opaque access token under `token_hash` (the SHA-256 of the
+    /// token) until its `expires_at`, for every instance sharing the store.
+    ///
+    /// The default refuses: a store written before opaque access tokens keeps none.
+    async fn put_access_token(
+        &self,
+        token_hash: &str,
+        record: &AccessTokenRecord,
+    ) -> Result<(), StoreError> {
+        let _ = (token_hash, record);
+        Err(no_access_tokens())
+    }
+
+    /// The record kept under `token_hash`, if it has not expired at `now`.
+    async fn access_token(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<AccessTokenRecord>, StoreError> {
+        let _ = (token_hash, now);
+        Err(no_access_tokens())
+    }
+
+    /// Forgets the record kept under `token_hash` (the token is revoked on every instance
+    /// sharing the store); returns it if it had not expired at `now`.
+    async fn remove_access_token(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<AccessTokenRecord>, StoreError> {
+        let _ = (token_hash, now);
+        Err(no_access_tokens())
+    }
+}
+
+fn no_access_tokens() -> StoreError {
+    StoreError("this store keeps no opaque access tokens".to_owned())
 }
 
 fn no_oauth() -> StoreError {
@@ -299,6 +342,29 @@ impl<S: Store + ?Sized> Store for Arc<S> {
 
     async fn shared_secret(&self, name: &str, candidate: &str) -> Result<String, StoreError> {
         (**self).shared_secret(name, candidate).await
+    }
+    async fn put_access_token(
+        &self,
+        token_hash: &str,
+        record: &AccessTokenRecord,
+    ) -> Result<(), StoreError> {
+        (**self).put_access_token(token_hash, record).await
+    }
+
+    async fn access_token(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<AccessTokenRecord>, StoreError> {
+        (**self).access_token(token_hash, now).await
+    }
+
+    async fn remove_access_token(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<AccessTokenRecord>, StoreError> {
+        (**self).remove_access_token(token_hash, now).await
     }
 }
 

@@ -1,6 +1,7 @@
 //! The Redis store: refresh families and revocations shared by every instance of a
 //! service (feature `redis`). See [`RedisStore`].
 
+mod access;
 mod builder;
 mod connection;
 mod families;
@@ -26,7 +27,7 @@ use self::keys::Keys;
 use self::scripts::Scripts;
 use self::subscribers::Subscribers;
 use self::sync::Following;
-use super::{Family, PutClientError, Rotation, Store, StoreError};
+use super::{AccessTokenRecord, Family, PutClientError, Rotation, Store, StoreError};
 use crate::oauth::{AuthorizationCode, Client as OAuthClient};
 use crate::revoke::{Revocation, Revocations};
 
@@ -375,6 +376,30 @@ impl Store for RedisStore {
         now: i64,
     ) -> Result<Option<AuthorizationCode>, StoreError> {
         self.inner.shared.take_code(code_hash, now).await
+    }
+
+    async fn put_access_token(
+        &self,
+        token_hash: &str,
+        record: &AccessTokenRecord,
+    ) -> Result<(), StoreError> {
+        self.inner.shared.put_access_token(token_hash, record).await
+    }
+
+    async fn access_token(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<AccessTokenRecord>, StoreError> {
+        self.inner.shared.access_token(token_hash, now).await
+    }
+
+    async fn remove_access_token(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<AccessTokenRecord>, StoreError> {
+        self.inner.shared.remove_access_token(token_hash, now).await
     }
 
     /// Adds `list` to the lists this store keeps in step, and returns at once. The first

@@ -76,7 +76,8 @@ impl Shared {
         invocation
             .key(self.keys.token(token_hash))
             .arg(&self.keys.families)
-            .arg(self.retain);
+            .arg(self.retain)
+            .arg(crate::clock::now());
         let mut conn = self.conn();
         let family: Option<String> = within(
             self.timeout,

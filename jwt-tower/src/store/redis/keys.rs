@@ -8,7 +8,8 @@
 //!   per refresh (not per request);
 //! - both revocation keys share the tag `{<prefix>rev}`, so that a revocation is written
 //!   and published, and the whole set read, in one step;
-//! - clients, codes, spent codes, one-time marks and shared secrets are each one key,
+//! - clients, codes, spent codes, opaque access tokens, one-time marks and shared
+//!   secrets are each one key,
 //!   untagged: they spread over the whole cluster, as the one-time marks of DPoP proofs
 //!   are written on every request.
 //!
@@ -77,6 +78,10 @@ impl Keys {
         format!("{}code:{hash}", self.prefix)
     }
 
+    pub(super) fn access_token(&self, hash: &str) -> String {
+        format!("{}at:{hash}", self.prefix)
+    }
+
     pub(super) fn once(&self, value: &str) -> String {
         format!("{}once:{value}", self.prefix)
     }
@@ -107,6 +112,7 @@ mod tests {
         assert_eq!(keys.revoked_subjects, "app:rev:sub");
         assert_eq!(keys.channel, "app:revocations");
         assert_eq!(keys.once("j"), "app:once:j");
+        assert_eq!(keys.access_token("h"), "app:at:h");
     }
 
     #[test]

@@ -24,6 +24,8 @@
 //!   by the one request that takes it.
 //! - `P spent:<hash>`: a redeemed code: the hash of the first refresh token it gave;
 //!   expires with the code.
+//! - `P at:<hash>`: an opaque access token's record (JSON); expires with the token, and
+//!   is deleted (by the script that takes codes) when the token is revoked.
 //!
 //! Numbers handed back to Redis go through `string.format('%.0f')`: Lua numbers are
 //! doubles, and Redis reads `1e+15` as an error, not an integer.
@@ -105,13 +107,16 @@ expire_at(fkey, math.min(exp, now + idle))
 return {'rotated', f[1]}
 ";
 
-/// `KEYS[1]`: a token. Returns its family's JSON if the token is current and the family
-/// not revoked, or nil; writes nothing.
+/// `KEYS[1]`: a token. `ARGV[3]`: now. Returns its family's JSON if the token is current
+/// and the family neither revoked nor ended (as `ROTATE` decides), or nil; writes
+/// nothing.
 const CURRENT_FAMILY: &str = r"
 local token = redis.call('GET', KEYS[1])
 if not token or string.sub(token, 1, 2) ~= 'c:' then return false end
-local f = redis.call('HMGET', family_key(token), 'family', 'revoked')
+local f = redis.call('HMGET', family_key(token), 'family', 'revoked', 'last', 'exp', 'idle')
 if not f[1] or f[2] == '1' then return false end
+local now = tonumber(ARGV[3])
+if not (now < tonumber(f[4]) and now < tonumber(f[3]) + tonumber(f[5])) then return false end
 return f[1]
 ";
 

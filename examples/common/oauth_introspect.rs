@@ -1,0 +1,214 @@
+//! `POST /introspect` (RFC 7662): a confidential client asks whether a token is active
+//! and what it stands for. Access tokens (JWT or opaque, `oauth_access.rs`) and refresh
+//! tokens are both understood; `token_type_hint` only says which to try first.
+//!
+//! - The client authenticates as at `/token` (`client_secret_basic` or
+//!   `client_secret_post`). A public client, an unknown client or a wrong secret gets
+//!   401 `invalid_client`: only a client holding a secret may learn what tokens mean.
+//! - An active access token: `active`, `sub`, `scope`, `client_id` (when issued to a
+//!   client), `aud`, `iss`, `exp`, `iat`, `nbf`, `jti`, `token_type` (`DPoP` when the
+//!   token is bound to a proof's key, else `Bearer`), and `cnf` and `act` when the token
+//!   has them (a resource server needs `cnf` to check a DPoP-bound opaque token, and
+//!   `act` to see who acts for the user).
+//! - An active refresh token (its family alive, the token not spent): `active`, `sub`,
+//!   `scope`, `client_id`, `aud`, `iss`, `exp` (the family's absolute end), `iat` (its
+//!   start), `token_type: refresh_token`, and `cnf.jkt` when the family is bound to a
+//!   DPoP key. Introspection does not spend it.
+//! - Anything else (expired, revoked, unknown, signed by another issuer, malformed) is
+//!   exactly `{"active": false}`: nothing tells why.
+//!
+//! Every answer carries `Cache-Control: no-store`. The including example also includes
+//! `oauth_routes.rs` and its siblings.
+#![allow(dead_code)]
+
+use axum::Form;
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::FormRejection;
+use axum::http::HeaderMap;
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, PRAGMA};
+use axum::response::{IntoResponse, Response};
+use jwt_tower::oauth::{Client, ClientCredentials, OAuthError};
+use jwt_tower::store::Family;
+use serde_json::{Map, Value};
+
+use super::oauth_error::OAuthErrorResponse;
+use super::oauth_params::Params;
+use super::oauth_routes::OAuthState;
+
+/// The claims of an active access token that an introspection answer repeats.
+const ACCESS_TOKEN_MEMBERS: [&str; 11] = [
+    "sub",
+    "scope",
+    "client_id",
+    "aud",
+    "iss",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "cnf",
+    "act",
+];
+
+/// A token this server issued, found active.
+pub enum Found {
+    /// An access token, with its claims.
+    Access(Map<String, Value>),
+    /// A refresh token, with its family.
+    Refresh(Family),
+}
+
+impl Found {
+    /// The client the token was issued to; `None` for tokens of the login routes.
+    pub fn client_id(&self) -> Option<&str> {
+        match self {
+            Self::Access(claims) => claims.get("client_id").and_then(Value::as_str),
+            Self::Refresh(family) => family.client_id.as_deref(),
+        }
+    }
+}
+
+/// The form of `/introspect` and `/revoke`, read by the rules of RFC 6749 §3.1.
+pub fn params(
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Result<Params, OAuthError> {
+    let Form(pairs) = form.map_err(|_| {
+        OAuthError::invalid_request("the body must be application/x-www-form-urlencoded")
+    })?;
+    Params::from_pairs(pairs)
+}
+
+/// The client the request authenticates as, as `/token` authenticates it (a public
+/// client naming itself with `client_id` alone included).
+pub async fn client(
+    state: &OAuthState,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<Client, OAuthError> {
+    let credentials = ClientCredentials::from_request(
+        headers.get(AUTHORIZATION),
+        params.get("client_id"),
+        params.get("client_secret"),
+    )?;
+    let client = state.client(&credentials.client_id).await?;
+    credentials.authenticate(client)
+}
+
+/// The active token `token` is, trying first the kind `hint` names (`access_token` or
+/// `refresh_token`; any other value, or none, is no hint).
+pub async fn find(
+    state: &OAuthState,
+    token: &str,
+    hint: Option<&str>,
+) -> Result<Option<Found>, OAuthError> {
+    let now = jsonwebtoken::get_current_timestamp() as i64;
+    let access =
+        || async { Ok::<_, OAuthError>(state.auth.access.active(token).await?.map(Found::Access)) };
+    let refresh = || async {
+        let family = state
+            .auth
+            .refresh
+            .current_family(token)
+            .await
+            .map_err(|e| match e {
+                jwt_tower::refresh::RefreshError::Unavailable(e) => OAuthError::from(e),
+                other => OAuthError::invalid_request(other.to_string()),
+            })?;
+        Ok(family
+            .filter(|family| now < family.expires_at)
+            .map(Found::Refresh))
+    };
+    if hint == Some("refresh_token") {
+        if let Some(found) = refresh().await? {
+            return Ok(Some(found));
+        }
+        return access().await;
+    }
+    if let Some(found) = access().await? {
+        return Ok(Some(found));
+    }
+    refresh().await
+}
+
+/// The answer for an active token.
+fn active(state: &OAuthState, found: &Found) -> Map<String, Value> {
+    let mut answer = Map::new();
+    answer.insert("active".into(), true.into());
+    match found {
+        Found::Access(claims) => {
+            for member in ACCESS_TOKEN_MEMBERS {
+                if let Some(value) = claims.get(member) {
+                    answer.insert(member.into(), value.clone());
+                }
+            }
+            let bound_to_key = claims.get("cnf").and_then(|cnf| cnf.get("jkt")).is_some();
+            // RFC 9449 §5: a token bound to a proof's key is of type DPoP.
+            let token_type = if bound_to_key { "DPoP" } else { "Bearer" };
+            answer.insert("token_type".into(), token_type.into());
+        }
+        Found::Refresh(family) => {
+            answer.insert("sub".into(), family.subject.clone().into());
+            answer.insert("scope".into(), family.scope.clone().into());
+            if let Some(client_id) = &family.client_id {
+                answer.insert("client_id".into(), client_id.clone().into());
+            }
+            let audience = match &family.audience {
+                Some(audience) => Value::from(audience.as_str()),
+                None => state.auth.access.default_audience(),
+            };
+            if !audience.is_null() {
+                answer.insert("aud".into(), audience);
+            }
+            answer.insert("iss".into(), state.issuer_url.clone().into());
+            answer.insert("exp".into(), family.expires_at.into());
+            answer.insert("iat".into(), family.created_at.into());
+            answer.insert("token_type".into(), "refresh_token".into());
+            if let Some(jkt) = &family.jkt {
+                answer.insert("cnf".into(), serde_json::json!({ "jkt": jkt }));
+            }
+        }
+    }
+    answer
+}
+
+async fn introspect_token(
+    state: &OAuthState,
+    headers: &HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Result<Map<String, Value>, OAuthError> {
+    let params = params(form)?;
+    let client = client(state, headers, &params).await?;
+    if client.is_public() {
+        return Err(OAuthError::invalid_client(
+            "introspection is for clients that authenticate with a secret",
+        ));
+    }
+    let token = params.required("token")?;
+    Ok(
+        match find(state, token, params.get("token_type_hint")).await? {
+            Some(found) => active(state, &found),
+            None => {
+                let mut inactive = Map::new();
+                inactive.insert("active".into(), false.into());
+                inactive
+            }
+        },
+    )
+}
+
+/// `POST /introspect`.
+pub async fn introspect(
+    State(state): State<OAuthState>,
+    headers: HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    match introspect_token(&state, &headers, form).await {
+        Ok(answer) => (
+            [(CACHE_CONTROL, "no-store"), (PRAGMA, "no-cache")],
+            Json(Value::Object(answer)),
+        )
+            .into_response(),
+        Err(error) => OAuthErrorResponse(error).into_response(),
+    }
+}
