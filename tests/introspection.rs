@@ -622,3 +622,86 @@ fn resource_server_refuses_an_incomplete_introspection_setup() {
         "{stderr}"
     );
 }
+
+// End to end: `examples/auth_server` issuing opaque access tokens, and
+// `examples/resource_server` introspecting them at its `/introspect`.
+
+const RS_SECRET: &str = "rs-secret-0123456789abcdefghijklm";
+
+/// A clients file with one confidential client, `rs`, the resource server's.
+fn clients_file() -> String {
+    let path =
+        std::env::temp_dir().join(format!("introspection-clients-{}.json", std::process::id()));
+    let clients = json!([
+        {"client_id": "rs", "client_secret": RS_SECRET, "grant_types": ["client_credentials"]},
+    ]);
+    std::fs::write(&path, clients.to_string()).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_servers_opaque_tokens_through_resource_server() {
+    let auth = start(
+        "auth_server",
+        &[
+            ("ACCESS_TOKEN_FORMAT", "opaque".into()),
+            (
+                "DEMO_USERS",
+                "alice:alice-password:orders.read profile".into(),
+            ),
+            ("JWT_AUDIENCE", "api".into()),
+            ("OAUTH_CLIENTS_FILE", clients_file()),
+            ("REFRESH_COOKIE", "off".into()),
+        ],
+    )
+    .await;
+    let auth_base = auth.base();
+    let login = send(
+        http()
+            .post(format!("{auth_base}/login"))
+            .json(&json!({"username": "alice", "password": "alice-password"})),
+    )
+    .await;
+    assert_eq!(login.status, 200, "{login:?}");
+    let tokens = login.json();
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    assert!(!access.contains('.'), "an opaque token: {access}");
+
+    let server = start(
+        "resource_server",
+        &[
+            ("JWT_INTROSPECTION_URL", format!("{auth_base}/introspect")),
+            ("JWT_INTROSPECTION_CLIENT_ID", "rs".into()),
+            ("JWT_INTROSPECTION_CLIENT_SECRET", RS_SECRET.into()),
+            ("JWT_INTROSPECTION_CACHE_SECONDS", "1".into()),
+            ("JWT_AUDIENCE", "api".into()),
+        ],
+    )
+    .await;
+    let me = format!("{}/me", server.base());
+    let reply = get_me(&me, &access).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.json()["sub"], "alice");
+    // The refresh token is active at the authorization server, and no access token.
+    let reply = get_me(&me, &refresh).await;
+    assert_eq!(reply.status, 401);
+    assert!(reply.challenge.unwrap().contains("not an access token"));
+
+    // Revoked (RFC 7009, by the resource server's client: the token was issued to no
+    // client): accepted until the cache entry lapses, then refused.
+    let revoked = send(
+        http()
+            .post(format!("{auth_base}/revoke"))
+            .basic_auth("rs", Some(RS_SECRET))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("token={access}&token_type_hint=access_token")),
+    )
+    .await;
+    assert_eq!(revoked.status, 200, "{revoked:?}");
+    assert_eq!(get_me(&me, &access).await.status, 200, "cached");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let reply = get_me(&me, &access).await;
+    assert_eq!(reply.status, 401);
+    assert!(reply.challenge.unwrap().contains("the token is not active"));
+}
