@@ -297,6 +297,27 @@ async fn the_endpoint_down_serves_cached_tokens_and_refuses_new_ones() {
     assert_eq!(get_me(&url, "opaque-alice").await.status, 503);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn introspections_in_flight_are_bounded() {
+    let endpoint = Endpoint::start(Duration::from_millis(500)).await;
+    let tokens: Vec<String> = (0..5).map(|i| format!("opaque-{i}")).collect();
+    for token in &tokens {
+        endpoint.activate(token, active("alice"));
+    }
+    let verifier = alone(endpoint.introspector().max_in_flight(2))
+        .build()
+        .unwrap();
+    let url = resource(verifier).await;
+    let replies = futures_join_all(tokens.iter().map(|token| {
+        let (url, token) = (url.clone(), token.clone());
+        tokio::spawn(async move { get_me(&url, &token).await.status })
+    }))
+    .await;
+    let count = |status| replies.iter().filter(|s| **s == status).count();
+    assert_eq!((count(200), count(503)), (2, 3), "{replies:?}");
+    assert_eq!(endpoint.requests(), 2);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exp_bounds_the_cache() {
     let endpoint = Endpoint::start(Duration::ZERO).await;

@@ -126,16 +126,18 @@ impl<C> IntrospectionCache<C> {
 
     /// A wait for the introspection of the token of `digest`: the one in flight, or one
     /// that `start` begins (given the guard to drop once the answer is stored). The wait
-    /// ends when that introspection is over, or after `limit`.
+    /// ends when that introspection is over, or after `limit`. `None` when it is not in
+    /// flight and `max_in_flight` others are.
     pub(crate) fn flight(
         &self,
         digest: Digest,
         limit: Duration,
         start: impl FnOnce(FlightGuard),
-    ) -> KeysWait {
+    ) -> Option<KeysWait> {
         let mut flights = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
         let rx = match flights.get(&digest) {
             Some(rx) => rx.clone(),
+            None if flights.len() >= self.introspector.settings().max_in_flight => return None,
             None => {
                 let (tx, rx) = watch::channel(());
                 flights.insert(digest, rx.clone());
@@ -148,11 +150,11 @@ impl<C> IntrospectionCache<C> {
                 rx
             }
         };
-        Box::pin(async move {
+        Some(Box::pin(async move {
             let mut rx = rx;
             // Nothing is ever sent: the sender dropped is the signal.
             let _ = tokio::time::timeout(limit, rx.changed()).await;
-        })
+        }))
     }
 }
 

@@ -25,6 +25,8 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 const DEFAULT_CAPACITY: usize = 10_000;
 /// The largest answer read, by default: an answer is a token's claims.
 const DEFAULT_MAX_BODY: usize = 64 * 1024;
+/// The most introspections in flight at once, by default.
+const DEFAULT_MAX_IN_FLIGHT: usize = 256;
 
 /// Configures an [`Introspector`]. Start from [`Introspector::builder`].
 #[must_use]
@@ -57,6 +59,7 @@ pub(crate) struct Settings {
     pub(crate) failure_ttl: Duration,
     pub(crate) capacity: usize,
     pub(crate) max_body: usize,
+    pub(crate) max_in_flight: usize,
 }
 
 impl IntrospectorBuilder {
@@ -99,6 +102,14 @@ impl IntrospectorBuilder {
     /// The largest answer read (default 64 KiB); a larger one is a failure (503).
     pub fn max_body_bytes(mut self, limit: usize) -> Self {
         self.settings.max_body = limit;
+        self
+    }
+
+    /// The most introspections in flight at once (default 256), each for another token:
+    /// past it, a token not cached is refused with 503 at once, so that a flood of
+    /// made-up tokens cannot turn into as many requests to the authorization server.
+    pub fn max_in_flight(mut self, requests: usize) -> Self {
+        self.settings.max_in_flight = requests.max(1);
         self
     }
 
@@ -247,6 +258,7 @@ impl Introspector {
                 failure_ttl: DEFAULT_FAILURE_TTL,
                 capacity: DEFAULT_CAPACITY,
                 max_body: DEFAULT_MAX_BODY,
+                max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             },
         }
     }

@@ -73,8 +73,8 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
     /// For a token refused because its introspection is not cached: a wait for its
     /// introspection (started now, or joined if in flight: one request per token),
     /// after which the caller verifies it again. `None` when the cached answer is a
-    /// failure (the endpoint failed a moment ago: refuse now) or there is no tokio
-    /// runtime to run it on.
+    /// failure (the endpoint failed a moment ago: refuse now), when too many other
+    /// tokens are being introspected, or when there is no tokio runtime to run it on.
     pub(super) fn introspection_wait(
         &self,
         introspection: &IntrospectionCache<C>,
@@ -91,14 +91,14 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
         let limit = introspection.introspector.settings().timeout + WAIT_MARGIN;
         let verifier = self.clone();
         let token: Box<str> = token.into();
-        Some(introspection.flight(digest, limit, move |guard| {
+        introspection.flight(digest, limit, move |guard| {
             // A task of its own: the answer is stored even if every waiting request
             // goes away, and the synchronous interceptor can start it without waiting.
             runtime.spawn(async move {
                 verifier.introspect_and_store(digest, &token).await;
                 drop(guard);
             });
-        }))
+        })
     }
 
     /// Asks the endpoint about `token` and stores what this verifier concludes.
