@@ -726,3 +726,150 @@ async fn auth_servers_opaque_tokens_through_resource_server() {
     assert_eq!(reply.status, 401);
     assert!(reply.challenge.unwrap().contains("the token is not active"));
 }
+
+// The other ways in: axum's state extractor and tonic's layer and interceptor, each
+// waiting for (or starting) the introspection as the layer does.
+
+#[path = "../examples/common/identity_proto.rs"]
+mod identity_proto;
+
+#[derive(Clone, axum::extract::FromRef)]
+struct AppState {
+    verifier: Verifier<RegisteredClaims>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_state_extractor_waits_for_the_introspection() {
+    let endpoint = Endpoint::start(Duration::from_millis(100)).await;
+    endpoint.activate("opaque-alice", active("alice"));
+    let verifier = alone(endpoint.introspector()).build().unwrap();
+    let app = Router::new()
+        .route(
+            "/me",
+            get(
+                |jwt_axum::StateClaims(claims): jwt_axum::StateClaims<RegisteredClaims>| async move {
+                    claims.sub.unwrap_or_default()
+                },
+            ),
+        )
+        .with_state(AppState { verifier });
+    let url = format!("http://{}/me", serve(app).await);
+    let reply = get_me(&url, "opaque-alice").await;
+    assert_eq!((reply.status, reply.body.as_str()), (200, "alice"));
+    assert_eq!(get_me(&url, "opaque-nobody").await.status, 401);
+    assert_eq!(endpoint.requests(), 2);
+}
+
+#[derive(Clone, Default)]
+struct Svc;
+
+#[tonic::async_trait]
+impl identity_proto::identity_server::Identity for Svc {
+    async fn who_am_i(
+        &self,
+        request: tonic::Request<identity_proto::WhoAmIRequest>,
+    ) -> Result<tonic::Response<identity_proto::WhoAmIResponse>, tonic::Status> {
+        let id = jwt_tonic::identity(&request).expect("an identity");
+        Ok(tonic::Response::new(identity_proto::WhoAmIResponse {
+            subject: id.subject().unwrap_or_default().into(),
+            ..Default::default()
+        }))
+    }
+    async fn admin(
+        &self,
+        request: tonic::Request<identity_proto::WhoAmIRequest>,
+    ) -> Result<tonic::Response<identity_proto::WhoAmIResponse>, tonic::Status> {
+        self.who_am_i(request).await
+    }
+    async fn relay(
+        &self,
+        request: tonic::Request<identity_proto::WhoAmIRequest>,
+    ) -> Result<tonic::Response<identity_proto::WhoAmIResponse>, tonic::Status> {
+        self.who_am_i(request).await
+    }
+}
+
+type Client = identity_proto::identity_client::IdentityClient<tonic::transport::Channel>;
+
+/// The identity service behind `layer` (the layer, or an interceptor when `None`) on a
+/// loopback port, and a client for it.
+async fn grpc(
+    layer: Option<jwt_tonic::GrpcAuthLayer<RegisteredClaims>>,
+    verifier: Verifier<RegisteredClaims>,
+) -> Client {
+    use identity_proto::identity_server::IdentityServer;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let incoming = tonic::transport::server::TcpIncoming::from(listener);
+    match layer {
+        Some(layer) => tokio::spawn(
+            tonic::transport::Server::builder()
+                .layer(layer)
+                .add_service(IdentityServer::new(Svc))
+                .serve_with_incoming(incoming),
+        ),
+        None => tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(IdentityServer::with_interceptor(
+                    Svc,
+                    jwt_tonic::JwtInterceptor::new(verifier),
+                ))
+                .serve_with_incoming(incoming),
+        ),
+    };
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    Client::new(channel)
+}
+
+fn call(token: &str) -> tonic::Request<identity_proto::WhoAmIRequest> {
+    let mut request = tonic::Request::new(identity_proto::WhoAmIRequest {});
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tonic_waits_for_the_introspection_and_answers_in_grpc_statuses() {
+    let endpoint = Endpoint::start(Duration::from_millis(100)).await;
+    endpoint.activate("opaque-alice", active("alice"));
+    endpoint.activate("opaque-bob", active("bob"));
+    let verifier = alone(endpoint.introspector()).build().unwrap();
+    let mut client = grpc(
+        Some(jwt_tonic::GrpcAuthLayer::new(verifier.clone())),
+        verifier,
+    )
+    .await;
+    let reply = client.who_am_i(call("opaque-alice")).await.unwrap();
+    assert_eq!(reply.into_inner().subject, "alice");
+    let inactive = client.who_am_i(call("opaque-nobody")).await.unwrap_err();
+    assert_eq!(inactive.code(), tonic::Code::Unauthenticated);
+    assert_eq!(inactive.message(), "the token is not active");
+    endpoint.set(Behaviour::Failing);
+    let unavailable = client.who_am_i(call("opaque-bob")).await.unwrap_err();
+    assert_eq!(unavailable.code(), tonic::Code::Unavailable);
+    assert_eq!(
+        client
+            .who_am_i(call("opaque-alice"))
+            .await
+            .unwrap()
+            .into_inner()
+            .subject,
+        "alice"
+    );
+
+    // The synchronous interceptor cannot wait: it starts the introspection, refuses the
+    // call (UNAVAILABLE), and the calls after the answer has landed pass.
+    endpoint.set(Behaviour::Up);
+    let verifier = alone(endpoint.introspector()).build().unwrap();
+    let mut client = grpc(None, verifier).await;
+    let first = client.who_am_i(call("opaque-alice")).await.unwrap_err();
+    assert_eq!(first.code(), tonic::Code::Unavailable);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let reply = client.who_am_i(call("opaque-alice")).await.unwrap();
+    assert_eq!(reply.into_inner().subject, "alice");
+}
