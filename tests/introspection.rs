@@ -455,6 +455,55 @@ async fn a_dpop_bound_opaque_token_as_bearer_is_refused() {
     assert_eq!(endpoint.requests(), 1);
 }
 
+/// With its proof, the same kind of token passes (`Authorization: DPoP`): the `cnf.jkt`
+/// the endpoint answered is checked against the proof's key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dpop_bound_opaque_token_passes_with_its_proof() {
+    use jwt_tower::dpop::{DpopChecker, DpopKey, DpopMode};
+    let endpoint = Endpoint::start(Duration::from_millis(50)).await;
+    let key = DpopKey::generate(Algorithm::ES256).unwrap();
+    let other = DpopKey::generate(Algorithm::ES256).unwrap();
+    let mut bound = active("alice");
+    bound["cnf"] = json!({"jkt": key.thumbprint()});
+    endpoint.activate("opaque-bound", bound);
+    let verifier = alone(endpoint.introspector()).build().unwrap();
+    let public = "https://api.example.com";
+    let checker = DpopChecker::builder(public)
+        .mode(DpopMode::Allowed)
+        .replay_store(std::sync::Arc::new(jwt_tower::store::MemoryStore::new()))
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route(
+            "/me",
+            get(|Claims(claims): Claims<RegisteredClaims>| async move { Json(claims) }),
+        )
+        .layer(JwtLayer::from_authenticator(
+            jwt_tower::Authenticator::new(verifier.clone()).dpop(checker),
+        ));
+    let url = format!("http://{}/me", serve(app).await);
+    let dpop_get = |key: &DpopKey| {
+        let proof = key
+            .proof("GET", &format!("{public}/me"), Some("opaque-bound"), None)
+            .unwrap();
+        send(
+            http()
+                .get(&url)
+                .header("authorization", "DPoP opaque-bound")
+                .header("dpop", proof),
+        )
+    };
+    let reply = dpop_get(&key).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.json()["sub"], "alice");
+    assert_eq!(dpop_get(&other).await.status, 401, "another key's proof");
+    assert_eq!(get_me(&url, "opaque-bound").await.status, 401, "as Bearer");
+    let metrics = verifier.metrics();
+    assert_eq!(metrics.rejected(RejectionKind::DpopKeyMismatch), 1);
+    assert_eq!(metrics.rejected(RejectionKind::DpopBoundTokenAsBearer), 1);
+    assert_eq!(endpoint.requests(), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_client_credentials_go_as_basic() {
     let endpoint = Endpoint::start(Duration::ZERO).await;
