@@ -338,42 +338,6 @@ impl<C> VerifierBuilder<C> {
         self
     }
 
-    /// Checks every token that is not JWT-shaped (not exactly two dots) with
-    /// `introspector`'s endpoint (RFC 7662), beside the JWTs verified by their
-    /// signature: both kinds are accepted, told apart by shape. The endpoint's claims
-    /// are checked by this builder's rules as a JWT's are (`exp`, issuer, audience,
-    /// required claims, revocations, custom checks), and its answers are cached (see
-    /// [`introspect`](crate::introspect)). For opaque tokens alone, see
-    /// [`Verifier::introspecting`].
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), jwt_tower::ConfigError> {
-    /// use jwt_tower::introspect::Introspector;
-    /// use jwt_tower::{Algorithm, RegisteredClaims, RejectionKind, Verifier, VerificationKey};
-    ///
-    /// let introspector =
-    ///     Introspector::builder("https://auth.example.com/introspect", "api", "secret").build()?;
-    /// let verifier = Verifier::<RegisteredClaims>::builder(VerificationKey::hmac(Algorithm::HS256, [7u8; 32])?)
-    ///     .algorithms([Algorithm::HS256])
-    ///     .introspection(introspector)
-    ///     .build()?;
-    /// // Not introspected yet: refused for now (the layer waits for the introspection
-    /// // and tries again; see `Authenticator::wait_for_keys`).
-    /// let err = verifier.verify("an-opaque-token").unwrap_err();
-    /// assert_eq!(err.kind(), RejectionKind::IntrospectionUnavailable);
-    /// # Ok(()) }
-    /// ```
-    #[cfg(feature = "remote")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
-    pub fn introspection(mut self, introspector: crate::introspect::Introspector) -> Self {
-        self.config.introspection = Some(crate::introspect::IntrospectionCache::new(
-            introspector,
-            false,
-        ));
-        self
-    }
-
     /// The longest token accepted (default 8 KiB); longer ones are refused before any
     /// decoding.
     pub fn max_token_len(mut self, bytes: usize) -> Self {
@@ -433,41 +397,6 @@ impl<C> VerifierBuilder<C> {
             return introspection.alone;
         }
         false
-    }
-}
-
-#[cfg(feature = "remote")]
-impl<C> Verifier<C> {
-    /// Starts a verifier that checks every token with `introspector`'s endpoint (RFC
-    /// 7662) and has no keys: for opaque tokens alone (a JWT is introspected too, as
-    /// any token is). No [`algorithms`](VerifierBuilder::algorithms) are needed. The
-    /// endpoint's claims are checked by the builder's rules (`exp`, issuer, audience,
-    /// required claims, revocations, custom checks), and its answers are cached (see
-    /// [`introspect`](crate::introspect)).
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), jwt_tower::ConfigError> {
-    /// use jwt_tower::introspect::Introspector;
-    /// use jwt_tower::{RegisteredClaims, Verifier};
-    ///
-    /// let introspector =
-    ///     Introspector::builder("https://auth.example.com/introspect", "api", "secret").build()?;
-    /// let verifier = Verifier::<RegisteredClaims>::introspecting(introspector)
-    ///     .issuer("https://auth.example.com")
-    ///     .audience("api")
-    ///     .build()?;
-    /// assert_eq!(verifier.metrics().key_count, 0);
-    /// # Ok(()) }
-    /// ```
-    #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
-    pub fn introspecting(introspector: crate::introspect::Introspector) -> VerifierBuilder<C> {
-        let mut builder = Verifier::builder(Keys::unloaded());
-        builder.config.introspection = Some(crate::introspect::IntrospectionCache::new(
-            introspector,
-            true,
-        ));
-        builder
     }
 }
 
