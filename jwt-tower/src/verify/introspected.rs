@@ -77,7 +77,6 @@ impl<C> VerifierBuilder<C> {
     /// assert_eq!(err.kind(), RejectionKind::IntrospectionUnavailable);
     /// # Ok(()) }
     /// ```
-    #[cfg(feature = "remote")]
     #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
     pub fn introspection(mut self, introspector: Introspector) -> Self {
         self.config.introspection = Some(IntrospectionCache::new(introspector, false));
