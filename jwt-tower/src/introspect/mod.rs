@@ -25,7 +25,15 @@
 //!   axum extractors and guards and the tonic layer do so by themselves;
 //! - when the endpoint is down, answers too slowly, answers an error status or
 //!   something that is not an RFC 7662 answer, cached tokens keep being served and new
-//!   ones are refused with 503.
+//!   ones are refused with 503;
+//! - at most [`max_in_flight`](IntrospectorBuilder::max_in_flight) tokens are being
+//!   introspected at once (default 256): past it a new token is refused with 503, so a
+//!   flood of made-up tokens is not relayed to the authorization server;
+//! - an active answer for a token that is not an access token (a `token_type` other
+//!   than `Bearer` or `DPoP`: the authorization server's refresh tokens) is refused
+//!   (`invalid_type`, 401);
+//! - a token bound to a key or certificate (`cnf` in the answer) still needs its DPoP
+//!   proof or certificate, as a JWT does.
 
 mod cache;
 mod introspector;
