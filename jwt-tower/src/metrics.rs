@@ -118,8 +118,8 @@ pub struct MetricsSnapshot {
     pub cache_hits: u64,
     /// Tokens held in the verified-token cache now.
     pub cached_tokens: usize,
-    /// Requests sent to the introspection endpoint (see
-    /// [`VerifierBuilder::introspection`](crate::VerifierBuilder::introspection)).
+    /// Requests sent to the introspection endpoint (`VerifierBuilder::introspection`,
+    /// feature `remote`).
     pub introspections: u64,
     /// Tokens accepted from the introspection cache (every accepted introspected token
     /// is: the first request after an introspection is a hit too).
