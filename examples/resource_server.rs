@@ -5,6 +5,9 @@
 //! `act` chain), `GET /admin` (scope `admin`), `GET /optional` (works with or without a
 //! token; a bad token is 401).
 //!
+//! Opaque tokens: `JWT_INTROSPECTION_URL` and its client credentials (see
+//! `common/introspection_env.rs`), alone or beside one of the key variables.
+//!
 //! TLS: `TLS_CERT_FILE`, `TLS_KEY_FILE` and `TLS_CLIENT_CA_FILE` (see `common/tls.rs`)
 //! serve HTTPS, with client certificates for certificate-bound tokens. DPoP and the
 //! trusted proxy's certificate header: see `common/dpop_env.rs`.

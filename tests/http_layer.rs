@@ -344,7 +344,7 @@ async fn optional_mode_lets_anonymous_through_but_not_bad_tokens() {
             .unwrap_or_else(|| "nobody".to_owned())
     }
     async fn strict(Authenticated(token): Authenticated<RegisteredClaims>) -> String {
-        token.header().kid.clone().unwrap_or_default()
+        token.header().unwrap().kid.clone().unwrap_or_default()
     }
     let app = Router::new()
         .route("/optional", get(optional))

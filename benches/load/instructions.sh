@@ -8,7 +8,9 @@
 #   AUTH or AUTH+cache   benches/load/load_target.rs with LOAD_AUTH=AUTH (none, HS256,
 #                        RS256, ES256, EdDSA, floor-HS256, empty-layer, ...), the verified-
 #                        token cache off or on; dpop-ALG (dpop-ES256): DPoP required, each
-#                        request `Authorization: DPoP` with its own ES256 proof
+#                        request `Authorization: DPoP` with its own ES256 proof;
+#                        introspect: an opaque token, answered from the introspection
+#                        cache (an endpoint inside load_target answers it active once)
 #   resource_server      the `resource_server` example as shipped (HS256, JWT_ISSUER,
 #                        JWT_AUDIENCE, no Redis, no cache), claims answered as JSON;
 #                        resource_server:RS256 the same with an RSA public key

@@ -18,7 +18,12 @@
 //!   `jsonwebtoken::decode`, an axum `from_fn` middleware that only finds the token (a
 //!   401 without one); or `dpop-ES256` (and the other three): jwt-tower with DPoP
 //!   required, the token bound to an ES256 DPoP key, each request sent with its own
-//!   proof (see `LOAD_DPOP_PROOFS_FILE`), replays refused through a `MemoryStore`;
+//!   proof (see `LOAD_DPOP_PROOFS_FILE`), replays refused through a `MemoryStore`; or
+//!   `introspect`: jwt-tower with introspection alone, sent an opaque token (43 random
+//!   base64url characters, as `auth_server` issues) that an introspection endpoint in
+//!   this process (axum, on another loopback port) says is active with the claims the
+//!   JWT modes' tokens carry; the first request introspects it, every later one is
+//!   answered from the introspection cache (its TTL outlasts any run);
 //! - `LOAD_DPOP_PROOFS_FILE`: with `dpop-*`, where to write the proofs, one a line
 //!   (`LOAD_DPOP_PROOFS` of them, default 3000, each for `GET http://load.test/me`, the
 //!   checker's public URL, with a fresh `jti`): as many whatever the run's length, so
@@ -33,7 +38,8 @@
 //!
 //! On stdout: `listening on ADDR`, then `token JWT` (valid for an hour, signed with the
 //! test keys of `jwt-tower/tests/keys`) and `bad_token JWT` (the same token with a wrong
-//! signature); nothing else. With `LOAD_AUTH=none`, `empty-layer` and `empty-middleware`
+//! signature); nothing else. With `introspect`, `token` is the opaque token and
+//! `bad_token` another one the endpoint says is inactive. With `LOAD_AUTH=none`, `empty-layer` and `empty-middleware`
 //! the tokens are HS256 ones, never verified (`bad_token` gets a 200 too).
 #![forbid(unsafe_code)]
 
@@ -336,12 +342,15 @@ enum Mode<'a> {
     EmptyLayer,
     EmptyMiddleware,
     Dpop(&'a str),
+    Introspect,
 }
 
 impl<'a> Mode<'a> {
     fn parse(auth: &'a str) -> Result<Self, String> {
         let mode = if auth == "none" {
             Self::Baseline
+        } else if auth == "introspect" {
+            Self::Introspect
         } else if auth == "empty-layer" {
             Self::EmptyLayer
         } else if auth == "empty-middleware" {
@@ -377,7 +386,7 @@ impl<'a> Mode<'a> {
             | Self::HandWritten(alg)
             | Self::Floor { alg, .. }
             | Self::Dpop(alg) => alg,
-            Self::Baseline | Self::EmptyLayer | Self::EmptyMiddleware => "HS256",
+            Self::Baseline | Self::EmptyLayer | Self::EmptyMiddleware | Self::Introspect => "HS256",
         }
     }
 }
@@ -451,6 +460,46 @@ fn with_bad_signature(token: &str) -> String {
     bad
 }
 
+/// `LOAD_AUTH=introspect`: the opaque token, and the claims the introspection endpoint
+/// answers for it (those of the JWT modes' tokens).
+#[derive(Clone)]
+struct Introspected {
+    token: Arc<str>,
+    claims: Arc<serde_json::Value>,
+}
+
+impl Introspected {
+    fn new() -> Result<Self, Box<dyn std::error::Error>> {
+        let mut random = [0u8; 32];
+        aws_lc_rs::rand::fill(&mut random).map_err(|_| "no random bytes")?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs();
+        Ok(Self {
+            token: URL_SAFE_NO_PAD.encode(random).into(),
+            claims: Arc::new(serde_json::json!({
+                "active": true, "iss": ISSUER, "aud": AUDIENCE, "sub": SUBJECT,
+                "scope": "orders:read profile", "token_type": "Bearer",
+                "iat": now, "nbf": now, "exp": now + 3600,
+            })),
+        })
+    }
+}
+
+/// The introspection endpoint: active for the one opaque token, inactive otherwise.
+async fn introspection_endpoint(
+    State(introspected): State<Introspected>,
+    axum::Form(form): axum::Form<std::collections::HashMap<String, String>>,
+) -> axum::Json<serde_json::Value> {
+    axum::Json(
+        if form.get("token").map(String::as_str) == Some(&*introspected.token) {
+            (*introspected.claims).clone()
+        } else {
+            serde_json::json!({"active": false})
+        },
+    )
+}
+
 fn main() {
     if let Err(error) = run() {
         eprintln!("{error}");
@@ -502,6 +551,17 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         write_proofs(&dpop_key, &token.token)?;
     }
 
+    // `introspect`: the endpoint's listener, bound now (its URL goes into the verifier),
+    // served once the runtime runs.
+    let introspection = match mode {
+        Mode::Introspect => {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+            listener.set_nonblocking(true)?;
+            Some((listener, Introspected::new()?))
+        }
+        _ => None,
+    };
+
     let baseline = Router::new().route("/me", get(me_baseline));
     let app =
         match mode {
@@ -534,6 +594,21 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                     .layer(JwtLayer::from_authenticator(
                         Authenticator::new(verifier).dpop(checker),
                     ))
+            }
+            Mode::Introspect => {
+                let (listener, _) = introspection.as_ref().ok_or("no introspection endpoint")?;
+                let url = format!("http://{}/introspect", listener.local_addr()?);
+                let introspector =
+                    jwt_tower::introspect::Introspector::builder(url, "load-target", "secret")
+                        .cache_ttl(Duration::from_secs(3600))
+                        .build()?;
+                let verifier = Verifier::<RegisteredClaims>::introspecting(introspector)
+                    .issuer(ISSUER)
+                    .audience(AUDIENCE)
+                    .build()?;
+                Router::new()
+                    .route("/me", get(me))
+                    .layer(JwtLayer::new(verifier))
             }
             Mode::JwtTower(_) => {
                 let mut builder = Verifier::<RegisteredClaims>::builder(issuer.keys())
@@ -569,8 +644,23 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             .await
             .map_err(|e| format!("configuration error: BIND: cannot listen on {bind:?}: {e}"))?;
         println!("listening on {}", listener.local_addr()?);
-        println!("token {}", token.token);
-        println!("bad_token {}", with_bad_signature(&token.token));
+        match introspection {
+            Some((endpoint, introspected)) => {
+                let endpoint = tokio::net::TcpListener::from_std(endpoint)?;
+                let token = introspected.token.clone();
+                let app = Router::new()
+                    .route("/introspect", axum::routing::post(introspection_endpoint))
+                    .with_state(introspected);
+                tokio::spawn(async move { axum::serve(endpoint, app).await });
+                println!("token {token}");
+                // Another random token: one the endpoint does not know.
+                println!("bad_token {}", Introspected::new()?.token);
+            }
+            None => {
+                println!("token {}", token.token);
+                println!("bad_token {}", with_bad_signature(&token.token));
+            }
+        }
         axum::serve(listener, app)
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;

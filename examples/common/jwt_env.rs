@@ -1,7 +1,8 @@
 //! The `JWT_*` environment contract shared by the examples (`resource_server`, and the
 //! gRPC service and gateway): keys, issuers, audiences, algorithms, leeway, `typ`, the
-//! remote-JWKS timings and the verified-token cache. A bad value stops the program with
-//! one line naming the variable.
+//! remote-JWKS timings, the verified-token cache and introspection (`JWT_INTROSPECTION_*`,
+//! see `introspection_env.rs`). A bad value stops the program with one line naming the
+//! variable.
 //!
 //! What it builds is one [`Verifier`]. Whatever runs in the background for it (the
 //! remote JWKS refresh, the Redis revocation feed) runs for as long as the verifier, or
@@ -9,6 +10,9 @@
 #![allow(dead_code)]
 
 use std::time::Duration;
+
+#[path = "introspection_env.rs"]
+mod introspection_env;
 
 use jwt_tower::jwks::RemoteJwks;
 use jwt_tower::{Algorithm, KeySet, Keys, RegisteredClaims, VerificationKey, Verifier};
@@ -123,6 +127,19 @@ pub fn from_env_with(
 pub fn builder_from_env<C>(
     revocations: Option<jwt_tower::revoke::Revocations>,
 ) -> Result<jwt_tower::VerifierBuilder<C>, EnvError> {
+    let introspector = introspection_env::introspector()?;
+    let keyed = KEY_VARIABLES.iter().any(|v| var(v).is_some());
+    let builder = match introspector {
+        // Opaque tokens alone: no keys, no algorithms.
+        Some(introspector) if !keyed => Verifier::<C>::introspecting(introspector),
+        Some(introspector) => keys_builder()?.introspection(introspector),
+        None => keys_builder()?,
+    };
+    with_rules(builder, revocations)
+}
+
+/// The verifier of the key variables and `JWT_ALGORITHMS`, with no rules yet.
+fn keys_builder<C>() -> Result<jwt_tower::VerifierBuilder<C>, EnvError> {
     let names = list("JWT_ALGORITHMS");
     if names.is_empty() {
         return fail(
@@ -162,7 +179,15 @@ pub fn builder_from_env<C>(
         }
     };
 
-    let mut builder = Verifier::<C>::builder(keys).algorithms(algorithms);
+    Ok(Verifier::<C>::builder(keys).algorithms(algorithms))
+}
+
+/// `builder` with the rules of the `JWT_*` variables: issuers, audiences, leeway, `typ`,
+/// revocations, the verified-token cache.
+fn with_rules<C>(
+    mut builder: jwt_tower::VerifierBuilder<C>,
+    revocations: Option<jwt_tower::revoke::Revocations>,
+) -> Result<jwt_tower::VerifierBuilder<C>, EnvError> {
     // An issuer discovered by OIDC is the issuer its tokens must name, unless told otherwise.
     let mut issuers = list("JWT_ISSUER");
     if issuers.is_empty()

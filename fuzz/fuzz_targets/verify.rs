@@ -246,7 +246,7 @@ fn check(token: &str, genuine: bool) {
         }
         return;
     };
-    let alg = verified.header().alg;
+    let alg = verified.header().unwrap().alg;
     if genuine {
         let original = f
             .originals

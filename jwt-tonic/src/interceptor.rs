@@ -92,10 +92,13 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtInterceptor<C> {
         let view = RequestView::new(&http::Method::POST, &uri, &headers, request.extensions());
         let verified = self.authenticator.authenticate(view);
         if let Err(error) = &verified
-            && error.kind() == RejectionKind::UnknownKey
+            && matches!(
+                error.kind(),
+                RejectionKind::UnknownKey | RejectionKind::IntrospectionUnavailable
+            )
         {
-            // Starts the refresh (a remote key set, within its cooldown) without waiting
-            // for it: the calls after it lands pass.
+            // Starts the refresh (a remote key set, within its cooldown) or the token's
+            // introspection without waiting for it: the calls after it lands pass.
             drop(self.authenticator.wait_for_keys(view, error));
         }
         *request.metadata_mut() = MetadataMap::from_headers(headers);

@@ -149,7 +149,7 @@ use tonic::{Code, Status};
 /// |---|---|
 /// | no token, malformed request, bad token | `UNAUTHENTICATED` (16) |
 /// | policy not met | `PERMISSION_DENIED` (7) |
-/// | keys not loaded, revocation list out of step | `UNAVAILABLE` (14) |
+/// | keys not loaded, revocation list out of step, introspection unavailable | `UNAVAILABLE` (14) |
 #[must_use]
 pub fn code(error: &AuthError) -> Code {
     match error.category() {
@@ -245,6 +245,8 @@ mod tests {
             (RejectionKind::InsufficientScope, "7"),
             (RejectionKind::KeysUnavailable, "14"),
             (RejectionKind::RevocationsOutOfStep, "14"),
+            (RejectionKind::InactiveToken, "16"),
+            (RejectionKind::IntrospectionUnavailable, "14"),
         ] {
             let response: http::Response<tonic::body::Body> =
                 GrpcRejection.on_rejection(&AuthError::new(kind));

@@ -32,8 +32,9 @@ pub enum ErrorCategory {
     InvalidToken,
     /// The token was valid but the policy (scopes, roles, predicate) was not met.
     InsufficientScope,
-    /// The service cannot decide yet (no keys loaded, or the revocation list is out of
-    /// step with its store); the caller should retry later.
+    /// The service cannot decide yet (no keys loaded, the revocation list out of step
+    /// with its store, the introspection endpoint unreachable); the caller should retry
+    /// later.
     Unavailable,
     /// The DPoP proof was missing, malformed, or failed a check (RFC 9449 §7.1).
     InvalidDpopProof,
@@ -87,7 +88,8 @@ pub enum RejectionKind {
     /// The signature does not verify.
     InvalidSignature,
     /// The header's `typ` is not the required one, or its `cty` announces a nested JWT
-    /// (which is never unwrapped).
+    /// (which is never unwrapped), or introspection says the token is not an access
+    /// token (a `token_type` other than `Bearer` or `DPoP`: a refresh token).
     InvalidType,
     /// `exp` is in the past (beyond the leeway).
     Expired,
@@ -168,11 +170,18 @@ pub enum RejectionKind {
     /// The store that reserves DPoP proofs (against replay) cannot be reached: refused
     /// rather than risk admitting a replay.
     ReplayStoreUnavailable,
+    /// The authorization server's introspection endpoint (RFC 7662) says the token is
+    /// not active: expired, revoked, unknown to it, or never issued.
+    InactiveToken,
+    /// The token must be introspected and the introspection endpoint could not answer
+    /// (down, an error status, too slow, an unreadable answer), with no answer for this
+    /// token cached: refused rather than admitted unchecked.
+    IntrospectionUnavailable,
 }
 
 impl RejectionKind {
     /// Every kind, in declaration order.
-    pub const ALL: [RejectionKind; 44] = [
+    pub const ALL: [RejectionKind; 46] = [
         Self::MissingToken,
         Self::MultipleTokens,
         Self::InvalidAuthorizationHeader,
@@ -217,6 +226,8 @@ impl RejectionKind {
         Self::DpopRequired,
         Self::CertificateMismatch,
         Self::ReplayStoreUnavailable,
+        Self::InactiveToken,
+        Self::IntrospectionUnavailable,
     ];
 
     pub(crate) fn index(self) -> usize {
@@ -232,9 +243,10 @@ impl RejectionKind {
                 ErrorCategory::InvalidRequest
             }
             Self::InsufficientScope | Self::ActorNotAllowed => ErrorCategory::InsufficientScope,
-            Self::KeysUnavailable | Self::RevocationsOutOfStep | Self::ReplayStoreUnavailable => {
-                ErrorCategory::Unavailable
-            }
+            Self::KeysUnavailable
+            | Self::RevocationsOutOfStep
+            | Self::ReplayStoreUnavailable
+            | Self::IntrospectionUnavailable => ErrorCategory::Unavailable,
             Self::DpopProofMissing
             | Self::DpopMalformed
             | Self::DpopType
@@ -300,6 +312,8 @@ impl RejectionKind {
             Self::DpopRequired => "dpop_required",
             Self::CertificateMismatch => "certificate_mismatch",
             Self::ReplayStoreUnavailable => "replay_store_unavailable",
+            Self::InactiveToken => "inactive_token",
+            Self::IntrospectionUnavailable => "introspection_unavailable",
         }
     }
 
@@ -356,6 +370,10 @@ impl RejectionKind {
             }
             Self::ReplayStoreUnavailable => {
                 "the DPoP replay store is unavailable; refusing until it is back"
+            }
+            Self::InactiveToken => "the token is not active",
+            Self::IntrospectionUnavailable => {
+                "the token cannot be introspected now; refusing until the endpoint answers"
             }
         }
     }
@@ -544,6 +562,10 @@ pub enum ConfigError {
     /// is not an absolute `http(s)` URL, an unknown mode.
     #[error("DPoP: {0}")]
     Dpop(String),
+    /// An introspection endpoint that cannot be used: not an absolute `http(s)` URL, or
+    /// credentials that cannot be sent.
+    #[error("introspection: {0}")]
+    Introspection(String),
     /// A signing key whose `kid` is already published by the issuer.
     #[error("a key with kid {0:?} is already published: give the new key another `kid`")]
     DuplicateKid(String),

@@ -9,6 +9,8 @@
 //!   parameter);
 //! - [`verify`]: [`Verifier`] checks it (no HTTP in it: usable on its own);
 //! - [`keys`]: the [`Keys`] it checks against, swappable at run time without a lock;
+//! - `introspect` (feature `remote`): opaque tokens, checked by the authorization
+//!   server's introspection endpoint (RFC 7662), cached;
 //! - [`policy`]: scopes, roles, predicates;
 //! - [`auth`]: the [`Authenticator`] tying them together, every adapter's one request
 //!   path, and the tower [`JwtLayer`] applying it;
@@ -34,8 +36,8 @@
 //! ```
 //!
 //! # Features
-//! - `remote` (default): [`jwks::RemoteJwks`], remote JWKS and OIDC discovery (reqwest
-//!   with rustls, tokio).
+//! - `remote` (default): [`jwks::RemoteJwks`], remote JWKS and OIDC discovery, and
+//!   `introspect::Introspector`, token introspection (reqwest with rustls, tokio).
 //! - `aws_lc_rs` (default): verify with aws-lc-rs, keys parsed once when loaded.
 //! - `propagate` (default): [`propagate`], the identity in scope (a tokio task-local)
 //!   and the client-side [`propagate::PropagateLayer`].
@@ -57,6 +59,9 @@ pub mod confirmation;
 mod crypto;
 pub mod dpop;
 mod error;
+#[cfg(feature = "remote")]
+#[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
+pub mod introspect;
 #[cfg(feature = "aws_lc_rs")]
 #[cfg_attr(docsrs, doc(cfg(feature = "aws_lc_rs")))]
 pub mod issue;

@@ -24,6 +24,9 @@ impl Counter {
 pub(crate) struct Metrics {
     verified: Counter,
     cache_hits: Counter,
+    introspections: Counter,
+    introspection_hits: Counter,
+    introspection_failures: Counter,
     rejected: Vec<Counter>,
 }
 
@@ -32,6 +35,9 @@ impl Metrics {
         Self {
             verified: Counter::default(),
             cache_hits: Counter::default(),
+            introspections: Counter::default(),
+            introspection_hits: Counter::default(),
+            introspection_failures: Counter::default(),
             rejected: RejectionKind::ALL
                 .iter()
                 .map(|_| Counter::default())
@@ -47,6 +53,25 @@ impl Metrics {
     #[inline]
     pub(crate) fn cache_hit(&self) {
         self.cache_hits.add();
+    }
+
+    /// A request sent to the introspection endpoint.
+    #[cfg_attr(not(feature = "remote"), allow(dead_code))]
+    pub(crate) fn introspection_request(&self) {
+        self.introspections.add();
+    }
+
+    /// A token answered from the introspection cache.
+    #[cfg_attr(not(feature = "remote"), allow(dead_code))]
+    #[inline]
+    pub(crate) fn introspection_hit(&self) {
+        self.introspection_hits.add();
+    }
+
+    /// An introspection request that got no answer.
+    #[cfg_attr(not(feature = "remote"), allow(dead_code))]
+    pub(crate) fn introspection_failure(&self) {
+        self.introspection_failures.add();
     }
 
     #[inline]
@@ -66,6 +91,9 @@ impl Metrics {
             verified: self.verified.get(),
             cache_hits: self.cache_hits.get(),
             cached_tokens,
+            introspections: self.introspections.get(),
+            introspection_hits: self.introspection_hits.get(),
+            introspection_failures: self.introspection_failures.get(),
             rejected: RejectionKind::ALL
                 .iter()
                 .zip(&self.rejected)
@@ -90,6 +118,15 @@ pub struct MetricsSnapshot {
     pub cache_hits: u64,
     /// Tokens held in the verified-token cache now.
     pub cached_tokens: usize,
+    /// Requests sent to the introspection endpoint (`VerifierBuilder::introspection`,
+    /// feature `remote`).
+    pub introspections: u64,
+    /// Tokens accepted from the introspection cache (every accepted introspected token
+    /// is: the first request after an introspection is a hit too).
+    pub introspection_hits: u64,
+    /// Introspection requests that got no answer (endpoint down, an error status, too
+    /// slow, an answer that is not RFC 7662's).
+    pub introspection_failures: u64,
     /// Requests refused, by kind (kinds never seen are left out).
     pub rejected: Vec<(RejectionKind, u64)>,
     /// Keys in the current set (0 when none is loaded).
@@ -113,6 +150,9 @@ impl MetricsSnapshot {
         tracing::info!(
             verified = self.verified,
             cache_hits = self.cache_hits,
+            introspections = self.introspections,
+            introspection_hits = self.introspection_hits,
+            introspection_failures = self.introspection_failures,
             rejected = ?self.rejected,
             key_count = self.key_count,
             key_source = ?self.key_source,

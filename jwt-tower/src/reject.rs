@@ -4,9 +4,9 @@
 //! |---|---|---|
 //! | no token | 401 | `Bearer realm="…"` |
 //! | malformed request | 400 | `Bearer realm="…", error="invalid_request", error_description="…"` |
-//! | bad token | 401 | `Bearer realm="…", error="invalid_token", error_description="…"` |
+//! | bad token (an inactive one too, by introspection) | 401 | `Bearer realm="…", error="invalid_token", error_description="…"` |
 //! | policy not met | 403 | `Bearer realm="…", error="insufficient_scope", error_description="…", scope="…"` |
-//! | keys not loaded, revocation list out of step | 503 + `Retry-After` | none |
+//! | keys not loaded, revocation list out of step, introspection endpoint unavailable | 503 + `Retry-After` | none |
 //!
 //! With [`DefaultRejection::resource_metadata`] (or the authenticator's or layer's
 //! `resource_metadata`), every challenge also ends with
@@ -358,6 +358,8 @@ mod tests {
             (RejectionKind::InsufficientScope, 403, None),
             (RejectionKind::KeysUnavailable, 503, None),
             (RejectionKind::RevocationsOutOfStep, 503, None),
+            (RejectionKind::InactiveToken, 401, None),
+            (RejectionKind::IntrospectionUnavailable, 503, None),
         ];
         for (kind, code, exact) in cases {
             let resp: Response<Bytes> = r.response(&AuthError::new(kind));

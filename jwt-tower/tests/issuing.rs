@@ -49,7 +49,7 @@ fn every_algorithm_signs_what_the_verifier_accepts() {
             Some(issued.token_id.as_str())
         );
         assert_eq!(
-            verified.header().kid.as_deref(),
+            verified.header().unwrap().kid.as_deref(),
             Some(issuer.current_key().kid())
         );
         assert!(verified.has_scope("read"));

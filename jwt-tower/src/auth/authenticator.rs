@@ -288,8 +288,9 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
     /// (or [`admit`](Self::admit)) has reserved its proof against replay.
     ///
     /// # Errors
-    /// The [`AuthError`] to answer with. For [`UnknownKey`](RejectionKind::UnknownKey)
-    /// and [`KeysUnavailable`](RejectionKind::KeysUnavailable), see
+    /// The [`AuthError`] to answer with. For [`UnknownKey`](RejectionKind::UnknownKey),
+    /// [`KeysUnavailable`](RejectionKind::KeysUnavailable) and
+    /// [`IntrospectionUnavailable`](RejectionKind::IntrospectionUnavailable), see
     /// [`wait_for_keys`](Self::wait_for_keys).
     pub fn authenticate<'r>(
         &self,
@@ -346,10 +347,18 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
         Ok(Admission::Admitted(Some(verified)))
     }
 
-    /// When [`authenticate`](Self::authenticate) refused this request with `error`, an
-    /// unknown key or keys not loaded yet, and the key source allows it: a wait for fresh
-    /// keys (it starts the fetch), after which the caller authenticates again. `None`:
-    /// refuse now.
+    /// When [`authenticate`](Self::authenticate) refused this request with `error` and
+    /// waiting may change the answer: a wait, after which the caller authenticates
+    /// again. `None`: refuse now.
+    ///
+    /// - An unknown key or keys not loaded yet, when the key source allows it: the wait
+    ///   for fresh keys (it starts the fetch).
+    /// - A token the verifier introspects and has no answer for yet
+    ///   ([`IntrospectionUnavailable`](RejectionKind::IntrospectionUnavailable)): the
+    ///   wait for its introspection, started now (in a task of its own, so dropping the
+    ///   wait does not stop it) or joined when one is in flight for the same token. After
+    ///   it the answer is cached: active, inactive (401), or a failure (503 for a second,
+    ///   with no new request to the endpoint meanwhile).
     #[must_use]
     pub fn wait_for_keys<'r>(
         &self,
@@ -358,7 +367,9 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
     ) -> Option<KeysWait> {
         let request = request.into();
         match error.kind() {
-            RejectionKind::UnknownKey | RejectionKind::KeysUnavailable => {
+            RejectionKind::UnknownKey
+            | RejectionKind::KeysUnavailable
+            | RejectionKind::IntrospectionUnavailable => {
                 let token = match self.dpop_request_token(request) {
                     Ok(Some(token)) => Cow::Borrowed(token),
                     _ => self
@@ -374,8 +385,9 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Authenticator<C> {
     }
 
     /// [`authenticate`](Self::authenticate), waiting once for fresh keys when the token
-    /// names a key not fetched yet (or keys were never loaded), as the layer does, then
-    /// reserving a DPoP proof ([`admit`](Self::admit)).
+    /// names a key not fetched yet (or keys were never loaded), or for a token's
+    /// introspection, as the layer does, then reserving a DPoP proof
+    /// ([`admit`](Self::admit)).
     ///
     /// # Errors
     /// As [`authenticate`](Self::authenticate), after the wait, and as

@@ -61,6 +61,9 @@ pub(super) struct Config<C> {
     pub(super) header_hasher: ahash::RandomState,
     /// Tokens that verified, answered without a signature check while valid (see `cache`).
     pub(super) cache: Option<TokenCache<C>>,
+    /// Opaque tokens, checked by introspection (see `introspected`).
+    #[cfg(feature = "remote")]
+    pub(super) introspection: Option<crate::introspect::IntrospectionCache<C>>,
     pub(super) _claims: PhantomData<fn() -> C>,
 }
 
@@ -106,6 +109,8 @@ impl<C> Verifier<C> {
                 recent_headers: Default::default(),
                 header_hasher: ahash::RandomState::new(),
                 cache: None,
+                #[cfg(feature = "remote")]
+                introspection: None,
                 _claims: PhantomData,
             },
             bad_algorithm: None,
@@ -363,7 +368,7 @@ impl<C> VerifierBuilder<C> {
         if let Some(e) = self.bad_algorithm {
             return Err(e);
         }
-        if self.config.algorithms.is_empty() {
+        if self.config.algorithms.is_empty() && !self.introspects_alone() {
             return Err(ConfigError::NoAlgorithms);
         }
         if let Some(keys) = static_key_algorithms(&self.config.keys)
@@ -381,6 +386,17 @@ impl<C> VerifierBuilder<C> {
         Ok(Verifier {
             inner: Arc::new(self.config),
         })
+    }
+}
+
+impl<C> VerifierBuilder<C> {
+    /// Whether every token is introspected: no keys, no algorithms needed.
+    fn introspects_alone(&self) -> bool {
+        #[cfg(feature = "remote")]
+        if let Some(introspection) = &self.config.introspection {
+            return introspection.alone;
+        }
+        false
     }
 }
 

@@ -10,6 +10,8 @@ mod claims;
 mod confirmation;
 mod decode;
 mod header;
+#[cfg(feature = "remote")]
+mod introspected;
 mod pipeline;
 mod routing;
 mod scan;

@@ -194,10 +194,33 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
         }
         drop(keys);
 
-        // Claims: first the registered ones, borrowed, then the caller's type.
         let mut payload_stack = [0u8; PAYLOAD_STACK_LEN];
         let payload = decode_part(payload_b64, &mut payload_stack)?;
         let payload = utf8(&payload, Part::Claims)?;
+        let (verified, window) =
+            self.accept_claims(token, Some(header), payload, c.cache.is_some())?;
+        self.run_checks(&verified)?;
+
+        Ok(Fresh {
+            token: verified,
+            generation,
+            window,
+        })
+    }
+
+    /// The claims of a token whose origin is established (its signature verified, or
+    /// the introspection endpoint vouched for it): read strictly, checked, and handed
+    /// over as `C`; the custom checks are left to the caller. With `window`, also says
+    /// when the time checks pass (see [`valid_window`](Self::valid_window)).
+    pub(super) fn accept_claims(
+        &self,
+        token: &str,
+        header: Option<&CheckedHeader>,
+        payload: &str,
+        window: bool,
+    ) -> Result<(VerifiedToken<C>, Option<Window>), AuthError> {
+        let c = &*self.inner;
+        // First the registered claims, borrowed, then the caller's type.
         let seed = ViewSeed {
             required: &c.required_claims,
             roles_claim: Some(&c.roles_claim),
@@ -212,13 +235,7 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
                 .map_err(|e| json_error(&e, "the claims do not have the expected shape"))?;
             VerifiedToken::new(Facts::new(token, header, &view), claims)
         };
-        self.run_checks(&verified)?;
-
-        Ok(Fresh {
-            token: verified,
-            generation,
-            window: c.cache.as_ref().and_then(|_| self.valid_window(&view)),
-        })
+        Ok((verified, window.then(|| self.valid_window(&view)).flatten()))
     }
 
     /// The custom checks, on the claims (built now if they are built lazily and there is
@@ -234,7 +251,7 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
     /// When `check_claims` passes for these claims: from `nbf` (and a max age's `iat`),
     /// less the leeway, until `exp` (or the max age) plus the leeway. Tokens without
     /// `exp` get none: nothing bounds how long they would sit in the cache.
-    fn valid_window(&self, view: &ClaimsView<'_>) -> Option<Window> {
+    pub(super) fn valid_window(&self, view: &ClaimsView<'_>) -> Option<Window> {
         let c = &*self.inner;
         // Rejected when `now >= exp + leeway`.
         let mut valid_until = view.exp?.saturating_add(c.leeway);
@@ -361,9 +378,10 @@ mod tests {
         let roles: Vec<&str> = id.roles().iter().map(|s| &**s).collect();
         assert_eq!(roles, ["r1", "r 2", "r3", "r4"]);
         assert!(verified.has_role("r 2") && !verified.has_role("r"));
-        assert_eq!(verified.header().alg, Algorithm::HS256);
-        assert_eq!(verified.header().typ.as_deref(), Some("JWT"));
-        assert_eq!(verified.header().kid, None);
+        let header = verified.header().unwrap();
+        assert_eq!(header.alg, Algorithm::HS256);
+        assert_eq!(header.typ.as_deref(), Some("JWT"));
+        assert_eq!(header.kid, None);
     }
 
     /// `RegisteredClaims` built lazily from a token's facts are what serde reads from its

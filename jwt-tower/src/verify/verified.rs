@@ -66,7 +66,8 @@ impl SpanList {
 pub(crate) struct Facts {
     text: Box<str>,
     token_len: usize,
-    alg: Algorithm,
+    /// The header's `alg`; `None` for a token with no header (an introspected one).
+    alg: Option<Algorithm>,
     kid: Option<Span>,
     typ: Option<Span>,
     cty: Option<Span>,
@@ -116,14 +117,14 @@ impl TextBuilder {
 
 impl Facts {
     /// Copies what a verified token keeps out of the (borrowed, soon gone) header and
-    /// claims view.
-    pub(crate) fn new(token: &str, header: &CheckedHeader, view: &ClaimsView<'_>) -> Self {
+    /// claims view. An introspected token has no header.
+    pub(crate) fn new(token: &str, header: Option<&CheckedHeader>, view: &ClaimsView<'_>) -> Self {
         fn len(s: Option<&str>) -> usize {
             s.map_or(0, str::len)
         }
-        let kid = header.kid.as_deref();
-        let typ = header.typ.as_deref();
-        let cty = header.cty.as_deref();
+        let kid = header.and_then(|h| h.kid.as_deref());
+        let typ = header.and_then(|h| h.typ.as_deref());
+        let cty = header.and_then(|h| h.cty.as_deref());
         let scp = view.scp.iter().flat_map(|list| list.iter());
         let roles = view.roles.iter().flat_map(|list| list.iter());
         let audiences = view.aud.iter().flat_map(|list| list.iter());
@@ -172,7 +173,7 @@ impl Facts {
         Self {
             text: text.0.into_boxed_str(),
             token_len: token.len(),
-            alg: header.alg,
+            alg: header.map(|h| h.alg),
             kid,
             typ,
             cty,
@@ -218,13 +219,14 @@ impl Facts {
         self.opt(self.token_id)
     }
 
-    fn header(&self) -> &TokenHeader {
-        self.header.get_or_init(|| TokenHeader {
-            alg: self.alg,
+    fn header(&self) -> Option<&TokenHeader> {
+        let alg = self.alg?;
+        Some(self.header.get_or_init(|| TokenHeader {
+            alg,
             kid: self.opt(self.kid).map(str::to_owned),
             typ: self.opt(self.typ).map(str::to_owned),
             cty: self.opt(self.cty).map(str::to_owned),
-        })
+        }))
     }
 
     fn scopes(&self) -> impl Iterator<Item = &str> {
@@ -363,7 +365,7 @@ impl<C: std::fmt::Debug> std::fmt::Debug for VerifiedToken<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The raw token is a credential: never in logs.
         f.debug_struct("VerifiedToken")
-            .field("header", self.inner.facts.header())
+            .field("header", &self.inner.facts.header())
             .field("claims", self.claims())
             .finish_non_exhaustive()
     }
@@ -411,9 +413,10 @@ impl<C> VerifiedToken<C> {
             .map_err(|inner| Self { inner })
     }
 
-    /// The token's header.
+    /// The token's header; `None` for a token accepted through introspection, which
+    /// has none.
     #[must_use]
-    pub fn header(&self) -> &TokenHeader {
+    pub fn header(&self) -> Option<&TokenHeader> {
         self.inner.facts.header()
     }
 
@@ -453,6 +456,12 @@ impl<C> VerifiedToken<C> {
     #[must_use]
     pub fn has_role(&self, role: &str) -> bool {
         self.inner.facts.has_role(role)
+    }
+
+    /// `exp`, if present.
+    #[cfg_attr(not(feature = "remote"), allow(dead_code))]
+    pub(crate) fn expires_at(&self) -> Option<i64> {
+        self.inner.facts.expires_at
     }
 
     /// What a revocation can name: `jti`, `sub` and `iat`.
@@ -496,9 +505,10 @@ impl Identity {
         self.inner.facts()
     }
 
-    /// The token's header.
+    /// The token's header; `None` for a token accepted through introspection, which
+    /// has none.
     #[must_use]
-    pub fn header(&self) -> &TokenHeader {
+    pub fn header(&self) -> Option<&TokenHeader> {
         self.facts().header()
     }
 

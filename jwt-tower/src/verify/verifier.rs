@@ -88,32 +88,6 @@ impl<C> Verifier<C> {
         &self.inner.keys
     }
 
-    /// When verifying `token` failed with `error`, an unknown key or keys not loaded yet,
-    /// and the key source allows it: a wait for fresh keys, after which the caller
-    /// verifies again. `None`: refuse now. Reached through
-    /// [`Authenticator::wait_for_keys`](crate::auth::Authenticator::wait_for_keys).
-    #[must_use]
-    pub(crate) fn wait_for_keys(
-        &self,
-        token: &str,
-        error: &AuthError,
-    ) -> Option<crate::keys::KeysWait> {
-        if let Some(router) = &self.inner.router {
-            return router.route(token).ok()?.wait_for_keys(token, error);
-        }
-        let source = self.inner.keys.source()?;
-        match error.kind() {
-            // A fetch may have brought the key between this token's verify and now: then
-            // verify again at once rather than refuse within the cooldown.
-            RejectionKind::UnknownKey if self.knows_kid_now(token) => {
-                Some(Box::pin(std::future::ready(())))
-            }
-            RejectionKind::UnknownKey => source.unknown_kid(),
-            RejectionKind::KeysUnavailable => source.unloaded(),
-            _ => None,
-        }
-    }
-
     /// Whether the current key set holds the key `token`'s header names.
     fn knows_kid_now(&self, token: &str) -> bool {
         let Some((header_b64, _)) = token.split_once('.') else {
@@ -173,6 +147,62 @@ impl<C> Verifier<C> {
     }
 }
 
+impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
+    /// When verifying `token` failed with `error` and waiting may change the answer: a
+    /// wait, after which the caller verifies again. `None`: refuse now. Reached through
+    /// [`Authenticator::wait_for_keys`](crate::auth::Authenticator::wait_for_keys).
+    ///
+    /// The waits: for an unknown key or keys not loaded yet, the key source's fetch (if
+    /// it allows one); for a token not introspected yet, its introspection.
+    #[must_use]
+    pub(crate) fn wait_for_keys(
+        &self,
+        token: &str,
+        error: &AuthError,
+    ) -> Option<crate::keys::KeysWait> {
+        #[cfg(feature = "remote")]
+        if error.kind() == RejectionKind::IntrospectionUnavailable {
+            let introspection = self.introspection_for(token.as_bytes())?;
+            return self.introspection_wait(introspection, token);
+        }
+        if let Some(router) = &self.inner.router {
+            return router.route(token).ok()?.wait_for_keys(token, error);
+        }
+        let source = self.inner.keys.source()?;
+        match error.kind() {
+            // A fetch may have brought the key between this token's verify and now: then
+            // verify again at once rather than refuse within the cooldown.
+            RejectionKind::UnknownKey if self.knows_kid_now(token) => {
+                Some(Box::pin(std::future::ready(())))
+            }
+            RejectionKind::UnknownKey => source.unknown_kid(),
+            RejectionKind::KeysUnavailable => source.unloaded(),
+            _ => None,
+        }
+    }
+
+    /// [`verify`](Self::verify), waiting once when waiting may change the answer: for a
+    /// token not introspected yet, its introspection (one request in flight per token);
+    /// for an unknown key, or keys not loaded yet, the key source's fetch. For a program
+    /// with no [`Authenticator`](crate::auth::Authenticator) (a websocket handshake, a
+    /// queue consumer) whose verifier introspects or fetches keys.
+    ///
+    /// # Errors
+    /// As [`verify`](Self::verify), after the wait.
+    pub async fn verify_waiting(&self, token: &str) -> Result<VerifiedToken<C>, AuthError> {
+        match self.verify(token) {
+            Err(error) => match self.wait_for_keys(token, &error) {
+                Some(wait) => {
+                    wait.await;
+                    self.verify(token)
+                }
+                None => Err(error),
+            },
+            verified => verified,
+        }
+    }
+}
+
 impl<C: DeserializeOwned + 'static> Verifier<C> {
     /// Verifies `token` and returns its claims.
     ///
@@ -206,6 +236,14 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
         token: &[u8],
         blame: impl FnOnce(AuthError) -> AuthError,
     ) -> Result<VerifiedToken<C>, AuthError> {
+        #[cfg(feature = "remote")]
+        if let Some(introspection) = self.introspection_for(token) {
+            let result = self
+                .verify_introspected(introspection, token)
+                .map_err(blame);
+            self.count(&result);
+            return result;
+        }
         let c = &*self.inner;
         let text = |token| std::str::from_utf8(token).map_err(|_| reject(RejectionKind::Malformed));
         // Several issuers: each route has its own cache, and `verify_routed` picks it.
@@ -227,6 +265,10 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
 
     /// `verify` by the verifier for the token's issuer (or this one), not counted.
     fn verify_routed(&self, token: &str) -> Result<VerifiedToken<C>, AuthError> {
+        #[cfg(feature = "remote")]
+        if let Some(introspection) = self.introspection_for(token.as_bytes()) {
+            return self.verify_introspected(introspection, token.as_bytes());
+        }
         match &self.inner.router {
             Some(router) => router.route(token).and_then(|v| v.verify_uncounted(token)),
             None => self.verify_uncounted(token),
