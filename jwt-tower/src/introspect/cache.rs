@@ -137,6 +137,12 @@ impl<C> IntrospectionCache<C> {
         let mut flights = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
         let rx = match flights.get(&digest) {
             Some(rx) => rx.clone(),
+            // Checked again under the lock: a flight is forgotten only after its answer is
+            // stored, so a request that missed the answer just before the flight ended
+            // finds it here rather than starting a second introspection.
+            None if self.get(&digest, now_ms()).is_some() => {
+                return Some(Box::pin(std::future::ready(())));
+            }
             None if flights.len() >= self.introspector.settings().max_in_flight => return None,
             None => {
                 let (tx, rx) = watch::channel(());

@@ -64,7 +64,9 @@ pub(crate) struct Settings {
 
 impl IntrospectorBuilder {
     /// The HTTP client for every request (custom CA, proxy, mTLS). Default: a rustls
-    /// client. Its own timeout, if any, applies besides [`timeout`](Self::timeout).
+    /// client that follows no redirects. Its own timeout, if any, applies besides
+    /// [`timeout`](Self::timeout). Give it no redirect policy of its own: a 307 or 308
+    /// would re-post the token to wherever the answer points.
     pub fn client(mut self, client: reqwest::Client) -> Self {
         self.client = Some(client);
         self
@@ -134,7 +136,10 @@ impl IntrospectorBuilder {
         }
         let client = match self.client {
             Some(client) => client,
+            // No redirects: a 307/308 would re-post the body, the token itself, to
+            // wherever the answer points.
             None => reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
                 .user_agent(concat!("jwt-tower/", env!("CARGO_PKG_VERSION")))
                 .build()
                 .map_err(|e| bad(e.to_string()))?,

@@ -14,11 +14,8 @@ use super::builder::CredentialsChosen;
 use super::client::{Credentials, PropagateBuilder, PropagateFuture, PropagateService};
 use super::client_credentials::{TokenEndpointError, TokenRequest};
 use super::{BoxError, PropagateError, PropagateLayer};
+use crate::oauth::{ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE};
 
-/// The RFC 8693 grant type.
-const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
-/// The type of the subject token sent: the caller's access token.
-const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
 /// How many exchanged tokens are kept, by default.
 const DEFAULT_MAX_ENTRIES: usize = 10_000;
 /// How long before its expiry an exchanged token is exchanged again, by default.
@@ -148,6 +145,17 @@ impl TokenExchange {
     }
 
     fn build(self) -> Result<Exchanger, BoxError> {
+        // One exchanged token is for one service: two different targets would be refused
+        // by an authorization server issuing single-audience tokens (auth_server does) on
+        // every call, so they are refused here, once.
+        if let (Some(audience), Some(resource)) = (&self.audience, &self.resource)
+            && audience != resource
+        {
+            return Err(format!(
+                "a token exchange names one target: audience {audience:?} and resource {resource:?} differ"
+            )
+            .into());
+        }
         let request = TokenRequest::new(
             &self.token_url,
             &self.client_id,
@@ -356,7 +364,7 @@ impl Exchanger {
         let inner = &*self.inner;
         let body = {
             let mut body = form_urlencoded::Serializer::new(String::new());
-            body.append_pair("grant_type", GRANT_TYPE);
+            body.append_pair("grant_type", TOKEN_EXCHANGE);
             body.append_pair("subject_token", token);
             format!("{}&{}", body.finish(), inner.form)
         };

@@ -322,3 +322,17 @@ async fn the_cache_is_bounded() {
     let kept = exchanger.inner.cache.len();
     assert!((1..=8).contains(&kept), "{kept} kept");
 }
+
+/// Two different targets are refused when the layer is built, not on every call; the
+/// same value named both ways is one target.
+#[test]
+fn two_different_targets_are_refused_at_build() {
+    let exchange = |resource: &str| {
+        TokenExchange::new("http://127.0.0.1:1/token", "gateway", "secret")
+            .audience("orders")
+            .resource(resource)
+    };
+    let error = PropagateLayer::exchange(exchange("billing")).unwrap_err();
+    assert!(error.to_string().contains("differ"), "{error}");
+    assert!(PropagateLayer::exchange(exchange("orders")).is_ok());
+}
