@@ -337,14 +337,9 @@ async fn an_actor_token_names_the_actor() {
     let auth = auth_server(&[]).await;
     let base = auth.base();
     let subject = alice(&base).await;
-    let reports = token(
-        &base,
-        &[("grant_type", "client_credentials")],
-        Some(("reports", REPORTS_SECRET)),
-    )
-    .await;
-    assert_eq!(reports.status, 200, "{reports:?}");
-    let actor = reports.access_token();
+    let own = token(&base, &[("grant_type", "client_credentials")], GATEWAY).await;
+    assert_eq!(own.status, 200, "{own:?}");
+    let actor = own.access_token();
 
     for actor_type in [ACCESS_TOKEN, "urn:ietf:params:oauth:token-type:jwt"] {
         let answer = token(
@@ -359,9 +354,42 @@ async fn an_actor_token_names_the_actor() {
         .await;
         assert_eq!(answer.status, 200, "{actor_type}: {answer:?}");
         let claims = claims_of(&base, answer.access_token(), "orders").await;
-        assert_eq!(claims["act"], json!({"sub": "reports"}));
+        assert_eq!(claims["act"], json!({"sub": "gateway"}));
         assert_eq!(claims["client_id"], "gateway");
     }
+
+    // Another client's token: the gateway may not act as the reports client.
+    let reports = token(
+        &base,
+        &[("grant_type", "client_credentials")],
+        Some(("reports", REPORTS_SECRET)),
+    )
+    .await;
+    assert_eq!(reports.status, 200, "{reports:?}");
+    let answer = token(
+        &base,
+        &exchange_form(
+            &subject,
+            "orders",
+            &[
+                ("actor_token", reports.access_token()),
+                ("actor_token_type", ACCESS_TOKEN),
+            ],
+        ),
+        GATEWAY,
+    )
+    .await;
+    assert_eq!(
+        (answer.status, answer.error()),
+        (400, "invalid_request"),
+        "{answer:?}"
+    );
+    assert!(
+        answer.body["error_description"]
+            .as_str()
+            .is_some_and(|d| d.contains("does not belong to this client")),
+        "{answer:?}"
+    );
 
     // An actor token that is not one of this server's active tokens.
     let forged = mint_es256("k", &claims("reports", ""));

@@ -2,7 +2,8 @@
 //! `exchange_audiences` in `OAUTH_CLIENTS_FILE` trades an access token this server
 //! issued (`subject_token`, for any audience it serves, unexpired and not revoked) for
 //! one with the same `sub`, for one of those audiences, with the same or a narrower
-//! `scope`, an `act` claim naming the client (or the `actor_token`'s subject) with any
+//! `scope`, an `act` claim naming the client (or the `actor_token`'s subject: a token
+//! of the client's own, its `client_id` or `sub` the client's) with any
 //! earlier actors nested inside, and an `exp` no later than the subject token's. The
 //! decision is `jwt_tower::oauth::ExchangeRequest`'s; this file reads the form, looks
 //! the tokens up (`oauth_access.rs`: a JWT or an opaque token, active, not revoked) and

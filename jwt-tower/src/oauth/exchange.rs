@@ -253,9 +253,14 @@ impl<'a> CheckedExchange<'a> {
     /// The grant, from the verified claims of the subject token and of the actor token
     /// (`Some` exactly when [`actor_token`](Self::actor_token) is).
     ///
+    /// An actor token must belong to the authenticated client: its `client_id` or its
+    /// `sub` is the client's id (a client cannot act as another by presenting that
+    /// other's token).
+    ///
     /// # Errors
     /// `invalid_request` when a token lacks a string `sub` or an integer `exp`, or holds
-    /// an `act` that is not an object; `invalid_scope` for a malformed scope or one the
+    /// an `act` that is not an object, or the actor token belongs to another client;
+    /// `invalid_scope` for a malformed scope or one the
     /// subject token did not have.
     pub fn grant(
         &self,
@@ -268,7 +273,14 @@ impl<'a> CheckedExchange<'a> {
             Some(actor) => {
                 let exp = integer_claim(actor, "exp", "the actor token has no exp")?;
                 expires_at = expires_at.min(exp);
-                string_claim(actor, "sub", "the actor token has no sub")?
+                let actor_sub = string_claim(actor, "sub", "the actor token has no sub")?;
+                let client_id = actor.get("client_id").and_then(Value::as_str);
+                if actor_sub != self.client_id && client_id != Some(self.client_id) {
+                    return Err(OAuthError::invalid_request(
+                        "the actor token does not belong to this client: its client_id or sub must be the client's",
+                    ));
+                }
+                actor_sub
             }
             None => self.client_id,
         };
@@ -609,20 +621,49 @@ mod tests {
             ..request()
         };
         let checked = request.check(&client, serves).unwrap();
-        let actor = claims(json!({"sub": "batch-job", "exp": 1500, "act": {"sub": "x"}}));
+        let actor = claims(json!({
+            "sub": "batch-job", "client_id": "gateway", "exp": 1500, "act": {"sub": "x"}
+        }));
         let grant = checked.grant(&alice(), Some(&actor)).unwrap();
         assert_eq!(grant.act, json!({"sub": "batch-job"}));
         assert_eq!(grant.expires_at, 1500);
-        let later = claims(json!({"sub": "batch-job", "exp": 9000}));
+        let later = claims(json!({"sub": "batch-job", "client_id": "gateway", "exp": 9000}));
         assert_eq!(
             checked.grant(&alice(), Some(&later)).unwrap().expires_at,
             2000
         );
-        let nameless = claims(json!({"exp": 9000}));
+        // The client's own client-credentials token: its sub is the client id.
+        let own = claims(json!({"sub": "gateway", "exp": 9000}));
+        assert_eq!(
+            checked.grant(&alice(), Some(&own)).unwrap().act,
+            json!({"sub": "gateway"})
+        );
+        let nameless = claims(json!({"client_id": "gateway", "exp": 9000}));
         assert_eq!(
             checked.grant(&alice(), Some(&nameless)).unwrap_err().code(),
             OAuthErrorCode::InvalidRequest
         );
+    }
+
+    #[test]
+    fn an_actor_token_of_another_client_is_invalid_request() {
+        let client = gateway();
+        let request = ExchangeRequest {
+            actor_token: Some("actor"),
+            actor_token_type: Some(ACCESS_TOKEN_TYPE),
+            ..request()
+        };
+        let checked = request.check(&client, serves).unwrap();
+        for other in [
+            json!({"sub": "reports", "exp": 9000}),
+            json!({"sub": "reports", "client_id": "reports", "exp": 9000}),
+            json!({"sub": "batch-job", "client_id": "reports", "exp": 9000}),
+            json!({"sub": "batch-job", "client_id": 7, "exp": 9000}),
+        ] {
+            let err = checked.grant(&alice(), Some(&claims(other.clone()))).unwrap_err();
+            assert_eq!(err.code(), OAuthErrorCode::InvalidRequest, "{other}");
+            assert!(err.description().contains("does not belong"), "{other}");
+        }
     }
 
     #[test]
