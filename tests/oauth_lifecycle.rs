@@ -85,6 +85,7 @@ enum Auth<'a> {
 
 const RS: Auth<'static> = Auth::Basic("rs", RS_SECRET);
 const SVC: Auth<'static> = Auth::Basic("svc", SVC_SECRET);
+const WEB: Auth<'static> = Auth::Basic("web", WEB_SECRET);
 
 /// A form POST to `path` with `pairs` and the client authentication `auth`.
 async fn post_form(base: &str, path: &str, pairs: &[(&str, &str)], auth: Auth<'_>) -> Reply {
@@ -340,21 +341,9 @@ async fn introspection_describes_each_active_token_in_both_formats() {
         let hinted = introspect(&base, &access, Some("no_such_kind"), RS).await;
         assert_eq!(hinted, answer, "{format}");
 
-        let answer = introspect(&base, &refresh, None, RS).await;
-        let created = answer["iat"].as_i64().unwrap();
-        assert!((now() - created).abs() <= 5);
-        assert_eq!(
-            answer,
-            json!({"active": true, "sub": "alice", "scope": "orders.read profile",
-                "aud": "api", "iss": base, "iat": created, "exp": created + 30 * 86_400,
-                "token_type": "refresh_token"}),
-            "{format}"
-        );
-        assert_eq!(
-            introspect(&base, &refresh, Some("access_token"), RS).await,
-            answer
-        );
-        // Introspection did not spend the refresh token.
+        // A refresh token is described to the client it was issued to alone: a login's
+        // was issued to none.
+        assert_inactive(&base, &refresh, "a login's refresh token").await;
         let refreshed = send(
             http()
                 .post(format!("{base}/refresh"))
@@ -386,12 +375,34 @@ async fn introspection_describes_each_active_token_in_both_formats() {
             "cnf": {"jkt": key.thumbprint()}});
         check_active_access(format, &base, token, &answer, &expected);
 
-        // A refresh token issued to a client, for a resource.
+        // A refresh token issued to a client, for a resource: described to that client,
+        // every member; to any other, not active.
         let granted = code_flow(&base).await;
-        let answer = introspect(&base, granted["refresh_token"].as_str().unwrap(), None, RS).await;
-        assert_eq!(answer["client_id"], "web");
-        assert_eq!(answer["token_type"], "refresh_token");
-        assert_eq!(answer["aud"], "api");
+        let web_refresh = granted["refresh_token"].as_str().unwrap();
+        let answer = introspect(&base, web_refresh, None, WEB).await;
+        let created = answer["iat"].as_i64().unwrap();
+        assert!((now() - created).abs() <= 5);
+        assert_eq!(
+            answer,
+            json!({"active": true, "sub": "alice", "scope": granted["scope"],
+                "client_id": "web", "aud": "api", "iss": base, "iat": created,
+                "exp": created + 30 * 86_400, "token_type": "refresh_token"}),
+            "{format}"
+        );
+        assert_eq!(
+            introspect(&base, web_refresh, Some("access_token"), WEB).await,
+            answer
+        );
+        assert_inactive(&base, web_refresh, "another client's refresh token").await;
+        // Introspection did not spend it.
+        let reply = post_form(
+            &base,
+            "/token",
+            &[("grant_type", "refresh_token"), ("refresh_token", web_refresh)],
+            WEB,
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{reply:?}");
         let answer = introspect(&base, granted["access_token"].as_str().unwrap(), None, RS).await;
         assert_eq!(answer["client_id"], "web");
         assert_eq!(answer["token_type"], "Bearer");
@@ -442,7 +453,6 @@ async fn revocation_of_each_kind_makes_it_inactive() {
         assert_eq!((reply.status, reply.body.as_str()), (200, ""), "{reply:?}");
         assert_inactive(&base, &access, "a revoked login access token").await;
         // Its refresh token lives on until revoked itself, through client_secret_post.
-        assert_eq!(introspect(&base, &refresh, None, RS).await["active"], true);
         let reply = revoke(
             &base,
             &refresh,
@@ -487,12 +497,15 @@ async fn revocation_of_each_kind_makes_it_inactive() {
         let reply = revoke(&base, web_refresh, None, SVC).await;
         assert_eq!(reply.json()["error"], "unauthorized_client", "{reply:?}");
         assert_eq!(
-            introspect(&base, web_refresh, None, RS).await["active"],
+            introspect(&base, web_refresh, None, WEB).await["active"],
             true
         );
-        let reply = revoke(&base, web_refresh, None, Auth::Basic("web", WEB_SECRET)).await;
+        let reply = revoke(&base, web_refresh, None, WEB).await;
         assert_eq!(reply.status, 200, "{reply:?}");
-        assert_inactive(&base, web_refresh, "a revoked client refresh token").await;
+        assert_eq!(
+            introspect(&base, web_refresh, None, WEB).await,
+            json!({"active": false})
+        );
 
         // `/logout` revokes both tokens of a login.
         let (access, refresh) = login(&base).await;
@@ -646,14 +659,19 @@ async fn a_fleet_sharing_redis_shares_the_lifecycle() {
         assert!(inactive, "{format}: revoked at b, still active at a");
         assert_inactive(&base_b, token, "revoked here").await;
 
-        // A login's refresh token, likewise.
-        let (_, refresh) = login(&base_a).await;
+        // A client's refresh token, likewise.
+        let granted = code_flow(&base_a).await;
+        let refresh = granted["refresh_token"].as_str().unwrap();
         assert_eq!(
-            introspect(&base_b, &refresh, None, RS).await["active"],
+            introspect(&base_b, refresh, None, WEB).await["active"],
             true
         );
-        assert_eq!(revoke(&base_b, &refresh, None, RS).await.status, 200);
-        assert_inactive(&base_a, &refresh, "a refresh token revoked at b").await;
+        assert_eq!(revoke(&base_b, refresh, None, WEB).await.status, 200);
+        assert_eq!(
+            introspect(&base_a, refresh, None, WEB).await,
+            json!({"active": false}),
+            "a refresh token revoked at b"
+        );
     }
 }
 

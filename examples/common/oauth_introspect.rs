@@ -13,7 +13,8 @@
 //! - An active refresh token (its family alive, the token not spent): `active`, `sub`,
 //!   `scope`, `client_id`, `aud`, `iss`, `exp` (the family's absolute end), `iat` (its
 //!   start), `token_type: refresh_token`, and `cnf.jkt` when the family is bound to a
-//!   DPoP key. Introspection does not spend it.
+//!   DPoP key, answered so to the client it was issued to alone (to any other client
+//!   it is `{"active": false}`). Introspection does not spend it.
 //! - Anything else (expired, revoked, unknown, signed by another issuer, malformed) is
 //!   exactly `{"active": false}`: nothing tells why.
 //!
@@ -187,8 +188,15 @@ async fn introspect_token(
     let token = params.required("token")?;
     Ok(
         match find(state, token, params.get("token_type_hint")).await? {
-            Some(found) => active(state, &found),
-            None => {
+            // A refresh token is for the client it was issued to alone: to any other,
+            // as to a client asking about a login's refresh token, it is not active.
+            Some(found)
+                if !matches!(found, Found::Refresh(_))
+                    || found.client_id() == Some(client.client_id.as_str()) =>
+            {
+                active(state, &found)
+            }
+            _ => {
                 let mut inactive = Map::new();
                 inactive.insert("active".into(), false.into());
                 inactive
