@@ -753,10 +753,11 @@ async fn auth_servers_opaque_tokens_through_resource_server() {
     let reply = get_me(&me, &access).await;
     assert_eq!(reply.status, 200, "{reply:?}");
     assert_eq!(reply.json()["sub"], "alice");
-    // The refresh token is active at the authorization server, and no access token.
+    // The refresh token is no access token: issued to no client, it is not active to the
+    // resource server's client either.
     let reply = get_me(&me, &refresh).await;
     assert_eq!(reply.status, 401);
-    assert!(reply.challenge.unwrap().contains("not an access token"));
+    assert!(reply.challenge.unwrap().contains("the token is not active"));
 
     // Revoked (RFC 7009, by the resource server's client: the token was issued to no
     // client): accepted until the cache entry lapses, then refused.
