@@ -675,6 +675,52 @@ async fn a_fleet_sharing_redis_shares_the_lifecycle() {
     }
 }
 
+/// A resource server introspecting opaque tokens and following the store's revocations
+/// refuses a token revoked at the authorization server at once, its cached
+/// introspection answer notwithstanding.
+#[tokio::test]
+async fn a_revoked_opaque_token_is_refused_at_once_where_the_store_is_followed() {
+    let Some(redis) = Redis::start() else {
+        return;
+    };
+    let url = redis.url();
+    let auth = auth_server("opaque", &[("REDIS_URL", url.as_str())]).await;
+    let base = auth.base();
+    let server = start(
+        "resource_server",
+        &[
+            ("REDIS_URL", url.clone()),
+            ("JWT_INTROSPECTION_URL", format!("{base}/introspect")),
+            ("JWT_INTROSPECTION_CLIENT_ID", "rs".into()),
+            ("JWT_INTROSPECTION_CLIENT_SECRET", RS_SECRET.into()),
+            ("JWT_INTROSPECTION_CACHE_SECONDS", "600".into()),
+            ("JWT_AUDIENCE", "api".into()),
+        ],
+    )
+    .await;
+    let me = format!("{}/me", server.base());
+    let status = |token: String| {
+        let me = me.clone();
+        async move {
+            let response = http().get(&me).bearer_auth(token).send().await.unwrap();
+            response.status().as_u16()
+        }
+    };
+    let issued = service_token(&base, SVC, None).await;
+    let token = issued["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(status(token.clone()).await, 200, "active, and now cached");
+    assert_eq!(revoke(&base, &token, None, SVC).await.status, 200);
+    let mut refused = false;
+    for _ in 0..50 {
+        if status(token.clone()).await == 401 {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(refused, "revoked, yet accepted from the cache");
+}
+
 /// panva's oauth4webapi (npm; `.ci/run` installs it with `npm ci --prefix tests/node`) as
 /// an independent client of both endpoints, in tests/node/introspect_client.mjs:
 /// discovery, every member of active answers, the inactive forms, client

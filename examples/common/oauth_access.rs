@@ -339,12 +339,13 @@ impl AccessTokens {
     }
 
     /// Revokes `token`, whose active `claims` [`active`](Self::active) returned, on every
-    /// instance sharing the store: an opaque token's record goes; a JWT's `jti` is
-    /// revoked until its `exp`.
+    /// instance sharing the store: an opaque token's record goes; its `jti` (either
+    /// format's) is revoked until its `exp`, so that resource servers following the
+    /// store's revocations refuse it at once (an opaque token's cached introspection
+    /// answer included).
     pub async fn revoke(&self, token: &str, claims: &Map<String, Value>) -> Result<(), StoreError> {
         if !token.contains('.') {
             self.opaque.revoke(token).await?;
-            return Ok(());
         }
         let jti = claims.get("jti").and_then(Value::as_str);
         let exp = claims.get("exp").and_then(Value::as_i64);
