@@ -26,7 +26,7 @@ use jwt_tower::issue::{IssueError, TokenIssuer};
 use jwt_tower::oauth::{OAuthError, OAuthErrorCode, OpaqueAccessTokens};
 use jwt_tower::revoke::{Revocation, Revocations};
 use jwt_tower::store::{Store, StoreError};
-use jwt_tower::{Algorithm, ConfigError, Verifier};
+use jwt_tower::{Algorithm, AuthError, ConfigError, ErrorCategory, Verifier};
 use serde_json::{Map, Value};
 
 use super::app_error::AppError;
@@ -311,16 +311,17 @@ impl AccessTokens {
     }
 
     /// The claims of `token` if it is an access token this server issued (in either
-    /// format) and still active; `None` for anything else.
+    /// format) and still active; `None` for anything else. A store that cannot be read,
+    /// or a verifier that cannot decide now, is an error: not a token found inactive.
     pub async fn active(&self, token: &str) -> Result<Option<Map<String, Value>>, StoreError> {
         if token.contains('.') {
-            return Ok(match self.verifier.verify(token) {
-                Ok(verified) => match verified.claims() {
+            return match self.verifier.verify(token) {
+                Ok(verified) => Ok(match verified.claims() {
                     Value::Object(claims) => Some(claims.clone()),
                     _ => None,
-                },
-                Err(_) => None,
-            });
+                }),
+                Err(error) => undecided(&error).map(|()| None),
+            };
         }
         // Only a server issuing opaque tokens looks them up: a JWT server's store need
         // keep none.
@@ -358,5 +359,47 @@ impl AccessTokens {
                 .await?;
         }
         Ok(())
+    }
+}
+
+/// `Ok` for a token the verifier refused (inactive); a [`StoreError`] when it could not
+/// decide (no keys, revocations out of step with the store), so that the answer is the
+/// store's: 503 or `temporarily_unavailable`, never "not active".
+fn undecided(error: &AuthError) -> Result<(), StoreError> {
+    if error.category() == ErrorCategory::Unavailable {
+        return Err(StoreError(format!(
+            "the token cannot be verified now: {}",
+            error.description()
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use jwt_tower::RejectionKind;
+
+    use super::*;
+
+    #[test]
+    fn a_verifier_that_cannot_decide_is_unavailable_not_inactive() {
+        for kind in [
+            RejectionKind::KeysUnavailable,
+            RejectionKind::RevocationsOutOfStep,
+        ] {
+            let error = undecided(&AuthError::new(kind)).unwrap_err();
+            assert_eq!(
+                OAuthError::from(error).code(),
+                OAuthErrorCode::TemporarilyUnavailable,
+                "{kind:?}"
+            );
+        }
+        for kind in [
+            RejectionKind::Expired,
+            RejectionKind::Revoked,
+            RejectionKind::InvalidSignature,
+        ] {
+            assert_eq!(undecided(&AuthError::new(kind)), Ok(()), "{kind:?}");
+        }
     }
 }
