@@ -219,9 +219,8 @@ impl AccessTokens {
         }
     }
 
-    /// A JWT expiring no later than `ceiling`. The issuer reads the clock again as it
-    /// signs: should the second turn in between and push `exp` past the ceiling, the
-    /// token is signed again with the lifetime left.
+    /// A JWT expiring no later than `ceiling`, when given; expired at once (the clock
+    /// having passed the ceiling since the caller read it) is no token.
     fn sign_until(
         &self,
         subject: &str,
@@ -229,46 +228,16 @@ impl AccessTokens {
         claims: Map<String, Value>,
         ceiling: Option<i64>,
     ) -> Result<IssuedAccessToken, AccessTokenError> {
-        let ttl = self.issuer.ttl().as_secs() as i64;
-        for _ in 0..3 {
-            let now = jsonwebtoken::get_current_timestamp() as i64;
-            let lifetime = ceiling.map_or(ttl, |ceiling| ttl.min(ceiling - now));
-            if lifetime <= 0 {
-                break;
-            }
-            let issued = self.sign(subject, audience, claims.clone(), lifetime)?;
-            if ceiling.is_none_or(|ceiling| issued.expires_at <= ceiling) {
-                return Ok(issued);
-            }
+        let issuer = &self.issuer;
+        let issued = match (audience, ceiling) {
+            (Some(aud), Some(at)) => issuer.issue_for_audience_until(subject, aud, claims, at)?,
+            (Some(aud), None) => issuer.issue_for_audience(subject, aud, claims)?,
+            (None, Some(at)) => issuer.issue_until(subject, claims, at)?,
+            (None, None) => issuer.issue(subject, claims)?,
+        };
+        if ceiling.is_some() && issued.expires_in == 0 {
+            return Err(AccessTokenError::Expired);
         }
-        Err(AccessTokenError::Expired)
-    }
-
-    /// A JWT living `lifetime` seconds: the issuer's own when that is its lifetime,
-    /// else one signed by the same key with the shorter lifetime.
-    fn sign(
-        &self,
-        subject: &str,
-        audience: Option<&str>,
-        claims: Map<String, Value>,
-        lifetime: i64,
-    ) -> Result<IssuedAccessToken, AccessTokenError> {
-        let shorter;
-        let issuer = if lifetime < self.issuer.ttl().as_secs() as i64 {
-            let mut builder = TokenIssuer::builder(self.issuer.issuer(), self.issuer.current_key())
-                .ttl(Duration::from_secs(lifetime as u64));
-            for audience in self.audiences.iter() {
-                builder = builder.audience(audience.clone());
-            }
-            shorter = builder.build();
-            &shorter
-        } else {
-            &self.issuer
-        };
-        let issued = match audience {
-            Some(audience) => issuer.issue_for_audience(subject, audience, claims)?,
-            None => issuer.issue(subject, claims)?,
-        };
         Ok(IssuedAccessToken {
             token: issued.token,
             expires_in: issued.expires_in,

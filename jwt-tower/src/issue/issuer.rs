@@ -261,6 +261,37 @@ impl TokenIssuer {
         self.sign(subject, Some(audience), claims, now, now, None)
     }
 
+    /// As [`issue`](Self::issue), but expiring no later than `not_after` (seconds since
+    /// the epoch), as [`issue_for_audience_until`](Self::issue_for_audience_until) does
+    /// for one audience: the issuer's own audiences, if any, are the token's `aud`.
+    ///
+    /// ```
+    /// use jwt_tower::issue::{SigningKey, TokenIssuer};
+    /// use jwt_tower::Algorithm;
+    ///
+    /// let issuer = TokenIssuer::builder("https://auth.example.com", SigningKey::generate(Algorithm::ES256)?)
+    ///     .ttl(std::time::Duration::from_secs(900))
+    ///     .build();
+    /// let subject = issuer.issue("alice", serde_json::json!({}))?;
+    /// let soon = subject.expires_at - 600;
+    /// let derived = issuer.issue_until("alice", serde_json::json!({}), soon)?;
+    /// assert_eq!(derived.expires_at, soon);
+    /// assert!(derived.expires_in <= 300);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`issue`](Self::issue).
+    pub fn issue_until(
+        &self,
+        subject: &str,
+        claims: impl Serialize,
+        not_after: i64,
+    ) -> Result<IssuedToken, IssueError> {
+        let now = now();
+        self.sign(subject, None, claims, now, now, Some(not_after))
+    }
+
     /// As [`issue_for_audience`](Self::issue_for_audience), but expiring no later than
     /// `not_after` (seconds since the epoch): `exp` is the earlier of the usual lifetime's
     /// end and `not_after`. For a token derived from another, which must not outlive it
