@@ -398,7 +398,10 @@ async fn introspection_describes_each_active_token_in_both_formats() {
         let reply = post_form(
             &base,
             "/token",
-            &[("grant_type", "refresh_token"), ("refresh_token", web_refresh)],
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", web_refresh),
+            ],
             WEB,
         )
         .await;

@@ -660,7 +660,9 @@ mod tests {
             json!({"sub": "batch-job", "client_id": "reports", "exp": 9000}),
             json!({"sub": "batch-job", "client_id": 7, "exp": 9000}),
         ] {
-            let err = checked.grant(&alice(), Some(&claims(other.clone()))).unwrap_err();
+            let err = checked
+                .grant(&alice(), Some(&claims(other.clone())))
+                .unwrap_err();
             assert_eq!(err.code(), OAuthErrorCode::InvalidRequest, "{other}");
             assert!(err.description().contains("does not belong"), "{other}");
         }
