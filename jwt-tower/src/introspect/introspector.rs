@@ -4,13 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use http::HeaderValue;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 
 use super::response::{self, Reading};
 use crate::ConfigError;
+use crate::oauth::client_secret_basic;
 
 /// How long an active token's answer is kept by default (never past its `exp`).
 pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(60);
@@ -144,15 +143,9 @@ impl IntrospectorBuilder {
                 .build()
                 .map_err(|e| bad(e.to_string()))?,
         };
-        // RFC 6749 §2.3.1: the id and secret are form-encoded, then joined by a colon.
-        let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-        let basic = STANDARD.encode(format!(
-            "{}:{}",
-            encode(&self.client_id),
-            encode(&self.client_secret)
-        ));
-        let mut authorization = HeaderValue::try_from(format!("Basic {basic}"))
-            .map_err(|_| bad("the client credentials cannot be sent".into()))?;
+        let mut authorization =
+            HeaderValue::try_from(client_secret_basic(&self.client_id, &self.client_secret))
+                .map_err(|_| bad("the client credentials cannot be sent".into()))?;
         authorization.set_sensitive(true);
         Ok(Introspector {
             inner: Arc::new(Inner {

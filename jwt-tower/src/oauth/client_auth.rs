@@ -51,6 +51,17 @@ fn form_decode(component: &str) -> Option<String> {
     }
 }
 
+/// The `Authorization` value of a client authenticating with `client_secret_basic`, as
+/// [`ClientCredentials::from_request`] reads it back: id and secret each form-urlencoded,
+/// then HTTP Basic (RFC 6749 §2.3.1). For this crate's own token-endpoint and
+/// introspection clients.
+#[cfg(feature = "remote")]
+pub(crate) fn client_secret_basic(client_id: &str, secret: &str) -> String {
+    let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let pair = format!("{}:{}", encode(client_id), encode(secret));
+    format!("Basic {}", STANDARD.encode(pair))
+}
+
 impl ClientCredentials {
     /// Reads the credentials from the `Authorization` header and the form's `client_id`
     /// and `client_secret`.

@@ -36,6 +36,8 @@ pub use client::{
     REFRESH_TOKEN, hash_secret, is_allowed_redirect_uri,
 };
 pub use client_auth::ClientCredentials;
+#[cfg(feature = "remote")]
+pub(crate) use client_auth::client_secret_basic;
 pub use code::{AuthorizationCode, DEFAULT_CODE_LIFETIME};
 #[cfg(feature = "aws_lc_rs")]
 #[cfg_attr(docsrs, doc(cfg(feature = "aws_lc_rs")))]

@@ -8,6 +8,7 @@ use http::{Method, StatusCode};
 
 use super::dpop::{DPOP, DpopSigner};
 use super::{BoxError, ServiceToken, ServiceTokenSource};
+use crate::oauth::client_secret_basic;
 
 /// How long one token request may take, by default.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -149,17 +150,6 @@ impl ClientCredentials {
     }
 }
 
-/// `client_secret_basic`: id and secret each form-urlencoded, then HTTP Basic.
-fn basic(id: &str, secret: &str) -> String {
-    use base64::Engine as _;
-    let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    let pair = format!("{}:{}", encode(id), encode(secret));
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(pair)
-    )
-}
-
 fn form(scope: Option<&str>, resource: Option<&str>) -> String {
     let mut form = form_urlencoded::Serializer::new(String::new());
     form.append_pair("grant_type", "client_credentials");
@@ -240,7 +230,7 @@ impl TokenRequest {
             url,
             origin,
             htu,
-            authorization: basic(client_id, client_secret),
+            authorization: client_secret_basic(client_id, client_secret),
             client,
         })
     }
@@ -335,7 +325,7 @@ mod tests {
     fn basic_credentials_are_form_urlencoded_first() {
         // RFC 6749 §2.3.1, as the oauth module's own example reads it back.
         assert_eq!(
-            basic("my client", "p@ss:word"),
+            client_secret_basic("my client", "p@ss:word"),
             "Basic bXkrY2xpZW50OnAlNDBzcyUzQXdvcmQ="
         );
     }
