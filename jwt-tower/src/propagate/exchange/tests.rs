@@ -34,8 +34,9 @@ impl Seen {
     }
 }
 
-/// A token endpoint: refuses the subject `refuse-me` with `invalid_target`, waits
-/// 200 ms for `slow`, and issues `exchanged-<n>` (valid `expires_in` seconds) otherwise.
+/// A token endpoint: refuses the subjects `refuse-me` and (after 200 ms)
+/// `slow-refusal` with `invalid_target`, waits 200 ms for `slow`, and issues
+/// `exchanged-<n>` (valid `expires_in` seconds) otherwise.
 async fn endpoint(expires_in: u64) -> (String, Seen) {
     async fn token(
         State((seen, expires_in)): State<(Seen, u64)>,
@@ -52,8 +53,11 @@ async fn endpoint(expires_in: u64) -> (String, Seen) {
             seen.push((form, authorization));
             seen.len()
         };
+        if subject == "slow-refusal" {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
         match subject.as_str() {
-            "refuse-me" => {
+            "refuse-me" | "slow-refusal" => {
                 return (
                     StatusCode::BAD_REQUEST,
                     Json(
@@ -335,4 +339,26 @@ fn two_different_targets_are_refused_at_build() {
     let error = PropagateLayer::exchange(exchange("billing")).unwrap_err();
     assert!(error.to_string().contains("differ"), "{error}");
     assert!(PropagateLayer::exchange(exchange("orders")).is_ok());
+}
+
+/// Concurrent calls for one caller share one exchange's refusal as they share its
+/// success: one request to the endpoint, every call failed, none sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_calls_share_one_refusal() {
+    let (url, seen) = endpoint(300).await;
+    let (client, sent) = client(&url);
+    let refused = caller("slow-refusal");
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let mut client = client.clone();
+            tokio::spawn(propagate::scope(refused.clone(), async move {
+                call(&mut client).await.unwrap_err().to_string()
+            }))
+        })
+        .collect();
+    for task in tasks {
+        let error = task.await.unwrap();
+        assert!(error.contains("invalid_target"), "{error}");
+    }
+    assert_eq!((seen.count(), sent.load(Ordering::SeqCst)), (1, 0));
 }
