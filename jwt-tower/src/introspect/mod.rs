@@ -5,8 +5,8 @@
 //! authenticates to it (`client_secret_basic`), and how long answers are kept. Handed to
 //! a verifier ([`VerifierBuilder::introspection`](crate::VerifierBuilder::introspection)
 //! beside keys, or [`Verifier::introspecting`](crate::Verifier::introspecting) alone),
-//! every token that is not JWT-shaped (not exactly two dots) is introspected, and with
-//! introspection alone every token is. The endpoint's claims then go through the same
+//! every token that is not JWT-shaped (neither two dots nor, a JWE, four) is
+//! introspected, and with introspection alone every token is. The endpoint's claims then go through the same
 //! checks as a JWT's (time, issuer, audience, required claims, revocations, custom
 //! checks), and the same [`VerifiedToken`](crate::VerifiedToken) and
 //! [`Identity`](crate::Identity) come out, with no header.

@@ -51,7 +51,7 @@ impl<C> Verifier<C> {
 }
 
 impl<C> VerifierBuilder<C> {
-    /// Checks every token that is not JWT-shaped (not exactly two dots) with
+    /// Checks every token that is not JWT-shaped (neither two dots nor, a JWE, four) with
     /// `introspector`'s endpoint (RFC 7662), beside the JWTs verified by their
     /// signature: both kinds are accepted, told apart by shape. The endpoint's claims
     /// are checked by this builder's rules as a JWT's are (`exp`, issuer, audience,
@@ -75,6 +75,9 @@ impl<C> VerifierBuilder<C> {
     /// // and tries again; see `Authenticator::wait_for_keys`).
     /// let err = verifier.verify("an-opaque-token").unwrap_err();
     /// assert_eq!(err.kind(), RejectionKind::IntrospectionUnavailable);
+    /// // A JWE (four dots) is refused, as it is without introspection.
+    /// let err = verifier.verify("eyJhbGciOiJSU0EtT0FFUCJ9.a.b.c.d").unwrap_err();
+    /// assert_eq!(err.kind(), RejectionKind::Encrypted);
     /// # Ok(()) }
     /// ```
     #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
@@ -86,12 +89,13 @@ impl<C> VerifierBuilder<C> {
 
 impl<C> Verifier<C> {
     /// The introspection `token` goes to, if any: with introspection configured, every
-    /// token when the verifier has no keys, else every token that is not JWT-shaped
-    /// (exactly two dots; four, a JWE, is an opaque token to us too).
+    /// token when the verifier has no keys, else every token that is neither a JWS
+    /// (two dots) nor a JWE (four): a JWE goes the JWT way, to be refused as encrypted,
+    /// rather than be sent to the endpoint beside keys that could have said so.
     #[inline]
     pub(super) fn introspection_for(&self, token: &[u8]) -> Option<&IntrospectionCache<C>> {
         let introspection = self.inner.introspection.as_ref()?;
-        (introspection.alone || memchr::memchr_iter(b'.', token).count() != 2)
+        (introspection.alone || !matches!(memchr::memchr_iter(b'.', token).count(), 2 | 4))
             .then_some(introspection)
     }
 }
