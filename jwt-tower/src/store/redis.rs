@@ -197,6 +197,18 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// `EX` for a key that must live until `until`: the seconds left, at least one (Redis
+/// refuses `EX 0`, and a record written at its last second must still be written) and at
+/// most `u32::MAX`.
+fn expire_in(until: i64, now: i64) -> u64 {
+    until.saturating_sub(now).clamp(1, i64::from(u32::MAX)) as u64
+}
+
+/// A JSON record read back from Redis; `what` names it in the error.
+fn decode<T: serde::de::DeserializeOwned>(json: &str, what: &str) -> Result<T, StoreError> {
+    serde_json::from_str(json).map_err(|e| StoreError(format!("corrupt {what} in redis: {e}")))
+}
+
 /// Runs one Redis call, bounded by `timeout`.
 async fn within<T>(
     timeout: Duration,

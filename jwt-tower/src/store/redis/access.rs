@@ -4,12 +4,16 @@
 
 use ::redis::AsyncCommands as _;
 
-use super::{Shared, within};
+use super::{Shared, decode, expire_in, within};
 use crate::store::{AccessTokenRecord, StoreError};
 
-fn decode(json: &str) -> Result<AccessTokenRecord, StoreError> {
-    serde_json::from_str(json)
-        .map_err(|e| StoreError(format!("corrupt access token record in redis: {e}")))
+/// The record Redis held, if it is still active.
+fn active(json: Option<String>, now: i64) -> Result<Option<AccessTokenRecord>, StoreError> {
+    let record: Option<AccessTokenRecord> = json
+        .as_deref()
+        .map(|j| decode(j, "access token record"))
+        .transpose()?;
+    Ok(record.filter(|r| r.is_active(now)))
 }
 
 impl Shared {
@@ -21,10 +25,7 @@ impl Shared {
         let json =
             serde_json::to_string(record).map_err(|e| StoreError(format!("cannot encode: {e}")))?;
         // Redis drops the record once the token has expired (at least a second from now).
-        let ttl = record
-            .expires_at
-            .saturating_sub(crate::clock::now())
-            .clamp(1, i64::from(u32::MAX)) as u64;
+        let ttl = expire_in(record.expires_at, crate::clock::now());
         let mut conn = self.conn();
         within(
             self.timeout,
@@ -46,8 +47,7 @@ impl Shared {
             conn.get(self.keys.access_token(token_hash)),
         )
         .await?;
-        let record = json.as_deref().map(decode).transpose()?;
-        Ok(record.filter(|r| r.is_active(now)))
+        active(json, now)
     }
 
     pub(super) async fn remove_access_token(
@@ -64,7 +64,6 @@ impl Shared {
             invocation.invoke_async(&mut conn),
         )
         .await?;
-        let record = json.as_deref().map(decode).transpose()?;
-        Ok(record.filter(|r| r.is_active(now)))
+        active(json, now)
     }
 }

@@ -5,13 +5,9 @@
 
 use ::redis::AsyncCommands as _;
 
-use super::{Shared, within};
+use super::{Shared, decode, expire_in, within};
 use crate::oauth::{AuthorizationCode, Client};
 use crate::store::StoreError;
-
-fn decode<T: serde::de::DeserializeOwned>(json: &str, what: &str) -> Result<T, StoreError> {
-    serde_json::from_str(json).map_err(|e| StoreError(format!("corrupt {what} in redis: {e}")))
-}
 
 fn encode(value: &impl serde::Serialize) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError(format!("cannot encode: {e}")))
@@ -51,10 +47,7 @@ impl Shared {
     ) -> Result<(), StoreError> {
         let json = encode(code)?;
         // Redis drops the key once the code has expired (at least a second from now).
-        let ttl = code
-            .expires_at
-            .saturating_sub(crate::clock::now())
-            .clamp(1, i64::from(u32::MAX)) as u64;
+        let ttl = expire_in(code.expires_at, crate::clock::now());
         let mut conn = self.conn();
         within(
             self.timeout,
@@ -70,9 +63,7 @@ impl Shared {
         token_hash: &str,
         until: i64,
     ) -> Result<(), StoreError> {
-        let ttl = until
-            .saturating_sub(crate::clock::now())
-            .clamp(1, i64::from(u32::MAX)) as u64;
+        let ttl = expire_in(until, crate::clock::now());
         let mut conn = self.conn();
         within(
             self.timeout,

@@ -1,7 +1,7 @@
 //! One-time marks (a DPoP proof's `jti`) and shared secrets (what DPoP nonces are
 //! derived from) in Redis: each one key, written in one atomic command or script.
 
-use super::{Shared, within};
+use super::{Shared, expire_in, within};
 use crate::store::StoreError;
 
 impl Shared {
@@ -13,7 +13,7 @@ impl Shared {
         until: i64,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let ttl = until.saturating_sub(now).clamp(1, i64::from(u32::MAX));
+        let ttl = expire_in(until, now);
         let mut command = ::redis::cmd("SET");
         command
             .arg(self.keys.once(value))
