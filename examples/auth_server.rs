@@ -99,6 +99,8 @@ mod oauth_error;
 mod oauth_exchange;
 #[path = "common/oauth_introspect.rs"]
 mod oauth_introspect;
+#[path = "common/oauth_lookup.rs"]
+mod oauth_lookup;
 #[path = "common/oauth_pages.rs"]
 mod oauth_pages;
 #[path = "common/oauth_params.rs"]

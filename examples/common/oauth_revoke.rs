@@ -16,7 +16,7 @@
 //!   revoked one. An unsupported `token_type_hint` is ignored (only a hint).
 //!
 //! The answer to a revocation is 200 with an empty body. The including example also
-//! includes `oauth_introspect.rs`, `oauth_routes.rs` and their siblings.
+//! includes `oauth_lookup.rs`, `oauth_routes.rs` and their siblings.
 #![allow(dead_code)]
 
 use axum::Form;
@@ -29,7 +29,7 @@ use axum::response::{IntoResponse, Response};
 use jwt_tower::oauth::{OAuthError, OAuthErrorCode};
 
 use super::oauth_error::OAuthErrorResponse;
-use super::oauth_introspect::{self, Found};
+use super::oauth_lookup::{self, Found};
 use super::oauth_routes::OAuthState;
 
 async fn revoke_token(
@@ -37,11 +37,10 @@ async fn revoke_token(
     headers: &HeaderMap,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Result<(), OAuthError> {
-    let params = oauth_introspect::params(form)?;
-    let client = oauth_introspect::client(state, headers, &params).await?;
+    let params = oauth_lookup::params(form)?;
+    let client = oauth_lookup::client(state, headers, &params).await?;
     let token = params.required("token")?;
-    let Some(found) = oauth_introspect::find(state, token, params.get("token_type_hint")).await?
-    else {
+    let Some(found) = oauth_lookup::find(state, token, params.get("token_type_hint")).await? else {
         return Ok(());
     };
     if found

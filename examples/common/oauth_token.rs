@@ -21,12 +21,12 @@ use axum::extract::Extension;
 use axum::extract::State;
 use axum::extract::rejection::FormRejection;
 use axum::http::HeaderMap;
-use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, PRAGMA};
+use axum::http::header::{CACHE_CONTROL, PRAGMA};
 use axum::response::{IntoResponse, Response};
 use jwt_tower::confirmation::ClientCertificate;
 use jwt_tower::oauth::{
-    ACCESS_TOKEN_TYPE, AUTHORIZATION_CODE, CLIENT_CREDENTIALS, Client, ClientCredentials,
-    ExchangeGrant, OAuthError, OAuthErrorCode, REFRESH_TOKEN, TOKEN_EXCHANGE, scope,
+    ACCESS_TOKEN_TYPE, AUTHORIZATION_CODE, CLIENT_CREDENTIALS, Client, ExchangeGrant, OAuthError,
+    OAuthErrorCode, REFRESH_TOKEN, TOKEN_EXCHANGE, scope,
 };
 use jwt_tower::refresh::RefreshError;
 use jwt_tower::store::Family;
@@ -36,6 +36,7 @@ use super::auth_routes::Tokens;
 use super::oauth_dpop::{self, ProvedKey};
 use super::oauth_error::OAuthErrorResponse;
 use super::oauth_exchange;
+use super::oauth_lookup;
 use super::oauth_params::Params;
 use super::oauth_routes::OAuthState;
 
@@ -262,13 +263,7 @@ async fn grant(
     })?;
     let targets = oauth_exchange::take_targets(&mut pairs);
     let params = Params::from_pairs(pairs)?;
-    let credentials = ClientCredentials::from_request(
-        headers.get(AUTHORIZATION),
-        params.get("client_id"),
-        params.get("client_secret"),
-    )?;
-    let client = state.client(&credentials.client_id).await?;
-    let client = credentials.authenticate(client)?;
+    let client = oauth_lookup::client(state, headers, &params).await?;
     let proof = state.dpop.prove(headers).await?;
     let proof = proof.as_ref();
     let granted = match params.required("grant_type")? {
